@@ -1,0 +1,88 @@
+//! Tar archives rjup sends to the engine: build contexts and the files injected into a
+//! container. Built in memory with fixed timestamps, so equal inputs give equal bytes.
+
+pub struct Archive {
+    builder: tar::Builder<Vec<u8>>,
+}
+
+/// Who owns an entry, and its permission bits.
+#[derive(Debug, Clone, Copy)]
+pub struct Owner {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+pub const ROOT: Owner = Owner { uid: 0, gid: 0 };
+
+impl Archive {
+    pub fn new() -> Self {
+        Archive {
+            builder: tar::Builder::new(Vec::new()),
+        }
+    }
+
+    pub fn dir(&mut self, path: &str, mode: u32, owner: Owner) -> &mut Self {
+        self.append(path, tar::EntryType::Directory, &[], mode, owner)
+    }
+
+    pub fn file(&mut self, path: &str, contents: &[u8], mode: u32, owner: Owner) -> &mut Self {
+        self.append(path, tar::EntryType::Regular, contents, mode, owner)
+    }
+
+    fn append(&mut self, path: &str, kind: tar::EntryType, data: &[u8], mode: u32, owner: Owner) -> &mut Self {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(kind);
+        header.set_size(data.len() as u64);
+        header.set_mode(mode);
+        header.set_uid(owner.uid.into());
+        header.set_gid(owner.gid.into());
+        header.set_mtime(0);
+        self.builder
+            .append_data(&mut header, path, data)
+            .expect("writing a tar entry into memory cannot fail");
+        self
+    }
+
+    pub fn finish(self) -> Vec<u8> {
+        self.builder
+            .into_inner()
+            .expect("finishing a tar archive in memory cannot fail")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_keep_owner_and_mode() {
+        let mut a = Archive::new();
+        a.dir("etc/rjup/", 0o700, Owner { uid: 1500, gid: 1500 })
+            .file("etc/rjup/x", b"hi", 0o600, Owner { uid: 1500, gid: 1500 });
+        let bytes = a.finish();
+        let mut read = tar::Archive::new(bytes.as_slice());
+        let entries: Vec<_> = read
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let h = e.header();
+                (e.path().unwrap().display().to_string(), h.mode().unwrap(), h.uid().unwrap())
+            })
+            .collect();
+        assert_eq!(
+            entries,
+            [("etc/rjup/".to_string(), 0o700, 1500), ("etc/rjup/x".to_string(), 0o600, 1500)]
+        );
+    }
+
+    #[test]
+    fn equal_inputs_give_equal_bytes() {
+        let make = || {
+            let mut a = Archive::new();
+            a.file("Dockerfile", b"FROM x", 0o644, ROOT);
+            a.finish()
+        };
+        assert_eq!(make(), make());
+    }
+}

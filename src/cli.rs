@@ -1,0 +1,154 @@
+//! The command line, and nothing else: every flag rjup accepts is declared here.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const EXAMPLES: &str = "\
+Examples:
+  rjup up                         build the image, start the lab, print its URLs
+  rjup up --port 9000             publish on port 9000 instead
+  rjup status --json              machine-readable state of this project's lab
+  rjup logs -f                    follow the lab's log
+  rjup password                   set a new password and restart the lab
+  rjup down                       stop and remove the lab; files and image stay
+  rjup init                       write a commented rjup.yaml here
+  rjup completions bash           print a shell completion script";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rjup",
+    version,
+    about = "One command from a project directory to a password-protected JupyterLab on this host's IP",
+    after_help = EXAMPLES,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Use the project at this directory instead of searching upward from the current one
+    #[arg(short = 'C', long = "project", global = true, value_name = "DIR")]
+    pub project: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build or pull the image, start the lab detached and wait until it answers
+    #[command(after_help = "Examples:
+  rjup up
+  RJUP_PASSWORD=secret rjup up --port 9000 --bind 10.0.0.5
+  echo secret | rjup up --password-stdin
+  rjup up --rebuild                rebuild the image even if it is up to date")]
+    Up(UpArgs),
+
+    /// Stop and remove the lab; the project's files, the image and the password stay
+    #[command(after_help = "Examples:
+  rjup down")]
+    Down,
+
+    /// Show the lab's state, URLs, image and uptime
+    #[command(after_help = "Examples:
+  rjup status
+  rjup status --json | jq -r .urls[0]")]
+    Status(StatusArgs),
+
+    /// Print the lab's log
+    #[command(after_help = "Examples:
+  rjup logs
+  rjup logs -f --tail 20")]
+    Logs(LogsArgs),
+
+    /// Set a new password; a running lab restarts with it, without a rebuild
+    #[command(after_help = "Examples:
+  rjup password
+  echo new-secret | rjup password --password-stdin")]
+    Password(PasswordArgs),
+
+    /// Write a commented rjup.yaml that documents every key
+    #[command(after_help = "Examples:
+  rjup init
+  rjup init --name my-analysis")]
+    Init(InitArgs),
+
+    /// Print a shell completion script
+    #[command(after_help = "Examples:
+  rjup completions bash > ~/.local/share/bash-completion/completions/rjup
+  rjup completions zsh > ~/.zfunc/_rjup")]
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Host port to publish the lab on (overrides `port` in rjup.yaml)
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+
+    /// Host IP address to publish on (overrides `bind` in rjup.yaml)
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<IpAddr>,
+
+    #[command(flatten)]
+    pub password: PasswordSource,
+
+    /// Recreate the container even if nothing changed
+    #[arg(long)]
+    pub force_recreate: bool,
+
+    /// Rebuild the image even if its tag exists (implies --force-recreate)
+    #[arg(long)]
+    pub rebuild: bool,
+
+    /// Seconds to wait for the lab to answer HTTP
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct PasswordSource {
+    /// Read the password from standard input, as `docker login` does
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print one JSON object instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Keep printing new lines as the lab writes them
+    #[arg(short, long)]
+    pub follow: bool,
+
+    /// Number of lines to show from the end of the log
+    #[arg(long, value_name = "N")]
+    pub tail: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct PasswordArgs {
+    #[command(flatten)]
+    pub password: PasswordSource,
+
+    /// Seconds to wait for the restarted lab to answer HTTP
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The lab's name to write into rjup.yaml (default: from the directory name)
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to generate completions for
+    pub shell: clap_complete::Shell,
+}

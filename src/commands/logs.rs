@@ -1,0 +1,25 @@
+use std::io::Write;
+use std::path::Path;
+
+use futures_util::StreamExt;
+
+use crate::cli::LogsArgs;
+use crate::engine::Engine;
+use crate::error::{fail, Code};
+use crate::settings::{self, Overrides};
+
+pub async fn run(project: Option<&Path>, args: LogsArgs) -> anyhow::Result<()> {
+    let spec = settings::resolve(project, Overrides::default())?;
+    let engine = Engine::connect().await?;
+    let name = spec.container_name();
+    if engine.inspect(&name).await?.is_none() {
+        return fail(Code::NoLab, format!("lab \"{}\" does not exist, so it has no log; start it with `rjup up`", spec.name));
+    }
+    let mut stream = Box::pin(engine.logs(&name, args.tail, args.follow));
+    let mut out = std::io::stdout().lock();
+    while let Some(chunk) = stream.next().await {
+        out.write_all(&chunk?)?;
+        out.flush()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,306 @@
+//! `rjup up`: converge the project's lab on what its files and flags describe.
+
+use std::io::ErrorKind;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use bollard::models::ContainerInspectResponse;
+
+use crate::cli::UpArgs;
+use crate::engine::Engine;
+use crate::error::{fail, Code, Error};
+use crate::image::{self, ImagePlan};
+use crate::lab::{self, label, Action, Observed};
+use crate::progress::{say, warn};
+use crate::settings::{self, Overrides, PortRequest, Spec};
+use crate::state::ProjectState;
+use crate::{http, net, password};
+
+/// A container made by this run that is not yet serving; Ctrl-C removes it.
+static HALF_MADE: Mutex<Option<String>> = Mutex::new(None);
+
+pub struct Options {
+    pub force_recreate: bool,
+    pub rebuild: bool,
+    pub timeout: Duration,
+}
+
+pub async fn run(project: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
+    let spec = settings::resolve(project, Overrides { port: args.port, bind: args.bind })?;
+    for warning in &spec.warnings {
+        warn(warning);
+    }
+    let state = ProjectState::for_project(&spec.dir, &spec.name)?;
+    let engine = Engine::connect().await?;
+    let hashed = password_for_up(&state, args.password.password_stdin)?;
+    let options = Options {
+        force_recreate: args.force_recreate || args.rebuild,
+        rebuild: args.rebuild,
+        timeout: Duration::from_secs(args.timeout),
+    };
+    let port = converge(&engine, &spec, &state, &hashed, &options).await?;
+    print_urls(&spec, port);
+    Ok(())
+}
+
+/// The hash to run with: a given password wins, else the stored hash, else a prompt.
+fn password_for_up(state: &ProjectState, from_stdin: bool) -> anyhow::Result<String> {
+    let stored = state.password_hash()?;
+    let secret = match (password::given(from_stdin)?, stored) {
+        (Some(secret), Some(hash)) if password::verify(&secret, &hash) => return Ok(hash),
+        (Some(secret), _) => secret,
+        (None, Some(hash)) => return Ok(hash),
+        (None, None) => password::prompt_new("this lab has no password yet")?,
+    };
+    let hash = password::hash(&secret)?;
+    state.set_password_hash(&hash)?;
+    Ok(hash)
+}
+
+pub fn print_urls(spec: &Spec, port: u16) {
+    println!("Lab \"{}\" is up:", spec.name);
+    for url in net::urls(spec.bind, port) {
+        println!("  {url}");
+    }
+}
+
+/// Brings the lab to the desired state and returns the host port it is published on.
+pub async fn converge(
+    engine: &Engine,
+    spec: &Spec,
+    state: &ProjectState,
+    hashed_password: &str,
+    options: &Options,
+) -> anyhow::Result<u16> {
+    let name = spec.container_name();
+    let existing = engine.inspect(&name).await?;
+    if let Some(container) = &existing {
+        check_owner(container, spec)?;
+    }
+    let observed = existing.as_ref().map(observe);
+    let running_port = existing
+        .as_ref()
+        .filter(|_| observed.as_ref().is_some_and(|o| o.state == "running"))
+        .and_then(|c| container_label(c, label::PORT))
+        .and_then(|p| p.parse().ok());
+
+    let image_plan = image::plan(spec);
+    let image_id = ensure_image(engine, &image_plan, options.rebuild).await?;
+    let port = choose_port(engine, spec, state, running_port).await?;
+    let cookie_secret = state.cookie_secret()?;
+    let desired = lab::desired(&lab::Inputs {
+        spec,
+        image_reference: image_plan.reference(),
+        image_id: &image_id,
+        pulled: matches!(image_plan, ImagePlan::Pull { .. }),
+        host_port: port,
+        hashed_password,
+        cookie_secret: &cookie_secret,
+    });
+
+    let action = lab::plan(observed.as_ref(), &desired, options.force_recreate);
+    let probe = net::probe_address(spec.bind, port);
+    match action {
+        Action::Nothing => {}
+        Action::Start => {
+            say(format!("Starting {name}"));
+            engine.start(&name).await?;
+            wait_ready(engine, &name, probe, options.timeout).await?;
+        }
+        Action::Create | Action::Recreate(_) => {
+            if let Action::Recreate(reason) = &action {
+                say(format!("Recreating {name}: {reason}"));
+                engine.remove(&name).await?;
+            } else {
+                say(format!("Creating {name}"));
+            }
+            let id = engine.create(&desired.name, desired.body.clone()).await?;
+            *HALF_MADE.lock().unwrap_or_else(|e| e.into_inner()) = Some(id.clone());
+            let started = async {
+                engine.upload(&id, desired.files.clone()).await?;
+                engine.start(&id).await?;
+                wait_ready(engine, &id, probe, options.timeout).await
+            }
+            .await;
+            HALF_MADE.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Err(err) = started {
+                // A lab that never served is removed, so the next `up` starts clean.
+                let _ = engine.remove(&id).await;
+                return Err(err);
+            }
+        }
+    }
+    state.set_port(port)?;
+    Ok(port)
+}
+
+/// Removes a container this run made but did not finish; used on Ctrl-C.
+pub async fn abandon() {
+    let id = HALF_MADE.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(id) = id {
+        if let Ok(engine) = Engine::connect().await {
+            let _ = engine.remove(&id).await;
+        }
+    }
+}
+
+/// Refuses to touch a container of the same name that belongs to another project.
+pub fn check_owner(container: &ContainerInspectResponse, spec: &Spec) -> anyhow::Result<()> {
+    let project = container_label(container, label::PROJECT);
+    if project == Some(spec.dir.to_string_lossy().as_ref()) {
+        return Ok(());
+    }
+    let owner = match project {
+        Some(path) => format!("the rjup project at {path}"),
+        None => "something other than rjup".to_string(),
+    };
+    fail(
+        Code::Conflict,
+        format!(
+            "the container name {} is taken by {owner}; give this project another name with `name:` in rjup.yaml",
+            spec.container_name()
+        ),
+    )
+}
+
+fn container_label<'a>(container: &'a ContainerInspectResponse, key: &str) -> Option<&'a str> {
+    container.config.as_ref()?.labels.as_ref()?.get(key).map(String::as_str)
+}
+
+fn observe(container: &ContainerInspectResponse) -> Observed {
+    Observed {
+        state: container
+            .state
+            .as_ref()
+            .and_then(|s| s.status)
+            .map_or_else(|| "unknown".to_string(), |s| s.to_string()),
+        config_hash: container_label(container, label::CONFIG_HASH).map(str::to_string),
+        image_id: container.image.clone(),
+    }
+}
+
+async fn ensure_image(engine: &Engine, plan: &ImagePlan, rebuild: bool) -> anyhow::Result<String> {
+    match plan {
+        ImagePlan::Pull { reference } => match engine.image_id(reference).await? {
+            Some(id) => Ok(id),
+            None => engine.pull(reference).await,
+        },
+        ImagePlan::Build { tag, base, context } => {
+            if !rebuild {
+                if let Some(id) = engine.image_id(tag).await? {
+                    return Ok(id);
+                }
+            }
+            if engine.image_id(base).await?.is_none() {
+                engine.pull(base).await?;
+            }
+            engine.build(tag, context.clone()).await
+        }
+    }
+}
+
+/// The host port to publish on: the one asked for, else the remembered one, else the
+/// first free one from 8888 up.
+async fn choose_port(engine: &Engine, spec: &Spec, state: &ProjectState, ours: Option<u16>) -> anyhow::Result<u16> {
+    let fixed = match spec.port {
+        PortRequest::Fixed(port) => Some(port),
+        PortRequest::Auto => None,
+    };
+    let wanted = match fixed {
+        Some(port) => port,
+        None => state.port()?.unwrap_or(settings::DEFAULT_PORT),
+    };
+    let holder = match port_holder(engine, spec.bind, wanted, ours).await? {
+        None => return Ok(wanted),
+        Some(holder) => holder,
+    };
+    let free = next_free_port(engine, spec.bind, wanted, ours).await?;
+    match (fixed, free) {
+        (None, Some(free)) => {
+            if wanted != settings::DEFAULT_PORT || state.port()?.is_some() {
+                warn(format!("port {wanted} is taken by {holder}; publishing on {free} instead"));
+            }
+            Ok(free)
+        }
+        (_, free) => {
+            let instead = free.map_or_else(
+                || "no free port was found above it either".to_string(),
+                |p| format!("use --port {p} (free), or stop what holds it"),
+            );
+            fail(Code::PortTaken, format!("port {wanted} on {} is taken by {holder}; {instead}", spec.bind))
+        }
+    }
+}
+
+async fn next_free_port(engine: &Engine, bind: IpAddr, after: u16, ours: Option<u16>) -> anyhow::Result<Option<u16>> {
+    let start = after.max(settings::DEFAULT_PORT);
+    for port in (start..=u16::MAX).chain(settings::DEFAULT_PORT..start).filter(|p| *p != after).take(200) {
+        if port_holder(engine, bind, port, ours).await?.is_none() {
+            return Ok(Some(port));
+        }
+    }
+    Ok(None)
+}
+
+/// Who holds `bind:port`, or `None` if rjup may publish there.
+async fn port_holder(engine: &Engine, bind: IpAddr, port: u16, ours: Option<u16>) -> anyhow::Result<Option<String>> {
+    if ours == Some(port) {
+        return Ok(None);
+    }
+    if let Some(c) = engine.containers_publishing(port).await?.into_iter().next() {
+        let labels = c.labels.unwrap_or_default();
+        let container = c.names.unwrap_or_default().first().map(|n| n.trim_start_matches('/').to_string()).unwrap_or_default();
+        return Ok(Some(match (labels.get(label::NAME), labels.get(label::PROJECT)) {
+            (Some(lab), Some(project)) => format!("the rjup lab \"{lab}\" of {project}"),
+            _ => format!("the container {container}"),
+        }));
+    }
+    match net::can_listen(bind, port) {
+        Ok(()) => Ok(None),
+        Err(e) if e.kind() == ErrorKind::AddrInUse => Ok(Some("another program on this host".to_string())),
+        Err(e) if e.kind() == ErrorKind::AddrNotAvailable => fail(
+            Code::Config,
+            format!("bind address {bind} is not an address of this host; use one of its addresses, or 0.0.0.0 for all of them"),
+        ),
+        // Privileged ports: the engine, not rjup, will listen there.
+        Err(_) => Ok(None),
+    }
+}
+
+/// Waits until the lab serves its login page; on failure shows the lab's last words.
+async fn wait_ready(engine: &Engine, id: &str, probe: std::net::SocketAddr, timeout: Duration) -> anyhow::Result<()> {
+    let wait = crate::progress::Wait::new("Waiting for the lab to answer");
+    let started = Instant::now();
+    let mut last_check = Instant::now();
+    let failure = loop {
+        if let Ok(status) = http::get_status(probe, "/login", Duration::from_secs(2)).await {
+            if (200..400).contains(&status) {
+                return Ok(());
+            }
+        }
+        if last_check.elapsed() >= Duration::from_secs(1) {
+            last_check = Instant::now();
+            if let Some(container) = engine.inspect(id).await? {
+                let state = container.state.unwrap_or_default();
+                if state.running != Some(true) || state.restarting == Some(true) {
+                    break format!("the lab exited while starting (exit code {})", state.exit_code.unwrap_or_default());
+                }
+            }
+        }
+        if started.elapsed() >= timeout {
+            break format!("the lab did not answer on http://{probe}/login within {} s", timeout.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    drop(wait);
+    let log = engine.log_tail(id, 25).await;
+    let log = log.trim_end();
+    let shown = if log.is_empty() { "  (the log is empty)".to_string() } else { log.lines().map(|l| format!("  | {l}")).collect::<Vec<_>>().join("\n") };
+    Err(Error::new(
+        Code::NotReady,
+        format!("{failure}; raise --timeout if it is just slow, or fix what its log shows. Its last log lines:\n{shown}"),
+    )
+    .into())
+}

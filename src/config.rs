@@ -1,0 +1,450 @@
+//! `rjup.yaml`: its schema, and turning a bad file into one line that says where and how
+//! to fix it.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::error::{Code, Error};
+
+pub const FILE_NAME: &str = "rjup.yaml";
+
+/// The file as written. Every field is optional: an absent file means all defaults.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub name: Option<Spanned<String>>,
+    pub port: Option<Spanned<u16>>,
+    pub bind: Option<Spanned<String>>,
+    pub image: Option<Spanned<String>>,
+    pub build: Option<Spanned<BuildSection>>,
+    pub env: Option<BTreeMap<String, Spanned<String>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildSection {
+    pub base: Option<Spanned<String>>,
+    pub packages: Option<Vec<Spanned<String>>>,
+}
+
+/// The validated file, with rjup's defaults not yet applied.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Config {
+    pub name: Option<String>,
+    pub port: Option<u16>,
+    pub bind: Option<IpAddr>,
+    pub image: Option<String>,
+    pub base: Option<String>,
+    pub packages: Vec<String>,
+    pub env: BTreeMap<String, String>,
+}
+
+/// What each value must look like, for messages about a value of the wrong type.
+const EXPECTED: &[(&str, &str)] = &[
+    ("name", "a name of lowercase letters, digits, `-` and `_`"),
+    ("port", "a port number from 1 to 65535"),
+    ("bind", "an IP address such as 0.0.0.0 or 127.0.0.1"),
+    ("image", "an image reference such as jupyter/minimal-notebook:latest"),
+    ("build", "a mapping with `base` and `packages`"),
+    ("base", "an image reference such as python:3.13-slim"),
+    ("packages", "a list of pip requirements, such as [pandas, numpy>=2]"),
+    ("env", "a mapping of NAME: value"),
+];
+
+/// Variables rjup sets itself; letting `env` change them would undo the config injection.
+const RESERVED_ENV: &[&str] = &["JUPYTER_CONFIG_DIR", "JUPYTER_TOKEN", "HOME"];
+
+pub fn load(path: &Path) -> anyhow::Result<Config> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::new(
+            Code::Config,
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
+    parse(&text, &path.display().to_string())
+}
+
+/// Parses and validates the text of a config file; `origin` names it in messages.
+pub fn parse(text: &str, origin: &str) -> anyhow::Result<Config> {
+    let file: ConfigFile = match serde_saphyr::from_str::<Option<ConfigFile>>(text) {
+        Ok(file) => file.unwrap_or_default(),
+        Err(err) => return Err(describe_parse_error(&err, text, origin).into()),
+    };
+    validate(file, origin).map_err(Into::into)
+}
+
+fn validate(file: ConfigFile, origin: &str) -> Result<Config, Error> {
+    let at = |loc: &serde_saphyr::Location, msg: String| {
+        Error::new(
+            Code::Config,
+            format!("{origin}:{}:{}: {msg}", loc.line(), loc.column()),
+        )
+    };
+    let mut config = Config::default();
+
+    if let Some(name) = file.name {
+        if !is_valid_name(&name.value) {
+            let hint = match sanitize_name(&name.value) {
+                Some(s) => format!("; use `{s}`"),
+                None => String::new(),
+            };
+            return Err(at(
+                &name.referenced,
+                format!(
+                    "`name` {:?} must be lowercase letters, digits, `-` and `_`, starting with a letter or digit{hint}",
+                    name.value
+                ),
+            ));
+        }
+        config.name = Some(name.value);
+    }
+    if let Some(port) = file.port {
+        if port.value == 0 {
+            return Err(at(
+                &port.referenced,
+                "`port` 0 is out of range; use a port from 1 to 65535, or remove the key to let rjup pick a free one".into(),
+            ));
+        }
+        config.port = Some(port.value);
+    }
+    if let Some(bind) = file.bind {
+        config.bind = Some(bind.value.trim().parse().map_err(|_| {
+            at(
+                &bind.referenced,
+                format!(
+                    "`bind` {:?} is not an IP address; use one such as 0.0.0.0 (all interfaces) or 127.0.0.1",
+                    bind.value
+                ),
+            )
+        })?);
+    }
+    if let Some(image) = file.image {
+        check_image_reference(&image.value).map_err(|why| at(&image.referenced, format!("`image` {why}")))?;
+        if file.build.is_some() {
+            return Err(at(
+                &image.referenced,
+                "`image` and `build` exclude each other: `image` runs a ready image as is; remove one of them".into(),
+            ));
+        }
+        config.image = Some(image.value);
+    }
+    if let Some(build) = file.build {
+        let build = build.value;
+        if let Some(base) = build.base {
+            check_image_reference(&base.value)
+                .map_err(|why| at(&base.referenced, format!("`build.base` {why}")))?;
+            config.base = Some(base.value);
+        }
+        for package in build.packages.unwrap_or_default() {
+            let p = package.value.trim();
+            if p.is_empty() || p.starts_with('-') || p.contains(['\n', '\r']) {
+                return Err(at(
+                    &package.referenced,
+                    format!(
+                        "`build.packages` entry {:?} is not a requirement; write one package per entry, such as `pandas` or `numpy>=2`",
+                        package.value
+                    ),
+                ));
+            }
+            config.packages.push(p.to_string());
+        }
+    }
+    for (key, value) in file.env.unwrap_or_default() {
+        if !is_env_name(&key) {
+            return Err(at(
+                &value.referenced,
+                format!("`env` name {key:?} is not a variable name; use letters, digits and `_`, not starting with a digit"),
+            ));
+        }
+        if RESERVED_ENV.contains(&key.as_str()) {
+            return Err(at(
+                &value.referenced,
+                format!("`env` cannot set {key}: rjup sets it to inject the lab's config; remove it"),
+            ));
+        }
+        config.env.insert(key, value.value);
+    }
+    Ok(config)
+}
+
+/// Turns a serde-saphyr error into `file:line:column: what; how to fix`.
+fn describe_parse_error(err: &serde_saphyr::Error, text: &str, origin: &str) -> Error {
+    let plain = err.without_snippet().to_string();
+    let message = match plain.rfind(" at line ") {
+        Some(i) => &plain[..i],
+        None => plain.as_str(),
+    };
+    let Some(loc) = err.location() else {
+        return Error::new(Code::Config, format!("{origin}: {message}"));
+    };
+    let (line, column) = (loc.line(), loc.column());
+    let described = if let Some(rest) = message.strip_prefix("unknown field `") {
+        let (key, rest) = rest.split_once('`').unwrap_or((rest, ""));
+        let candidates: Vec<&str> = rest
+            .split_once("expected ")
+            .map(|(_, list)| {
+                list.trim_start_matches("one of ")
+                    .split(", ")
+                    .map(|s| s.trim_matches('`'))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let hint = match did_you_mean(key, &candidates) {
+            Some(best) => format!("did you mean `{best}`?"),
+            None => format!("known keys here: {}", candidates.join(", ")),
+        };
+        format!("unknown key `{key}`; {hint}")
+    } else if let Some(key) = key_on_line(text, line, column) {
+        let expected = EXPECTED
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map_or(String::new(), |(_, e)| format!("; expected {e}"));
+        format!("bad value for `{key}`: {message}{expected}")
+    } else {
+        format!("{message}; see `rjup init` for an example of every key")
+    };
+    Error::new(Code::Config, format!("{origin}:{line}:{column}: {described}"))
+}
+
+/// The key whose value starts at or before `column` on `line`, if the line is `key: value`.
+fn key_on_line(text: &str, line: u64, column: u64) -> Option<String> {
+    let l = text.lines().nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
+    let (key, _) = l.split_once(':')?;
+    let key = key.trim().trim_start_matches("- ").trim_matches(['"', '\'']);
+    let key_end = l.find(':')? as u64 + 1;
+    (column > key_end && !key.is_empty()).then(|| key.to_string())
+}
+
+/// The closest candidate to a misspelt key, when it is close enough to be a typo.
+pub fn did_you_mean<'a>(key: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (levenshtein(key, c), *c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// Names follow compose's project-name rule, so they are safe in container and image names.
+pub fn is_valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && name.len() <= 63
+}
+
+/// Compose's normalisation: lowercase, drop what is not `[a-z0-9_-]`, trim leading `-`/`_`.
+pub fn sanitize_name(raw: &str) -> Option<String> {
+    let lowered: String = raw
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_')
+        .collect();
+    let trimmed: String = lowered
+        .trim_start_matches(['-', '_'])
+        .chars()
+        .take(63)
+        .collect();
+    (!trimmed.is_empty()).then_some(trimmed)
+}
+
+fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A light check of Docker's reference grammar: enough to catch typos and pasted URLs.
+pub fn check_image_reference(reference: &str) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("{reference:?} is not an image reference: {why}; write it as repository[:tag] or repository@sha256:digest, such as python:3.13-slim"));
+    if reference.is_empty() {
+        return bad("it is empty");
+    }
+    if reference.contains("://") {
+        return bad("it has a URL scheme");
+    }
+    if reference.chars().any(|c| c.is_whitespace()) {
+        return bad("it has spaces");
+    }
+    let (name, _digest) = reference.split_once('@').unwrap_or((reference, ""));
+    let last = name.rsplit('/').next().unwrap_or(name);
+    let path = match last.rsplit_once(':') {
+        Some((_, tag)) if tag.is_empty() => return bad("the tag after `:` is empty"),
+        Some(_) => &name[..name.len() - (last.len() - last.find(':').unwrap_or(last.len()))],
+        None => name,
+    };
+    let repo = path.split_once('/').map_or(path, |(first, rest)| {
+        // A first part with a dot, a colon or "localhost" is a registry host, which may hold capitals.
+        if first.contains(['.', ':']) || first == "localhost" { rest } else { path }
+    });
+    if repo.chars().any(|c| c.is_ascii_uppercase()) {
+        return bad("repository names must be lowercase");
+    }
+    Ok(())
+}
+
+/// The commented file `rjup init` writes; it documents every key.
+pub fn template(name: &str) -> String {
+    format!(
+        r#"# rjup.yaml: how `rjup up` runs JupyterLab for this project.
+# Every key is optional; the values shown commented out are the defaults.
+# Reference: https://github.com/rjup/rjup#configuration
+
+# The lab's name: the container is `rjup-<name>`, the image `rjup/<name>:<hash>`.
+# Lowercase letters, digits, `-` and `_`. Default: the directory name, sanitised.
+name: {name}
+
+# Host port to publish the lab on. Default: 8888 if free, else the next free port;
+# the port chosen is remembered, so the lab keeps its URL across `up`s.
+# port: 8888
+
+# Host IP address to publish on. 0.0.0.0 means every interface; use 127.0.0.1
+# to reach the lab only through an SSH tunnel.
+# bind: 0.0.0.0
+
+# A ready JupyterLab image to pull and run as is, instead of building one.
+# It must have `jupyter` on its PATH. Excludes `build`.
+# image: jupyter/minimal-notebook:latest
+
+# How rjup builds the lab's image (the default when `image` is not set).
+# build:
+#   # The base image: Debian-based, with python3.
+#   base: python:3.13-slim
+#   # Extra pip requirements, installed with uv next to JupyterLab.
+#   packages:
+#     - pandas
+#     - matplotlib>=3.8
+
+# Environment variables for the lab and its kernels.
+# env:
+#   TZ: Europe/Berlin
+"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        let e = parse(text, "rjup.yaml").unwrap_err();
+        assert_eq!(crate::error::exit_code(&e), Code::Config as u8);
+        e.to_string()
+    }
+
+    #[test]
+    fn empty_and_comment_only_files_mean_defaults() {
+        assert_eq!(parse("", "rjup.yaml").unwrap(), Config::default());
+        assert_eq!(parse("# nothing\n", "rjup.yaml").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn every_key_parses() {
+        let c = parse(
+            "name: my-lab\nport: 9000\nbind: 127.0.0.1\nbuild:\n  base: python:3.12-slim\n  packages: [pandas, 'numpy>=2']\nenv:\n  TZ: UTC\n  N: 3\n",
+            "rjup.yaml",
+        )
+        .unwrap();
+        assert_eq!(c.name.as_deref(), Some("my-lab"));
+        assert_eq!(c.port, Some(9000));
+        assert_eq!(c.bind, Some("127.0.0.1".parse().unwrap()));
+        assert_eq!(c.base.as_deref(), Some("python:3.12-slim"));
+        assert_eq!(c.packages, ["pandas", "numpy>=2"]);
+        assert_eq!(c.env["N"], "3");
+    }
+
+    #[test]
+    fn unknown_key_names_location_and_suggests_the_right_one() {
+        assert_eq!(
+            err("name: x\nprot: 8888\n"),
+            "rjup.yaml:2:1: unknown key `prot`; did you mean `port`?"
+        );
+        assert_eq!(
+            err("build:\n  pakages: [a]\n"),
+            "rjup.yaml:2:3: unknown key `pakages`; did you mean `packages`?"
+        );
+    }
+
+    #[test]
+    fn unknown_key_far_from_any_lists_the_known_ones() {
+        let m = err("colour: blue\n");
+        assert!(m.starts_with("rjup.yaml:1:1: unknown key `colour`; known keys here: name, port"), "{m}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_key_and_what_it_expects() {
+        let m = err("port: abc\n");
+        assert!(m.starts_with("rjup.yaml:1:7: bad value for `port`"), "{m}");
+        assert!(m.contains("a port number from 1 to 65535"), "{m}");
+        let m = err("build: 3\n");
+        assert!(m.starts_with("rjup.yaml:1:8: bad value for `build`"), "{m}");
+    }
+
+    #[test]
+    fn out_of_range_values_are_rejected_with_their_location() {
+        assert!(err("port: 70000\n").starts_with("rjup.yaml:1:7: bad value for `port`"));
+        assert!(err("port: 0\n").starts_with("rjup.yaml:1:7: `port` 0 is out of range"));
+        assert!(err("port: -1\n").starts_with("rjup.yaml:1:7: bad value for `port`"));
+    }
+
+    #[test]
+    fn bad_bind_name_and_image_are_rejected_with_a_fix() {
+        assert!(err("bind: localhost\n").contains("`bind` \"localhost\" is not an IP address; use one such as 0.0.0.0"));
+        assert!(err("name: My Lab\n").ends_with("; use `mylab`"));
+        assert!(err("image: https://example.com/x\n").contains("has a URL scheme"));
+        assert!(err("image: Jupyter/Lab\n").contains("must be lowercase"));
+        let m = err("image: x\nbuild:\n  base: y\n");
+        assert!(m.starts_with("rjup.yaml:1:8:") && m.contains("exclude each other"), "{m}");
+        assert!(err("build:\n  packages: ['--index-url=http://evil']\n").starts_with("rjup.yaml:2:"));
+        assert!(err("env:\n  HOME: /x\n").contains("cannot set HOME"));
+        assert!(err("env:\n  1A: x\n").contains("not a variable name"));
+    }
+
+    #[test]
+    fn image_references_with_registries_ports_and_digests_are_accepted() {
+        for r in [
+            "python:3.13-slim",
+            "jupyter/minimal-notebook:latest",
+            "localhost:5000/lab",
+            "Registry.Example.com:5000/team/lab:v1",
+            "quay.io/jupyter/base-notebook@sha256:0123abcd",
+        ] {
+            assert_eq!(check_image_reference(r), Ok(()), "{r}");
+        }
+    }
+
+    #[test]
+    fn names_are_sanitised_like_compose_project_names() {
+        assert_eq!(sanitize_name("My Analysis").as_deref(), Some("myanalysis"));
+        assert_eq!(sanitize_name("_x.y-Z").as_deref(), Some("xy-z"));
+        assert_eq!(sanitize_name("..."), None);
+    }
+
+    #[test]
+    fn the_init_template_parses_and_documents_every_key() {
+        let text = template("demo");
+        assert_eq!(parse(&text, "rjup.yaml").unwrap().name.as_deref(), Some("demo"));
+        for key in ["name", "port", "bind", "image", "build", "base", "packages", "env"] {
+            assert!(text.contains(&format!("{key}:")), "template lacks `{key}`");
+        }
+    }
+}

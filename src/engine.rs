@@ -1,0 +1,246 @@
+//! Every conversation with the Docker engine goes through here, over its API.
+
+use std::collections::HashMap;
+
+use anyhow::Context;
+use bollard::errors::Error as DockerError;
+use bollard::models::{ContainerCreateBody, ContainerInspectResponse, ContainerSummary};
+use bollard::query_parameters::{
+    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, StartContainerOptions, StopContainerOptionsBuilder,
+    UploadToContainerOptionsBuilder,
+};
+use bollard::Docker;
+use futures_util::{Stream, StreamExt};
+
+use crate::error::{Code, Error};
+use crate::progress;
+
+pub struct Engine {
+    docker: Docker,
+}
+
+/// Seconds a lab gets to shut down cleanly before it is killed.
+const STOP_TIMEOUT: i32 = 10;
+
+impl Engine {
+    /// Connects as the `docker` CLI would (`DOCKER_HOST`, else the local socket) and
+    /// agrees on an API version the engine speaks.
+    pub async fn connect() -> anyhow::Result<Engine> {
+        let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
+        let docker = Docker::connect_with_defaults().map_err(|e| unreachable(&host, &e))?;
+        let docker = docker.negotiate_version().await.map_err(|e| unreachable(&host, &e))?;
+        Ok(Engine { docker })
+    }
+
+    /// The id of a local image, or `None` if it is not here.
+    pub async fn image_id(&self, reference: &str) -> anyhow::Result<Option<String>> {
+        match self.docker.inspect_image(reference).await {
+            Ok(image) => Ok(image.id),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("inspecting image {reference}")),
+        }
+    }
+
+    /// Pulls an image with per-layer progress; returns its id.
+    pub async fn pull(&self, reference: &str) -> anyhow::Result<String> {
+        let (repository, tag) = split_reference(reference);
+        let mut options = CreateImageOptionsBuilder::new().from_image(repository);
+        if let Some(tag) = tag {
+            options = options.tag(tag);
+        }
+        let mut report = progress::Pull::new(reference);
+        let mut stream = self.docker.create_image(Some(options.build()), None, None);
+        let failed = |why: String| {
+            Error::new(
+                Code::Image,
+                format!("pulling {reference} failed: {why}; check the image name, and that its registry is reachable from the Docker engine"),
+            )
+        };
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| failed(docker_message(&e)))?;
+            if let Some(detail) = &info.error_detail {
+                return Err(failed(detail.message.clone().unwrap_or_default()).into());
+            }
+            report.update(&info);
+        }
+        drop(report);
+        self.image_id(reference)
+            .await?
+            .ok_or_else(|| failed("the engine reported success but has no such image".into()).into())
+    }
+
+    /// Builds `context` into `tag` with step progress; returns the image id.
+    pub async fn build(&self, tag: &str, context: Vec<u8>) -> anyhow::Result<String> {
+        let options = BuildImageOptionsBuilder::new().t(tag).rm(true).forcerm(true).build();
+        let mut report = progress::Build::new(tag);
+        let mut stream = self.docker.build_image(options, None, Some(bollard::body_full(context.into())));
+        while let Some(item) = stream.next().await {
+            let why = match item {
+                Ok(info) => match &info.error_detail {
+                    Some(detail) => detail.message.clone().unwrap_or_default(),
+                    None => {
+                        report.update(&info);
+                        continue;
+                    }
+                },
+                Err(e) => docker_message(&e),
+            };
+            let failing = report.failure_report(15);
+            drop(report);
+            return Err(Error::new(
+                Code::Build,
+                format!("building {tag} failed at {failing}\n  {why}\n  Fix the step above (check build.packages and build.base in rjup.yaml) and run `rjup up` again"),
+            )
+            .into());
+        }
+        drop(report);
+        self.image_id(tag)
+            .await?
+            .with_context(|| format!("the build of {tag} finished but the engine has no such image"))
+    }
+
+    pub async fn inspect(&self, name: &str) -> anyhow::Result<Option<ContainerInspectResponse>> {
+        match self.docker.inspect_container(name, None).await {
+            Ok(c) => Ok(Some(c)),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("inspecting container {name}")),
+        }
+    }
+
+    pub async fn create(&self, name: &str, body: ContainerCreateBody) -> anyhow::Result<String> {
+        let options = CreateContainerOptionsBuilder::new().name(name).build();
+        match self.docker.create_container(Some(options), body).await {
+            Ok(created) => Ok(created.id),
+            Err(DockerError::DockerResponseServerError { status_code: 409, .. }) => Err(Error::new(
+                Code::Conflict,
+                format!("a container named {name} appeared while rjup was creating it; another `rjup up` may be running here, so wait for it and run `rjup up` again"),
+            )
+            .into()),
+            Err(e) => Err(e).with_context(|| format!("creating container {name}")),
+        }
+    }
+
+    /// Copies a tar archive into the container's root, keeping owners and modes.
+    pub async fn upload(&self, id: &str, archive: Vec<u8>) -> anyhow::Result<()> {
+        let options = UploadToContainerOptionsBuilder::new().path("/").build();
+        self.docker
+            .upload_to_container(id, Some(options), bollard::body_full(archive.into()))
+            .await
+            .context("copying the lab's config into its container")
+    }
+
+    pub async fn start(&self, id: &str) -> anyhow::Result<()> {
+        self.docker.start_container(id, None::<StartContainerOptions>).await.map_err(|e| {
+            let message = docker_message(&e);
+            if message.contains("address already in use") || message.contains("port is already allocated") {
+                Error::new(
+                    Code::PortTaken,
+                    format!("the lab's port was taken while it was starting ({message}); run `rjup up` again to pick a free one, or pass --port"),
+                )
+                .into()
+            } else {
+                anyhow::Error::new(e).context("starting the lab's container")
+            }
+        })
+    }
+
+    pub async fn stop(&self, id: &str) -> anyhow::Result<()> {
+        let options = StopContainerOptionsBuilder::new().t(STOP_TIMEOUT).build();
+        match self.docker.stop_container(id, Some(options)).await {
+            Ok(()) => Ok(()),
+            // 304: already stopped.
+            Err(DockerError::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(e).context("stopping the lab's container"),
+        }
+    }
+
+    /// Removes a container, stopping it first; a container already gone is fine.
+    pub async fn remove(&self, id: &str) -> anyhow::Result<()> {
+        self.stop(id).await?;
+        let options = RemoveContainerOptionsBuilder::new().force(true).build();
+        match self.docker.remove_container(id, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            // 409: removal already in progress.
+            Err(DockerError::DockerResponseServerError { status_code: 409, .. }) => Ok(()),
+            Err(e) => Err(e).context("removing the lab's container"),
+        }
+    }
+
+    pub fn logs(&self, id: &str, tail: Option<u64>, follow: bool) -> impl Stream<Item = anyhow::Result<Vec<u8>>> + '_ {
+        let tail = tail.map_or_else(|| "all".to_string(), |n| n.to_string());
+        let options = LogsOptionsBuilder::new().stdout(true).stderr(true).follow(follow).tail(&tail).build();
+        self.docker
+            .logs(id, Some(options))
+            .map(|item| item.map(|out| out.into_bytes().to_vec()).context("reading the lab's log"))
+    }
+
+    /// The last `n` lines of a container's log, as text.
+    pub async fn log_tail(&self, id: &str, n: u64) -> String {
+        let mut text = Vec::new();
+        let mut stream = Box::pin(self.logs(id, Some(n), false));
+        while let Some(Ok(chunk)) = stream.next().await {
+            text.extend_from_slice(&chunk);
+        }
+        String::from_utf8_lossy(&text).into_owned()
+    }
+
+    /// Running containers that publish host port `port`.
+    pub async fn containers_publishing(&self, port: u16) -> anyhow::Result<Vec<ContainerSummary>> {
+        let filters = HashMap::from([("publish", vec![port.to_string()])]);
+        let options = ListContainersOptionsBuilder::new().filters(&filters).build();
+        self.docker.list_containers(Some(options)).await.context("listing containers")
+    }
+}
+
+/// `repo:tag` → (`repo`, `tag`); a digest stays in the repository part.
+fn split_reference(reference: &str) -> (&str, Option<&str>) {
+    if reference.contains('@') {
+        return (reference, None);
+    }
+    let last_slash = reference.rfind('/').map_or(0, |i| i + 1);
+    match reference[last_slash..].rfind(':') {
+        Some(i) => (&reference[..last_slash + i], Some(&reference[last_slash + i + 1..])),
+        None => (reference, Some("latest")),
+    }
+}
+
+fn is_not_found(e: &DockerError) -> bool {
+    matches!(e, DockerError::DockerResponseServerError { status_code: 404, .. })
+}
+
+/// The engine's own words for an error, without bollard's wrapping.
+pub fn docker_message(e: &DockerError) -> String {
+    match e {
+        DockerError::DockerResponseServerError { message, .. } => message.clone(),
+        DockerError::DockerStreamError { error } => error.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn unreachable(host: &str, e: &DockerError) -> anyhow::Error {
+    let text = format!("{e:#}");
+    let source = std::error::Error::source(e).map(|s| s.to_string()).unwrap_or_default();
+    let hint = if text.contains("ermission denied") || source.contains("ermission denied") {
+        "add your user to the `docker` group (`sudo usermod -aG docker $USER`, then log in again)".to_string()
+    } else {
+        "start it (`sudo systemctl start docker`), or set DOCKER_HOST to the engine's address".to_string()
+    };
+    Error::new(Code::Docker, format!("cannot reach the Docker engine at {host} ({text}); {hint}")).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_split_into_repository_and_tag() {
+        assert_eq!(split_reference("python:3.13-slim"), ("python", Some("3.13-slim")));
+        assert_eq!(split_reference("jupyter/minimal-notebook"), ("jupyter/minimal-notebook", Some("latest")));
+        assert_eq!(split_reference("localhost:5000/lab"), ("localhost:5000/lab", Some("latest")));
+        assert_eq!(split_reference("localhost:5000/lab:v2"), ("localhost:5000/lab", Some("v2")));
+        assert_eq!(split_reference("x@sha256:ab"), ("x@sha256:ab", None));
+    }
+}

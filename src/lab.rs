@@ -1,0 +1,273 @@
+//! The lab container: what it should look like, and what to do to get there.
+//!
+//! As docker compose does, the desired container is hashed into a label; `up` compares
+//! that hash and the image with what runs and acts only on the difference.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use bollard::models::{ContainerCreateBody, HostConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum};
+use sha2::{Digest, Sha256};
+
+use crate::jupyter;
+use crate::settings::Spec;
+
+pub mod label {
+    pub const PROJECT: &str = "io.rjup.project";
+    pub const NAME: &str = "io.rjup.name";
+    pub const CONFIG_HASH: &str = "io.rjup.config-hash";
+    pub const IMAGE: &str = "io.rjup.image";
+    pub const VERSION: &str = "io.rjup.version";
+    pub const PORT: &str = "io.rjup.port";
+    pub const BIND: &str = "io.rjup.bind";
+}
+
+pub const CONTAINER_PORT: &str = "8888/tcp";
+/// The home rjup makes for the lab user in pulled images, which have none for its uid.
+const PULLED_HOME: &str = "/home/lab";
+
+/// The container `up` wants, ready to create.
+#[derive(Debug, Clone)]
+pub struct Desired {
+    pub name: String,
+    pub body: ContainerCreateBody,
+    /// Copied into the container's `/` before its first start.
+    pub files: Vec<u8>,
+    pub config_hash: String,
+    pub image_id: String,
+}
+
+/// What the engine reports about the project's container.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observed {
+    /// Docker's state: created, running, restarting, paused, exited or dead.
+    pub state: String,
+    pub config_hash: Option<String>,
+    pub image_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Create,
+    Recreate(Reason),
+    Start,
+    Nothing,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    Forced,
+    ConfigChanged,
+    ImageChanged,
+    Broken(String),
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Forced => f.write_str("recreation was asked for"),
+            Reason::ConfigChanged => f.write_str("its configuration changed"),
+            Reason::ImageChanged => f.write_str("its image changed"),
+            Reason::Broken(state) => write!(f, "it is {state}"),
+        }
+    }
+}
+
+pub struct Inputs<'a> {
+    pub spec: &'a Spec,
+    pub image_reference: &'a str,
+    pub image_id: &'a str,
+    pub pulled: bool,
+    pub host_port: u16,
+    pub hashed_password: &'a str,
+    pub cookie_secret: &'a str,
+}
+
+pub fn desired(inputs: &Inputs<'_>) -> Desired {
+    let spec = inputs.spec;
+    let home = inputs.pulled.then_some(PULLED_HOME);
+    let mut env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    env.push(format!("JUPYTER_CONFIG_DIR={}", jupyter::CONFIG_DIR));
+    if let Some(home) = home {
+        env.push(format!("HOME={home}"));
+    }
+    let port_bindings = HashMap::from([(
+        CONTAINER_PORT.to_string(),
+        Some(vec![PortBinding {
+            host_ip: Some(spec.bind.to_string()),
+            host_port: Some(inputs.host_port.to_string()),
+        }]),
+    )]);
+    let body = ContainerCreateBody {
+        image: Some(inputs.image_reference.to_string()),
+        user: Some(format!("{}:{}", spec.owner.uid, spec.owner.gid)),
+        env: Some(env),
+        cmd: Some(vec!["jupyter".into(), "lab".into()]),
+        working_dir: Some(jupyter::ROOT_DIR.to_string()),
+        exposed_ports: Some(vec![CONTAINER_PORT.to_string()]),
+        host_config: Some(HostConfig {
+            binds: Some(vec![format!("{}:{}:rw", spec.dir.display(), jupyter::ROOT_DIR)]),
+            port_bindings: Some(port_bindings),
+            restart_policy: Some(RestartPolicy {
+                name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+                maximum_retry_count: None,
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let files = jupyter::injected_files(inputs.hashed_password, inputs.cookie_secret, spec.owner, home);
+
+    let mut hasher = Sha256::new();
+    hasher.update(serde_json::to_vec(&body).expect("a container body always serialises"));
+    hasher.update(&files);
+    hasher.update(inputs.image_id);
+    let config_hash = crate::state::hex(&hasher.finalize());
+
+    let mut body = body;
+    body.labels = Some(HashMap::from([
+        (label::PROJECT.to_string(), spec.dir.display().to_string()),
+        (label::NAME.to_string(), spec.name.clone()),
+        (label::CONFIG_HASH.to_string(), config_hash.clone()),
+        (label::IMAGE.to_string(), inputs.image_id.to_string()),
+        (label::VERSION.to_string(), env!("CARGO_PKG_VERSION").to_string()),
+        (label::PORT.to_string(), inputs.host_port.to_string()),
+        (label::BIND.to_string(), spec.bind.to_string()),
+    ]));
+    Desired {
+        name: spec.container_name(),
+        body,
+        files,
+        config_hash,
+        image_id: inputs.image_id.to_string(),
+    }
+}
+
+pub fn plan(observed: Option<&Observed>, desired: &Desired, force: bool) -> Action {
+    let Some(observed) = observed else {
+        return Action::Create;
+    };
+    if force {
+        return Action::Recreate(Reason::Forced);
+    }
+    if observed.image_id.as_deref() != Some(desired.image_id.as_str()) {
+        return Action::Recreate(Reason::ImageChanged);
+    }
+    if observed.config_hash.as_deref() != Some(desired.config_hash.as_str()) {
+        return Action::Recreate(Reason::ConfigChanged);
+    }
+    match observed.state.as_str() {
+        "running" => Action::Nothing,
+        "created" | "exited" => Action::Start,
+        // Restarting means crashing in a loop; paused and dead will not serve either.
+        other => Action::Recreate(Reason::Broken(other.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::tests::spec;
+
+    const HASH: &str = "argon2:$argon2id$v=19$m=10240,t=10,p=8$c2FsdA$aGFzaA";
+
+    fn inputs(spec: &Spec) -> Inputs<'_> {
+        Inputs {
+            spec,
+            image_reference: "rjup/demo:0123456789ab",
+            image_id: "sha256:aaaa",
+            pulled: false,
+            host_port: 8888,
+            hashed_password: HASH,
+            cookie_secret: "c00k1e",
+        }
+    }
+
+    fn observed(d: &Desired, state: &str) -> Observed {
+        Observed {
+            state: state.into(),
+            config_hash: Some(d.config_hash.clone()),
+            image_id: Some(d.image_id.clone()),
+        }
+    }
+
+    #[test]
+    fn plan_creates_when_nothing_runs() {
+        let s = spec();
+        assert_eq!(plan(None, &desired(&inputs(&s)), false), Action::Create);
+    }
+
+    #[test]
+    fn plan_does_nothing_for_an_unchanged_running_lab() {
+        let s = spec();
+        let d = desired(&inputs(&s));
+        assert_eq!(plan(Some(&observed(&d, "running")), &d, false), Action::Nothing);
+    }
+
+    #[test]
+    fn plan_starts_a_stopped_lab() {
+        let s = spec();
+        let d = desired(&inputs(&s));
+        assert_eq!(plan(Some(&observed(&d, "exited")), &d, false), Action::Start);
+        assert_eq!(plan(Some(&observed(&d, "created")), &d, false), Action::Start);
+    }
+
+    #[test]
+    fn plan_recreates_on_changed_config_image_force_or_breakage() {
+        let s = spec();
+        let d = desired(&inputs(&s));
+        let mut o = observed(&d, "running");
+        o.config_hash = Some("old".into());
+        assert_eq!(plan(Some(&o), &d, false), Action::Recreate(Reason::ConfigChanged));
+        let mut o = observed(&d, "running");
+        o.image_id = Some("sha256:old".into());
+        assert_eq!(plan(Some(&o), &d, false), Action::Recreate(Reason::ImageChanged));
+        assert_eq!(plan(Some(&observed(&d, "running")), &d, true), Action::Recreate(Reason::Forced));
+        assert_eq!(
+            plan(Some(&observed(&d, "restarting")), &d, false),
+            Action::Recreate(Reason::Broken("restarting".into()))
+        );
+    }
+
+    #[test]
+    fn config_hash_changes_with_what_the_lab_sees() {
+        let s = spec();
+        let base = desired(&inputs(&s)).config_hash;
+        assert_eq!(desired(&inputs(&s)).config_hash, base, "the hash must be stable");
+        let mut i = inputs(&s);
+        i.host_port = 9000;
+        assert_ne!(desired(&i).config_hash, base);
+        let mut i = inputs(&s);
+        i.hashed_password = "argon2:other";
+        assert_ne!(desired(&i).config_hash, base, "a new password must recreate the lab");
+        let mut s2 = spec();
+        s2.env.insert("TZ".into(), "UTC".into());
+        assert_ne!(desired(&inputs(&s2)).config_hash, base);
+    }
+
+    #[test]
+    fn container_publishes_8888_on_bind_and_port_and_survives_reboots() {
+        let s = spec();
+        let d = desired(&inputs(&s));
+        let hc = d.body.host_config.as_ref().unwrap();
+        let binding = &hc.port_bindings.as_ref().unwrap()["8888/tcp"].as_ref().unwrap()[0];
+        assert_eq!(binding.host_ip.as_deref(), Some("0.0.0.0"));
+        assert_eq!(binding.host_port.as_deref(), Some("8888"));
+        assert_eq!(hc.restart_policy.as_ref().unwrap().name, Some(RestartPolicyNameEnum::UNLESS_STOPPED));
+        assert_eq!(hc.binds.as_ref().unwrap()[0], "/home/ada/demo:/project:rw");
+        assert_eq!(d.body.user.as_deref(), Some("1500:1500"));
+        assert_eq!(d.name, "rjup-demo");
+        let labels = d.body.labels.as_ref().unwrap();
+        assert_eq!(labels[label::PROJECT], "/home/ada/demo");
+        assert_eq!(labels[label::CONFIG_HASH], d.config_hash);
+        assert_eq!(labels[label::IMAGE], "sha256:aaaa");
+    }
+
+    #[test]
+    fn the_password_hash_is_in_no_argument_variable_or_label() {
+        let s = spec();
+        let d = desired(&inputs(&s));
+        let visible = serde_json::to_string(&d.body).unwrap();
+        assert!(!visible.contains("argon2"), "{visible}");
+    }
+}

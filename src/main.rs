@@ -1,0 +1,28 @@
+//! rjup: one command from a project directory to a password-protected JupyterLab.
+
+mod archive;
+mod cli;
+mod commands;
+mod config;
+mod engine;
+mod error;
+mod http;
+mod image;
+mod jupyter;
+mod lab;
+mod net;
+mod password;
+mod progress;
+mod settings;
+mod state;
+
+fn main() -> std::process::ExitCode {
+    let cli = <cli::Cli as clap::Parser>::parse();
+    match commands::run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("rjup: error: {err:#}");
+            std::process::ExitCode::from(error::exit_code(&err))
+        }
+    }
+}

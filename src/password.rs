@@ -1,0 +1,169 @@
+//! The lab's password: where it comes from, and the argon2 hash Jupyter Server checks.
+//!
+//! The plaintext lives only in a [`Secret`] in this process; what leaves it is the hash.
+
+use std::io::{IsTerminal, Read};
+
+use anyhow::Context;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+
+use crate::error::{fail, Code};
+
+pub const ENV_VAR: &str = "RJUP_PASSWORD";
+
+/// Jupyter Server's `passwd()` prefix; its `passwd_check` dispatches on it.
+const PREFIX: &str = "argon2:";
+
+/// A plaintext password, wiped from memory when dropped and never printed.
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(text: String) -> anyhow::Result<Self> {
+        let secret = Secret(text);
+        if secret.0.is_empty() {
+            return fail(
+                Code::Password,
+                "the password is empty; choose a non-empty one",
+            );
+        }
+        Ok(secret)
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        // SAFETY: zeroes are valid UTF-8, so the String stays well-formed.
+        unsafe { self.0.as_bytes_mut() }.fill(0);
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+fn hasher() -> Argon2<'static> {
+    // The parameters of jupyter_server.auth.security.passwd(), so the hash looks like one
+    // Jupyter wrote and Jupyter's own `passwd_check` accepts it.
+    let params = Params::new(10240, 10, 8, Some(32)).expect("argon2 parameters are valid");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// `argon2:$argon2id$v=19$m=10240,t=10,p=8$<salt>$<hash>`, with a random 16-byte salt.
+pub fn hash(password: &Secret) -> anyhow::Result<String> {
+    let salt = crate::state::random_bytes::<16>()?;
+    let phc = hasher()
+        .hash_password_with_salt(password.bytes(), &salt)
+        .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?;
+    Ok(format!("{PREFIX}{phc}"))
+}
+
+/// Whether `password` is the one behind a hash written by [`hash`] or by Jupyter.
+pub fn verify(password: &Secret, hashed: &str) -> bool {
+    let Some(phc) = hashed.strip_prefix(PREFIX) else {
+        return false;
+    };
+    PasswordHash::new(phc)
+        .map(|parsed| hasher().verify_password(password.bytes(), &parsed).is_ok())
+        .unwrap_or(false)
+}
+
+/// A password given without asking: `--password-stdin` first, then `RJUP_PASSWORD`.
+pub fn given(from_stdin: bool) -> anyhow::Result<Option<Secret>> {
+    if from_stdin {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading the password from standard input")?;
+        let line = text.trim_end_matches(['\n', '\r']).to_string();
+        text.clear();
+        return Secret::new(line).map(Some);
+    }
+    match std::env::var(ENV_VAR) {
+        Ok(value) => Secret::new(value).map(Some).map_err(|_| {
+            crate::error::Error::new(
+                Code::Password,
+                format!("{ENV_VAR} is set but empty; set it to the password, or unset it"),
+            )
+            .into()
+        }),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Asks twice on the terminal, hidden; fails when there is no terminal to ask on.
+pub fn prompt_new(why: &str) -> anyhow::Result<Secret> {
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return fail(
+            Code::Password,
+            format!("{why}, and there is no terminal to ask on; set {ENV_VAR} or pipe it to --password-stdin"),
+        );
+    }
+    let first = Secret::new(
+        rpassword::prompt_password("Choose a password for the lab: ").context("reading the password")?,
+    )?;
+    let second = Secret(rpassword::prompt_password("Repeat it: ").context("reading the password")?);
+    if first.0 != second.0 {
+        return fail(Code::Password, "the two passwords differ; run the command again");
+    }
+    Ok(first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret(s: &str) -> Secret {
+        Secret::new(s.to_string()).unwrap()
+    }
+
+    #[test]
+    fn hash_has_exactly_jupyter_servers_format() {
+        let h = hash(&secret("hunter2")).unwrap();
+        let rest = h
+            .strip_prefix("argon2:$argon2id$v=19$m=10240,t=10,p=8$")
+            .unwrap_or_else(|| panic!("unexpected format: {h}"));
+        let (salt, digest) = rest.split_once('$').unwrap();
+        // 16 bytes of salt and 32 of hash, in unpadded base64.
+        assert_eq!(salt.len(), 22);
+        assert_eq!(digest.len(), 43);
+    }
+
+    #[test]
+    fn verify_accepts_the_password_and_rejects_others() {
+        let h = hash(&secret("correct horse")).unwrap();
+        assert!(verify(&secret("correct horse"), &h));
+        assert!(!verify(&secret("correct hors"), &h));
+        assert!(!verify(&secret("correct horse"), "sha1:abc:def"));
+    }
+
+    #[test]
+    fn verify_accepts_a_hash_written_by_jupyter_server() {
+        // jupyter_server.auth.passwd("rjup") from jupyter_server 2.x.
+        let jupyter = "argon2:$argon2id$v=19$m=10240,t=10,p=8$Jw2bt/AchaDCcMpMpLMpSg$UW2rSE+OPr2+26QCqpZX0crEiiO2CuPdFu0lLdw0XH0";
+        assert!(verify(&secret("rjup"), jupyter));
+    }
+
+    #[test]
+    fn salts_differ_between_hashes() {
+        assert_ne!(hash(&secret("a")).unwrap(), hash(&secret("a")).unwrap());
+    }
+
+    #[test]
+    fn empty_password_is_refused() {
+        let err = Secret::new(String::new()).unwrap_err();
+        assert_eq!(crate::error::exit_code(&err), Code::Password as u8);
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        assert_eq!(format!("{:?}", secret("hunter2")), "Secret(***)");
+    }
+}

@@ -1,0 +1,217 @@
+//! What the user sees while rjup works: bars on a terminal, plain lines otherwise.
+//! Everything here goes to stderr, so stdout stays for results.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use bollard::models::{BuildInfo, CreateImageInfo};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+fn fancy() -> bool {
+    static FANCY: OnceLock<bool> = OnceLock::new();
+    *FANCY.get_or_init(|| std::io::stderr().is_terminal() && std::env::var_os("CI").is_none())
+}
+
+/// One line of news about what rjup is doing.
+pub fn say(message: impl AsRef<str>) {
+    eprintln!("{}", message.as_ref());
+}
+
+pub fn warn(message: impl AsRef<str>) {
+    eprintln!("rjup: warning: {}", message.as_ref());
+}
+
+/// Per-layer progress of an image pull.
+pub struct Pull {
+    multi: Option<MultiProgress>,
+    bars: HashMap<String, ProgressBar>,
+    last: HashMap<String, String>,
+}
+
+impl Pull {
+    pub fn new(reference: &str) -> Self {
+        say(format!("Pulling {reference}"));
+        Pull {
+            multi: fancy().then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
+            bars: HashMap::new(),
+            last: HashMap::new(),
+        }
+    }
+
+    pub fn update(&mut self, info: &CreateImageInfo) {
+        let (Some(id), Some(status)) = (info.id.as_deref(), info.status.as_deref()) else {
+            return;
+        };
+        // Pulls report the tag itself with an id too ("latest: Pulling from ..."); only layers get a line.
+        if status.starts_with("Pulling from") {
+            return;
+        }
+        let (current, total) = info
+            .progress_detail
+            .as_ref()
+            .map_or((None, None), |p| (p.current, p.total));
+        match &self.multi {
+            Some(multi) => {
+                let bar = self.bars.entry(id.to_string()).or_insert_with(|| {
+                    let bar = multi.add(ProgressBar::new(0));
+                    bar.set_style(
+                        ProgressStyle::with_template("  {prefix} {wide_msg} {bytes:>10}/{total_bytes:10} {bar:20}")
+                            .expect("the template is valid"),
+                    );
+                    bar.set_prefix(id.to_string());
+                    bar
+                });
+                if let Some(total) = total.and_then(|t| u64::try_from(t).ok()) {
+                    bar.set_length(total);
+                }
+                if let Some(current) = current.and_then(|c| u64::try_from(c).ok()) {
+                    bar.set_position(current);
+                }
+                bar.set_message(status.to_string());
+                if status == "Pull complete" || status == "Already exists" {
+                    bar.finish();
+                }
+            }
+            None => {
+                // One line per change of a layer's status, not per chunk downloaded.
+                if self.last.get(id).map(String::as_str) != Some(status) {
+                    self.last.insert(id.to_string(), status.to_string());
+                    say(format!("  {id}: {status}"));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Pull {
+    fn drop(&mut self) {
+        if let Some(multi) = &self.multi {
+            let _ = multi.clear();
+        }
+    }
+}
+
+/// Step progress of an image build, keeping the current step's output for error reports.
+pub struct Build {
+    bar: Option<ProgressBar>,
+    step: String,
+    output: Vec<String>,
+}
+
+impl Build {
+    pub fn new(tag: &str) -> Self {
+        say(format!("Building {tag}"));
+        let bar = fancy().then(|| {
+            let bar = ProgressBar::with_draw_target(Some(1), ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template("  [{pos}/{len}] {wide_msg} {elapsed:>4}").expect("the template is valid"),
+            );
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        Build { bar, step: String::new(), output: Vec::new() }
+    }
+
+    pub fn update(&mut self, info: &BuildInfo) {
+        let Some(text) = info.stream.as_deref() else {
+            return;
+        };
+        for line in text.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
+            if let Some((n, total, what)) = parse_step(line) {
+                self.step = line.to_string();
+                self.output.clear();
+                match &self.bar {
+                    Some(bar) => {
+                        bar.set_length(total);
+                        bar.set_position(n - 1);
+                        bar.set_message(what.to_string());
+                    }
+                    None => say(format!("  {line}")),
+                }
+            } else {
+                self.output.push(line.to_string());
+                if self.output.len() > 200 {
+                    self.output.remove(0);
+                }
+            }
+        }
+    }
+
+    /// The failing step and the last lines it printed.
+    pub fn failure_report(&self, tail: usize) -> String {
+        let start = self.output.len().saturating_sub(tail);
+        let mut report = self.step.clone();
+        for line in &self.output[start..] {
+            report.push_str("\n    ");
+            report.push_str(line);
+        }
+        report
+    }
+}
+
+impl Drop for Build {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// `Step 3/9 : RUN ...` → (3, 9, "RUN ...").
+fn parse_step(line: &str) -> Option<(u64, u64, &str)> {
+    let rest = line.strip_prefix("Step ")?;
+    let (counts, what) = rest.split_once(" : ")?;
+    let (n, total) = counts.split_once('/')?;
+    Some((n.parse().ok()?, total.parse().ok()?, what))
+}
+
+/// A spinner while waiting, or one line when there is no terminal.
+pub struct Wait {
+    bar: Option<ProgressBar>,
+}
+
+impl Wait {
+    pub fn new(message: &str) -> Self {
+        if !fancy() {
+            say(message);
+            return Wait { bar: None };
+        }
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("the template is valid"));
+        bar.set_message(message.to_string());
+        bar.enable_steady_tick(Duration::from_millis(100));
+        Wait { bar: Some(bar) }
+    }
+}
+
+impl Drop for Wait {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_steps_are_recognised() {
+        assert_eq!(parse_step("Step 3/9 : RUN uv pip install"), Some((3, 9, "RUN uv pip install")));
+        assert_eq!(parse_step(" ---> Running in 1234"), None);
+    }
+
+    #[test]
+    fn failure_report_names_the_step_and_its_last_output() {
+        let mut b = Build { bar: None, step: String::new(), output: Vec::new() };
+        let stream = |s: &str| BuildInfo { stream: Some(s.to_string()), ..Default::default() };
+        b.update(&stream("Step 1/2 : FROM x\n"));
+        b.update(&stream(" ---> abc\n"));
+        b.update(&stream("Step 2/2 : RUN false\n"));
+        b.update(&stream("oops\nno such package\n"));
+        assert_eq!(b.failure_report(1), "Step 2/2 : RUN false\n    no such package");
+    }
+}

@@ -1,0 +1,228 @@
+//! Everything that decides what lab a project gets, resolved in one place: the project
+//! directory, its `rjup.yaml`, the command-line flags and the environment.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::archive::Owner;
+use crate::config::{self, Config};
+use crate::error::{fail, Code};
+
+pub const DEFAULT_BASE: &str = "python:3.13-slim";
+pub const DEFAULT_PORT: u16 = 8888;
+
+/// The uid a lab falls back to when the project belongs to root: the Docker Stacks user.
+const FALLBACK_OWNER: Owner = Owner { uid: 1000, gid: 1000 };
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PortRequest {
+    /// Given by `--port` or `port:`; taken or nothing.
+    Fixed(u16),
+    /// The remembered port if free, else 8888 or the next free one.
+    Auto,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImageSource {
+    Pull(String),
+    Build { base: String, packages: Vec<String> },
+}
+
+/// The desired lab, before anything is asked of Docker.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub dir: PathBuf,
+    pub config_file: Option<PathBuf>,
+    pub name: String,
+    pub port: PortRequest,
+    pub bind: IpAddr,
+    pub image: ImageSource,
+    pub env: BTreeMap<String, String>,
+    pub owner: Owner,
+    /// Things the user should know that do not stop the command.
+    pub warnings: Vec<String>,
+}
+
+impl Spec {
+    pub fn container_name(&self) -> String {
+        format!("rjup-{}", self.name)
+    }
+}
+
+/// Flags that override the file.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Overrides {
+    pub port: Option<u16>,
+    pub bind: Option<IpAddr>,
+}
+
+/// The nearest directory, from `start` upward, that holds `rjup.yaml`; else `start`.
+pub fn find_project(start: Option<&Path>) -> anyhow::Result<(PathBuf, Option<PathBuf>)> {
+    let start = match start {
+        Some(dir) => dir.to_path_buf(),
+        None => std::env::current_dir().context("finding the current directory")?,
+    };
+    let start = start.canonicalize().map_err(|e| {
+        crate::error::Error::new(
+            Code::Config,
+            format!("project directory {} is not usable: {e}", start.display()),
+        )
+    })?;
+    if !start.is_dir() {
+        return fail(Code::Config, format!("{} is not a directory; pass the project's directory", start.display()));
+    }
+    for dir in start.ancestors() {
+        let file = dir.join(config::FILE_NAME);
+        if file.is_file() {
+            return Ok((dir.to_path_buf(), Some(file)));
+        }
+    }
+    Ok((start, None))
+}
+
+pub fn resolve(project: Option<&Path>, overrides: Overrides) -> anyhow::Result<Spec> {
+    let (dir, config_file) = find_project(project)?;
+    let config = match &config_file {
+        Some(file) => config::load(file)?,
+        None => Config::default(),
+    };
+    let meta = std::fs::metadata(&dir).with_context(|| format!("reading {}", dir.display()))?;
+    build_spec(dir, config_file, config, overrides, Owner { uid: meta.uid(), gid: meta.gid() })
+}
+
+fn build_spec(
+    dir: PathBuf,
+    config_file: Option<PathBuf>,
+    config: Config,
+    overrides: Overrides,
+    dir_owner: Owner,
+) -> anyhow::Result<Spec> {
+    let mut warnings = Vec::new();
+    let name = match config.name {
+        Some(name) => name,
+        None => {
+            let base = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            config::sanitize_name(&base).unwrap_or_else(|| "lab".to_string())
+        }
+    };
+    let owner = lab_owner(&dir, dir_owner, &mut warnings);
+    let image = match config.image {
+        Some(reference) => ImageSource::Pull(reference),
+        None => ImageSource::Build {
+            base: config.base.unwrap_or_else(|| DEFAULT_BASE.to_string()),
+            packages: config.packages,
+        },
+    };
+    Ok(Spec {
+        dir,
+        config_file,
+        name,
+        port: match overrides.port.or(config.port) {
+            Some(port) => PortRequest::Fixed(port),
+            None => PortRequest::Auto,
+        },
+        bind: overrides.bind.or(config.bind).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        image,
+        env: config.env,
+        owner,
+        warnings,
+    })
+}
+
+/// The lab runs as the project directory's owner, never as root, so its files belong to
+/// the person whose project it is, even when rjup runs under sudo.
+fn lab_owner(dir: &Path, owner: Owner, warnings: &mut Vec<String>) -> Owner {
+    if owner.uid != 0 {
+        return owner;
+    }
+    let from_env = |var: &str| std::env::var(var).ok().and_then(|v| v.parse::<u32>().ok()).filter(|id| *id != 0);
+    let fallback = match (from_env("SUDO_UID"), from_env("SUDO_GID")) {
+        (Some(uid), Some(gid)) => Owner { uid, gid },
+        _ => FALLBACK_OWNER,
+    };
+    warnings.push(format!(
+        "{} belongs to root, and the lab never runs as root: it runs as uid {} and can write there only if the directory's permissions allow; `chown -R <you> {}` makes the lab yours",
+        dir.display(),
+        fallback.uid,
+        dir.display()
+    ));
+    fallback
+}
+
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+
+    /// A plain build-mode spec for unit tests.
+    pub fn spec() -> Spec {
+        build_spec(
+            PathBuf::from("/home/ada/demo"),
+            None,
+            Config::default(),
+            Overrides::default(),
+            Owner { uid: 1500, gid: 1500 },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn defaults_come_from_the_directory() {
+        let s = spec();
+        assert_eq!(s.name, "demo");
+        assert_eq!(s.container_name(), "rjup-demo");
+        assert_eq!(s.port, PortRequest::Auto);
+        assert_eq!(s.bind, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        assert_eq!(s.image, ImageSource::Build { base: DEFAULT_BASE.into(), packages: vec![] });
+        assert_eq!((s.owner.uid, s.owner.gid), (1500, 1500));
+        assert!(s.warnings.is_empty());
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let config = Config { port: Some(9000), bind: Some("127.0.0.1".parse().unwrap()), ..Config::default() };
+        let overrides = Overrides { port: Some(9100), bind: Some("10.0.0.1".parse().unwrap()) };
+        let s = build_spec(PathBuf::from("/p/x"), None, config.clone(), overrides, Owner { uid: 1, gid: 1 }).unwrap();
+        assert_eq!(s.port, PortRequest::Fixed(9100));
+        assert_eq!(s.bind.to_string(), "10.0.0.1");
+        let s = build_spec(PathBuf::from("/p/x"), None, config, Overrides::default(), Owner { uid: 1, gid: 1 }).unwrap();
+        assert_eq!(s.port, PortRequest::Fixed(9000));
+        assert_eq!(s.bind.to_string(), "127.0.0.1");
+    }
+
+    #[test]
+    fn image_key_selects_pull_mode() {
+        let config = Config { image: Some("jupyter/minimal-notebook:latest".into()), ..Config::default() };
+        let s = build_spec(PathBuf::from("/p/x"), None, config, Overrides::default(), Owner { uid: 1, gid: 1 }).unwrap();
+        assert_eq!(s.image, ImageSource::Pull("jupyter/minimal-notebook:latest".into()));
+    }
+
+    #[test]
+    fn directory_names_are_sanitised() {
+        let s = build_spec(PathBuf::from("/p/My Analysis.v2"), None, Config::default(), Overrides::default(), Owner { uid: 1, gid: 1 }).unwrap();
+        assert_eq!(s.name, "myanalysisv2");
+    }
+
+    #[test]
+    fn a_root_owned_project_never_gets_a_root_lab() {
+        let s = build_spec(PathBuf::from("/root/p"), None, Config::default(), Overrides::default(), Owner { uid: 0, gid: 0 }).unwrap();
+        assert_ne!(s.owner.uid, 0);
+        assert!(s.warnings[0].contains("belongs to root"));
+    }
+
+    #[test]
+    fn the_nearest_rjup_yaml_upward_marks_the_project() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        std::fs::create_dir_all(root.join("a/b/c")).unwrap();
+        std::fs::write(root.join("a/rjup.yaml"), "port: 9001\n").unwrap();
+        let (dir, file) = find_project(Some(&root.join("a/b/c"))).unwrap();
+        assert_eq!(dir, root.join("a"));
+        assert_eq!(file, Some(root.join("a/rjup.yaml")));
+        let (dir, file) = find_project(Some(&root)).unwrap();
+        assert_eq!((dir, file), (root.clone(), None));
+    }
+}
