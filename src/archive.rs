@@ -29,7 +29,14 @@ impl Archive {
         self.append(path, tar::EntryType::Regular, contents, mode, owner)
     }
 
-    fn append(&mut self, path: &str, kind: tar::EntryType, data: &[u8], mode: u32, owner: Owner) -> &mut Self {
+    fn append(
+        &mut self,
+        path: &str,
+        kind: tar::EntryType,
+        data: &[u8],
+        mode: u32,
+        owner: Owner,
+    ) -> &mut Self {
         let mut header = tar::Header::new_gnu();
         header.set_entry_type(kind);
         header.set_size(data.len() as u64);
@@ -57,8 +64,23 @@ mod tests {
     #[test]
     fn entries_keep_owner_and_mode() {
         let mut a = Archive::new();
-        a.dir("etc/rjup/", 0o700, Owner { uid: 1500, gid: 1500 })
-            .file("etc/rjup/x", b"hi", 0o600, Owner { uid: 1500, gid: 1500 });
+        a.dir(
+            "etc/rjup/",
+            0o700,
+            Owner {
+                uid: 1500,
+                gid: 1500,
+            },
+        )
+        .file(
+            "etc/rjup/x",
+            b"hi",
+            0o600,
+            Owner {
+                uid: 1500,
+                gid: 1500,
+            },
+        );
         let bytes = a.finish();
         let mut read = tar::Archive::new(bytes.as_slice());
         let entries: Vec<_> = read
@@ -67,12 +89,19 @@ mod tests {
             .map(|e| {
                 let e = e.unwrap();
                 let h = e.header();
-                (e.path().unwrap().display().to_string(), h.mode().unwrap(), h.uid().unwrap())
+                (
+                    e.path().unwrap().display().to_string(),
+                    h.mode().unwrap(),
+                    h.uid().unwrap(),
+                )
             })
             .collect();
         assert_eq!(
             entries,
-            [("etc/rjup/".to_string(), 0o700, 1500), ("etc/rjup/x".to_string(), 0o600, 1500)]
+            [
+                ("etc/rjup/".to_string(), 0o700, 1500),
+                ("etc/rjup/x".to_string(), 0o600, 1500)
+            ]
         );
     }
 

@@ -48,10 +48,16 @@ const EXPECTED: &[(&str, &str)] = &[
     ("name", "a name of lowercase letters, digits, `-` and `_`"),
     ("port", "a port number from 1 to 65535"),
     ("bind", "an IP address such as 0.0.0.0 or 127.0.0.1"),
-    ("image", "an image reference such as jupyter/minimal-notebook:latest"),
+    (
+        "image",
+        "an image reference such as jupyter/minimal-notebook:latest",
+    ),
     ("build", "a mapping with `base` and `packages`"),
     ("base", "an image reference such as python:3.13-slim"),
-    ("packages", "a list of pip requirements, such as [pandas, numpy>=2]"),
+    (
+        "packages",
+        "a list of pip requirements, such as [pandas, numpy>=2]",
+    ),
     ("env", "a mapping of NAME: value"),
 ];
 
@@ -59,12 +65,8 @@ const EXPECTED: &[(&str, &str)] = &[
 const RESERVED_ENV: &[&str] = &["JUPYTER_CONFIG_DIR", "JUPYTER_TOKEN", "HOME"];
 
 pub fn load(path: &Path) -> anyhow::Result<Config> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::new(
-            Code::Config,
-            format!("cannot read {}: {e}", path.display()),
-        )
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::new(Code::Config, format!("cannot read {}: {e}", path.display())))?;
     parse(&text, &path.display().to_string())
 }
 
@@ -123,7 +125,8 @@ fn validate(file: ConfigFile, origin: &str) -> Result<Config, Error> {
         })?);
     }
     if let Some(image) = file.image {
-        check_image_reference(&image.value).map_err(|why| at(&image.referenced, format!("`image` {why}")))?;
+        check_image_reference(&image.value)
+            .map_err(|why| at(&image.referenced, format!("`image` {why}")))?;
         if file.build.is_some() {
             return Err(at(
                 &image.referenced,
@@ -163,7 +166,9 @@ fn validate(file: ConfigFile, origin: &str) -> Result<Config, Error> {
         if RESERVED_ENV.contains(&key.as_str()) {
             return Err(at(
                 &value.referenced,
-                format!("`env` cannot set {key}: rjup sets it to inject the lab's config; remove it"),
+                format!(
+                    "`env` cannot set {key}: rjup sets it to inject the lab's config; remove it"
+                ),
             ));
         }
         config.env.insert(key, value.value);
@@ -207,14 +212,22 @@ fn describe_parse_error(err: &serde_saphyr::Error, text: &str, origin: &str) -> 
     } else {
         format!("{message}; see `rjup init` for an example of every key")
     };
-    Error::new(Code::Config, format!("{origin}:{line}:{column}: {described}"))
+    Error::new(
+        Code::Config,
+        format!("{origin}:{line}:{column}: {described}"),
+    )
 }
 
 /// The key whose value starts at or before `column` on `line`, if the line is `key: value`.
 fn key_on_line(text: &str, line: u64, column: u64) -> Option<String> {
-    let l = text.lines().nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
+    let l = text
+        .lines()
+        .nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
     let (key, _) = l.split_once(':')?;
-    let key = key.trim().trim_start_matches("- ").trim_matches(['"', '\'']);
+    let key = key
+        .trim()
+        .trim_start_matches("- ")
+        .trim_matches(['"', '\'']);
     let key_end = l.find(':')? as u64 + 1;
     (column > key_end && !key.is_empty()).then(|| key.to_string())
 }
@@ -275,7 +288,9 @@ fn is_env_name(name: &str) -> bool {
 
 /// A light check of Docker's reference grammar: enough to catch typos and pasted URLs.
 pub fn check_image_reference(reference: &str) -> Result<(), String> {
-    let bad = |why: &str| Err(format!("{reference:?} is not an image reference: {why}; write it as repository[:tag] or repository@sha256:digest, such as python:3.13-slim"));
+    let bad = |why: &str| {
+        Err(format!("{reference:?} is not an image reference: {why}; write it as repository[:tag] or repository@sha256:digest, such as python:3.13-slim"))
+    };
     if reference.is_empty() {
         return bad("it is empty");
     }
@@ -285,16 +300,26 @@ pub fn check_image_reference(reference: &str) -> Result<(), String> {
     if reference.chars().any(|c| c.is_whitespace()) {
         return bad("it has spaces");
     }
-    let (name, _digest) = reference.split_once('@').unwrap_or((reference, ""));
-    let last = name.rsplit('/').next().unwrap_or(name);
-    let path = match last.rsplit_once(':') {
-        Some((_, tag)) if tag.is_empty() => return bad("the tag after `:` is empty"),
-        Some(_) => &name[..name.len() - (last.len() - last.find(':').unwrap_or(last.len()))],
-        None => name,
+    let name = reference
+        .split_once('@')
+        .map_or(reference, |(name, _digest)| name);
+    // A colon after the last slash starts the tag; one before it is a registry's port.
+    let path = match name.rfind(':') {
+        Some(i) if !name[i + 1..].contains('/') => {
+            if name[i + 1..].is_empty() {
+                return bad("the tag after `:` is empty");
+            }
+            &name[..i]
+        }
+        _ => name,
     };
     let repo = path.split_once('/').map_or(path, |(first, rest)| {
         // A first part with a dot, a colon or "localhost" is a registry host, which may hold capitals.
-        if first.contains(['.', ':']) || first == "localhost" { rest } else { path }
+        if first.contains(['.', ':']) || first == "localhost" {
+            rest
+        } else {
+            path
+        }
     });
     if repo.chars().any(|c| c.is_ascii_uppercase()) {
         return bad("repository names must be lowercase");
@@ -354,7 +379,10 @@ mod tests {
     #[test]
     fn empty_and_comment_only_files_mean_defaults() {
         assert_eq!(parse("", "rjup.yaml").unwrap(), Config::default());
-        assert_eq!(parse("# nothing\n", "rjup.yaml").unwrap(), Config::default());
+        assert_eq!(
+            parse("# nothing\n", "rjup.yaml").unwrap(),
+            Config::default()
+        );
     }
 
     #[test]
@@ -387,7 +415,10 @@ mod tests {
     #[test]
     fn unknown_key_far_from_any_lists_the_known_ones() {
         let m = err("colour: blue\n");
-        assert!(m.starts_with("rjup.yaml:1:1: unknown key `colour`; known keys here: name, port"), "{m}");
+        assert!(
+            m.starts_with("rjup.yaml:1:1: unknown key `colour`; known keys here: name, port"),
+            "{m}"
+        );
     }
 
     #[test]
@@ -408,13 +439,19 @@ mod tests {
 
     #[test]
     fn bad_bind_name_and_image_are_rejected_with_a_fix() {
-        assert!(err("bind: localhost\n").contains("`bind` \"localhost\" is not an IP address; use one such as 0.0.0.0"));
+        assert!(err("bind: localhost\n")
+            .contains("`bind` \"localhost\" is not an IP address; use one such as 0.0.0.0"));
         assert!(err("name: My Lab\n").ends_with("; use `mylab`"));
         assert!(err("image: https://example.com/x\n").contains("has a URL scheme"));
         assert!(err("image: Jupyter/Lab\n").contains("must be lowercase"));
         let m = err("image: x\nbuild:\n  base: y\n");
-        assert!(m.starts_with("rjup.yaml:1:8:") && m.contains("exclude each other"), "{m}");
-        assert!(err("build:\n  packages: ['--index-url=http://evil']\n").starts_with("rjup.yaml:2:"));
+        assert!(
+            m.starts_with("rjup.yaml:1:8:") && m.contains("exclude each other"),
+            "{m}"
+        );
+        assert!(
+            err("build:\n  packages: ['--index-url=http://evil']\n").starts_with("rjup.yaml:2:")
+        );
         assert!(err("env:\n  HOME: /x\n").contains("cannot set HOME"));
         assert!(err("env:\n  1A: x\n").contains("not a variable name"));
     }
@@ -442,8 +479,13 @@ mod tests {
     #[test]
     fn the_init_template_parses_and_documents_every_key() {
         let text = template("demo");
-        assert_eq!(parse(&text, "rjup.yaml").unwrap().name.as_deref(), Some("demo"));
-        for key in ["name", "port", "bind", "image", "build", "base", "packages", "env"] {
+        assert_eq!(
+            parse(&text, "rjup.yaml").unwrap().name.as_deref(),
+            Some("demo")
+        );
+        for key in [
+            "name", "port", "bind", "image", "build", "base", "packages", "env",
+        ] {
             assert!(text.contains(&format!("{key}:")), "template lacks `{key}`");
         }
     }

@@ -6,9 +6,9 @@ use anyhow::Context;
 use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerCreateBody, ContainerInspectResponse, ContainerSummary};
 use bollard::query_parameters::{
-    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
-    LogsOptionsBuilder, RemoveContainerOptionsBuilder, StartContainerOptions, StopContainerOptionsBuilder,
-    UploadToContainerOptionsBuilder,
+    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
+    ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    StartContainerOptions, StopContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures_util::{Stream, StreamExt};
@@ -27,9 +27,13 @@ impl Engine {
     /// Connects as the `docker` CLI would (`DOCKER_HOST`, else the local socket) and
     /// agrees on an API version the engine speaks.
     pub async fn connect() -> anyhow::Result<Engine> {
-        let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
+        let host = std::env::var("DOCKER_HOST")
+            .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
         let docker = Docker::connect_with_defaults().map_err(|e| unreachable(&host, &e))?;
-        let docker = docker.negotiate_version().await.map_err(|e| unreachable(&host, &e))?;
+        let docker = docker
+            .negotiate_version()
+            .await
+            .map_err(|e| unreachable(&host, &e))?;
         Ok(Engine { docker })
     }
 
@@ -65,16 +69,22 @@ impl Engine {
             report.update(&info);
         }
         drop(report);
-        self.image_id(reference)
-            .await?
-            .ok_or_else(|| failed("the engine reported success but has no such image".into()).into())
+        self.image_id(reference).await?.ok_or_else(|| {
+            failed("the engine reported success but has no such image".into()).into()
+        })
     }
 
     /// Builds `context` into `tag` with step progress; returns the image id.
     pub async fn build(&self, tag: &str, context: Vec<u8>) -> anyhow::Result<String> {
-        let options = BuildImageOptionsBuilder::new().t(tag).rm(true).forcerm(true).build();
+        let options = BuildImageOptionsBuilder::new()
+            .t(tag)
+            .rm(true)
+            .forcerm(true)
+            .build();
         let mut report = progress::Build::new(tag);
-        let mut stream = self.docker.build_image(options, None, Some(bollard::body_full(context.into())));
+        let mut stream =
+            self.docker
+                .build_image(options, None, Some(bollard::body_full(context.into())));
         while let Some(item) = stream.next().await {
             let why = match item {
                 Ok(info) => match &info.error_detail {
@@ -95,9 +105,9 @@ impl Engine {
             .into());
         }
         drop(report);
-        self.image_id(tag)
-            .await?
-            .with_context(|| format!("the build of {tag} finished but the engine has no such image"))
+        self.image_id(tag).await?.with_context(|| {
+            format!("the build of {tag} finished but the engine has no such image")
+        })
     }
 
     pub async fn inspect(&self, name: &str) -> anyhow::Result<Option<ContainerInspectResponse>> {
@@ -133,7 +143,13 @@ impl Engine {
     pub async fn start(&self, id: &str) -> anyhow::Result<()> {
         self.docker.start_container(id, None::<StartContainerOptions>).await.map_err(|e| {
             let message = docker_message(&e);
-            if message.contains("address already in use") || message.contains("port is already allocated") {
+            if message.contains("executable file not found") {
+                Error::new(
+                    Code::Image,
+                    "the image has no `jupyter` command on its PATH; use an image with JupyterLab in `image:`, or remove `image:` to let rjup build one",
+                )
+                .into()
+            } else if message.contains("address already in use") || message.contains("port is already allocated") {
                 Error::new(
                     Code::PortTaken,
                     format!("the lab's port was taken while it was starting ({message}); run `rjup up` again to pick a free one, or pass --port"),
@@ -150,7 +166,9 @@ impl Engine {
         match self.docker.stop_container(id, Some(options)).await {
             Ok(()) => Ok(()),
             // 304: already stopped.
-            Err(DockerError::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
+            Err(DockerError::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
             Err(e) => Err(e).context("stopping the lab's container"),
         }
@@ -164,17 +182,30 @@ impl Engine {
             Ok(()) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
             // 409: removal already in progress.
-            Err(DockerError::DockerResponseServerError { status_code: 409, .. }) => Ok(()),
+            Err(DockerError::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(()),
             Err(e) => Err(e).context("removing the lab's container"),
         }
     }
 
-    pub fn logs(&self, id: &str, tail: Option<u64>, follow: bool) -> impl Stream<Item = anyhow::Result<Vec<u8>>> + '_ {
+    pub fn logs(
+        &self,
+        id: &str,
+        tail: Option<u64>,
+        follow: bool,
+    ) -> impl Stream<Item = anyhow::Result<Vec<u8>>> + '_ {
         let tail = tail.map_or_else(|| "all".to_string(), |n| n.to_string());
-        let options = LogsOptionsBuilder::new().stdout(true).stderr(true).follow(follow).tail(&tail).build();
-        self.docker
-            .logs(id, Some(options))
-            .map(|item| item.map(|out| out.into_bytes().to_vec()).context("reading the lab's log"))
+        let options = LogsOptionsBuilder::new()
+            .stdout(true)
+            .stderr(true)
+            .follow(follow)
+            .tail(&tail)
+            .build();
+        self.docker.logs(id, Some(options)).map(|item| {
+            item.map(|out| out.into_bytes().to_vec())
+                .context("reading the lab's log")
+        })
     }
 
     /// The last `n` lines of a container's log, as text.
@@ -190,8 +221,13 @@ impl Engine {
     /// Running containers that publish host port `port`.
     pub async fn containers_publishing(&self, port: u16) -> anyhow::Result<Vec<ContainerSummary>> {
         let filters = HashMap::from([("publish", vec![port.to_string()])]);
-        let options = ListContainersOptionsBuilder::new().filters(&filters).build();
-        self.docker.list_containers(Some(options)).await.context("listing containers")
+        let options = ListContainersOptionsBuilder::new()
+            .filters(&filters)
+            .build();
+        self.docker
+            .list_containers(Some(options))
+            .await
+            .context("listing containers")
     }
 }
 
@@ -202,13 +238,22 @@ fn split_reference(reference: &str) -> (&str, Option<&str>) {
     }
     let last_slash = reference.rfind('/').map_or(0, |i| i + 1);
     match reference[last_slash..].rfind(':') {
-        Some(i) => (&reference[..last_slash + i], Some(&reference[last_slash + i + 1..])),
+        Some(i) => (
+            &reference[..last_slash + i],
+            Some(&reference[last_slash + i + 1..]),
+        ),
         None => (reference, Some("latest")),
     }
 }
 
 fn is_not_found(e: &DockerError) -> bool {
-    matches!(e, DockerError::DockerResponseServerError { status_code: 404, .. })
+    matches!(
+        e,
+        DockerError::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
 }
 
 /// The engine's own words for an error, without bollard's wrapping.
@@ -222,13 +267,21 @@ pub fn docker_message(e: &DockerError) -> String {
 
 fn unreachable(host: &str, e: &DockerError) -> anyhow::Error {
     let text = format!("{e:#}");
-    let source = std::error::Error::source(e).map(|s| s.to_string()).unwrap_or_default();
+    let source = std::error::Error::source(e)
+        .map(|s| s.to_string())
+        .unwrap_or_default();
     let hint = if text.contains("ermission denied") || source.contains("ermission denied") {
-        "add your user to the `docker` group (`sudo usermod -aG docker $USER`, then log in again)".to_string()
+        "add your user to the `docker` group (`sudo usermod -aG docker $USER`, then log in again)"
+            .to_string()
     } else {
-        "start it (`sudo systemctl start docker`), or set DOCKER_HOST to the engine's address".to_string()
+        "start it (`sudo systemctl start docker`), or set DOCKER_HOST to the engine's address"
+            .to_string()
     };
-    Error::new(Code::Docker, format!("cannot reach the Docker engine at {host} ({text}); {hint}")).into()
+    Error::new(
+        Code::Docker,
+        format!("cannot reach the Docker engine at {host} ({text}); {hint}"),
+    )
+    .into()
 }
 
 #[cfg(test)]
@@ -237,10 +290,22 @@ mod tests {
 
     #[test]
     fn references_split_into_repository_and_tag() {
-        assert_eq!(split_reference("python:3.13-slim"), ("python", Some("3.13-slim")));
-        assert_eq!(split_reference("jupyter/minimal-notebook"), ("jupyter/minimal-notebook", Some("latest")));
-        assert_eq!(split_reference("localhost:5000/lab"), ("localhost:5000/lab", Some("latest")));
-        assert_eq!(split_reference("localhost:5000/lab:v2"), ("localhost:5000/lab", Some("v2")));
+        assert_eq!(
+            split_reference("python:3.13-slim"),
+            ("python", Some("3.13-slim"))
+        );
+        assert_eq!(
+            split_reference("jupyter/minimal-notebook"),
+            ("jupyter/minimal-notebook", Some("latest"))
+        );
+        assert_eq!(
+            split_reference("localhost:5000/lab"),
+            ("localhost:5000/lab", Some("latest"))
+        );
+        assert_eq!(
+            split_reference("localhost:5000/lab:v2"),
+            ("localhost:5000/lab", Some("v2"))
+        );
         assert_eq!(split_reference("x@sha256:ab"), ("x@sha256:ab", None));
     }
 }

@@ -10,7 +10,9 @@ use tokio::net::TcpStream;
 pub async fn get_status(addr: SocketAddr, path: &str, timeout: Duration) -> std::io::Result<u16> {
     let exchange = async {
         let mut stream = TcpStream::connect(addr).await?;
-        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: rjup\r\nConnection: close\r\n\r\n");
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: rjup\r\nConnection: close\r\n\r\n"
+        );
         stream.write_all(request.as_bytes()).await?;
         let mut head = Vec::with_capacity(256);
         let mut buf = [0u8; 256];
@@ -21,7 +23,9 @@ pub async fn get_status(addr: SocketAddr, path: &str, timeout: Duration) -> std:
             }
             head.extend_from_slice(&buf[..n]);
         }
-        parse_status(&head).ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response"))
+        parse_status(&head).ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response")
+        })
     };
     tokio::time::timeout(timeout, exchange)
         .await
@@ -55,8 +59,15 @@ mod tests {
             let (mut s, _) = listener.accept().await.unwrap();
             let mut buf = [0u8; 512];
             let _ = s.read(&mut buf).await;
-            s.write_all(b"HTTP/1.1 302 Found\r\nLocation: /lab\r\n\r\n").await.unwrap();
+            s.write_all(b"HTTP/1.1 302 Found\r\nLocation: /lab\r\n\r\n")
+                .await
+                .unwrap();
         });
-        assert_eq!(get_status(addr, "/login", Duration::from_secs(5)).await.unwrap(), 302);
+        assert_eq!(
+            get_status(addr, "/login", Duration::from_secs(5))
+                .await
+                .unwrap(),
+            302
+        );
     }
 }

@@ -119,19 +119,33 @@ mod tests {
         let mut s = spec();
         s.port = crate::settings::PortRequest::Fixed(9999);
         s.env.insert("A".into(), "b".into());
-        assert_eq!(tag(&plan(&s)), base, "runtime settings must not rebuild the image");
+        assert_eq!(
+            tag(&plan(&s)),
+            base,
+            "runtime settings must not rebuild the image"
+        );
     }
 
     #[test]
     fn build_context_holds_only_the_template_files() {
-        let ImagePlan::Build { context, .. } = plan(&spec()) else { panic!() };
+        let ImagePlan::Build { context, .. } = plan(&spec()) else {
+            panic!()
+        };
         let mut names: Vec<String> = tar::Archive::new(context.as_slice())
             .entries()
             .unwrap()
             .map(|e| e.unwrap().path().unwrap().display().to_string())
             .collect();
         names.sort();
-        assert_eq!(names, ["Dockerfile", "lab-requirements.txt", "packages.txt", "uv-requirements.txt"]);
+        assert_eq!(
+            names,
+            [
+                "Dockerfile",
+                "lab-requirements.txt",
+                "packages.txt",
+                "uv-requirements.txt"
+            ]
+        );
         assert!(context.len() < 64 * 1024);
     }
 }

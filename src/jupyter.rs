@@ -46,14 +46,29 @@ pub fn render_config(hashed_password: &str) -> String {
 }
 
 /// The files to copy into the container's root, owned by the lab user and private to it.
-pub fn injected_files(hashed_password: &str, cookie_secret: &str, owner: Owner, home: Option<&str>) -> Vec<u8> {
+pub fn injected_files(
+    hashed_password: &str,
+    cookie_secret: &str,
+    owner: Owner,
+    home: Option<&str>,
+) -> Vec<u8> {
     let dir = CONFIG_DIR.trim_start_matches('/');
     let mut archive = Archive::new();
     archive
         .dir("etc/rjup/", 0o700, owner)
         .dir(&format!("{dir}/"), 0o700, owner)
-        .file(&format!("{dir}/{CONFIG_FILE}"), render_config(hashed_password).as_bytes(), 0o600, owner)
-        .file(&format!("{dir}/{COOKIE_SECRET_FILE}"), cookie_secret.as_bytes(), 0o600, owner);
+        .file(
+            &format!("{dir}/{CONFIG_FILE}"),
+            render_config(hashed_password).as_bytes(),
+            0o600,
+            owner,
+        )
+        .file(
+            &format!("{dir}/{COOKIE_SECRET_FILE}"),
+            cookie_secret.as_bytes(),
+            0o600,
+            owner,
+        );
     if let Some(home) = home {
         // Pulled images have no home for an arbitrary uid; Jupyter needs a writable one.
         archive.dir(&format!("{}/", home.trim_start_matches('/')), 0o700, owner);
@@ -76,14 +91,23 @@ mod tests {
         assert_eq!(v["ServerApp"]["root_dir"], "/project");
         assert_eq!(v["IdentityProvider"]["token"], "");
         assert_eq!(v["PasswordIdentityProvider"]["hashed_password"], HASH);
-        assert_eq!(v["PasswordIdentityProvider"]["allow_password_change"], false);
+        assert_eq!(
+            v["PasswordIdentityProvider"]["allow_password_change"],
+            false
+        );
         assert_eq!(v["PasswordIdentityProvider"]["password_required"], true);
-        assert!(v["ServerApp"].get("password").is_none(), "ServerApp.password is deprecated");
+        assert!(
+            v["ServerApp"].get("password").is_none(),
+            "ServerApp.password is deprecated"
+        );
     }
 
     #[test]
     fn injected_files_are_private_to_the_lab_user() {
-        let owner = Owner { uid: 1500, gid: 100 };
+        let owner = Owner {
+            uid: 1500,
+            gid: 100,
+        };
         let tar_bytes = injected_files(HASH, "s3cret", owner, Some("/home/lab"));
         let mut archive = tar::Archive::new(tar_bytes.as_slice());
         let mut seen = Vec::new();
@@ -91,14 +115,20 @@ mod tests {
             let entry = entry.unwrap();
             let h = entry.header();
             assert_eq!((h.uid().unwrap(), h.gid().unwrap()), (1500, 100));
-            seen.push((entry.path().unwrap().display().to_string(), h.mode().unwrap()));
+            seen.push((
+                entry.path().unwrap().display().to_string(),
+                h.mode().unwrap(),
+            ));
         }
         assert_eq!(
             seen,
             [
                 ("etc/rjup/".to_string(), 0o700),
                 ("etc/rjup/jupyter/".to_string(), 0o700),
-                ("etc/rjup/jupyter/jupyter_server_config.json".to_string(), 0o600),
+                (
+                    "etc/rjup/jupyter/jupyter_server_config.json".to_string(),
+                    0o600
+                ),
                 ("etc/rjup/jupyter/cookie_secret".to_string(), 0o600),
                 ("home/lab/".to_string(), 0o700),
             ]

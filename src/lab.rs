@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use bollard::models::{ContainerCreateBody, HostConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum};
+use bollard::models::{
+    ContainerCreateBody, HostConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
+};
 use sha2::{Digest, Sha256};
 
 use crate::jupyter;
@@ -106,7 +108,11 @@ pub fn desired(inputs: &Inputs<'_>) -> Desired {
         working_dir: Some(jupyter::ROOT_DIR.to_string()),
         exposed_ports: Some(vec![CONTAINER_PORT.to_string()]),
         host_config: Some(HostConfig {
-            binds: Some(vec![format!("{}:{}:rw", spec.dir.display(), jupyter::ROOT_DIR)]),
+            binds: Some(vec![format!(
+                "{}:{}:rw",
+                spec.dir.display(),
+                jupyter::ROOT_DIR
+            )]),
             port_bindings: Some(port_bindings),
             restart_policy: Some(RestartPolicy {
                 name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
@@ -116,7 +122,12 @@ pub fn desired(inputs: &Inputs<'_>) -> Desired {
         }),
         ..Default::default()
     };
-    let files = jupyter::injected_files(inputs.hashed_password, inputs.cookie_secret, spec.owner, home);
+    let files = jupyter::injected_files(
+        inputs.hashed_password,
+        inputs.cookie_secret,
+        spec.owner,
+        home,
+    );
 
     let mut hasher = Sha256::new();
     hasher.update(serde_json::to_vec(&body).expect("a container body always serialises"));
@@ -130,7 +141,10 @@ pub fn desired(inputs: &Inputs<'_>) -> Desired {
         (label::NAME.to_string(), spec.name.clone()),
         (label::CONFIG_HASH.to_string(), config_hash.clone()),
         (label::IMAGE.to_string(), inputs.image_id.to_string()),
-        (label::VERSION.to_string(), env!("CARGO_PKG_VERSION").to_string()),
+        (
+            label::VERSION.to_string(),
+            env!("CARGO_PKG_VERSION").to_string(),
+        ),
         (label::PORT.to_string(), inputs.host_port.to_string()),
         (label::BIND.to_string(), spec.bind.to_string()),
     ]));
@@ -201,15 +215,24 @@ mod tests {
     fn plan_does_nothing_for_an_unchanged_running_lab() {
         let s = spec();
         let d = desired(&inputs(&s));
-        assert_eq!(plan(Some(&observed(&d, "running")), &d, false), Action::Nothing);
+        assert_eq!(
+            plan(Some(&observed(&d, "running")), &d, false),
+            Action::Nothing
+        );
     }
 
     #[test]
     fn plan_starts_a_stopped_lab() {
         let s = spec();
         let d = desired(&inputs(&s));
-        assert_eq!(plan(Some(&observed(&d, "exited")), &d, false), Action::Start);
-        assert_eq!(plan(Some(&observed(&d, "created")), &d, false), Action::Start);
+        assert_eq!(
+            plan(Some(&observed(&d, "exited")), &d, false),
+            Action::Start
+        );
+        assert_eq!(
+            plan(Some(&observed(&d, "created")), &d, false),
+            Action::Start
+        );
     }
 
     #[test]
@@ -218,11 +241,20 @@ mod tests {
         let d = desired(&inputs(&s));
         let mut o = observed(&d, "running");
         o.config_hash = Some("old".into());
-        assert_eq!(plan(Some(&o), &d, false), Action::Recreate(Reason::ConfigChanged));
+        assert_eq!(
+            plan(Some(&o), &d, false),
+            Action::Recreate(Reason::ConfigChanged)
+        );
         let mut o = observed(&d, "running");
         o.image_id = Some("sha256:old".into());
-        assert_eq!(plan(Some(&o), &d, false), Action::Recreate(Reason::ImageChanged));
-        assert_eq!(plan(Some(&observed(&d, "running")), &d, true), Action::Recreate(Reason::Forced));
+        assert_eq!(
+            plan(Some(&o), &d, false),
+            Action::Recreate(Reason::ImageChanged)
+        );
+        assert_eq!(
+            plan(Some(&observed(&d, "running")), &d, true),
+            Action::Recreate(Reason::Forced)
+        );
         assert_eq!(
             plan(Some(&observed(&d, "restarting")), &d, false),
             Action::Recreate(Reason::Broken("restarting".into()))
@@ -233,13 +265,21 @@ mod tests {
     fn config_hash_changes_with_what_the_lab_sees() {
         let s = spec();
         let base = desired(&inputs(&s)).config_hash;
-        assert_eq!(desired(&inputs(&s)).config_hash, base, "the hash must be stable");
+        assert_eq!(
+            desired(&inputs(&s)).config_hash,
+            base,
+            "the hash must be stable"
+        );
         let mut i = inputs(&s);
         i.host_port = 9000;
         assert_ne!(desired(&i).config_hash, base);
         let mut i = inputs(&s);
         i.hashed_password = "argon2:other";
-        assert_ne!(desired(&i).config_hash, base, "a new password must recreate the lab");
+        assert_ne!(
+            desired(&i).config_hash,
+            base,
+            "a new password must recreate the lab"
+        );
         let mut s2 = spec();
         s2.env.insert("TZ".into(), "UTC".into());
         assert_ne!(desired(&inputs(&s2)).config_hash, base);
@@ -250,10 +290,15 @@ mod tests {
         let s = spec();
         let d = desired(&inputs(&s));
         let hc = d.body.host_config.as_ref().unwrap();
-        let binding = &hc.port_bindings.as_ref().unwrap()["8888/tcp"].as_ref().unwrap()[0];
+        let binding = &hc.port_bindings.as_ref().unwrap()["8888/tcp"]
+            .as_ref()
+            .unwrap()[0];
         assert_eq!(binding.host_ip.as_deref(), Some("0.0.0.0"));
         assert_eq!(binding.host_port.as_deref(), Some("8888"));
-        assert_eq!(hc.restart_policy.as_ref().unwrap().name, Some(RestartPolicyNameEnum::UNLESS_STOPPED));
+        assert_eq!(
+            hc.restart_policy.as_ref().unwrap().name,
+            Some(RestartPolicyNameEnum::UNLESS_STOPPED)
+        );
         assert_eq!(hc.binds.as_ref().unwrap()[0], "/home/ada/demo:/project:rw");
         assert_eq!(d.body.user.as_deref(), Some("1500:1500"));
         assert_eq!(d.name, "rjup-demo");

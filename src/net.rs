@@ -21,7 +21,10 @@ pub fn urls(bind: IpAddr, port: u16) -> Vec<String> {
     } else {
         hosts.push(url_host(&bind));
     }
-    hosts.into_iter().map(|h| format!("http://{h}:{port}/lab")).collect()
+    hosts
+        .into_iter()
+        .map(|h| format!("http://{h}:{port}/lab"))
+        .collect()
 }
 
 fn url_host(addr: &IpAddr) -> String {
@@ -72,7 +75,11 @@ fn hostname() -> Option<String> {
 
 /// Where rjup itself connects to reach a lab published on `bind`.
 pub fn probe_address(bind: IpAddr, port: u16) -> SocketAddr {
-    let ip = if bind.is_unspecified() { loopback_for(bind) } else { bind };
+    let ip = if bind.is_unspecified() {
+        loopback_for(bind)
+    } else {
+        bind
+    };
     SocketAddr::new(ip, port)
 }
 
@@ -94,8 +101,14 @@ mod tests {
 
     #[test]
     fn a_specific_bind_address_gives_exactly_one_url() {
-        assert_eq!(urls("127.0.0.1".parse().unwrap(), 9000), ["http://127.0.0.1:9000/lab"]);
-        assert_eq!(urls("::1".parse().unwrap(), 9000), ["http://[::1]:9000/lab"]);
+        assert_eq!(
+            urls("127.0.0.1".parse().unwrap(), 9000),
+            ["http://127.0.0.1:9000/lab"]
+        );
+        assert_eq!(
+            urls("::1".parse().unwrap(), 9000),
+            ["http://[::1]:9000/lab"]
+        );
     }
 
     #[test]
@@ -108,8 +121,14 @@ mod tests {
 
     #[test]
     fn the_probe_of_an_all_interfaces_lab_goes_to_loopback() {
-        assert_eq!(probe_address("0.0.0.0".parse().unwrap(), 1).to_string(), "127.0.0.1:1");
-        assert_eq!(probe_address("10.0.0.2".parse().unwrap(), 1).to_string(), "10.0.0.2:1");
+        assert_eq!(
+            probe_address("0.0.0.0".parse().unwrap(), 1).to_string(),
+            "127.0.0.1:1"
+        );
+        assert_eq!(
+            probe_address("10.0.0.2".parse().unwrap(), 1).to_string(),
+            "10.0.0.2:1"
+        );
     }
 
     #[test]

@@ -107,11 +107,15 @@ pub fn prompt_new(why: &str) -> anyhow::Result<Secret> {
         );
     }
     let first = Secret::new(
-        rpassword::prompt_password("Choose a password for the lab: ").context("reading the password")?,
+        rpassword::prompt_password("Choose a password for the lab: ")
+            .context("reading the password")?,
     )?;
     let second = Secret(rpassword::prompt_password("Repeat it: ").context("reading the password")?);
     if first.0 != second.0 {
-        return fail(Code::Password, "the two passwords differ; run the command again");
+        return fail(
+            Code::Password,
+            "the two passwords differ; run the command again",
+        );
     }
     Ok(first)
 }

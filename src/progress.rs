@@ -57,8 +57,10 @@ impl Pull {
                 let bar = self.bars.entry(id.to_string()).or_insert_with(|| {
                     let bar = multi.add(ProgressBar::new(0));
                     bar.set_style(
-                        ProgressStyle::with_template("  {prefix} {wide_msg} {bytes:>10}/{total_bytes:10} {bar:20}")
-                            .expect("the template is valid"),
+                        ProgressStyle::with_template(
+                            "  {prefix} {wide_msg} {bytes:>10}/{total_bytes:10} {bar:20}",
+                        )
+                        .expect("the template is valid"),
                     );
                     bar.set_prefix(id.to_string());
                     bar
@@ -106,12 +108,17 @@ impl Build {
         let bar = fancy().then(|| {
             let bar = ProgressBar::with_draw_target(Some(1), ProgressDrawTarget::stderr());
             bar.set_style(
-                ProgressStyle::with_template("  [{pos}/{len}] {wide_msg} {elapsed:>4}").expect("the template is valid"),
+                ProgressStyle::with_template("  [{pos}/{len}] {wide_msg} {elapsed:>4}")
+                    .expect("the template is valid"),
             );
             bar.enable_steady_tick(Duration::from_millis(200));
             bar
         });
-        Build { bar, step: String::new(), output: Vec::new() }
+        Build {
+            bar,
+            step: String::new(),
+            output: Vec::new(),
+        }
     }
 
     pub fn update(&mut self, info: &BuildInfo) {
@@ -126,9 +133,9 @@ impl Build {
                     Some(bar) => {
                         bar.set_length(total);
                         bar.set_position(n - 1);
-                        bar.set_message(what.to_string());
+                        bar.set_message(one_line(what, 200));
                     }
-                    None => say(format!("  {line}")),
+                    None => say(format!("  Step {n}/{total} : {}", one_line(what, 100))),
                 }
             } else {
                 self.output.push(line.to_string());
@@ -159,6 +166,15 @@ impl Drop for Build {
     }
 }
 
+/// A Dockerfile instruction as one line of at most `max` characters.
+fn one_line(text: &str, max: usize) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match flat.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &flat[..cut]),
+        None => flat,
+    }
+}
+
 /// `Step 3/9 : RUN ...` → (3, 9, "RUN ...").
 fn parse_step(line: &str) -> Option<(u64, u64, &str)> {
     let rest = line.strip_prefix("Step ")?;
@@ -179,7 +195,10 @@ impl Wait {
             return Wait { bar: None };
         }
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        bar.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("the template is valid"));
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                .expect("the template is valid"),
+        );
         bar.set_message(message.to_string());
         bar.enable_steady_tick(Duration::from_millis(100));
         Wait { bar: Some(bar) }
@@ -199,19 +218,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn long_instructions_are_shown_on_one_short_line() {
+        assert_eq!(one_line("ENV A=1 \\\n     B=2", 100), "ENV A=1 \\ B=2");
+        assert_eq!(one_line("RUN abcdef", 5), "RUN a…");
+    }
+
+    #[test]
     fn build_steps_are_recognised() {
-        assert_eq!(parse_step("Step 3/9 : RUN uv pip install"), Some((3, 9, "RUN uv pip install")));
+        assert_eq!(
+            parse_step("Step 3/9 : RUN uv pip install"),
+            Some((3, 9, "RUN uv pip install"))
+        );
         assert_eq!(parse_step(" ---> Running in 1234"), None);
     }
 
     #[test]
     fn failure_report_names_the_step_and_its_last_output() {
-        let mut b = Build { bar: None, step: String::new(), output: Vec::new() };
-        let stream = |s: &str| BuildInfo { stream: Some(s.to_string()), ..Default::default() };
+        let mut b = Build {
+            bar: None,
+            step: String::new(),
+            output: Vec::new(),
+        };
+        let stream = |s: &str| BuildInfo {
+            stream: Some(s.to_string()),
+            ..Default::default()
+        };
         b.update(&stream("Step 1/2 : FROM x\n"));
         b.update(&stream(" ---> abc\n"));
         b.update(&stream("Step 2/2 : RUN false\n"));
         b.update(&stream("oops\nno such package\n"));
-        assert_eq!(b.failure_report(1), "Step 2/2 : RUN false\n    no such package");
+        assert_eq!(
+            b.failure_report(1),
+            "Step 2/2 : RUN false\n    no such package"
+        );
     }
 }

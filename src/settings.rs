@@ -16,7 +16,10 @@ pub const DEFAULT_BASE: &str = "python:3.13-slim";
 pub const DEFAULT_PORT: u16 = 8888;
 
 /// The uid a lab falls back to when the project belongs to root: the Docker Stacks user.
-const FALLBACK_OWNER: Owner = Owner { uid: 1000, gid: 1000 };
+const FALLBACK_OWNER: Owner = Owner {
+    uid: 1000,
+    gid: 1000,
+};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum PortRequest {
@@ -73,7 +76,13 @@ pub fn find_project(start: Option<&Path>) -> anyhow::Result<(PathBuf, Option<Pat
         )
     })?;
     if !start.is_dir() {
-        return fail(Code::Config, format!("{} is not a directory; pass the project's directory", start.display()));
+        return fail(
+            Code::Config,
+            format!(
+                "{} is not a directory; pass the project's directory",
+                start.display()
+            ),
+        );
     }
     for dir in start.ancestors() {
         let file = dir.join(config::FILE_NAME);
@@ -91,7 +100,16 @@ pub fn resolve(project: Option<&Path>, overrides: Overrides) -> anyhow::Result<S
         None => Config::default(),
     };
     let meta = std::fs::metadata(&dir).with_context(|| format!("reading {}", dir.display()))?;
-    build_spec(dir, config_file, config, overrides, Owner { uid: meta.uid(), gid: meta.gid() })
+    build_spec(
+        dir,
+        config_file,
+        config,
+        overrides,
+        Owner {
+            uid: meta.uid(),
+            gid: meta.gid(),
+        },
+    )
 }
 
 fn build_spec(
@@ -105,7 +123,10 @@ fn build_spec(
     let name = match config.name {
         Some(name) => name,
         None => {
-            let base = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let base = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             config::sanitize_name(&base).unwrap_or_else(|| "lab".to_string())
         }
     };
@@ -125,7 +146,10 @@ fn build_spec(
             Some(port) => PortRequest::Fixed(port),
             None => PortRequest::Auto,
         },
-        bind: overrides.bind.or(config.bind).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        bind: overrides
+            .bind
+            .or(config.bind)
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
         image,
         env: config.env,
         owner,
@@ -139,7 +163,12 @@ fn lab_owner(dir: &Path, owner: Owner, warnings: &mut Vec<String>) -> Owner {
     if owner.uid != 0 {
         return owner;
     }
-    let from_env = |var: &str| std::env::var(var).ok().and_then(|v| v.parse::<u32>().ok()).filter(|id| *id != 0);
+    let from_env = |var: &str| {
+        std::env::var(var)
+            .ok()
+            .and_then(|v| v.parse::<u32>().ok())
+            .filter(|id| *id != 0)
+    };
     let fallback = match (from_env("SUDO_UID"), from_env("SUDO_GID")) {
         (Some(uid), Some(gid)) => Owner { uid, gid },
         _ => FALLBACK_OWNER,
@@ -164,7 +193,10 @@ pub mod tests {
             None,
             Config::default(),
             Overrides::default(),
-            Owner { uid: 1500, gid: 1500 },
+            Owner {
+                uid: 1500,
+                gid: 1500,
+            },
         )
         .unwrap()
     }
@@ -176,39 +208,93 @@ pub mod tests {
         assert_eq!(s.container_name(), "rjup-demo");
         assert_eq!(s.port, PortRequest::Auto);
         assert_eq!(s.bind, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        assert_eq!(s.image, ImageSource::Build { base: DEFAULT_BASE.into(), packages: vec![] });
+        assert_eq!(
+            s.image,
+            ImageSource::Build {
+                base: DEFAULT_BASE.into(),
+                packages: vec![]
+            }
+        );
         assert_eq!((s.owner.uid, s.owner.gid), (1500, 1500));
         assert!(s.warnings.is_empty());
     }
 
     #[test]
     fn flags_override_the_file() {
-        let config = Config { port: Some(9000), bind: Some("127.0.0.1".parse().unwrap()), ..Config::default() };
-        let overrides = Overrides { port: Some(9100), bind: Some("10.0.0.1".parse().unwrap()) };
-        let s = build_spec(PathBuf::from("/p/x"), None, config.clone(), overrides, Owner { uid: 1, gid: 1 }).unwrap();
+        let config = Config {
+            port: Some(9000),
+            bind: Some("127.0.0.1".parse().unwrap()),
+            ..Config::default()
+        };
+        let overrides = Overrides {
+            port: Some(9100),
+            bind: Some("10.0.0.1".parse().unwrap()),
+        };
+        let s = build_spec(
+            PathBuf::from("/p/x"),
+            None,
+            config.clone(),
+            overrides,
+            Owner { uid: 1, gid: 1 },
+        )
+        .unwrap();
         assert_eq!(s.port, PortRequest::Fixed(9100));
         assert_eq!(s.bind.to_string(), "10.0.0.1");
-        let s = build_spec(PathBuf::from("/p/x"), None, config, Overrides::default(), Owner { uid: 1, gid: 1 }).unwrap();
+        let s = build_spec(
+            PathBuf::from("/p/x"),
+            None,
+            config,
+            Overrides::default(),
+            Owner { uid: 1, gid: 1 },
+        )
+        .unwrap();
         assert_eq!(s.port, PortRequest::Fixed(9000));
         assert_eq!(s.bind.to_string(), "127.0.0.1");
     }
 
     #[test]
     fn image_key_selects_pull_mode() {
-        let config = Config { image: Some("jupyter/minimal-notebook:latest".into()), ..Config::default() };
-        let s = build_spec(PathBuf::from("/p/x"), None, config, Overrides::default(), Owner { uid: 1, gid: 1 }).unwrap();
-        assert_eq!(s.image, ImageSource::Pull("jupyter/minimal-notebook:latest".into()));
+        let config = Config {
+            image: Some("jupyter/minimal-notebook:latest".into()),
+            ..Config::default()
+        };
+        let s = build_spec(
+            PathBuf::from("/p/x"),
+            None,
+            config,
+            Overrides::default(),
+            Owner { uid: 1, gid: 1 },
+        )
+        .unwrap();
+        assert_eq!(
+            s.image,
+            ImageSource::Pull("jupyter/minimal-notebook:latest".into())
+        );
     }
 
     #[test]
     fn directory_names_are_sanitised() {
-        let s = build_spec(PathBuf::from("/p/My Analysis.v2"), None, Config::default(), Overrides::default(), Owner { uid: 1, gid: 1 }).unwrap();
+        let s = build_spec(
+            PathBuf::from("/p/My Analysis.v2"),
+            None,
+            Config::default(),
+            Overrides::default(),
+            Owner { uid: 1, gid: 1 },
+        )
+        .unwrap();
         assert_eq!(s.name, "myanalysisv2");
     }
 
     #[test]
     fn a_root_owned_project_never_gets_a_root_lab() {
-        let s = build_spec(PathBuf::from("/root/p"), None, Config::default(), Overrides::default(), Owner { uid: 0, gid: 0 }).unwrap();
+        let s = build_spec(
+            PathBuf::from("/root/p"),
+            None,
+            Config::default(),
+            Overrides::default(),
+            Owner { uid: 0, gid: 0 },
+        )
+        .unwrap();
         assert_ne!(s.owner.uid, 0);
         assert!(s.warnings[0].contains("belongs to root"));
     }

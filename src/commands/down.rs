@@ -9,7 +9,10 @@ pub async fn run(project: Option<&Path>) -> anyhow::Result<()> {
     let engine = Engine::connect().await?;
     let name = spec.container_name();
     match engine.inspect(&name).await? {
-        None => say(format!("Lab \"{}\" is not running; nothing to do", spec.name)),
+        None => say(format!(
+            "Lab \"{}\" is not running; nothing to do",
+            spec.name
+        )),
         Some(container) => {
             super::up::check_owner(&container, &spec)?;
             engine.remove(&name).await?;

@@ -28,18 +28,28 @@ pub fn run(project: Option<&Path>, args: InitArgs) -> anyhow::Result<()> {
     };
     let path = dir.join(config::FILE_NAME);
     // create_new: an existing file is the user's, and is never overwritten.
-    let mut file = match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+    let mut file = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+    {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             return fail(
                 Code::Config,
-                format!("{} already exists; edit it, or move it away to write a fresh one", path.display()),
+                format!(
+                    "{} already exists; edit it, or move it away to write a fresh one",
+                    path.display()
+                ),
             )
         }
         Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
     };
     file.write_all(config::template(&name).as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
-    eprintln!("Wrote {}; every key is documented in it. Next: `rjup up`", path.display());
+    eprintln!(
+        "Wrote {}; every key is documented in it. Next: `rjup up`",
+        path.display()
+    );
     Ok(())
 }

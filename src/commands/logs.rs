@@ -13,7 +13,13 @@ pub async fn run(project: Option<&Path>, args: LogsArgs) -> anyhow::Result<()> {
     let engine = Engine::connect().await?;
     let name = spec.container_name();
     if engine.inspect(&name).await?.is_none() {
-        return fail(Code::NoLab, format!("lab \"{}\" does not exist, so it has no log; start it with `rjup up`", spec.name));
+        return fail(
+            Code::NoLab,
+            format!(
+                "lab \"{}\" does not exist, so it has no log; start it with `rjup up`",
+                spec.name
+            ),
+        );
     }
     let mut stream = Box::pin(engine.logs(&name, args.tail, args.follow));
     let mut out = std::io::stdout().lock();

@@ -23,7 +23,10 @@ pub async fn run(project: Option<&Path>, args: PasswordArgs) -> anyhow::Result<(
     state.set_password_hash(&password::hash(&secret)?)?;
     drop(secret);
     if existing.is_none() {
-        say(format!("Password saved; lab \"{}\" will use it from the next `rjup up`", spec.name));
+        say(format!(
+            "Password saved; lab \"{}\" will use it from the next `rjup up`",
+            spec.name
+        ));
         return Ok(());
     }
     // The new hash changes the lab's config hash, so converging recreates the container

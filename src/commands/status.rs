@@ -23,7 +23,10 @@ pub async fn run(project: Option<&Path>, args: StatusArgs) -> anyhow::Result<()>
         .and_then(|c| c.config.as_ref())
         .and_then(|c| c.labels.clone())
         .unwrap_or_default();
-    let docker_state = container.as_ref().and_then(|c| c.state.clone()).unwrap_or_default();
+    let docker_state = container
+        .as_ref()
+        .and_then(|c| c.state.clone())
+        .unwrap_or_default();
     let state = match (&container, docker_state.running) {
         (None, _) => "absent",
         (Some(_), Some(true)) if docker_state.restarting != Some(true) => "running",
@@ -33,17 +36,26 @@ pub async fn run(project: Option<&Path>, args: StatusArgs) -> anyhow::Result<()>
         Some(p) => p.parse().ok(),
         None => ProjectState::for_project(&spec.dir, &spec.name)?.port()?,
     };
-    let bind = labels.get(label::BIND).and_then(|b| b.parse().ok()).unwrap_or(spec.bind);
+    let bind = labels
+        .get(label::BIND)
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(spec.bind);
     let urls = match (state, port) {
         ("running", Some(port)) => net::urls(bind, port),
         _ => Vec::new(),
     };
-    let image = container.as_ref().and_then(|c| c.config.as_ref()).and_then(|c| c.image.clone());
+    let image = container
+        .as_ref()
+        .and_then(|c| c.config.as_ref())
+        .and_then(|c| c.image.clone());
     let started_at = docker_state.started_at.filter(|_| state == "running");
-    let uptime = started_at.as_deref().and_then(unix_seconds).and_then(|start| {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs() as i64;
-        u64::try_from(now - start).ok()
-    });
+    let uptime = started_at
+        .as_deref()
+        .and_then(unix_seconds)
+        .and_then(|start| {
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs() as i64;
+            u64::try_from(now - start).ok()
+        });
 
     if args.json {
         let report = json!({
@@ -78,7 +90,10 @@ pub async fn run(project: Option<&Path>, args: StatusArgs) -> anyhow::Result<()>
         println!("  uptime:    {}", human_duration(seconds));
     }
     for (i, url) in urls.iter().enumerate() {
-        println!("  {} {url}", if i == 0 { "urls:     " } else { "          " });
+        println!(
+            "  {} {url}",
+            if i == 0 { "urls:     " } else { "          " }
+        );
     }
     if state != "running" {
         println!("  Start it with `rjup up`");
@@ -121,7 +136,10 @@ mod tests {
     #[test]
     fn docker_timestamps_convert_to_unix_time() {
         assert_eq!(unix_seconds("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(unix_seconds("2026-11-25T17:40:01.123456789Z"), Some(1_795_628_401));
+        assert_eq!(
+            unix_seconds("2026-11-25T17:40:01.123456789Z"),
+            Some(1_795_628_401)
+        );
         assert_eq!(unix_seconds("garbage"), None);
     }
 

@@ -28,13 +28,19 @@ pub struct Options {
 }
 
 pub async fn run(project: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
-    let spec = settings::resolve(project, Overrides { port: args.port, bind: args.bind })?;
+    let spec = settings::resolve(
+        project,
+        Overrides {
+            port: args.port,
+            bind: args.bind,
+        },
+    )?;
     for warning in &spec.warnings {
         warn(warning);
     }
     let state = ProjectState::for_project(&spec.dir, &spec.name)?;
-    let engine = Engine::connect().await?;
     let hashed = password_for_up(&state, args.password.password_stdin)?;
+    let engine = Engine::connect().await?;
     let options = Options {
         force_recreate: args.force_recreate || args.rebuild,
         rebuild: args.rebuild,
@@ -166,7 +172,13 @@ pub fn check_owner(container: &ContainerInspectResponse, spec: &Spec) -> anyhow:
 }
 
 fn container_label<'a>(container: &'a ContainerInspectResponse, key: &str) -> Option<&'a str> {
-    container.config.as_ref()?.labels.as_ref()?.get(key).map(String::as_str)
+    container
+        .config
+        .as_ref()?
+        .labels
+        .as_ref()?
+        .get(key)
+        .map(String::as_str)
 }
 
 fn observe(container: &ContainerInspectResponse) -> Observed {
@@ -203,7 +215,12 @@ async fn ensure_image(engine: &Engine, plan: &ImagePlan, rebuild: bool) -> anyho
 
 /// The host port to publish on: the one asked for, else the remembered one, else the
 /// first free one from 8888 up.
-async fn choose_port(engine: &Engine, spec: &Spec, state: &ProjectState, ours: Option<u16>) -> anyhow::Result<u16> {
+async fn choose_port(
+    engine: &Engine,
+    spec: &Spec,
+    state: &ProjectState,
+    ours: Option<u16>,
+) -> anyhow::Result<u16> {
     let fixed = match spec.port {
         PortRequest::Fixed(port) => Some(port),
         PortRequest::Auto => None,
@@ -220,7 +237,9 @@ async fn choose_port(engine: &Engine, spec: &Spec, state: &ProjectState, ours: O
     match (fixed, free) {
         (None, Some(free)) => {
             if wanted != settings::DEFAULT_PORT || state.port()?.is_some() {
-                warn(format!("port {wanted} is taken by {holder}; publishing on {free} instead"));
+                warn(format!(
+                    "port {wanted} is taken by {holder}; publishing on {free} instead"
+                ));
             }
             Ok(free)
         }
@@ -229,14 +248,29 @@ async fn choose_port(engine: &Engine, spec: &Spec, state: &ProjectState, ours: O
                 || "no free port was found above it either".to_string(),
                 |p| format!("use --port {p} (free), or stop what holds it"),
             );
-            fail(Code::PortTaken, format!("port {wanted} on {} is taken by {holder}; {instead}", spec.bind))
+            fail(
+                Code::PortTaken,
+                format!(
+                    "port {wanted} on {} is taken by {holder}; {instead}",
+                    spec.bind
+                ),
+            )
         }
     }
 }
 
-async fn next_free_port(engine: &Engine, bind: IpAddr, after: u16, ours: Option<u16>) -> anyhow::Result<Option<u16>> {
+async fn next_free_port(
+    engine: &Engine,
+    bind: IpAddr,
+    after: u16,
+    ours: Option<u16>,
+) -> anyhow::Result<Option<u16>> {
     let start = after.max(settings::DEFAULT_PORT);
-    for port in (start..=u16::MAX).chain(settings::DEFAULT_PORT..start).filter(|p| *p != after).take(200) {
+    for port in (start..=u16::MAX)
+        .chain(settings::DEFAULT_PORT..start)
+        .filter(|p| *p != after)
+        .take(200)
+    {
         if port_holder(engine, bind, port, ours).await?.is_none() {
             return Ok(Some(port));
         }
@@ -245,17 +279,29 @@ async fn next_free_port(engine: &Engine, bind: IpAddr, after: u16, ours: Option<
 }
 
 /// Who holds `bind:port`, or `None` if rjup may publish there.
-async fn port_holder(engine: &Engine, bind: IpAddr, port: u16, ours: Option<u16>) -> anyhow::Result<Option<String>> {
+async fn port_holder(
+    engine: &Engine,
+    bind: IpAddr,
+    port: u16,
+    ours: Option<u16>,
+) -> anyhow::Result<Option<String>> {
     if ours == Some(port) {
         return Ok(None);
     }
     if let Some(c) = engine.containers_publishing(port).await?.into_iter().next() {
         let labels = c.labels.unwrap_or_default();
-        let container = c.names.unwrap_or_default().first().map(|n| n.trim_start_matches('/').to_string()).unwrap_or_default();
-        return Ok(Some(match (labels.get(label::NAME), labels.get(label::PROJECT)) {
-            (Some(lab), Some(project)) => format!("the rjup lab \"{lab}\" of {project}"),
-            _ => format!("the container {container}"),
-        }));
+        let container = c
+            .names
+            .unwrap_or_default()
+            .first()
+            .map(|n| n.trim_start_matches('/').to_string())
+            .unwrap_or_default();
+        return Ok(Some(
+            match (labels.get(label::NAME), labels.get(label::PROJECT)) {
+                (Some(lab), Some(project)) => format!("the rjup lab \"{lab}\" of {project}"),
+                _ => format!("the container {container}"),
+            },
+        ));
     }
     match net::can_listen(bind, port) {
         Ok(()) => Ok(None),
@@ -270,11 +316,16 @@ async fn port_holder(engine: &Engine, bind: IpAddr, port: u16, ours: Option<u16>
 }
 
 /// Waits until the lab serves its login page; on failure shows the lab's last words.
-async fn wait_ready(engine: &Engine, id: &str, probe: std::net::SocketAddr, timeout: Duration) -> anyhow::Result<()> {
+async fn wait_ready(
+    engine: &Engine,
+    id: &str,
+    probe: std::net::SocketAddr,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     let wait = crate::progress::Wait::new("Waiting for the lab to answer");
     let started = Instant::now();
     let mut last_check = Instant::now();
-    let failure = loop {
+    let (failure, fix) = loop {
         if let Ok(status) = http::get_status(probe, "/login", Duration::from_secs(2)).await {
             if (200..400).contains(&status) {
                 return Ok(());
@@ -285,22 +336,38 @@ async fn wait_ready(engine: &Engine, id: &str, probe: std::net::SocketAddr, time
             if let Some(container) = engine.inspect(id).await? {
                 let state = container.state.unwrap_or_default();
                 if state.running != Some(true) || state.restarting == Some(true) {
-                    break format!("the lab exited while starting (exit code {})", state.exit_code.unwrap_or_default());
+                    break (
+                        format!("the lab exited while starting (exit code {})", state.exit_code.unwrap_or_default()),
+                        "fix what its log shows (check `env` and `image` in rjup.yaml) and run `rjup up` again",
+                    );
                 }
             }
         }
         if started.elapsed() >= timeout {
-            break format!("the lab did not answer on http://{probe}/login within {} s", timeout.as_secs());
+            break (
+                format!(
+                    "the lab did not answer on http://{probe}/login within {} s",
+                    timeout.as_secs()
+                ),
+                "raise --timeout if it is just slow, or fix what its log shows",
+            );
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     drop(wait);
     let log = engine.log_tail(id, 25).await;
     let log = log.trim_end();
-    let shown = if log.is_empty() { "  (the log is empty)".to_string() } else { log.lines().map(|l| format!("  | {l}")).collect::<Vec<_>>().join("\n") };
+    let shown = if log.is_empty() {
+        "  (the log is empty)".to_string()
+    } else {
+        log.lines()
+            .map(|l| format!("  | {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     Err(Error::new(
         Code::NotReady,
-        format!("{failure}; raise --timeout if it is just slow, or fix what its log shows. Its last log lines:\n{shown}"),
+        format!("{failure}; {fix}. Its last log lines:\n{shown}"),
     )
     .into())
 }

@@ -1,0 +1,427 @@
+//! The harness end-to-end tests share: a temporary copy of an example project, rjup run
+//! as an ordinary user in the `docker` group, and a browser on the colleague's laptop.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+pub const TESTER: &str = "rjup-tester";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub fn rjup_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_rjup")
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Whether a Docker engine answers; without one, tests skip, except under CI.
+pub fn docker_or_skip(test: &str) -> bool {
+    let socket = std::env::var("DOCKER_HOST")
+        .ok()
+        .and_then(|h| h.strip_prefix("unix://").map(str::to_string))
+        .unwrap_or_else(|| "/var/run/docker.sock".to_string());
+    if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("{test}: no Docker engine answers at {socket}, and CI is set; run ../shared/docker/stand-ins.sh first");
+    }
+    eprintln!(
+        "SKIPPED {test}: no Docker engine answers at {socket} (run ../shared/docker/stand-ins.sh)"
+    );
+    false
+}
+
+/// The uid and gid rjup runs as in tests: the tester when we are root, else ourselves.
+pub fn tester_ids() -> Option<(u32, u32)> {
+    static IDS: OnceLock<Option<(u32, u32)>> = OnceLock::new();
+    *IDS.get_or_init(|| {
+        if !is_root() {
+            return None;
+        }
+        let exists = Command::new("id")
+            .arg("-u")
+            .arg(TESTER)
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if !exists {
+            let _ = Command::new("groupadd").args(["-f", "docker"]).status();
+            let ok = Command::new("useradd")
+                .args([
+                    "--create-home",
+                    "--groups",
+                    "docker",
+                    "--shell",
+                    "/bin/bash",
+                    TESTER,
+                ])
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            assert!(ok, "could not create the test user {TESTER}");
+        }
+        let id = |flag: &str| -> u32 {
+            let out = Command::new("id").arg(flag).arg(TESTER).output().unwrap();
+            String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+        };
+        Some((id("-u"), id("-g")))
+    })
+}
+
+/// A free TCP port on this host, for a lab to publish on.
+pub fn free_port() -> u16 {
+    TcpListener::bind("0.0.0.0:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A temporary copy of an example project, with its own rjup state; `rjup down` on drop.
+pub struct Project {
+    pub dir: PathBuf,
+    pub name: String,
+    pub state_home: PathBuf,
+    root: PathBuf,
+}
+
+impl Project {
+    pub fn from_example(example: &str, test: &str) -> Project {
+        let name = format!("e2e-{}-{}", test.replace('_', "-"), std::process::id());
+        let name: String = name.chars().take(60).collect();
+        let root = std::env::temp_dir().join(format!("rjup-{name}"));
+        let _ = std::fs::remove_dir_all(&root);
+        let dir = root.join(&name);
+        std::fs::create_dir_all(&dir).unwrap();
+        if !example.is_empty() {
+            copy_dir(&repo_root().join("examples").join(example), &dir);
+        }
+        let state_home = root.join("state");
+        std::fs::create_dir_all(&state_home).unwrap();
+        if let Some((uid, gid)) = tester_ids() {
+            chown_r(&root, uid, gid);
+            // The tester must be able to reach the project through the temp directory.
+            set_mode(&root, 0o755);
+        }
+        Project {
+            dir,
+            name,
+            state_home,
+            root,
+        }
+    }
+
+    pub fn write(&self, file: &str, text: &str) {
+        std::fs::write(self.dir.join(file), text).unwrap();
+        if let Some((uid, gid)) = tester_ids() {
+            chown_r(&self.dir.join(file), uid, gid);
+        }
+    }
+
+    pub fn container(&self) -> String {
+        format!("rjup-{}", self.name)
+    }
+
+    /// Runs rjup in the project, as the tester, with no terminal.
+    pub fn rjup(&self, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+        run_as_tester(&self.dir, &self.state_home, args, env, stdin)
+    }
+
+    /// `rjup up` with the test password on a given port; panics with its output on failure.
+    pub fn up(&self, port: u16) -> Output {
+        let out = self.rjup(
+            &["up", "--port", &port.to_string()],
+            &[("RJUP_PASSWORD", PASSWORD)],
+            None,
+        );
+        assert_success(&out, "rjup up");
+        out
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = self.rjup(&["down"], &[], None);
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+pub fn run_as_tester(
+    dir: &Path,
+    state_home: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: Option<&str>,
+) -> Output {
+    let mut cmd = match tester_ids() {
+        Some((uid, gid)) => {
+            let mut c = Command::new("setpriv");
+            c.arg(format!("--reuid={uid}"))
+                .arg(format!("--regid={gid}"))
+                .arg("--init-groups")
+                .arg("--")
+                .arg(rjup_bin());
+            c.env("HOME", format!("/home/{TESTER}"));
+            c
+        }
+        None => Command::new(rjup_bin()),
+    };
+    cmd.args(args)
+        .current_dir(dir)
+        .env("XDG_STATE_HOME", state_home)
+        .env_remove("RJUP_PASSWORD")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("running rjup");
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn assert_success(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        stdout(out),
+        stderr(out)
+    );
+}
+
+pub fn assert_exit(out: &Output, code: i32, what: &str) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{what}: wrong exit code\n--- stdout\n{}\n--- stderr\n{}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn chown_r(path: &Path, uid: u32, gid: u32) {
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid)).unwrap();
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path).unwrap() {
+            chown_r(&entry.unwrap().path(), uid, gid);
+        }
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// The host as the colleague's laptop sees it: the client namespace's view of this
+/// machine when we can make it (root), else loopback.
+pub fn lab_host() -> &'static str {
+    static HOST: OnceLock<&'static str> = OnceLock::new();
+    HOST.get_or_init(|| {
+        let script = repo_root().join("../shared/net/client-host.sh");
+        if is_root() && script.exists() {
+            let ok = Command::new("bash").arg(&script).status().map(|s| s.success()).unwrap_or(false);
+            if ok {
+                return "10.231.0.1";
+            }
+        }
+        eprintln!("note: no client host (needs root and ../shared/net/client-host.sh); browsing over loopback");
+        "127.0.0.1"
+    })
+}
+
+/// A browser on the colleague's laptop, keeping its cookies.
+pub struct Browser {
+    base: String,
+    jar: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+pub struct Response {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Browser {
+    pub fn new(port: u16) -> Browser {
+        let dir = tempfile::tempdir().unwrap();
+        Browser {
+            base: format!("http://{}:{port}", lab_host()),
+            jar: dir.path().join("cookies"),
+            _dir: dir,
+        }
+    }
+
+    fn curl(&self, args: &[&str]) -> Response {
+        let mut cmd = if lab_host() == "127.0.0.1" {
+            Command::new("curl")
+        } else {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", "rjup-client", "curl"]);
+            c
+        };
+        let jar = self.jar.to_str().unwrap();
+        let out = cmd
+            .args([
+                "-sS",
+                "--max-time",
+                "20",
+                "-b",
+                jar,
+                "-c",
+                jar,
+                "-w",
+                "\n%{http_code}",
+            ])
+            .args(args)
+            .output()
+            .expect("running curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
+        Response {
+            status: status.trim().parse().unwrap_or(0),
+            body: body.to_string(),
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        self.curl(&[&format!("{}{path}", self.base)])
+    }
+
+    fn xsrf(&self) -> String {
+        let jar = std::fs::read_to_string(&self.jar).unwrap_or_default();
+        jar.lines()
+            .rev()
+            .find_map(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                (f.len() >= 7 && f[5] == "_xsrf").then(|| f[6].to_string())
+            })
+            .expect("the login page set no _xsrf cookie")
+    }
+
+    /// Logs in as a browser does: the login page's `_xsrf` cookie, then the form.
+    pub fn login(&self, password: &str) -> u16 {
+        let page = self.get("/login");
+        assert_eq!(page.status, 200, "GET /login: {}", page.body);
+        let xsrf = self.xsrf();
+        self.curl(&[
+            "--data-urlencode",
+            &format!("_xsrf={xsrf}"),
+            "--data-urlencode",
+            &format!("password={password}"),
+            &format!("{}/login", self.base),
+        ])
+        .status
+    }
+
+    /// Creates a text file through the Jupyter contents API.
+    pub fn put_file(&self, path: &str, text: &str) -> Response {
+        let body =
+            serde_json::json!({"type": "file", "format": "text", "content": text}).to_string();
+        self.curl(&[
+            "-X",
+            "PUT",
+            "-H",
+            &format!("X-XSRFToken: {}", self.xsrf()),
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            &body,
+            &format!("{}/api/contents/{path}", self.base),
+        ])
+    }
+}
+
+/// The engine's view of a container, as JSON, or `None` if it does not exist.
+pub fn inspect(container: &str) -> Option<serde_json::Value> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let docker = bollard::Docker::connect_with_defaults()
+            .unwrap()
+            .negotiate_version()
+            .await
+            .unwrap();
+        match docker.inspect_container(container, None).await {
+            Ok(c) => Some(serde_json::to_value(c).unwrap()),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => None,
+            Err(e) => panic!("inspecting {container}: {e}"),
+        }
+    })
+}
+
+/// Containers whose name contains `fragment`, running or not.
+pub fn containers_named(fragment: &str) -> Vec<String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let docker = bollard::Docker::connect_with_defaults()
+            .unwrap()
+            .negotiate_version()
+            .await
+            .unwrap();
+        let filters = std::collections::HashMap::from([("name", vec![fragment.to_string()])]);
+        let options = bollard::query_parameters::ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&filters)
+            .build();
+        docker
+            .list_containers(Some(options))
+            .await
+            .unwrap()
+            .into_iter()
+            .flat_map(|c| c.names.unwrap_or_default())
+            .collect()
+    })
+}
