@@ -352,7 +352,7 @@ async fn wait_ready(
                 "raise --timeout if it is just slow, or fix what its log shows",
             );
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     };
     drop(wait);
     let log = engine.log_tail(id, 25).await;

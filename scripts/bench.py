@@ -1,0 +1,257 @@
+#!/usr/bin/env python3
+"""rjup's benchmarks, side by side with their baselines, in one reproducible run.
+
+    python3 scripts/bench.py                  # all figures, 5 alternating rounds, writes BENCHMARKS.md
+    python3 scripts/bench.py --rounds 9 P1 P2 # some figures, more rounds
+    python3 scripts/bench.py --smoke          # one round of each, no BENCHMARKS.md: keeps this script working in CI
+
+Needs a Docker engine (and on machines without a registry, ../shared/docker/stand-ins.sh)
+and builds rjup in release mode. Runs as root or as a member of the docker group.
+Traffic goes to loopback only.
+"""
+import argparse
+import datetime
+import http.client
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RJUP = os.path.join(REPO, "target", "release", "rjup")
+PASSWORD = "bench-password"
+
+
+def sh(*args, check=True, **kw):
+    return subprocess.run(args, check=check, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("0.0.0.0", 0))
+        return s.getsockname()[1]
+
+
+def login_answers(port):
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        c.request("GET", "/login")
+        return c.getresponse().status == 200
+    except OSError:
+        return False
+
+
+def poll_login(port, timeout=120):
+    """Polls GET /login every 100 ms, as rjup's own readiness probe does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if login_answers(port):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing answered on port {port} within {timeout} s")
+
+
+class Project:
+    """A temporary project directory with its own rjup state."""
+
+    def __init__(self, name, yaml=""):
+        self.root = tempfile.mkdtemp(prefix="rjup-bench-")
+        os.chmod(self.root, 0o755)
+        self.dir = os.path.join(self.root, name)
+        os.makedirs(self.dir)
+        if yaml:
+            with open(os.path.join(self.dir, "rjup.yaml"), "w") as f:
+                f.write(yaml)
+        self.env = dict(os.environ, XDG_STATE_HOME=os.path.join(self.root, "state"), RJUP_PASSWORD=PASSWORD)
+        self.env.pop("CI", None)
+        if os.geteuid() == 0:
+            # Owned by an ordinary uid, as a real project is; a root-owned one only adds a warning.
+            sh("chown", "-R", "1000:1000", self.dir)
+        self.port = free_port()
+
+    def rjup(self, *args, check=True):
+        return subprocess.run([RJUP, *args], cwd=self.dir, env=self.env, check=check,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def up(self):
+        return self.rjup("up", "--port", str(self.port))
+
+    def status(self):
+        return json.loads(self.rjup("status", "--json").stdout)
+
+    def close(self):
+        self.rjup("down", check=False)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def peak_rss_kib(argv, cwd, env):
+    """Runs argv and returns (seconds, its own peak RSS in KiB) from wait4."""
+    start = time.perf_counter()
+    p = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(p.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{argv} failed")
+    return elapsed, usage.ru_maxrss
+
+
+# --- the figures -----------------------------------------------------------------
+
+def p1_warm_start(rounds):
+    """`rjup up` with the image present and no container, until the login page answers,
+    against `docker run -d` of the same image, polled the same way."""
+    p = Project("bench-warm")
+    try:
+        p.up()
+        st = p.status()
+        image = st["image"]
+        p.rjup("down")
+        uid = os.stat(p.dir).st_uid
+        gid = os.stat(p.dir).st_gid
+        base_port = free_port()
+        a, b = [], []
+        for _ in range(rounds):
+            a.append(timed(lambda: (p.up(), poll_login(p.port))))
+            p.rjup("down")
+            name = f"rjup-bench-baseline-{os.getpid()}"
+
+            def docker_run():
+                sh("docker", "run", "-d", "--name", name, "--user", f"{uid}:{gid}",
+                   "-p", f"0.0.0.0:{base_port}:8888", "-v", f"{p.dir}:/project", image,
+                   "jupyter", "lab", "--ip=0.0.0.0", "--port=8888", "--no-browser", "--ServerApp.root_dir=/project")
+                poll_login(base_port)
+
+            b.append(timed(docker_run))
+            sh("docker", "rm", "-f", name)
+        return a, b
+    finally:
+        p.close()
+
+
+def p2_noop(rounds):
+    """`rjup up` on a running, unchanged lab, as a user re-runs it: the stored hash, no
+    RJUP_PASSWORD (with it, verifying the password costs one argon2 hash, see P6)."""
+    p = Project("bench-noop")
+    try:
+        p.up()
+        p.env.pop("RJUP_PASSWORD")
+        return [timed(p.up) for _ in range(rounds)], None
+    finally:
+        p.close()
+
+
+def p5_cli(rounds):
+    """`rjup --version` wall time; peak RSS of `rjup up` creating a lab."""
+    version = [timed(lambda: sh(RJUP, "--version")) for _ in range(rounds)]
+    p = Project("bench-rss")
+    try:
+        p.up()
+        p.rjup("down")
+        rss = []
+        for _ in range(rounds):
+            _, kib = peak_rss_kib([RJUP, "up", "--port", str(p.port)], p.dir, p.env)
+            rss.append(kib / 1024)
+            p.rjup("down")
+        return version, rss
+    finally:
+        p.close()
+
+
+FIGURES = {
+    "P1": ("warm start: `rjup up`, image present, to login page", p1_warm_start, "s", "docker run -d, same image, polled the same way", "<= 1.15x"),
+    "P2": ("no-op `rjup up` on a running, unchanged lab", p2_noop, "s", None, "< 50 ms"),
+    "P5": ("`rjup --version` wall time | peak RSS of `rjup up` (MiB)", p5_cli, "s", None, "< 10 ms | < 30 MiB"),
+}
+
+
+def summary(xs):
+    return statistics.median(xs), min(xs), max(xs)
+
+
+def fmt(x, unit):
+    if unit == "s":
+        return f"{x * 1000:.0f} ms" if x < 1 else f"{x:.2f} s"
+    return f"{x:.1f} {unit}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("figures", nargs="*", help="figures to run (default: all)")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--smoke", action="store_true", help="one round, no BENCHMARKS.md")
+    args = ap.parse_args()
+    rounds = 1 if args.smoke else args.rounds
+    chosen = args.figures or list(FIGURES)
+
+    sh("cargo", "build", "--release", "--locked", "--quiet", cwd=REPO)
+    rows = []
+    for key in chosen:
+        title, fn, unit, baseline, target = FIGURES[key]
+        print(f"{key}: {title} ...", file=sys.stderr, flush=True)
+        a, b = fn(rounds)
+        ma, lo, hi = summary(a)
+        row = {"key": key, "title": title, "target": target, "a": (ma, lo, hi), "unit": unit, "baseline": baseline}
+        if baseline:
+            mb, blo, bhi = summary(b)
+            row["b"] = (mb, blo, bhi)
+            row["ratio"] = ma / mb
+        elif b:
+            row["second"] = summary(b)
+        rows.append(row)
+        print(f"  {key}: median {fmt(ma, unit)} (min {fmt(lo, unit)}, max {fmt(hi, unit)})"
+              + (f"; baseline median {fmt(row['b'][0], unit)}, ratio {row['ratio']:.2f}x" if baseline else "")
+              + (f"; second figure median {row['second'][0]:.1f}" if "second" in row else ""),
+              file=sys.stderr, flush=True)
+    if args.smoke:
+        print("smoke run: every figure ran once; 0 failed", file=sys.stderr)
+        return
+    write_markdown(rows, rounds, " ".join(sys.argv[1:]))
+
+
+def write_markdown(rows, rounds, argv):
+    docker = sh("docker", "version", "--format", "{{.Server.Version}} (API {{.Server.APIVersion}})").stdout.strip()
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    lines = [
+        "# rjup benchmarks",
+        "",
+        f"- date: {datetime.date.today().isoformat()}",
+        f"- machine: {os.cpu_count()} cores, {mem:.0f} GiB, {platform.platform()}",
+        f"- Docker: {docker}",
+        f"- rounds: {rounds}, alternating rjup and baseline (A B A B ...)",
+        f"- reproduce: `python3 scripts/bench.py {argv}`".replace(" `", "`").replace("bench.py`", "bench.py`"),
+        "",
+        "| figure | what | rjup median (min–max) | baseline median (min–max) | ratio | target |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        ma, lo, hi = r["a"]
+        a = f"{fmt(ma, r['unit'])} ({fmt(lo, r['unit'])}–{fmt(hi, r['unit'])})"
+        if "second" in r:
+            m2, lo2, hi2 = r["second"]
+            a += f" \\| {m2:.1f} MiB ({lo2:.1f}–{hi2:.1f})"
+        if r["baseline"]:
+            mb, blo, bhi = r["b"]
+            b = f"{fmt(mb, r['unit'])} ({fmt(blo, r['unit'])}–{fmt(bhi, r['unit'])}): {r['baseline']}"
+            ratio = f"{r['ratio']:.2f}x"
+        else:
+            b, ratio = "—", "—"
+        lines.append(f"| {r['key']} | {r['title']} | {a} | {b} | {ratio} | {r['target']} |")
+    with open(os.path.join(REPO, "BENCHMARKS.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("wrote BENCHMARKS.md", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
