@@ -13,6 +13,8 @@ Examples:
   rjup logs -f                    follow the lab's log
   rjup password                   set a new password and restart the lab
   rjup down                       stop and remove the lab; files and image stay
+  rjup check --up --down --json   CI smoke test: start, log in, run code and notebooks, remove
+  rjup ls                         every rjup lab on this engine
   rjup init                       write a commented rjup.yaml here
   rjup completions bash           print a shell completion script";
 
@@ -45,8 +47,22 @@ pub enum Command {
 
     /// Stop and remove the lab; the project's files, the image and the password stay
     #[command(after_help = "Examples:
-  rjup down")]
-    Down,
+  rjup down
+  rjup down --json")]
+    Down(DownArgs),
+
+    /// Test the lab from outside: log in, run code in a kernel, run notebooks
+    #[command(after_help = "Examples:
+  RJUP_PASSWORD=secret rjup check
+  rjup check analysis.ipynb --junit report.xml
+  echo \"$PW\" | rjup check --password-stdin --up --down --json")]
+    Check(CheckArgs),
+
+    /// List every rjup lab on this engine, across all projects
+    #[command(after_help = "Examples:
+  rjup ls
+  rjup ls --json")]
+    Ls(LsArgs),
 
     /// Show the lab's state, URLs, image and uptime
     #[command(after_help = "Examples:
@@ -103,6 +119,70 @@ pub struct UpArgs {
     /// Seconds to wait for the lab to answer HTTP
     #[arg(long, default_value_t = 120, value_name = "SECONDS")]
     pub timeout: u64,
+
+    /// Print one JSON object on stdout instead of text; never prompt
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Print one JSON object on stdout instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Print one JSON object on stdout instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Notebooks to run inside the lab, relative to the project (default: check.notebooks)
+    #[arg(value_name = "NOTEBOOK")]
+    pub notebooks: Vec<String>,
+
+    /// Start or update the lab first, as `rjup up` does
+    #[arg(long)]
+    pub up: bool,
+
+    /// Remove the lab afterwards, as `rjup down` does, whatever the outcome
+    #[arg(long)]
+    pub down: bool,
+
+    /// Print a machine-readable report on stdout; never prompt
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also write the report as JUnit XML to FILE
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// The lab's address, if not the one this host publishes it on (http://HOST:PORT)
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+
+    /// Host port for --up (overrides `port` in rjup.yaml)
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+
+    /// Host IP address for --up (overrides `bind` in rjup.yaml)
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<IpAddr>,
+
+    #[command(flatten)]
+    pub password: PasswordSource,
+
+    /// Seconds --up waits for the lab to answer HTTP
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    pub timeout: u64,
+
+    /// Seconds each notebook may take (overrides check.timeout)
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub notebook_timeout: Option<u64>,
 }
 
 #[derive(Debug, Args)]

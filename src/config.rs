@@ -22,6 +22,14 @@ pub struct ConfigFile {
     pub image: Option<Spanned<String>>,
     pub build: Option<Spanned<BuildSection>>,
     pub env: Option<BTreeMap<String, Spanned<String>>>,
+    pub check: Option<CheckSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSection {
+    pub notebooks: Option<Vec<Spanned<String>>>,
+    pub timeout: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -41,6 +49,8 @@ pub struct Config {
     pub base: Option<String>,
     pub packages: Vec<String>,
     pub env: BTreeMap<String, String>,
+    pub check_notebooks: Vec<String>,
+    pub check_timeout: Option<u64>,
 }
 
 /// What each value must look like, for messages about a value of the wrong type.
@@ -59,6 +69,12 @@ const EXPECTED: &[(&str, &str)] = &[
         "a list of pip requirements, such as [pandas, numpy>=2]",
     ),
     ("env", "a mapping of NAME: value"),
+    ("check", "a mapping with `notebooks` and `timeout`"),
+    (
+        "notebooks",
+        "a list of notebook paths relative to the project, such as [analysis.ipynb]",
+    ),
+    ("timeout", "a number of seconds, such as 600"),
 ];
 
 /// Variables rjup sets itself; letting `env` change them would undo the config injection.
@@ -172,6 +188,31 @@ fn validate(file: ConfigFile, origin: &str) -> Result<Config, Error> {
             ));
         }
         config.env.insert(key, value.value);
+    }
+    if let Some(check) = file.check {
+        for notebook in check.notebooks.unwrap_or_default() {
+            let path = notebook.value.trim().trim_start_matches("./");
+            if path.is_empty()
+                || path.starts_with('/')
+                || path.split('/').any(|p| p == "..")
+                || !path.ends_with(".ipynb")
+            {
+                return Err(at(
+                    &notebook.referenced,
+                    format!("`check.notebooks` entry {:?} must be a .ipynb path inside the project, relative to it, such as `analysis.ipynb`", notebook.value),
+                ));
+            }
+            config.check_notebooks.push(path.to_string());
+        }
+        if let Some(timeout) = check.timeout {
+            if timeout.value == 0 {
+                return Err(at(
+                    &timeout.referenced,
+                    "`check.timeout` must be at least 1 second".into(),
+                ));
+            }
+            config.check_timeout = Some(timeout.value);
+        }
     }
     Ok(config)
 }
@@ -332,7 +373,7 @@ pub fn template(name: &str) -> String {
     format!(
         r#"# rjup.yaml: how `rjup up` runs JupyterLab for this project.
 # Every key is optional; the values shown commented out are the defaults.
-# Reference: https://github.com/rjup/rjup#configuration
+# Reference: the "Configuration" section of rjup's README.
 
 # The lab's name: the container is `rjup-<name>`, the image `rjup/<name>:<hash>`.
 # Lowercase letters, digits, `-` and `_`. Default: the directory name, sanitised.
@@ -362,6 +403,14 @@ name: {name}
 # Environment variables for the lab and its kernels.
 # env:
 #   TZ: Europe/Berlin
+
+# What `rjup check` tests besides logging in and running code in a kernel.
+# check:
+#   # Notebooks to run inside the lab, one at a time; a cell that raises fails the check.
+#   notebooks:
+#     - analysis.ipynb
+#   # Seconds each notebook may take.
+#   timeout: 600
 "#
     )
 }
@@ -454,6 +503,20 @@ mod tests {
         );
         assert!(err("env:\n  HOME: /x\n").contains("cannot set HOME"));
         assert!(err("env:\n  1A: x\n").contains("not a variable name"));
+    }
+
+    #[test]
+    fn check_notebooks_must_be_relative_notebook_paths() {
+        let c = parse(
+            "check:\n  notebooks: [a.ipynb, ./sub/b.ipynb]\n  timeout: 30\n",
+            "rjup.yaml",
+        )
+        .unwrap();
+        assert_eq!(c.check_notebooks, ["a.ipynb", "sub/b.ipynb"]);
+        assert_eq!(c.check_timeout, Some(30));
+        assert!(err("check:\n  notebooks: [/etc/passwd]\n").starts_with("rjup.yaml:2:"));
+        assert!(err("check:\n  notebooks: [../x.ipynb]\n").contains("inside the project"));
+        assert!(err("check:\n  timeout: 0\n").contains("at least 1 second"));
     }
 
     #[test]

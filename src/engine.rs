@@ -218,6 +218,34 @@ impl Engine {
         String::from_utf8_lossy(&text).into_owned()
     }
 
+    /// Every rjup lab on this engine, running or not, as `inspect` sees it.
+    pub async fn labs(&self) -> anyhow::Result<Vec<ContainerInspectResponse>> {
+        let filters = HashMap::from([("label", vec![crate::lab::label::PROJECT.to_string()])]);
+        let options = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let summaries = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .context("listing containers")?;
+        let inspections = summaries
+            .iter()
+            .filter_map(|s| s.id.as_deref())
+            .map(|id| self.docker.inspect_container(id, None));
+        let mut labs = Vec::new();
+        for result in futures_util::future::join_all(inspections).await {
+            match result {
+                Ok(c) => labs.push(c),
+                // Removed between the listing and the inspection.
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(e).context("inspecting a lab"),
+            }
+        }
+        Ok(labs)
+    }
+
     /// Running containers that publish host port `port`.
     pub async fn containers_publishing(&self, port: u16) -> anyhow::Result<Vec<ContainerSummary>> {
         let filters = HashMap::from([("publish", vec![port.to_string()])]);

@@ -25,6 +25,8 @@ pub enum Code {
     Conflict = 10,
     /// There is no lab to act on.
     NoLab = 11,
+    /// `rjup check` ran, and a step failed.
+    CheckFailed = 12,
     /// Interrupted by Ctrl-C.
     Interrupted = 130,
 }

@@ -56,6 +56,18 @@ pub enum Action {
     Nothing,
 }
 
+impl Action {
+    /// The past tense `up --json` reports.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Action::Create => "created",
+            Action::Recreate(_) => "recreated",
+            Action::Start => "started",
+            Action::Nothing => "unchanged",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reason {
     Forced,

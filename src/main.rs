@@ -14,7 +14,9 @@ mod net;
 mod password;
 mod progress;
 mod settings;
+mod smoke;
 mod state;
+mod websocket;
 
 fn main() -> std::process::ExitCode {
     let cli = <cli::Cli as clap::Parser>::parse();

@@ -3,6 +3,7 @@
 //! The plaintext lives only in a [`Secret`] in this process; what leaves it is the hash.
 
 use std::io::{IsTerminal, Read};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use argon2::password_hash::phc::PasswordHash;
@@ -33,6 +34,11 @@ impl Secret {
 
     fn bytes(&self) -> &[u8] {
         self.0.as_bytes()
+    }
+
+    /// The plaintext, for the one place it must go: a login form sent to the lab.
+    pub fn expose(&self) -> &str {
+        &self.0
     }
 }
 
@@ -98,14 +104,35 @@ pub fn given(from_stdin: bool) -> anyhow::Result<Option<Secret>> {
     }
 }
 
+static NEVER_PROMPT: AtomicBool = AtomicBool::new(false);
+
+/// Machine-readable output must never stop to ask: `--json` calls this.
+pub fn never_prompt() {
+    NEVER_PROMPT.store(true, Ordering::Relaxed);
+}
+
+fn ensure_can_prompt(why: &str) -> anyhow::Result<()> {
+    let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if terminal && !NEVER_PROMPT.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    fail(
+        Code::Password,
+        format!("{why}, and rjup may not ask for it here (no terminal, or --json); set {ENV_VAR} or pipe it to --password-stdin"),
+    )
+}
+
+/// Asks once, hidden: for logging in to a lab that already has a password.
+pub fn prompt_existing(why: &str) -> anyhow::Result<Secret> {
+    ensure_can_prompt(why)?;
+    Secret::new(
+        rpassword::prompt_password("Password of the lab: ").context("reading the password")?,
+    )
+}
+
 /// Asks twice on the terminal, hidden; fails when there is no terminal to ask on.
 pub fn prompt_new(why: &str) -> anyhow::Result<Secret> {
-    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
-        return fail(
-            Code::Password,
-            format!("{why}, and there is no terminal to ask on; set {ENV_VAR} or pipe it to --password-stdin"),
-        );
-    }
+    ensure_can_prompt(why)?;
     let first = Secret::new(
         rpassword::prompt_password("Choose a password for the lab: ")
             .context("reading the password")?,

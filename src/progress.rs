@@ -3,15 +3,25 @@
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use bollard::models::{BuildInfo, CreateImageInfo};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+static PLAIN: AtomicBool = AtomicBool::new(false);
+
+/// No bars or spinners, whatever stderr is: `--json` calls this.
+pub fn plain() {
+    PLAIN.store(true, Ordering::Relaxed);
+}
+
 fn fancy() -> bool {
     static FANCY: OnceLock<bool> = OnceLock::new();
-    *FANCY.get_or_init(|| std::io::stderr().is_terminal() && std::env::var_os("CI").is_none())
+    !PLAIN.load(Ordering::Relaxed)
+        && *FANCY
+            .get_or_init(|| std::io::stderr().is_terminal() && std::env::var_os("CI").is_none())
 }
 
 /// One line of news about what rjup is doing.

@@ -14,6 +14,7 @@ use crate::error::{fail, Code};
 
 pub const DEFAULT_BASE: &str = "python:3.13-slim";
 pub const DEFAULT_PORT: u16 = 8888;
+pub const DEFAULT_CHECK_TIMEOUT: u64 = 600;
 
 /// The uid a lab falls back to when the project belongs to root: the Docker Stacks user.
 const FALLBACK_OWNER: Owner = Owner {
@@ -46,6 +47,10 @@ pub struct Spec {
     pub image: ImageSource,
     pub env: BTreeMap<String, String>,
     pub owner: Owner,
+    /// Notebooks `rjup check` runs, relative to the project.
+    pub check_notebooks: Vec<String>,
+    /// Seconds each of them may take.
+    pub check_timeout: u64,
     /// Things the user should know that do not stop the command.
     pub warnings: Vec<String>,
 }
@@ -153,6 +158,8 @@ fn build_spec(
         image,
         env: config.env,
         owner,
+        check_notebooks: config.check_notebooks,
+        check_timeout: config.check_timeout.unwrap_or(DEFAULT_CHECK_TIMEOUT),
         warnings,
     })
 }

@@ -1,12 +1,15 @@
 //! One file per verb. This module only picks the verb and runs it.
 
+mod check;
 mod completions;
 mod down;
 mod init;
 mod logs;
+mod ls;
 mod password;
 mod status;
 mod up;
+mod view;
 
 use crate::cli::{Cli, Command};
 use crate::error::{Code, Error};
@@ -25,7 +28,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 let work = async {
                     match command {
                         Command::Up(args) => up::run(project, args).await,
-                        Command::Down => down::run(project).await,
+                        Command::Down(args) => down::run(project, args).await,
+                        Command::Check(args) => check::run(project, args).await,
+                        Command::Ls(args) => ls::run(args).await,
                         Command::Status(args) => status::run(project, args).await,
                         Command::Logs(args) => logs::run(project, args).await,
                         Command::Password(args) => password::run(project, args).await,

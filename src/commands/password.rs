@@ -37,8 +37,8 @@ pub async fn run(project: Option<&Path>, args: PasswordArgs) -> anyhow::Result<(
         rebuild: false,
         timeout: Duration::from_secs(args.timeout),
     };
-    let port = super::up::converge(&engine, &spec, &state, &hashed, &options).await?;
+    let outcome = super::up::converge(&engine, &spec, &state, &hashed, &options).await?;
     say("Password changed; the lab restarted with it");
-    super::up::print_urls(&spec, port);
+    super::up::print_urls(&spec, outcome.port);
     Ok(())
 }

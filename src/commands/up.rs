@@ -39,22 +39,32 @@ pub async fn run(project: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
         warn(warning);
     }
     let state = ProjectState::for_project(&spec.dir, &spec.name)?;
-    let hashed = password_for_up(&state, args.password.password_stdin)?;
+    let hashed = password_for_up(&state, password::given(args.password.password_stdin)?)?;
     let engine = Engine::connect().await?;
     let options = Options {
         force_recreate: args.force_recreate || args.rebuild,
         rebuild: args.rebuild,
         timeout: Duration::from_secs(args.timeout),
     };
-    let port = converge(&engine, &spec, &state, &hashed, &options).await?;
-    print_urls(&spec, port);
+    let outcome = converge(&engine, &spec, &state, &hashed, &options).await?;
+    if args.json {
+        let view = super::status::view(&engine, &spec).await?;
+        let mut json = serde_json::to_value(&view)?;
+        json["action"] = serde_json::Value::from(outcome.action.word());
+        println!("{json}");
+    } else {
+        print_urls(&spec, outcome.port);
+    }
     Ok(())
 }
 
 /// The hash to run with: a given password wins, else the stored hash, else a prompt.
-fn password_for_up(state: &ProjectState, from_stdin: bool) -> anyhow::Result<String> {
+pub fn password_for_up(
+    state: &ProjectState,
+    given: Option<password::Secret>,
+) -> anyhow::Result<String> {
     let stored = state.password_hash()?;
-    let secret = match (password::given(from_stdin)?, stored) {
+    let secret = match (given, stored) {
         (Some(secret), Some(hash)) if password::verify(&secret, &hash) => return Ok(hash),
         (Some(secret), _) => secret,
         (None, Some(hash)) => return Ok(hash),
@@ -72,14 +82,19 @@ pub fn print_urls(spec: &Spec, port: u16) {
     }
 }
 
-/// Brings the lab to the desired state and returns the host port it is published on.
+pub struct Outcome {
+    pub port: u16,
+    pub action: Action,
+}
+
+/// Brings the lab to the desired state.
 pub async fn converge(
     engine: &Engine,
     spec: &Spec,
     state: &ProjectState,
     hashed_password: &str,
     options: &Options,
-) -> anyhow::Result<u16> {
+) -> anyhow::Result<Outcome> {
     let name = spec.container_name();
     let existing = engine.inspect(&name).await?;
     if let Some(container) = &existing {
@@ -139,7 +154,7 @@ pub async fn converge(
         }
     }
     state.set_port(port)?;
-    Ok(port)
+    Ok(Outcome { port, action })
 }
 
 /// Removes a container this run made but did not finish; used on Ctrl-C.

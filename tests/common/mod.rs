@@ -138,6 +138,26 @@ impl Project {
         run_as_tester(&self.dir, &self.state_home, args, env, stdin)
     }
 
+    /// Runs a shell script in the project, as the tester, with `rjup` on PATH.
+    pub fn shell(&self, script: &str, env: &[(&str, &str)]) -> Output {
+        run_shell_as_tester(&self.dir, &self.state_home, script, env)
+    }
+
+    /// Writes a notebook whose code cells are `cells`.
+    pub fn notebook(&self, file: &str, cells: &[&str]) {
+        let cells: Vec<serde_json::Value> = cells
+            .iter()
+            .map(|c| serde_json::json!({"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [], "source": c}))
+            .collect();
+        let nb = serde_json::json!({
+            "cells": cells,
+            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        });
+        self.write(file, &nb.to_string());
+    }
+
     /// `rjup up` with the test password on a given port; panics with its output on failure.
     pub fn up(&self, port: u16) -> Output {
         let out = self.rjup(
@@ -164,6 +184,42 @@ pub fn run_as_tester(
     env: &[(&str, &str)],
     stdin: Option<&str>,
 ) -> Output {
+    run_program_as_tester(rjup_bin(), dir, state_home, args, env, stdin)
+}
+
+/// Runs a shell script as the tester, with this build's `rjup` first on PATH.
+pub fn run_shell_as_tester(
+    dir: &Path,
+    state_home: &Path,
+    script: &str,
+    env: &[(&str, &str)],
+) -> Output {
+    let bin_dir = Path::new(rjup_bin())
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let path = format!("{bin_dir}:{}", std::env::var("PATH").unwrap_or_default());
+    let mut env: Vec<(&str, &str)> = env.to_vec();
+    env.push(("PATH", &path));
+    run_program_as_tester(
+        "bash",
+        dir,
+        state_home,
+        &["-euo", "pipefail", "-c", script],
+        &env,
+        None,
+    )
+}
+
+fn run_program_as_tester(
+    program: &str,
+    dir: &Path,
+    state_home: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: Option<&str>,
+) -> Output {
     let mut cmd = match tester_ids() {
         Some((uid, gid)) => {
             let mut c = Command::new("setpriv");
@@ -171,11 +227,11 @@ pub fn run_as_tester(
                 .arg(format!("--regid={gid}"))
                 .arg("--init-groups")
                 .arg("--")
-                .arg(rjup_bin());
+                .arg(program);
             c.env("HOME", format!("/home/{TESTER}"));
             c
         }
-        None => Command::new(rjup_bin()),
+        None => Command::new(program),
     };
     cmd.args(args)
         .current_dir(dir)

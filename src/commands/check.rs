@@ -1,0 +1,215 @@
+//! `rjup check`: a smoke test of the project's lab, for CI and for people.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde_json::json;
+
+use crate::cli::CheckArgs;
+use crate::engine::Engine;
+use crate::error::{fail, Code, Error};
+use crate::lab::label;
+use crate::settings::{self, Overrides};
+use crate::smoke::{self, Report};
+use crate::state::ProjectState;
+use crate::{net, password, progress};
+
+pub async fn run(project: Option<&Path>, args: CheckArgs) -> anyhow::Result<()> {
+    if args.json {
+        progress::plain();
+        password::never_prompt();
+    }
+    let spec = settings::resolve(
+        project,
+        Overrides {
+            port: args.port,
+            bind: args.bind,
+        },
+    )?;
+    let secret = match password::given(args.password.password_stdin)? {
+        Some(secret) => secret,
+        None => password::prompt_existing(
+            "`rjup check` logs in with the lab's password, which rjup does not store",
+        )?,
+    };
+    let notebooks = if args.notebooks.is_empty() {
+        spec.check_notebooks.clone()
+    } else {
+        args.notebooks.clone()
+    };
+    for notebook in &notebooks {
+        if !spec.dir.join(notebook).is_file() {
+            return fail(Code::Config, format!("notebook {notebook} is not in the project {}; give its path relative to the project", spec.dir.display()));
+        }
+    }
+    let engine = Engine::connect().await?;
+    let mut report = Report {
+        ok: true,
+        steps: Vec::new(),
+    };
+
+    if args.up {
+        let t = Instant::now();
+        let state = ProjectState::for_project(&spec.dir, &spec.name)?;
+        let hashed = super::up::password_for_up(&state, Some(secret_copy(&secret)?))?;
+        let options = super::up::Options {
+            force_recreate: false,
+            rebuild: false,
+            timeout: Duration::from_secs(args.timeout),
+        };
+        match super::up::converge(&engine, &spec, &state, &hashed, &options).await {
+            Ok(outcome) => {
+                report.push(
+                    "up",
+                    t,
+                    Ok(format!(
+                        "lab {} on port {}",
+                        outcome.action.word(),
+                        outcome.port
+                    )),
+                );
+            }
+            Err(err) => {
+                report.push("up", t, Err(format!("{err:#}")));
+                return finish(&engine, &spec, &args, report, Some(err)).await;
+            }
+        }
+    }
+
+    let t = Instant::now();
+    match lab_address(&engine, &spec, args.url.as_deref()).await {
+        Ok(addr) => {
+            let timeout = Duration::from_secs(args.notebook_timeout.unwrap_or(spec.check_timeout));
+            let checked = smoke::run(addr, &secret, &notebooks, timeout).await;
+            report.steps.extend(checked.steps);
+            report.ok = report.steps.iter().all(|s| s.ok);
+        }
+        Err(err) => {
+            report.push("login", t, Err(format!("{err:#}")));
+        }
+    }
+    finish(&engine, &spec, &args, report, None).await
+}
+
+fn secret_copy(secret: &password::Secret) -> anyhow::Result<password::Secret> {
+    password::Secret::new(secret.expose().to_string())
+}
+
+/// Where the lab answers: `--url`, else the address this host publishes it on.
+async fn lab_address(
+    engine: &Engine,
+    spec: &settings::Spec,
+    url: Option<&str>,
+) -> anyhow::Result<SocketAddr> {
+    if let Some(url) = url {
+        let rest = url.strip_prefix("http://").ok_or_else(|| {
+            Error::new(
+                Code::Config,
+                format!("--url {url} must look like http://HOST:PORT"),
+            )
+        })?;
+        let hostport = rest.split('/').next().unwrap_or(rest);
+        return tokio::net::lookup_host(hostport)
+            .await
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .ok_or_else(|| {
+                Error::new(
+                    Code::Config,
+                    format!("--url {url}: cannot resolve {hostport}"),
+                )
+                .into()
+            });
+    }
+    let container = engine.inspect(&spec.container_name()).await?;
+    let Some(container) = container else {
+        return fail(
+            Code::NoLab,
+            format!(
+                "lab \"{}\" is not running; start it with `rjup up`, or pass --up",
+                spec.name
+            ),
+        );
+    };
+    super::up::check_owner(&container, spec)?;
+    let labels = container.config.and_then(|c| c.labels).unwrap_or_default();
+    let port: u16 = labels
+        .get(label::PORT)
+        .and_then(|p| p.parse().ok())
+        .context("the lab's container has no port label")?;
+    let bind = labels
+        .get(label::BIND)
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(spec.bind);
+    Ok(net::probe_address(bind, port))
+}
+
+async fn finish(
+    engine: &Engine,
+    spec: &settings::Spec,
+    args: &CheckArgs,
+    mut report: Report,
+    up_error: Option<anyhow::Error>,
+) -> anyhow::Result<()> {
+    if args.down {
+        let t = Instant::now();
+        let removed = engine
+            .remove(&spec.container_name())
+            .await
+            .map(|()| "lab removed".to_string())
+            .map_err(|e| format!("{e:#}"));
+        report.push("down", t, removed);
+    }
+    if args.json {
+        let json = json!({"ok": report.ok, "name": spec.name, "steps": report.steps});
+        println!("{json}");
+    } else {
+        for step in &report.steps {
+            let mark = if step.ok { "ok  " } else { "FAIL" };
+            println!(
+                "{mark} {:<30} {:>8.2} s  {}",
+                step.name,
+                step.seconds,
+                first_line(&step.detail)
+            );
+            if !step.ok {
+                for line in step.detail.lines().skip(1) {
+                    println!("       {line}");
+                }
+            }
+        }
+    }
+    if let Some(path) = &args.junit {
+        std::fs::write(
+            path,
+            smoke::junit(&report, &format!("rjup check {}", spec.name)),
+        )
+        .with_context(|| format!("writing the JUnit report to {}", path.display()))?;
+    }
+    if report.ok {
+        return Ok(());
+    }
+    // A lab that never came up keeps the exit code `up` would have given.
+    if let Some(err) = up_error {
+        return Err(err);
+    }
+    let failed: Vec<&str> = report
+        .steps
+        .iter()
+        .filter(|s| !s.ok)
+        .map(|s| s.name.as_str())
+        .collect();
+    fail(
+        Code::CheckFailed,
+        format!(
+            "the check failed at: {}; see the report above",
+            failed.join(", ")
+        ),
+    )
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or("")
+}

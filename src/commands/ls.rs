@@ -1,0 +1,55 @@
+use std::net::{IpAddr, Ipv4Addr};
+
+use serde_json::json;
+
+use super::view::LabView;
+use crate::cli::LsArgs;
+use crate::engine::Engine;
+use crate::lab::label;
+
+pub async fn run(args: LsArgs) -> anyhow::Result<()> {
+    let engine = Engine::connect().await?;
+    let mut labs = Vec::new();
+    for container in engine.labs().await? {
+        let labels = container
+            .config
+            .as_ref()
+            .and_then(|c| c.labels.clone())
+            .unwrap_or_default();
+        let name = labels.get(label::NAME).cloned().unwrap_or_default();
+        let project = labels.get(label::PROJECT).cloned().unwrap_or_default();
+        let container_name = container
+            .name
+            .as_deref()
+            .unwrap_or("")
+            .trim_start_matches('/')
+            .to_string();
+        labs.push(LabView::new(
+            &name,
+            &project,
+            &container_name,
+            Some(&container),
+            None,
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        ));
+    }
+    labs.sort_by(|a, b| a.name.cmp(&b.name).then(a.project.cmp(&b.project)));
+    if args.json {
+        println!("{}", json!({ "labs": labs }));
+        return Ok(());
+    }
+    if labs.is_empty() {
+        eprintln!("No rjup labs on this engine; start one with `rjup up` in a project directory");
+        return Ok(());
+    }
+    let width = labs.iter().map(|l| l.name.len()).max().unwrap_or(4).max(4);
+    println!("{:width$}  {:8}  {:40}  PROJECT", "NAME", "STATE", "URL");
+    for lab in &labs {
+        let url = lab.urls.first().map_or("-", String::as_str);
+        println!(
+            "{:width$}  {:8}  {:40}  {}",
+            lab.name, lab.state, url, lab.project
+        );
+    }
+    Ok(())
+}

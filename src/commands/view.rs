@@ -1,0 +1,160 @@
+//! One lab as `status`, `up --json` and `ls` show it. The JSON field names are a stable
+//! interface: the README documents them.
+
+use std::net::IpAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bollard::models::ContainerInspectResponse;
+use serde::Serialize;
+
+use crate::lab::label;
+use crate::net;
+
+#[derive(Debug, Serialize)]
+pub struct LabView {
+    pub name: String,
+    /// `running`, `stopped` or `absent`.
+    pub state: &'static str,
+    pub urls: Vec<String>,
+    pub port: Option<u16>,
+    pub bind: String,
+    pub container: String,
+    pub container_id: Option<String>,
+    pub image: Option<String>,
+    pub image_id: Option<String>,
+    pub project: String,
+    pub started_at: Option<String>,
+    pub uptime_seconds: Option<u64>,
+}
+
+impl LabView {
+    /// `fallback_port` and `fallback_bind` describe a lab that has no container.
+    pub fn new(
+        name: &str,
+        project: &str,
+        container_name: &str,
+        container: Option<&ContainerInspectResponse>,
+        fallback_port: Option<u16>,
+        fallback_bind: IpAddr,
+    ) -> LabView {
+        let labels = container
+            .and_then(|c| c.config.as_ref())
+            .and_then(|c| c.labels.clone())
+            .unwrap_or_default();
+        let docker_state = container.and_then(|c| c.state.clone()).unwrap_or_default();
+        let state = match (container, docker_state.running) {
+            (None, _) => "absent",
+            (Some(_), Some(true)) if docker_state.restarting != Some(true) => "running",
+            (Some(_), _) => "stopped",
+        };
+        let port = labels
+            .get(label::PORT)
+            .and_then(|p| p.parse().ok())
+            .or(fallback_port);
+        let bind = labels
+            .get(label::BIND)
+            .and_then(|b| b.parse().ok())
+            .unwrap_or(fallback_bind);
+        let urls = match (state, port) {
+            ("running", Some(port)) => net::urls(bind, port),
+            _ => Vec::new(),
+        };
+        let started_at = docker_state.started_at.filter(|_| state == "running");
+        let uptime_seconds = started_at
+            .as_deref()
+            .and_then(unix_seconds)
+            .and_then(|start| {
+                let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
+                now.checked_sub(u64::try_from(start).ok()?)
+            });
+        LabView {
+            name: name.to_string(),
+            state,
+            urls,
+            port,
+            bind: bind.to_string(),
+            container: container_name.to_string(),
+            container_id: container.and_then(|c| c.id.clone()),
+            image: container
+                .and_then(|c| c.config.as_ref())
+                .and_then(|c| c.image.clone()),
+            image_id: container.and_then(|c| c.image.clone()),
+            project: project.to_string(),
+            started_at,
+            uptime_seconds,
+        }
+    }
+
+    pub fn uptime(&self) -> Option<String> {
+        self.uptime_seconds.map(human_duration)
+    }
+}
+
+/// Seconds since the epoch of Docker's RFC 3339 UTC timestamps (`2026-11-25T17:40:01.12Z`).
+fn unix_seconds(timestamp: &str) -> Option<i64> {
+    let (date, time) = timestamp.split_once('T')?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let time = time.trim_end_matches('Z');
+    let time = time.split(['.', '+']).next()?;
+    let mut t = time.split(':').map(|p| p.parse::<i64>().ok());
+    let (hh, mm, ss) = (t.next()??, t.next()??, t.next()??);
+    // Days from civil, after Howard Hinnant.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+fn human_duration(seconds: u64) -> String {
+    match seconds {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min", s / 60),
+        s if s < 86_400 => format!("{} h {} min", s / 3600, s % 3600 / 60),
+        s => format!("{} days {} h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_timestamps_convert_to_unix_time() {
+        assert_eq!(unix_seconds("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            unix_seconds("2026-11-25T17:40:01.123456789Z"),
+            Some(1_795_628_401)
+        );
+        assert_eq!(unix_seconds("garbage"), None);
+    }
+
+    #[test]
+    fn durations_read_like_a_person_would_say_them() {
+        assert_eq!(human_duration(5), "5 s");
+        assert_eq!(human_duration(3 * 3600 + 120), "3 h 2 min");
+        assert_eq!(human_duration(2 * 86_400 + 3600), "2 days 1 h");
+    }
+
+    #[test]
+    fn an_absent_lab_has_no_urls_but_keeps_its_remembered_port() {
+        let v = LabView::new(
+            "demo",
+            "/p/demo",
+            "rjup-demo",
+            None,
+            Some(8890),
+            "0.0.0.0".parse().unwrap(),
+        );
+        let json = serde_json::to_value(&v).unwrap();
+        assert_eq!(json["state"], "absent");
+        assert_eq!(json["port"], 8890);
+        assert_eq!(json["urls"], serde_json::json!([]));
+        for key in ["name", "state", "urls", "port", "container", "image"] {
+            assert!(json.get(key).is_some(), "status --json lacks {key}");
+        }
+    }
+}
