@@ -10,6 +10,8 @@ Examples:
   rjup up                         build the image, start the lab, print its URLs
   rjup up --port 9000             publish on port 9000 instead
   rjup status --json              machine-readable state of this project's lab
+  rjup build --no-cache           rebuild the image from scratch, without starting it
+  rjup lock                       pin the environment in rjup.lock; `--check` in CI
   rjup logs -f                    follow the lab's log
   rjup password                   set a new password and restart the lab
   rjup down                       stop and remove the lab; files and image stay
@@ -44,6 +46,18 @@ pub enum Command {
   echo secret | rjup up --password-stdin
   rjup up --rebuild                rebuild the image even if it is up to date")]
     Up(UpArgs),
+
+    /// Build the lab's image without running it
+    #[command(after_help = "Examples:
+  rjup build
+  rjup build --no-cache --pull")]
+    Build(BuildArgs),
+
+    /// Pin the environment: the base image's digest and every Python package's version
+    #[command(after_help = "Examples:
+  rjup lock
+  rjup lock --check               in CI: fail when rjup.lock is stale")]
+    Lock(LockArgs),
 
     /// Stop and remove the lab; the project's files, the image and the password stay
     #[command(after_help = "Examples:
@@ -123,6 +137,24 @@ pub struct UpArgs {
     /// Print one JSON object on stdout instead of text; never prompt
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Build every step anew, ignoring the layer cache
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// Pull a newer version of the base image if there is one
+    #[arg(long)]
+    pub pull: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// Only check that rjup.lock matches the environment files; exit 13 if not
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, Args)]

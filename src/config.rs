@@ -37,6 +37,10 @@ pub struct CheckSection {
 pub struct BuildSection {
     pub base: Option<Spanned<String>>,
     pub packages: Option<Vec<Spanned<String>>>,
+    pub requirements: Option<Spanned<String>>,
+    pub apt: Option<Vec<Spanned<String>>>,
+    pub post_build: Option<Spanned<String>>,
+    pub ca_certificates: Option<Vec<Spanned<String>>>,
 }
 
 /// The validated file, with rjup's defaults not yet applied.
@@ -48,6 +52,10 @@ pub struct Config {
     pub image: Option<String>,
     pub base: Option<String>,
     pub packages: Vec<String>,
+    pub requirements: Option<String>,
+    pub apt: Vec<String>,
+    pub post_build: Option<String>,
+    pub ca_certificates: Vec<String>,
     pub env: BTreeMap<String, String>,
     pub check_notebooks: Vec<String>,
     pub check_timeout: Option<u64>,
@@ -62,7 +70,11 @@ const EXPECTED: &[(&str, &str)] = &[
         "image",
         "an image reference such as jupyter/minimal-notebook:latest",
     ),
-    ("build", "a mapping with `base` and `packages`"),
+    ("build", "a mapping with `base`, `packages`, `requirements`, `apt`, `post_build` and `ca_certificates`"),
+    ("requirements", "the path of a requirements file, relative to the project"),
+    ("apt", "a list of Debian package names, such as [jq, libgl1]"),
+    ("post_build", "the path of a script, relative to the project"),
+    ("ca_certificates", "a list of paths of PEM certificates"),
     ("base", "an image reference such as python:3.13-slim"),
     (
         "packages",
@@ -171,6 +183,31 @@ fn validate(file: ConfigFile, origin: &str) -> Result<Config, Error> {
             }
             config.packages.push(p.to_string());
         }
+        if let Some(path) = build.requirements {
+            config.requirements = Some(project_path(&path, "build.requirements", &at)?);
+        }
+        if let Some(path) = build.post_build {
+            config.post_build = Some(project_path(&path, "build.post_build", &at)?);
+        }
+        for package in build.apt.unwrap_or_default() {
+            if !crate::environment::is_debian_package(&package.value) {
+                return Err(at(
+                    &package.referenced,
+                    format!("`build.apt` entry {:?} is not a Debian package name; write one name per entry, such as `jq`", package.value),
+                ));
+            }
+            config.apt.push(package.value);
+        }
+        for cert in build.ca_certificates.unwrap_or_default() {
+            if cert.value.trim().is_empty() {
+                return Err(at(
+                    &cert.referenced,
+                    "`build.ca_certificates` entry is empty; give the path of a PEM certificate"
+                        .into(),
+                ));
+            }
+            config.ca_certificates.push(cert.value);
+        }
     }
     for (key, value) in file.env.unwrap_or_default() {
         if !is_env_name(&key) {
@@ -215,6 +252,22 @@ fn validate(file: ConfigFile, origin: &str) -> Result<Config, Error> {
         }
     }
     Ok(config)
+}
+
+/// A path inside the project, relative to it.
+fn project_path(
+    path: &Spanned<String>,
+    key: &str,
+    at: &dyn Fn(&serde_saphyr::Location, String) -> Error,
+) -> Result<String, Error> {
+    let p = path.value.trim().trim_start_matches("./");
+    if p.is_empty() || p.starts_with('/') || p.split('/').any(|part| part == "..") {
+        return Err(at(
+            &path.referenced,
+            format!("`{key}` {:?} must be a path inside the project, relative to it, such as `env/requirements.txt`", path.value),
+        ));
+    }
+    Ok(p.to_string())
 }
 
 /// Turns a serde-saphyr error into `file:line:column: what; how to fix`.
@@ -399,6 +452,22 @@ name: {name}
 #   packages:
 #     - pandas
 #     - matplotlib>=3.8
+#   # A requirements file to use instead of the detected requirements.txt.
+#   requirements: env/requirements.txt
+#   # Debian packages, added to those in apt.txt.
+#   apt:
+#     - jq
+#   # A script to run as the lab user after the installs, instead of postBuild.
+#   post_build: scripts/post-build.sh
+#   # Extra CA certificates (PEM) the build and the running lab trust, for
+#   # TLS-intercepting proxies.
+#   ca_certificates:
+#     - /usr/local/share/ca-certificates/corporate.crt
+#
+# Besides these keys, rjup uses the project's Binder files, from binder/ or
+# .binder/ if one exists, else from the project's root: requirements.txt,
+# pyproject.toml (with uv.lock), environment.yml, runtime.txt, apt.txt, postBuild
+# and start. `rjup lock` pins them in rjup.lock.
 
 # Environment variables for the lab and its kernels.
 # env:
@@ -503,6 +572,17 @@ mod tests {
         );
         assert!(err("env:\n  HOME: /x\n").contains("cannot set HOME"));
         assert!(err("env:\n  1A: x\n").contains("not a variable name"));
+    }
+
+    #[test]
+    fn build_files_and_apt_packages_are_validated() {
+        let c = parse("build:\n  requirements: ./env/r.txt\n  apt: [jq]\n  post_build: s.sh\n  ca_certificates: [/etc/c.pem]\n", "rjup.yaml").unwrap();
+        assert_eq!(c.requirements.as_deref(), Some("env/r.txt"));
+        assert_eq!(c.apt, ["jq"]);
+        assert_eq!(c.post_build.as_deref(), Some("s.sh"));
+        assert_eq!(c.ca_certificates, ["/etc/c.pem"]);
+        assert!(err("build:\n  apt: [\"jq; rm -rf /\"]\n").starts_with("rjup.yaml:2:"));
+        assert!(err("build:\n  requirements: ../other/r.txt\n").contains("inside the project"));
     }
 
     #[test]

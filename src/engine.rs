@@ -20,6 +20,42 @@ pub struct Engine {
     docker: Docker,
 }
 
+#[derive(Debug, Default, Clone, Copy)]
+pub struct BuildFlags {
+    /// Build every step anew, ignoring the layer cache.
+    pub no_cache: bool,
+    /// Pull a newer base image if there is one.
+    pub pull: bool,
+}
+
+/// What a one-off container printed, and how it ended.
+pub struct Finished {
+    pub exit_code: i64,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// The host's proxy settings, which builds and one-off containers need to reach package
+/// indexes from behind a proxy. Docker keeps these build arguments out of the image.
+pub fn proxy_variables() -> HashMap<String, String> {
+    [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+    ]
+    .into_iter()
+    .filter_map(|k| {
+        std::env::var(k)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(|v| (k.to_string(), v))
+    })
+    .collect()
+}
+
 /// Seconds a lab gets to shut down cleanly before it is killed.
 const STOP_TIMEOUT: i32 = 10;
 
@@ -75,13 +111,24 @@ impl Engine {
     }
 
     /// Builds `context` into `tag` with step progress; returns the image id.
-    pub async fn build(&self, tag: &str, context: Vec<u8>) -> anyhow::Result<String> {
-        let options = BuildImageOptionsBuilder::new()
+    pub async fn build(
+        &self,
+        tag: &str,
+        context: Vec<u8>,
+        flags: BuildFlags,
+    ) -> anyhow::Result<String> {
+        let proxies = proxy_variables();
+        let mut options = BuildImageOptionsBuilder::new()
             .t(tag)
             .rm(true)
             .forcerm(true)
-            .build();
-        let mut report = progress::Build::new(tag);
+            .nocache(flags.no_cache)
+            .buildargs(&proxies);
+        if flags.pull {
+            options = options.pull("true");
+        }
+        let options = options.build();
+        let mut report = progress::Build::new(tag, context.len());
         let mut stream =
             self.docker
                 .build_image(options, None, Some(bollard::body_full(context.into())));
@@ -108,6 +155,100 @@ impl Engine {
         self.image_id(tag).await?.with_context(|| {
             format!("the build of {tag} finished but the engine has no such image")
         })
+    }
+
+    /// The base image's registry digest (`python@sha256:...`), for pinning it.
+    pub async fn repo_digest(&self, reference: &str) -> anyhow::Result<Option<String>> {
+        let image = self
+            .docker
+            .inspect_image(reference)
+            .await
+            .with_context(|| format!("inspecting image {reference}"))?;
+        let repository = split_reference(reference).0;
+        let digests = image.repo_digests.unwrap_or_default();
+        Ok(digests
+            .iter()
+            .find(|d| {
+                d.split('@').next() == Some(repository)
+                    || d.split('@').next() == Some(&format!("docker.io/library/{repository}"))
+            })
+            .or_else(|| digests.first())
+            .cloned())
+    }
+
+    /// Runs `script` with `sh` in a throwaway container of `image`, with `files` copied
+    /// into its root first; the container is removed however it ends.
+    pub async fn run_once(
+        &self,
+        image: &str,
+        script: &str,
+        files: Vec<u8>,
+    ) -> anyhow::Result<Finished> {
+        let env: Vec<String> = proxy_variables()
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            cmd: Some(vec!["sh".into(), "-c".into(), script.into()]),
+            user: Some("0".into()),
+            env: Some(env),
+            labels: Some(HashMap::from([(
+                "io.rjup.temporary".to_string(),
+                "true".to_string(),
+            )])),
+            ..Default::default()
+        };
+        let id = self
+            .docker
+            .create_container(
+                None::<bollard::query_parameters::CreateContainerOptions>,
+                body,
+            )
+            .await
+            .context("creating a throwaway container")?
+            .id;
+        let result = async {
+            self.upload(&id, files).await?;
+            self.docker
+                .start_container(&id, None::<StartContainerOptions>)
+                .await
+                .context("starting a throwaway container")?;
+            let mut wait = self
+                .docker
+                .wait_container(&id, None::<bollard::query_parameters::WaitContainerOptions>);
+            let mut exit_code = 0;
+            while let Some(item) = wait.next().await {
+                match item {
+                    Ok(response) => exit_code = response.status_code,
+                    Err(DockerError::DockerContainerWaitError { code, .. }) => exit_code = code,
+                    Err(e) => {
+                        return Err(
+                            anyhow::Error::new(e).context("waiting for a throwaway container")
+                        )
+                    }
+                }
+            }
+            let options = LogsOptionsBuilder::new().stdout(true).stderr(true).build();
+            let mut logs = self.docker.logs(&id, Some(options));
+            let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+            while let Some(chunk) = logs.next().await {
+                match chunk.context("reading a throwaway container's output")? {
+                    bollard::container::LogOutput::StdOut { message } => {
+                        stdout.extend_from_slice(&message)
+                    }
+                    other => stderr.extend_from_slice(&other.into_bytes()),
+                }
+            }
+            Ok(Finished {
+                exit_code,
+                stdout: String::from_utf8_lossy(&stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&stderr).into_owned(),
+            })
+        }
+        .await;
+        let _ = self.remove(&id).await;
+        result
     }
 
     pub async fn inspect(&self, name: &str) -> anyhow::Result<Option<ContainerInspectResponse>> {

@@ -27,6 +27,8 @@ pub enum Code {
     NoLab = 11,
     /// `rjup check` ran, and a step failed.
     CheckFailed = 12,
+    /// `rjup.lock` no longer matches the environment files.
+    LockStale = 13,
     /// Interrupted by Ctrl-C.
     Interrupted = 130,
 }

@@ -4,11 +4,12 @@
 use sha2::{Digest, Sha256};
 
 use crate::archive::{Archive, ROOT};
-use crate::settings::{ImageSource, Spec};
+use crate::environment::Environment;
+use crate::settings::{BuildSpec, ImageSource, Spec};
 
 const DOCKERFILE: &str = include_str!("../images/lab/Dockerfile");
-const UV_REQUIREMENTS: &str = include_str!("../images/lab/uv-requirements.txt");
-const LAB_REQUIREMENTS: &str = include_str!("../images/lab/lab-requirements.txt");
+pub const UV_REQUIREMENTS: &str = include_str!("../images/lab/uv-requirements.txt");
+pub const LAB_REQUIREMENTS: &str = include_str!("../images/lab/lab-requirements.txt");
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ImagePlan {
@@ -19,6 +20,8 @@ pub enum ImagePlan {
         tag: String,
         base: String,
         context: Vec<u8>,
+        /// The project files that went in, for telling the user.
+        used: Vec<String>,
     },
 }
 
@@ -37,46 +40,200 @@ pub fn plan(spec: &Spec) -> ImagePlan {
         ImageSource::Pull(reference) => ImagePlan::Pull {
             reference: reference.clone(),
         },
-        ImageSource::Build { base, packages } => {
-            let dockerfile = render_dockerfile(base, spec.owner.uid, spec.owner.gid);
-            let mut packages_txt = packages.join("\n");
-            if !packages_txt.is_empty() {
-                packages_txt.push('\n');
-            }
-            let files: [(&str, &[u8]); 4] = [
-                ("Dockerfile", dockerfile.as_bytes()),
-                ("uv-requirements.txt", UV_REQUIREMENTS.as_bytes()),
-                ("lab-requirements.txt", LAB_REQUIREMENTS.as_bytes()),
-                ("packages.txt", packages_txt.as_bytes()),
-            ];
-            let mut hasher = Sha256::new();
-            let mut archive = Archive::new();
-            for (path, contents) in files {
-                // Length-prefixed, so moving bytes between files changes the hash.
-                hasher.update(format!("{path}\0{}\0", contents.len()));
-                hasher.update(contents);
-                archive.file(path, contents, 0o644, ROOT);
-            }
-            let hash = crate::state::hex(&hasher.finalize());
-            ImagePlan::Build {
-                tag: format!("rjup/{}:{}", spec.name, &hash[..12]),
-                base: base.clone(),
-                context: archive.finish(),
-            }
+        ImageSource::Build(build) => plan_build(spec, build),
+    }
+}
+
+fn plan_build(spec: &Spec, build: &BuildSpec) -> ImagePlan {
+    let env = &build.environment;
+    let lock = build.lock.as_ref();
+    let base = lock.map_or(build.base.as_str(), |l| l.base.as_str());
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut add = |path: &str, contents: &[u8]| files.push((path.to_string(), contents.to_vec()));
+
+    add("uv-requirements.txt", UV_REQUIREMENTS.as_bytes());
+    match lock {
+        Some(lock) => add("locked-requirements.txt", lock.requirements().as_bytes()),
+        None => add("lab-requirements.txt", LAB_REQUIREMENTS.as_bytes()),
+    }
+    if !env.apt.is_empty() {
+        add(
+            "project/apt.txt",
+            format!("{}\n", env.apt.join("\n")).as_bytes(),
+        );
+    }
+    for cert in &build.ca_certificates {
+        add(&format!("ca/{}", cert.shown), &cert.contents);
+    }
+    if let Some(conda) = &env.conda {
+        add("project/environment.yml", &conda.contents);
+    }
+    if lock.is_none() {
+        if let Some(requirements) = &env.requirements {
+            add("project/requirements.txt", &requirements.contents);
+        }
+        if let Some(pyproject) = &env.pyproject {
+            add("project/pyproject.toml", &pyproject.contents);
+        }
+        if let Some(uv_lock) = &env.uv_lock {
+            add("project/uv.lock", &uv_lock.contents);
+        }
+        if !build.packages.is_empty() {
+            add(
+                "packages.txt",
+                format!("{}\n", build.packages.join("\n")).as_bytes(),
+            );
+        }
+    }
+    if let Some(post_build) = &env.post_build {
+        add("project/postBuild", &post_build.contents);
+    }
+    if let Some(start) = &env.start {
+        add("project/start", &start.contents);
+    }
+    let blocks = Blocks {
+        ca: !build.ca_certificates.is_empty(),
+        apt: !env.apt.is_empty(),
+        conda: env.conda.is_some(),
+        locked: lock.is_some(),
+        requirements: lock.is_none() && env.requirements.is_some(),
+        pyproject: lock.is_none() && env.pyproject.is_some() && env.uv_lock.is_none(),
+        uvlock: lock.is_none() && env.uv_lock.is_some(),
+        packages: lock.is_none() && !build.packages.is_empty(),
+        post_build: env.post_build.is_some(),
+        start: env.start.is_some(),
+    };
+    let dockerfile = render_dockerfile(base, spec.owner.uid, spec.owner.gid, &blocks);
+    files.insert(0, ("Dockerfile".to_string(), dockerfile.into_bytes()));
+
+    let mut hasher = Sha256::new();
+    let mut archive = Archive::new();
+    for (path, contents) in &files {
+        // Length-prefixed, so moving bytes between files changes the hash.
+        hasher.update(format!("{path}\0{}\0", contents.len()));
+        hasher.update(contents);
+        let mode = if path.ends_with("postBuild") || path.ends_with("start") {
+            0o755
+        } else {
+            0o644
+        };
+        archive.file(path, contents, mode, ROOT);
+    }
+    let hash = crate::state::hex(&hasher.finalize());
+    let mut used = env.used();
+    if lock.is_some() {
+        let pinned = |f: &String| {
+            f.ends_with("requirements.txt")
+                || f.ends_with("pyproject.toml")
+                || f.ends_with("uv.lock")
+        };
+        let replaced: Vec<String> = used.iter().filter(|f| pinned(f)).cloned().collect();
+        used.retain(|f| !pinned(f));
+        used.insert(
+            0,
+            if replaced.is_empty() {
+                "rjup.lock".to_string()
+            } else {
+                format!("rjup.lock (pinning {})", replaced.join(", "))
+            },
+        );
+    }
+    ImagePlan::Build {
+        tag: format!("rjup/{}:{}", spec.name, &hash[..12]),
+        base: base.to_string(),
+        context: archive.finish(),
+        used,
+    }
+}
+
+/// Which optional blocks of the template the project needs.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Blocks {
+    pub ca: bool,
+    pub apt: bool,
+    pub conda: bool,
+    pub locked: bool,
+    pub requirements: bool,
+    pub pyproject: bool,
+    pub uvlock: bool,
+    pub packages: bool,
+    pub post_build: bool,
+    pub start: bool,
+}
+
+impl Blocks {
+    fn enabled(&self, name: &str) -> bool {
+        match name {
+            "ca" => self.ca,
+            "apt" => self.apt,
+            "conda" => self.conda,
+            "venv" => !self.conda,
+            "locked" => self.locked,
+            "unlocked" => !self.locked,
+            "requirements" => self.requirements,
+            "pyproject" => self.pyproject,
+            "uvlock" => self.uvlock,
+            "packages" => self.packages,
+            "post_build" => self.post_build,
+            "start" => self.start,
+            other => panic!("the Dockerfile template has an unknown block {other:?}"),
         }
     }
 }
 
-pub fn render_dockerfile(base: &str, uid: u32, gid: u32) -> String {
-    DOCKERFILE
-        .replace("{{BASE}}", base)
+pub fn render_dockerfile(base: &str, uid: u32, gid: u32, blocks: &Blocks) -> String {
+    let mut out = String::new();
+    let mut skipping: Option<String> = None;
+    for line in DOCKERFILE.lines() {
+        if let Some(name) = line.strip_prefix("#{{#").and_then(|l| l.strip_suffix("}}")) {
+            if skipping.is_none() && !blocks.enabled(name) {
+                skipping = Some(name.to_string());
+            }
+            continue;
+        }
+        if let Some(name) = line.strip_prefix("#{{/").and_then(|l| l.strip_suffix("}}")) {
+            if skipping.as_deref() == Some(name) {
+                skipping = None;
+            }
+            continue;
+        }
+        if skipping.is_none() {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out.replace("{{BASE}}", base)
         .replace("{{UID}}", &uid.to_string())
         .replace("{{GID}}", &gid.to_string())
+}
+
+/// The inputs `rjup lock` resolves, hashed: if they change, the lock is stale.
+pub fn lock_inputs(build: &BuildSpec) -> String {
+    let env: &Environment = &build.environment;
+    let mut hasher = Sha256::new();
+    let mut add = |name: &str, bytes: &[u8]| {
+        hasher.update(format!("{name}\0{}\0", bytes.len()));
+        hasher.update(bytes);
+    };
+    add("base", build.base.as_bytes());
+    add("uv", UV_REQUIREMENTS.as_bytes());
+    add("lab", LAB_REQUIREMENTS.as_bytes());
+    add("packages", build.packages.join("\n").as_bytes());
+    for (name, file) in [
+        ("requirements", &env.requirements),
+        ("pyproject", &env.pyproject),
+        ("uvlock", &env.uv_lock),
+    ] {
+        add(name, file.as_ref().map_or(&[][..], |f| &f.contents));
+    }
+    format!("sha256:{}", crate::state::hex(&hasher.finalize()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::environment::EnvFile;
+    use crate::lock::Lock;
     use crate::settings::tests::spec;
 
     fn tag(plan: &ImagePlan) -> &str {
@@ -86,13 +243,85 @@ mod tests {
         }
     }
 
+    fn build_mut(s: &mut Spec) -> &mut BuildSpec {
+        match &mut s.image {
+            ImageSource::Build(b) => b,
+            ImageSource::Pull(_) => panic!("expected build mode"),
+        }
+    }
+
+    fn file(shown: &str, text: &str) -> Option<EnvFile> {
+        Some(EnvFile {
+            shown: shown.into(),
+            contents: text.as_bytes().to_vec(),
+        })
+    }
+
+    fn context_files(plan: &ImagePlan) -> Vec<String> {
+        let ImagePlan::Build { context, .. } = plan else {
+            panic!()
+        };
+        let mut names: Vec<String> = tar::Archive::new(context.as_slice())
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn dockerfile(plan: &ImagePlan) -> String {
+        let ImagePlan::Build { context, .. } = plan else {
+            panic!()
+        };
+        let mut archive = tar::Archive::new(context.as_slice());
+        let mut entry = archive.entries().unwrap().next().unwrap().unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut entry, &mut text).unwrap();
+        text
+    }
+
     #[test]
-    fn dockerfile_renders_base_and_owner() {
-        let d = render_dockerfile("python:3.12-slim", 1500, 1600);
+    fn dockerfile_renders_base_owner_and_only_the_blocks_asked_for() {
+        let d = render_dockerfile("python:3.12-slim", 1500, 1600, &Blocks::default());
         assert!(d.contains("FROM python:3.12-slim\n"));
         assert!(d.contains("--uid 1500 --gid 1600"));
         assert!(d.contains("USER 1500:1600\n"));
         assert!(!d.contains("{{"), "unrendered field left in:\n{d}");
+        assert!(
+            !d.contains("RUN apt-get")
+                && !d.contains("COPY project/postBuild")
+                && !d.contains("ENTRYPOINT [")
+        );
+        assert!(d.contains("uv venv") && d.contains("lab-requirements.txt"));
+        let all = Blocks {
+            apt: true,
+            requirements: true,
+            post_build: true,
+            start: true,
+            ..Blocks::default()
+        };
+        let d = render_dockerfile("x", 1, 1, &all);
+        assert!(
+            d.contains("apt-get install")
+                && d.contains("/opt/rjup/postBuild")
+                && d.contains("ENTRYPOINT [\"/opt/rjup/start\"]")
+        );
+    }
+
+    #[test]
+    fn apt_comes_before_jupyterlab_which_comes_before_requirements() {
+        let all = Blocks {
+            apt: true,
+            requirements: true,
+            post_build: true,
+            ..Blocks::default()
+        };
+        let d = render_dockerfile("x", 1, 1, &all);
+        let at = |needle: &str| d.find(needle).unwrap_or_else(|| panic!("{needle} missing"));
+        assert!(at("apt-get install") < at("lab-requirements.txt"));
+        assert!(at("lab-requirements.txt") < at("/opt/rjup/requirements.txt"));
+        assert!(at("/opt/rjup/requirements.txt") < at("/opt/rjup/postBuild"));
     }
 
     #[test]
@@ -105,14 +334,21 @@ mod tests {
     }
 
     #[test]
-    fn tag_changes_with_packages_base_and_owner_only() {
+    fn tag_changes_with_what_goes_into_the_image_only() {
         let base = tag(&plan(&spec())).to_string();
         let mut s = spec();
-        s.image = ImageSource::Build {
-            base: "python:3.13-slim".into(),
-            packages: vec!["pandas".into()],
-        };
+        build_mut(&mut s).packages = vec!["pandas".into()];
         assert_ne!(tag(&plan(&s)), base);
+        let mut s = spec();
+        build_mut(&mut s).environment.requirements = file("requirements.txt", "pandas\n");
+        let with_req = tag(&plan(&s)).to_string();
+        assert_ne!(with_req, base);
+        build_mut(&mut s).environment.requirements = file("requirements.txt", "pandas==2.2\n");
+        assert_ne!(
+            tag(&plan(&s)),
+            with_req,
+            "changing requirements.txt rebuilds"
+        );
         let mut s = spec();
         s.owner.uid = 4242;
         assert_ne!(tag(&plan(&s)), base);
@@ -127,25 +363,63 @@ mod tests {
     }
 
     #[test]
-    fn build_context_holds_only_the_template_files() {
-        let ImagePlan::Build { context, .. } = plan(&spec()) else {
-            panic!()
-        };
-        let mut names: Vec<String> = tar::Archive::new(context.as_slice())
-            .entries()
-            .unwrap()
-            .map(|e| e.unwrap().path().unwrap().display().to_string())
-            .collect();
-        names.sort();
+    fn build_context_holds_only_the_template_and_environment_files() {
         assert_eq!(
-            names,
+            context_files(&plan(&spec())),
+            ["Dockerfile", "lab-requirements.txt", "uv-requirements.txt"]
+        );
+        let mut s = spec();
+        let b = build_mut(&mut s);
+        b.environment.requirements = file("binder/requirements.txt", "six\n");
+        b.environment.apt = vec!["jq".into()];
+        b.environment.post_build = file("binder/postBuild", "echo hi\n");
+        assert_eq!(
+            context_files(&plan(&s)),
             [
                 "Dockerfile",
                 "lab-requirements.txt",
-                "packages.txt",
+                "project/apt.txt",
+                "project/postBuild",
+                "project/requirements.txt",
                 "uv-requirements.txt"
             ]
         );
+        let ImagePlan::Build { used, context, .. } = plan(&s) else {
+            panic!()
+        };
+        assert_eq!(used, ["binder/requirements.txt", "binder/postBuild"]);
         assert!(context.len() < 64 * 1024);
+    }
+
+    #[test]
+    fn a_lock_pins_the_base_and_replaces_the_requirements() {
+        let mut s = spec();
+        let b = build_mut(&mut s);
+        b.environment.requirements = file("requirements.txt", "six\n");
+        b.lock = Some(Lock {
+            inputs: "sha256:x".into(),
+            base: "python@sha256:abc".into(),
+            packages: vec!["jupyterlab==4.4.0".into(), "six==1.16.0".into()],
+        });
+        let p = plan(&s);
+        let d = dockerfile(&p);
+        assert!(d.contains("FROM python@sha256:abc\n"), "{d}");
+        assert!(d.contains("--no-deps -r /opt/rjup/locked-requirements.txt"));
+        assert!(!d.contains("/opt/rjup/requirements.txt") && !d.contains("lab-requirements"));
+        assert!(context_files(&p).contains(&"locked-requirements.txt".to_string()));
+    }
+
+    #[test]
+    fn lock_inputs_follow_the_python_files_but_not_notebooks_or_apt() {
+        let s = spec();
+        let ImageSource::Build(b) = &s.image else {
+            panic!()
+        };
+        let before = lock_inputs(b);
+        let mut b2 = b.clone();
+        b2.environment.apt = vec!["jq".into()];
+        assert_eq!(lock_inputs(&b2), before);
+        b2.environment.requirements = file("requirements.txt", "six\n");
+        assert_ne!(lock_inputs(&b2), before);
     }
 }

@@ -113,8 +113,11 @@ pub struct Build {
 }
 
 impl Build {
-    pub fn new(tag: &str) -> Self {
-        say(format!("Building {tag}"));
+    pub fn new(tag: &str, context_bytes: usize) -> Self {
+        say(format!(
+            "Building {tag} (build context: {})",
+            human_bytes(context_bytes)
+        ));
         let bar = fancy().then(|| {
             let bar = ProgressBar::with_draw_target(Some(1), ProgressDrawTarget::stderr());
             bar.set_style(
@@ -173,6 +176,14 @@ impl Drop for Build {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+pub fn human_bytes(n: usize) -> String {
+    match n {
+        n if n < 1024 => format!("{n} B"),
+        n if n < 1024 * 1024 => format!("{:.1} KiB", n as f64 / 1024.0),
+        n => format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0)),
     }
 }
 

@@ -10,7 +10,9 @@ use anyhow::Context;
 
 use crate::archive::Owner;
 use crate::config::{self, Config};
+use crate::environment::{self, EnvFile, Environment};
 use crate::error::{fail, Code};
+use crate::lock::{self, Lock};
 
 pub const DEFAULT_BASE: &str = "python:3.13-slim";
 pub const DEFAULT_PORT: u16 = 8888;
@@ -33,7 +35,18 @@ pub enum PortRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ImageSource {
     Pull(String),
-    Build { base: String, packages: Vec<String> },
+    Build(Box<BuildSpec>),
+}
+
+/// Everything that goes into a built image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuildSpec {
+    /// `build.base`, else `python:X.Y-slim` from runtime.txt, else the default.
+    pub base: String,
+    pub packages: Vec<String>,
+    pub environment: Environment,
+    pub ca_certificates: Vec<EnvFile>,
+    pub lock: Option<Lock>,
 }
 
 /// The desired lab, before anything is asked of Docker.
@@ -58,6 +71,23 @@ pub struct Spec {
 impl Spec {
     pub fn container_name(&self) -> String {
         format!("rjup-{}", self.name)
+    }
+
+    /// Refuses to build from an `rjup.lock` that no longer matches the environment files.
+    pub fn ensure_lock_fresh(&self) -> anyhow::Result<()> {
+        let ImageSource::Build(build) = &self.image else {
+            return Ok(());
+        };
+        match &build.lock {
+            Some(lock) if lock.inputs != crate::image::lock_inputs(build) => fail(
+                Code::LockStale,
+                format!(
+                    "{} no longer matches the project's environment files; run `rjup lock` to update it, or delete it to build unpinned",
+                    self.dir.join(lock::FILE_NAME).display()
+                ),
+            ),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -105,16 +135,68 @@ pub fn resolve(project: Option<&Path>, overrides: Overrides) -> anyhow::Result<S
         None => Config::default(),
     };
     let meta = std::fs::metadata(&dir).with_context(|| format!("reading {}", dir.display()))?;
-    build_spec(
-        dir,
-        config_file,
-        config,
-        overrides,
-        Owner {
-            uid: meta.uid(),
-            gid: meta.gid(),
-        },
-    )
+    let files = if config.image.is_some() {
+        ProjectFiles::default()
+    } else {
+        ProjectFiles {
+            environment: environment::detect(
+                &dir,
+                &environment::Overrides {
+                    requirements: config.requirements.clone(),
+                    apt: config.apt.clone(),
+                    post_build: config.post_build.clone(),
+                },
+            )?,
+            ca_certificates: read_certificates(&dir, &config.ca_certificates)?,
+            lock: lock::load(&dir)?,
+        }
+    };
+    let owner = Owner {
+        uid: meta.uid(),
+        gid: meta.gid(),
+    };
+    build_spec(dir, config_file, config, overrides, owner, files)
+}
+
+/// What build mode reads from the project besides `rjup.yaml`.
+#[derive(Debug, Default)]
+pub struct ProjectFiles {
+    pub environment: Environment,
+    pub ca_certificates: Vec<EnvFile>,
+    pub lock: Option<Lock>,
+}
+
+fn read_certificates(dir: &Path, paths: &[String]) -> anyhow::Result<Vec<EnvFile>> {
+    let mut certs = Vec::new();
+    for (i, path) in paths.iter().enumerate() {
+        let full = dir.join(path);
+        let contents = std::fs::read(&full).map_err(|e| {
+            crate::error::Error::new(
+                Code::Config,
+                format!("`build.ca_certificates` names {path}, which cannot be read ({e}); give the path of a PEM certificate"),
+            )
+        })?;
+        if !String::from_utf8_lossy(&contents).contains("-----BEGIN CERTIFICATE-----") {
+            return fail(
+                Code::Config,
+                format!("`build.ca_certificates`: {path} is not a PEM certificate; convert it with `openssl x509 -outform pem`"),
+            );
+        }
+        let stem = Path::new(path)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let stem: String = stem
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
+        // update-ca-certificates only picks up files named *.crt.
+        certs.push(EnvFile {
+            shown: format!("{i}-{stem}.crt"),
+            contents,
+        });
+    }
+    Ok(certs)
 }
 
 fn build_spec(
@@ -123,6 +205,7 @@ fn build_spec(
     config: Config,
     overrides: Overrides,
     dir_owner: Owner,
+    files: ProjectFiles,
 ) -> anyhow::Result<Spec> {
     let mut warnings = Vec::new();
     let name = match config.name {
@@ -138,10 +221,28 @@ fn build_spec(
     let owner = lab_owner(&dir, dir_owner, &mut warnings);
     let image = match config.image {
         Some(reference) => ImageSource::Pull(reference),
-        None => ImageSource::Build {
-            base: config.base.unwrap_or_else(|| DEFAULT_BASE.to_string()),
-            packages: config.packages,
-        },
+        None => {
+            let from_runtime = files
+                .environment
+                .python
+                .as_ref()
+                .map(|v| format!("python:{v}-slim"));
+            if let (Some(base), Some(runtime)) = (&config.base, &files.environment.runtime_txt) {
+                warnings.push(format!(
+                    "build.base {base} in rjup.yaml wins over {runtime}"
+                ));
+            }
+            ImageSource::Build(Box::new(BuildSpec {
+                base: config
+                    .base
+                    .or(from_runtime)
+                    .unwrap_or_else(|| DEFAULT_BASE.to_string()),
+                packages: config.packages,
+                environment: files.environment,
+                ca_certificates: files.ca_certificates,
+                lock: files.lock,
+            }))
+        }
     };
     Ok(Spec {
         dir,
@@ -204,6 +305,7 @@ pub mod tests {
                 uid: 1500,
                 gid: 1500,
             },
+            ProjectFiles::default(),
         )
         .unwrap()
     }
@@ -215,13 +317,11 @@ pub mod tests {
         assert_eq!(s.container_name(), "rjup-demo");
         assert_eq!(s.port, PortRequest::Auto);
         assert_eq!(s.bind, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        assert_eq!(
-            s.image,
-            ImageSource::Build {
-                base: DEFAULT_BASE.into(),
-                packages: vec![]
-            }
-        );
+        let ImageSource::Build(build) = &s.image else {
+            panic!("expected build mode")
+        };
+        assert_eq!(build.base, DEFAULT_BASE);
+        assert!(build.packages.is_empty() && build.lock.is_none());
         assert_eq!((s.owner.uid, s.owner.gid), (1500, 1500));
         assert!(s.warnings.is_empty());
     }
@@ -243,6 +343,7 @@ pub mod tests {
             config.clone(),
             overrides,
             Owner { uid: 1, gid: 1 },
+            ProjectFiles::default(),
         )
         .unwrap();
         assert_eq!(s.port, PortRequest::Fixed(9100));
@@ -253,6 +354,7 @@ pub mod tests {
             config,
             Overrides::default(),
             Owner { uid: 1, gid: 1 },
+            ProjectFiles::default(),
         )
         .unwrap();
         assert_eq!(s.port, PortRequest::Fixed(9000));
@@ -271,12 +373,57 @@ pub mod tests {
             config,
             Overrides::default(),
             Owner { uid: 1, gid: 1 },
+            ProjectFiles::default(),
         )
         .unwrap();
         assert_eq!(
             s.image,
             ImageSource::Pull("jupyter/minimal-notebook:latest".into())
         );
+    }
+
+    #[test]
+    fn runtime_txt_selects_the_base_unless_build_base_is_set() {
+        let files = || ProjectFiles {
+            environment: Environment {
+                python: Some("3.12".into()),
+                runtime_txt: Some("runtime.txt".into()),
+                ..Environment::default()
+            },
+            ..ProjectFiles::default()
+        };
+        let owner = Owner { uid: 1, gid: 1 };
+        let s = build_spec(
+            PathBuf::from("/p/x"),
+            None,
+            Config::default(),
+            Overrides::default(),
+            owner,
+            files(),
+        )
+        .unwrap();
+        let ImageSource::Build(b) = &s.image else {
+            panic!()
+        };
+        assert_eq!(b.base, "python:3.12-slim");
+        let config = Config {
+            base: Some("python:3.11-slim".into()),
+            ..Config::default()
+        };
+        let s = build_spec(
+            PathBuf::from("/p/x"),
+            None,
+            config,
+            Overrides::default(),
+            owner,
+            files(),
+        )
+        .unwrap();
+        let ImageSource::Build(b) = &s.image else {
+            panic!()
+        };
+        assert_eq!(b.base, "python:3.11-slim");
+        assert!(s.warnings[0].contains("wins over runtime.txt"));
     }
 
     #[test]
@@ -287,6 +434,7 @@ pub mod tests {
             Config::default(),
             Overrides::default(),
             Owner { uid: 1, gid: 1 },
+            ProjectFiles::default(),
         )
         .unwrap();
         assert_eq!(s.name, "myanalysisv2");
@@ -300,6 +448,7 @@ pub mod tests {
             Config::default(),
             Overrides::default(),
             Owner { uid: 0, gid: 0 },
+            ProjectFiles::default(),
         )
         .unwrap();
         assert_ne!(s.owner.uid, 0);

@@ -1,9 +1,11 @@
 //! One file per verb. This module only picks the verb and runs it.
 
+mod build;
 mod check;
 mod completions;
 mod down;
 mod init;
+mod lock;
 mod logs;
 mod ls;
 mod password;
@@ -30,6 +32,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                         Command::Up(args) => up::run(project, args).await,
                         Command::Down(args) => down::run(project, args).await,
                         Command::Check(args) => check::run(project, args).await,
+                        Command::Build(args) => build::run(project, args).await,
+                        Command::Lock(args) => lock::run(project, args).await,
                         Command::Ls(args) => ls::run(args).await,
                         Command::Status(args) => status::run(project, args).await,
                         Command::Logs(args) => logs::run(project, args).await,

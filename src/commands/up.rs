@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bollard::models::ContainerInspectResponse;
 
 use crate::cli::UpArgs;
-use crate::engine::Engine;
+use crate::engine::{BuildFlags, Engine};
 use crate::error::{fail, Code, Error};
 use crate::image::{self, ImagePlan};
 use crate::lab::{self, label, Action, Observed};
@@ -107,8 +107,10 @@ pub async fn converge(
         .and_then(|c| container_label(c, label::PORT))
         .and_then(|p| p.parse().ok());
 
+    spec.ensure_lock_fresh()?;
     let image_plan = image::plan(spec);
-    let image_id = ensure_image(engine, &image_plan, options.rebuild).await?;
+    let image_id =
+        ensure_image(engine, &image_plan, BuildFlags::default(), options.rebuild).await?;
     let port = choose_port(engine, spec, state, running_port).await?;
     let cookie_secret = state.cookie_secret()?;
     let desired = lab::desired(&lab::Inputs {
@@ -208,14 +210,30 @@ fn observe(container: &ContainerInspectResponse) -> Observed {
     }
 }
 
-async fn ensure_image(engine: &Engine, plan: &ImagePlan, rebuild: bool) -> anyhow::Result<String> {
+/// The image's id, pulling or building it only when it is not there (or when asked).
+pub async fn ensure_image(
+    engine: &Engine,
+    plan: &ImagePlan,
+    flags: BuildFlags,
+    rebuild: bool,
+) -> anyhow::Result<String> {
     match plan {
         ImagePlan::Pull { reference } => match engine.image_id(reference).await? {
             Some(id) => Ok(id),
             None => engine.pull(reference).await,
         },
-        ImagePlan::Build { tag, base, context } => {
-            if !rebuild {
+        ImagePlan::Build {
+            tag,
+            base,
+            context,
+            used,
+        } => {
+            if used.is_empty() {
+                say("Environment: JupyterLab only (no environment files found)");
+            } else {
+                say(format!("Environment: {}", used.join(", ")));
+            }
+            if !rebuild && !flags.no_cache && !flags.pull {
                 if let Some(id) = engine.image_id(tag).await? {
                     return Ok(id);
                 }
@@ -223,7 +241,7 @@ async fn ensure_image(engine: &Engine, plan: &ImagePlan, rebuild: bool) -> anyho
             if engine.image_id(base).await?.is_none() {
                 engine.pull(base).await?;
             }
-            engine.build(tag, context.clone()).await
+            engine.build(tag, context.clone(), flags).await
         }
     }
 }

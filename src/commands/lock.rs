@@ -1,0 +1,161 @@
+//! `rjup lock`: resolve the environment inside the base image and pin it in `rjup.lock`.
+
+use std::path::Path;
+
+use crate::archive::{Archive, ROOT};
+use crate::cli::LockArgs;
+use crate::engine::Engine;
+use crate::error::{fail, Code};
+use crate::image::{self, LAB_REQUIREMENTS, UV_REQUIREMENTS};
+use crate::lock::{self, Lock};
+use crate::progress::{say, Wait};
+use crate::settings::{self, ImageSource, Overrides};
+
+/// Installs uv in the base image and resolves every input file together, so the pins are
+/// what that base's Python would install.
+const RESOLVE: &str = r#"set -e
+cd /tmp/rjup-lock
+python3 -m venv /tmp/rjup-uv >&2
+/tmp/rjup-uv/bin/pip install --quiet --disable-pip-version-check -r uv-requirements.txt >&2
+uv=/tmp/rjup-uv/bin/uv
+inputs=lab-requirements.txt
+[ -s packages.txt ] && inputs="$inputs packages.txt"
+[ -f requirements.txt ] && inputs="$inputs requirements.txt"
+if [ -f project/uv.lock ]; then
+  (cd project && "$uv" export --quiet --frozen --no-hashes --no-emit-project --no-header) > uv-lock.txt
+  inputs="$inputs uv-lock.txt"
+elif [ -f project/pyproject.toml ]; then
+  inputs="$inputs project/pyproject.toml"
+fi
+exec "$uv" pip compile --quiet --no-header --no-annotate --python "$(command -v python3)" $inputs
+"#;
+
+pub async fn run(project: Option<&Path>, args: LockArgs) -> anyhow::Result<()> {
+    let spec = settings::resolve(project, Overrides::default())?;
+    let ImageSource::Build(build) = &spec.image else {
+        return fail(
+            Code::Config,
+            "`image:` runs a ready image as is, so there is nothing for rjup lock to pin; remove `image:` to build from the project's files",
+        );
+    };
+    if let Some(conda) = &build.environment.conda {
+        return fail(
+            Code::Config,
+            format!("rjup lock pins Python packages with uv and cannot pin {}; pin versions in it by hand, or use requirements.txt", conda.shown),
+        );
+    }
+    let inputs = image::lock_inputs(build);
+    let path = spec.dir.join(lock::FILE_NAME);
+    if args.check {
+        return match &build.lock {
+            Some(lock) if lock.inputs == inputs => {
+                say(format!("{} matches the environment files", path.display()));
+                Ok(())
+            }
+            Some(_) => fail(Code::LockStale, format!("{} no longer matches the environment files; run `rjup lock` and commit the result", path.display())),
+            None => fail(Code::LockStale, format!("{} does not exist; run `rjup lock` and commit the result", path.display())),
+        };
+    }
+
+    let engine = Engine::connect().await?;
+    if engine.image_id(&build.base).await?.is_none() {
+        engine.pull(&build.base).await?;
+    }
+    let Some(base) = engine.repo_digest(&build.base).await? else {
+        return fail(
+            Code::Image,
+            format!("{} has no registry digest (it was built or tagged locally), so it cannot be pinned; use a base image from a registry", build.base),
+        );
+    };
+
+    let mut files = Archive::new();
+    let dir = "tmp/rjup-lock";
+    files
+        .dir(&format!("{dir}/"), 0o755, ROOT)
+        .dir(&format!("{dir}/project/"), 0o755, ROOT);
+    files.file(
+        &format!("{dir}/uv-requirements.txt"),
+        UV_REQUIREMENTS.as_bytes(),
+        0o644,
+        ROOT,
+    );
+    files.file(
+        &format!("{dir}/lab-requirements.txt"),
+        LAB_REQUIREMENTS.as_bytes(),
+        0o644,
+        ROOT,
+    );
+    files.file(
+        &format!("{dir}/packages.txt"),
+        build.packages.join("\n").as_bytes(),
+        0o644,
+        ROOT,
+    );
+    let env = &build.environment;
+    if let Some(f) = &env.requirements {
+        files.file(&format!("{dir}/requirements.txt"), &f.contents, 0o644, ROOT);
+    }
+    if let Some(f) = &env.pyproject {
+        files.file(
+            &format!("{dir}/project/pyproject.toml"),
+            &f.contents,
+            0o644,
+            ROOT,
+        );
+    }
+    if let Some(f) = &env.uv_lock {
+        files.file(&format!("{dir}/project/uv.lock"), &f.contents, 0o644, ROOT);
+    }
+
+    let wait = Wait::new(&format!("Resolving the environment in {base}"));
+    let finished = engine.run_once(&base, RESOLVE, files.finish()).await?;
+    drop(wait);
+    if finished.exit_code != 0 {
+        let output = finished
+            .stderr
+            .trim_end()
+            .lines()
+            .rev()
+            .take(15)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n    ");
+        return fail(
+            Code::Build,
+            format!("resolving the environment failed (exit code {}); fix the requirements it names and run `rjup lock` again:\n    {output}", finished.exit_code),
+        );
+    }
+    let packages = lock::parse_compiled(&finished.stdout);
+    if !packages
+        .iter()
+        .any(|p| p.to_lowercase().starts_with("jupyterlab=="))
+    {
+        return fail(
+            Code::Build,
+            "the resolution did not include JupyterLab; this is a bug in rjup, please report it",
+        );
+    }
+    let lock = Lock {
+        inputs,
+        base,
+        packages,
+    };
+    write_atomically(&path, lock.render().as_bytes())?;
+    say(format!(
+        "Wrote {}: {} packages on {}",
+        path.display(),
+        lock.packages.len(),
+        lock.base
+    ));
+    Ok(())
+}
+
+/// A lock is either the old one or the new one, never half of each.
+fn write_atomically(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let tmp = path.with_extension(format!("lock.tmp.{}", std::process::id()));
+    std::fs::write(&tmp, contents).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}

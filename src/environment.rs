@@ -1,0 +1,340 @@
+//! The project's own environment files, found the way repo2docker finds them (the Binder
+//! conventions), so any repository that works on mybinder.org works with `rjup up`.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{fail, Code};
+
+/// One file that goes into the image: where it was found, and its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvFile {
+    /// As the user knows it, relative to the project: `binder/requirements.txt`.
+    pub shown: String,
+    pub contents: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Environment {
+    pub requirements: Option<EnvFile>,
+    pub pyproject: Option<EnvFile>,
+    pub uv_lock: Option<EnvFile>,
+    pub conda: Option<EnvFile>,
+    /// `X.Y` from `runtime.txt`.
+    pub python: Option<String>,
+    pub runtime_txt: Option<String>,
+    /// Debian packages from `apt.txt` and `build.apt`, in order, without duplicates.
+    pub apt: Vec<String>,
+    pub apt_txt: Option<String>,
+    pub post_build: Option<EnvFile>,
+    pub start: Option<EnvFile>,
+}
+
+/// What `rjup.yaml` adds to or overrides in the detected files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// A requirements file used instead of the detected one.
+    pub requirements: Option<String>,
+    /// Debian packages added to `apt.txt`'s.
+    pub apt: Vec<String>,
+    /// A script used instead of `postBuild`.
+    pub post_build: Option<String>,
+}
+
+impl Environment {
+    /// The files used, for telling the user.
+    pub fn used(&self) -> Vec<String> {
+        let mut used: Vec<String> = [
+            &self.requirements,
+            &self.pyproject,
+            &self.uv_lock,
+            &self.conda,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|f| f.shown.clone())
+        .collect();
+        used.extend(self.runtime_txt.clone());
+        used.extend(self.apt_txt.clone());
+        used.extend(
+            [&self.post_build, &self.start]
+                .into_iter()
+                .flatten()
+                .map(|f| f.shown.clone()),
+        );
+        used
+    }
+}
+
+/// Finds the environment files: in `binder/` or `.binder/` if one exists, else the root.
+pub fn detect(project: &Path, overrides: &Overrides) -> anyhow::Result<Environment> {
+    let binder = project.join("binder");
+    let dot_binder = project.join(".binder");
+    let (dir, prefix) = match (binder.is_dir(), dot_binder.is_dir()) {
+        (true, true) => {
+            return fail(
+                Code::Config,
+                format!(
+                    "{} has both binder/ and .binder/, and Binder would not know which to use; keep one of them",
+                    project.display()
+                ),
+            )
+        }
+        (true, false) => (binder, "binder/"),
+        (false, true) => (dot_binder, ".binder/"),
+        (false, false) => (project.to_path_buf(), ""),
+    };
+    let find = |name: &str| -> anyhow::Result<Option<EnvFile>> {
+        read(&dir.join(name), format!("{prefix}{name}"))
+    };
+    let mut env = Environment {
+        requirements: find("requirements.txt")?,
+        pyproject: find("pyproject.toml")?,
+        uv_lock: None,
+        conda: match find("environment.yml")? {
+            Some(f) => Some(f),
+            None => find("environment.yaml")?,
+        },
+        post_build: find("postBuild")?,
+        start: find("start")?,
+        ..Environment::default()
+    };
+    if env.pyproject.is_some() {
+        env.uv_lock = find("uv.lock")?;
+    }
+    if let Some(path) = &overrides.requirements {
+        env.requirements = Some(read_required(project, path, "build.requirements")?);
+    }
+    if let Some(path) = &overrides.post_build {
+        env.post_build = Some(read_required(project, path, "build.post_build")?);
+    }
+    if let Some(runtime) = find("runtime.txt")? {
+        env.python = Some(parse_runtime(&runtime)?);
+        env.runtime_txt = Some(runtime.shown);
+    }
+    if let Some(apt) = find("apt.txt")? {
+        env.apt = parse_apt(&apt)?;
+        env.apt_txt = Some(apt.shown);
+    }
+    for package in &overrides.apt {
+        if !env.apt.contains(package) {
+            env.apt.push(package.clone());
+        }
+    }
+    if let Some(start) = &env.start {
+        let text = String::from_utf8_lossy(&start.contents);
+        if !text.contains("exec \"$@\"") && !text.contains("exec \"${@}\"") {
+            return fail(
+                Code::Config,
+                format!("{} must end by running the server with `exec \"$@\"`; add that line at its end", start.shown),
+            );
+        }
+    }
+    Ok(env)
+}
+
+fn read(path: &Path, shown: String) -> anyhow::Result<Option<EnvFile>> {
+    match std::fs::read(path) {
+        Ok(contents) => Ok(Some(EnvFile { shown, contents })),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => fail(Code::Config, format!("cannot read {shown}: {e}")),
+    }
+}
+
+fn read_required(project: &Path, path: &str, key: &str) -> anyhow::Result<EnvFile> {
+    let full: PathBuf = project.join(path);
+    match read(&full, path.to_string())? {
+        Some(file) => Ok(file),
+        None => fail(
+            Code::Config,
+            format!(
+                "`{key}` names {path}, which is not in {}; fix the path, relative to the project",
+                project.display()
+            ),
+        ),
+    }
+}
+
+/// `python-3.12` → `3.12`.
+fn parse_runtime(file: &EnvFile) -> anyhow::Result<String> {
+    let text = String::from_utf8_lossy(&file.contents);
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .unwrap_or("");
+    let version = line.strip_prefix("python-").unwrap_or("");
+    let mut parts = version.split('.');
+    let valid = matches!((parts.next(), parts.next()), (Some(major), Some(minor))
+        if !major.is_empty() && !minor.is_empty() && major.chars().chain(minor.chars()).all(|c| c.is_ascii_digit()));
+    if !valid {
+        return fail(
+            Code::Config,
+            format!("{}:1: {line:?} is not a Python version; write it as python-X.Y, such as python-3.12", file.shown),
+        );
+    }
+    Ok(version.split('.').take(2).collect::<Vec<_>>().join("."))
+}
+
+/// Package names, one per line, `#` comments allowed; each a valid Debian name.
+fn parse_apt(file: &EnvFile) -> anyhow::Result<Vec<String>> {
+    let text = String::from_utf8_lossy(&file.contents);
+    let mut packages = Vec::new();
+    for (n, raw) in text.lines().enumerate() {
+        let line = raw.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        for name in line.split_whitespace() {
+            if !is_debian_package(name) {
+                return fail(
+                    Code::Config,
+                    format!(
+                        "{}:{}: {name:?} is not a Debian package name (lowercase letters, digits, `+`, `-`, `.`); write one package per line",
+                        file.shown,
+                        n + 1
+                    ),
+                );
+            }
+            if !packages.iter().any(|p| p == name) {
+                packages.push(name.to_string());
+            }
+        }
+    }
+    Ok(packages)
+}
+
+/// Debian policy 5.6.1, plus an optional `=version` pin.
+pub fn is_debian_package(spec: &str) -> bool {
+    let (name, version) = match spec.split_once('=') {
+        Some((n, v)) => (n, Some(v)),
+        None => (spec, None),
+    };
+    let name_ok = name.len() >= 2
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c));
+    let version_ok = version.is_none_or(|v| {
+        !v.is_empty()
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".+-~:".contains(c))
+    });
+    name_ok && version_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let p = dir.path().join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        dir
+    }
+
+    fn err(files: &[(&str, &str)]) -> String {
+        let dir = project(files);
+        let e = detect(dir.path(), &Overrides::default()).unwrap_err();
+        assert_eq!(crate::error::exit_code(&e), Code::Config as u8);
+        e.to_string()
+    }
+
+    #[test]
+    fn files_at_the_root_are_found() {
+        let dir = project(&[
+            ("requirements.txt", "pandas\n"),
+            ("apt.txt", "jq\n# tools\ncurl git\n"),
+            ("runtime.txt", "python-3.12\n"),
+        ]);
+        let env = detect(dir.path(), &Overrides::default()).unwrap();
+        assert_eq!(env.requirements.unwrap().contents, b"pandas\n");
+        assert_eq!(env.apt, ["jq", "curl", "git"]);
+        assert_eq!(env.python.as_deref(), Some("3.12"));
+    }
+
+    #[test]
+    fn a_binder_directory_hides_the_root_files() {
+        let dir = project(&[
+            ("requirements.txt", "root\n"),
+            ("binder/requirements.txt", "binder\n"),
+            ("binder/postBuild", "echo hi\n"),
+        ]);
+        let env = detect(dir.path(), &Overrides::default()).unwrap();
+        let req = env.requirements.clone().unwrap();
+        assert_eq!(
+            (req.shown.as_str(), req.contents.as_slice()),
+            ("binder/requirements.txt", &b"binder\n"[..])
+        );
+        assert_eq!(env.used(), ["binder/requirements.txt", "binder/postBuild"]);
+    }
+
+    #[test]
+    fn both_binder_directories_are_an_error() {
+        assert!(
+            err(&[("binder/apt.txt", "jq\n"), (".binder/apt.txt", "jq\n")])
+                .contains("both binder/ and .binder/")
+        );
+    }
+
+    #[test]
+    fn uv_lock_counts_only_next_to_a_pyproject() {
+        let env = detect(project(&[("uv.lock", "x")]).path(), &Overrides::default()).unwrap();
+        assert!(env.uv_lock.is_none());
+        let env = detect(
+            project(&[("uv.lock", "x"), ("pyproject.toml", "[project]\n")]).path(),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert!(env.uv_lock.is_some());
+    }
+
+    #[test]
+    fn bad_apt_names_runtime_and_start_are_rejected_with_a_fix() {
+        assert!(err(&[("apt.txt", "jq\nrm -rf /\n")])
+            .contains("apt.txt:2: \"-rf\" is not a Debian package name"));
+        assert!(err(&[("apt.txt", "jq; curl\n")]).contains("apt.txt:1:"));
+        assert!(err(&[("runtime.txt", "r-4.1\n")]).contains("write it as python-X.Y"));
+        assert!(err(&[("start", "#!/bin/sh\nexport A=1\n")]).contains("exec \"$@\""));
+    }
+
+    #[test]
+    fn rjup_yaml_adds_apt_packages_and_overrides_files() {
+        let dir = project(&[
+            ("apt.txt", "jq\n"),
+            ("postBuild", "a\n"),
+            ("env/ci.txt", "pytest\n"),
+            ("scripts/setup.sh", "b\n"),
+        ]);
+        let overrides = Overrides {
+            requirements: Some("env/ci.txt".into()),
+            apt: vec!["curl".into(), "jq".into()],
+            post_build: Some("scripts/setup.sh".into()),
+        };
+        let env = detect(dir.path(), &overrides).unwrap();
+        assert_eq!(env.apt, ["jq", "curl"]);
+        assert_eq!(env.requirements.unwrap().shown, "env/ci.txt");
+        assert_eq!(env.post_build.unwrap().contents, b"b\n");
+        let missing = Overrides {
+            requirements: Some("nope.txt".into()),
+            ..Overrides::default()
+        };
+        assert!(detect(dir.path(), &missing)
+            .unwrap_err()
+            .to_string()
+            .contains("`build.requirements` names nope.txt"));
+    }
+
+    #[test]
+    fn debian_package_names_follow_policy() {
+        for ok in ["jq", "libgl1", "g++", "python3.11", "curl=7.88.1-10"] {
+            assert!(is_debian_package(ok), "{ok}");
+        }
+        for bad in ["J", "x", "-y", "a;b", "Curl", "a=", "$(id)"] {
+            assert!(!is_debian_package(bad), "{bad}");
+        }
+    }
+}

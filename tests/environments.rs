@@ -1,0 +1,356 @@
+//! Per-project environments from the project's own files: the Binder conventions, the
+//! content-hash tag that rebuilds only when they change, and rjup.lock.
+
+mod common;
+
+use common::*;
+
+/// `rjup check --up --down` in a copy of an example: its notebook asserts the versions.
+fn example_lab_has_its_environment(example: &str, test: &str) {
+    let project = Project::from_example(example, test);
+    let out = project.rjup(
+        &[
+            "check",
+            "--up",
+            "--down",
+            "--port",
+            &free_port().to_string(),
+        ],
+        &[("RJUP_PASSWORD", PASSWORD)],
+        None,
+    );
+    assert_success(
+        &out,
+        &format!("rjup check --up --down in examples/{example}"),
+    );
+    let report = stdout(&out);
+    assert!(
+        report.contains("ok   notebook check-environment.ipynb"),
+        "{report}"
+    );
+}
+
+#[test]
+fn requirements_example_kernel_imports_the_pinned_version() {
+    if docker_or_skip("requirements_example_kernel_imports_the_pinned_version") {
+        example_lab_has_its_environment("requirements", "env-req");
+    }
+}
+
+#[test]
+fn binder_apt_postbuild_example_gets_apt_requirements_postbuild_and_start() {
+    if docker_or_skip("binder_apt_postbuild_example_gets_apt_requirements_postbuild_and_start") {
+        example_lab_has_its_environment("binder-apt-postbuild", "env-binder");
+    }
+}
+
+#[test]
+fn pyproject_uv_example_installs_exactly_what_uv_lock_pins() {
+    if docker_or_skip("pyproject_uv_example_installs_exactly_what_uv_lock_pins") {
+        example_lab_has_its_environment("pyproject-uv", "env-uv");
+    }
+}
+
+fn image_tag(out: &std::process::Output) -> String {
+    let err = stderr(out);
+    err.lines()
+        .find_map(|l| {
+            l.strip_prefix("Building ")
+                .or_else(|| l.strip_prefix("Image "))
+                .map(|rest| rest.split_whitespace().next().unwrap().to_string())
+        })
+        .unwrap_or_else(|| panic!("no image tag in:\n{err}"))
+}
+
+#[test]
+fn only_environment_files_rebuild_and_data_never_enters_the_build() {
+    if !docker_or_skip("only_environment_files_rebuild_and_data_never_enters_the_build") {
+        return;
+    }
+    let project = Project::from_example("requirements", "rebuild");
+    let first = project.rjup(&["build"], &[], None);
+    assert_success(&first, "rjup build");
+    let tag = image_tag(&first);
+    let context_line = stderr(&first)
+        .lines()
+        .find(|l| l.contains("build context:"))
+        .map(str::to_string);
+
+    // A notebook and 64 MiB of data change nothing: no build runs.
+    project.notebook("new-analysis.ipynb", &["print('edited')"]);
+    let data = project.dir.join("data.bin");
+    std::fs::File::create(&data)
+        .unwrap()
+        .set_len(64 << 20)
+        .unwrap();
+    let again = project.rjup(&["build"], &[], None);
+    assert_success(&again, "rjup build after editing a notebook");
+    assert!(
+        stderr(&again).contains("is up to date; nothing to build"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(image_tag(&again), tag);
+    assert!(
+        stderr(&again).contains("Environment: requirements.txt"),
+        "build says which files it used"
+    );
+
+    // Changing requirements.txt does rebuild, with the same small context.
+    project.write("requirements.txt", "tabulate==0.8.10\nsix==1.16.0\n");
+    let rebuilt = project.rjup(&["build"], &[], None);
+    assert_success(&rebuilt, "rjup build after editing requirements.txt");
+    assert!(
+        stderr(&rebuilt).contains("Building rjup/"),
+        "{}",
+        stderr(&rebuilt)
+    );
+    assert_ne!(image_tag(&rebuilt), tag);
+    let size = |line: &str| {
+        line.rsplit("build context: ")
+            .next()
+            .unwrap()
+            .trim_end_matches(')')
+            .to_string()
+    };
+    let new_context = stderr(&rebuilt)
+        .lines()
+        .find(|l| l.contains("build context:"))
+        .map(str::to_string)
+        .unwrap();
+    assert!(
+        new_context.contains("KiB") || new_context.ends_with(" B)"),
+        "the context must stay tiny: {new_context}"
+    );
+    if let Some(first_context) = context_line {
+        assert!(size(&first_context).contains("KiB"), "{first_context}");
+    }
+}
+
+#[test]
+fn editing_requirements_reuses_the_apt_layer() {
+    if !docker_or_skip("editing_requirements_reuses_the_apt_layer") {
+        return;
+    }
+    let project = Project::from_example("binder-apt-postbuild", "aptcache");
+    assert_success(&project.rjup(&["build"], &[], None), "first build");
+    let before = layers(&image_tag_of(&project));
+    project.write("binder/requirements.txt", "six==1.16.0\ntabulate==0.8.10\n");
+    assert_success(
+        &project.rjup(&["build"], &[], None),
+        "build after editing requirements",
+    );
+    let after = layers(&image_tag_of(&project));
+    let apt = |history: &[(String, String)]| {
+        history
+            .iter()
+            .find(|(_, cmd)| cmd.contains("apt-get install"))
+            .map(|(id, _)| id.clone())
+            .expect("an apt layer")
+    };
+    assert_eq!(
+        apt(&before),
+        apt(&after),
+        "the apt layer must come from the cache"
+    );
+    let lab = |history: &[(String, String)]| {
+        history
+            .iter()
+            .find(|(_, cmd)| cmd.contains("uv pip install") && cmd.contains("lab-requirements"))
+            .map(|(id, _)| id.clone())
+            .expect("a JupyterLab layer")
+    };
+    assert_eq!(
+        lab(&before),
+        lab(&after),
+        "the JupyterLab layer must come from the cache"
+    );
+}
+
+fn image_tag_of(project: &Project) -> String {
+    let out = project.rjup(&["build"], &[], None);
+    assert_success(&out, "rjup build");
+    image_tag(&out)
+}
+
+/// The image's layers, oldest first: (id, the command that made it).
+fn layers(tag: &str) -> Vec<(String, String)> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let docker = bollard::Docker::connect_with_defaults()
+            .unwrap()
+            .negotiate_version()
+            .await
+            .unwrap();
+        let mut history = docker.image_history(tag).await.unwrap();
+        history.reverse();
+        history.into_iter().map(|h| (h.id, h.created_by)).collect()
+    })
+}
+
+#[test]
+fn environment_yml_on_a_base_without_conda_says_how_to_fix_it() {
+    if !docker_or_skip("environment_yml_on_a_base_without_conda_says_how_to_fix_it") {
+        return;
+    }
+    let project = Project::from_example("", "conda");
+    project.write("environment.yml", "name: base\ndependencies:\n  - numpy\n");
+    let out = project.rjup(&["build"], &[], None);
+    assert_exit(&out, 8, "build with environment.yml on python:3.13-slim");
+    let err = stderr(&out);
+    assert!(
+        err.contains("environment.yml needs a base image with conda or mamba")
+            && err.contains("build.base"),
+        "{err}"
+    );
+}
+
+#[test]
+fn both_binder_directories_are_refused_before_anything_runs() {
+    let project = Project::from_example("", "twobinders");
+    std::fs::create_dir_all(project.dir.join("binder")).unwrap();
+    std::fs::create_dir_all(project.dir.join(".binder")).unwrap();
+    let out = project.rjup(&["build"], &[], None);
+    assert_exit(&out, 3, "build with binder/ and .binder/");
+    assert!(stderr(&out).contains("both binder/ and .binder/"));
+}
+
+#[test]
+fn lock_pins_the_base_by_digest_and_every_package_and_check_catches_drift() {
+    if !docker_or_skip("lock_pins_the_base_by_digest_and_every_package_and_check_catches_drift") {
+        return;
+    }
+    let project = Project::from_example("requirements", "lock");
+    let locked = project.rjup(&["lock"], &[], None);
+    assert_success(&locked, "rjup lock");
+    let text = std::fs::read_to_string(project.dir.join("rjup.lock")).unwrap();
+    assert!(text.contains("base: \"python@sha256:"), "{text}");
+    for pin in [
+        "\"jupyterlab==",
+        "\"tabulate==0.8.10\"",
+        "\"jupyter-server==",
+        "\"tornado==",
+    ] {
+        assert!(text.contains(pin), "rjup.lock lacks {pin}:\n{text}");
+    }
+    assert_success(
+        &project.rjup(&["lock", "--check"], &[], None),
+        "lock --check on a fresh lock",
+    );
+
+    project.write("requirements.txt", "tabulate==0.8.10\nsix\n");
+    assert_exit(
+        &project.rjup(&["lock", "--check"], &[], None),
+        13,
+        "lock --check after editing requirements.txt",
+    );
+    let up = project.rjup(
+        &["up", "--port", &free_port().to_string()],
+        &[("RJUP_PASSWORD", PASSWORD)],
+        None,
+    );
+    assert_exit(&up, 13, "up with a stale lock");
+    assert!(stderr(&up).contains("run `rjup lock`"));
+
+    project.write("requirements.txt", "tabulate==0.8.10\n");
+    let out = project.rjup(
+        &[
+            "check",
+            "--up",
+            "--down",
+            "--port",
+            &free_port().to_string(),
+        ],
+        &[("RJUP_PASSWORD", PASSWORD)],
+        None,
+    );
+    assert_success(&out, "check --up with the lock");
+    assert!(
+        stderr(&out).contains("Environment: rjup.lock (pinning requirements.txt)"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn proxy_settings_reach_the_build_and_ca_certificates_reach_the_lab() {
+    if !docker_or_skip("proxy_settings_reach_the_build_and_ca_certificates_reach_the_lab") {
+        return;
+    }
+    let project = Project::from_example("", "proxyca");
+    let cert = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "/dev/null",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=rjup test CA",
+        ])
+        .output()
+        .expect("openssl");
+    let pem = String::from_utf8(cert.stdout).unwrap();
+    assert!(
+        pem.contains("BEGIN CERTIFICATE"),
+        "openssl made no certificate"
+    );
+    project.write("corp-ca.pem", &pem);
+    let marker = format!("rjup-no-proxy-{}", std::process::id());
+    project.write(
+        "postBuild",
+        "#!/bin/sh\necho \"$NO_PROXY\" > \"$HOME/no-proxy-seen\"\n",
+    );
+    project.write(
+        "rjup.yaml",
+        "build:\n  ca_certificates: [corp-ca.pem]\ncheck:\n  notebooks: [check.ipynb]\n",
+    );
+    let body: String = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .take(3)
+        .collect();
+    project.notebook(
+        "check.ipynb",
+        &[
+            &format!("from pathlib import Path\nassert Path.home().joinpath('no-proxy-seen').read_text().strip() == '{marker}'"),
+            &format!("import os\nbundle = open(os.environ['SSL_CERT_FILE']).read().replace('\\n', '')\nassert '{body}' in bundle"),
+        ],
+    );
+    let out = project.rjup(
+        &[
+            "check",
+            "--up",
+            "--down",
+            "--port",
+            &free_port().to_string(),
+        ],
+        &[("RJUP_PASSWORD", PASSWORD), ("NO_PROXY", &marker)],
+        None,
+    );
+    assert_success(&out, "check --up with a CA certificate and NO_PROXY");
+    let tag = image_tag(&out);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let image = rt.block_on(async {
+        let docker = bollard::Docker::connect_with_defaults()
+            .unwrap()
+            .negotiate_version()
+            .await
+            .unwrap();
+        serde_json::to_string(&docker.inspect_image(&tag).await.unwrap().config).unwrap()
+    });
+    assert!(
+        !image.contains(&marker),
+        "proxy settings must not be baked into the image: {image}"
+    );
+}
