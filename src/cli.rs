@@ -62,6 +62,7 @@ pub enum Command {
     /// Stop and remove the lab; the project's files, the image and the password stay
     #[command(after_help = "Examples:
   rjup down
+  rjup down --forget              also forget the password and certificate
   rjup down --json")]
     Down(DownArgs),
 
@@ -159,6 +160,10 @@ pub struct LockArgs {
 
 #[derive(Debug, Args)]
 pub struct DownArgs {
+    /// Also forget the stored password hash, cookie secret, port and TLS certificate
+    #[arg(long)]
+    pub forget: bool,
+
     /// Print one JSON object on stdout instead of text
     #[arg(long)]
     pub json: bool,

@@ -23,6 +23,48 @@ pub struct ConfigFile {
     pub build: Option<Spanned<BuildSection>>,
     pub env: Option<BTreeMap<String, Spanned<String>>>,
     pub check: Option<CheckSection>,
+    pub tls: Option<Spanned<TlsValue>>,
+    pub resources: Option<ResourcesSection>,
+    pub gpus: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum TlsValue {
+    Mode(String),
+    Files(TlsFiles),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    pub cert: String,
+    pub key: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourcesSection {
+    pub memory: Option<Spanned<String>>,
+    pub cpus: Option<Spanned<f64>>,
+    pub pids: Option<Spanned<u32>>,
+}
+
+/// How the lab serves HTTP.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub enum TlsConfig {
+    #[default]
+    Off,
+    /// A certificate rjup makes and keeps per project.
+    SelfSigned,
+    /// The user's own certificate and key (paths as written, relative to the project).
+    Files { cert: String, key: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gpus {
+    All,
+    Count(u32),
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -59,6 +101,12 @@ pub struct Config {
     pub env: BTreeMap<String, String>,
     pub check_notebooks: Vec<String>,
     pub check_timeout: Option<u64>,
+    pub tls: TlsConfig,
+    /// Bytes.
+    pub memory: Option<i64>,
+    pub cpus: Option<f64>,
+    pub pids: Option<u32>,
+    pub gpus: Option<Gpus>,
 }
 
 /// What each value must look like, for messages about a value of the wrong type.
@@ -87,6 +135,12 @@ const EXPECTED: &[(&str, &str)] = &[
         "a list of notebook paths relative to the project, such as [analysis.ipynb]",
     ),
     ("timeout", "a number of seconds, such as 600"),
+    ("tls", "`self-signed`, or a mapping with `cert` and `key` (paths of PEM files)"),
+    ("resources", "a mapping with `memory`, `cpus` and `pids`"),
+    ("memory", "an amount such as 4g or 512m"),
+    ("cpus", "a number of CPUs such as 2 or 0.5"),
+    ("pids", "a whole number of processes such as 1024"),
+    ("gpus", "`all`, or a number of GPUs such as 1"),
 ];
 
 /// Variables rjup sets itself; letting `env` change them would undo the config injection.
@@ -226,6 +280,61 @@ fn validate(file: ConfigFile, origin: &str) -> Result<Config, Error> {
         }
         config.env.insert(key, value.value);
     }
+    if let Some(tls) = file.tls {
+        config.tls = match tls.value {
+            TlsValue::Mode(mode) if mode == "self-signed" => TlsConfig::SelfSigned,
+            TlsValue::Mode(mode) if mode == "off" || mode == "false" => TlsConfig::Off,
+            TlsValue::Mode(mode) => {
+                return Err(at(
+                    &tls.referenced,
+                    format!("`tls` {mode:?} is not a TLS mode; use `self-signed`, or a mapping with `cert` and `key`"),
+                ))
+            }
+            TlsValue::Files(files) => {
+                if files.cert.trim().is_empty() || files.key.trim().is_empty() {
+                    return Err(at(&tls.referenced, "`tls.cert` and `tls.key` must both be paths of PEM files".into()));
+                }
+                TlsConfig::Files { cert: files.cert, key: files.key }
+            }
+        };
+    }
+    if let Some(resources) = file.resources {
+        if let Some(memory) = resources.memory {
+            config.memory = Some(parse_memory(&memory.value).ok_or_else(|| {
+                at(
+                    &memory.referenced,
+                    format!("`resources.memory` {:?} is not an amount of memory; write one such as 4g, 512m or 1073741824 (at least 64m)", memory.value),
+                )
+            })?);
+        }
+        if let Some(cpus) = resources.cpus {
+            if !(cpus.value > 0.0 && cpus.value <= 1024.0) {
+                return Err(at(&cpus.referenced, format!("`resources.cpus` {} is out of range; use a number above 0, such as 2 or 0.5", cpus.value)));
+            }
+            config.cpus = Some(cpus.value);
+        }
+        if let Some(pids) = resources.pids {
+            if pids.value < 64 {
+                return Err(at(&pids.referenced, format!("`resources.pids` {} is too low for Jupyter and its kernels; use at least 64", pids.value)));
+            }
+            config.pids = Some(pids.value);
+        }
+    }
+    if let Some(gpus) = file.gpus {
+        let value = gpus.value.trim();
+        config.gpus = Some(match value {
+            "all" => Gpus::All,
+            n => match n.parse::<u32>() {
+                Ok(count) if count > 0 => Gpus::Count(count),
+                _ => {
+                    return Err(at(
+                        &gpus.referenced,
+                        format!("`gpus` {:?} is not `all` or a number of GPUs; use `all`, or a count such as 1", gpus.value),
+                    ))
+                }
+            },
+        });
+    }
     if let Some(check) = file.check {
         for notebook in check.notebooks.unwrap_or_default() {
             let path = notebook.value.trim().trim_start_matches("./");
@@ -252,6 +361,27 @@ fn validate(file: ConfigFile, origin: &str) -> Result<Config, Error> {
         }
     }
     Ok(config)
+}
+
+/// `4g`, `512m`, `1024k` or plain bytes; at least 64 MiB.
+fn parse_memory(text: &str) -> Option<i64> {
+    let t = text.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (number, unit) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => (&t[..i], &t[i..]),
+        None => (t, ""),
+    };
+    let scale: f64 = match unit {
+        "" => 1.0,
+        "k" => 1024.0,
+        "m" => 1024.0 * 1024.0,
+        "g" => 1024.0 * 1024.0 * 1024.0,
+        "t" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    let value: f64 = number.trim().parse().ok()?;
+    let bytes = (value * scale) as i64;
+    (value.is_finite() && bytes >= 64 * 1024 * 1024).then_some(bytes)
 }
 
 /// A path inside the project, relative to it.
@@ -473,6 +603,23 @@ name: {name}
 # env:
 #   TZ: Europe/Berlin
 
+# Serve the lab over HTTPS: `self-signed` makes a certificate for every address the
+# lab is published on and keeps it, so its fingerprint stays the same; or give your own.
+# tls: self-signed
+# tls:
+#   cert: certs/lab.pem
+#   key: certs/lab-key.pem
+
+# Limits for the lab's container. Without them it may use the whole machine, except
+# for processes: 4096 by default.
+# resources:
+#   memory: 8g
+#   cpus: 4
+#   pids: 4096
+
+# GPUs for the lab: `all`, or a count. Needs the NVIDIA container runtime.
+# gpus: all
+
 # What `rjup check` tests besides logging in and running code in a kernel.
 # check:
 #   # Notebooks to run inside the lab, one at a time; a cell that raises fails the check.
@@ -583,6 +730,38 @@ mod tests {
         assert_eq!(c.ca_certificates, ["/etc/c.pem"]);
         assert!(err("build:\n  apt: [\"jq; rm -rf /\"]\n").starts_with("rjup.yaml:2:"));
         assert!(err("build:\n  requirements: ../other/r.txt\n").contains("inside the project"));
+    }
+
+    #[test]
+    fn tls_resources_and_gpus_parse_and_reject_bad_values() {
+        let c = parse(
+            "tls: self-signed\nresources:\n  memory: 4g\n  cpus: 1.5\n  pids: 512\ngpus: all\n",
+            "rjup.yaml",
+        )
+        .unwrap();
+        assert_eq!(c.tls, TlsConfig::SelfSigned);
+        assert_eq!(c.memory, Some(4 << 30));
+        assert_eq!(c.cpus, Some(1.5));
+        assert_eq!(c.pids, Some(512));
+        assert_eq!(c.gpus, Some(Gpus::All));
+        let c = parse("tls:\n  cert: c.pem\n  key: k.pem\ngpus: 2\n", "rjup.yaml").unwrap();
+        assert_eq!(
+            c.tls,
+            TlsConfig::Files {
+                cert: "c.pem".into(),
+                key: "k.pem".into()
+            }
+        );
+        assert_eq!(c.gpus, Some(Gpus::Count(2)));
+        assert!(err("tls: yes-please\n").contains("is not a TLS mode"));
+        assert!(
+            err("resources:\n  memory: lots\n").starts_with("rjup.yaml:2:11: `resources.memory`")
+        );
+        assert!(err("resources:\n  memory: 1m\n").contains("at least 64m"));
+        assert!(err("resources:\n  cpus: 0\n").contains("out of range"));
+        assert!(err("resources:\n  pids: 10\n").contains("at least 64"));
+        assert!(err("gpus: some\n").contains("`all` or a number"));
+        assert!(err("resources:\n  memroy: 1g\n").contains("did you mean `memory`?"));
     }
 
     #[test]

@@ -78,7 +78,7 @@ impl Engine {
         match self.docker.inspect_image(reference).await {
             Ok(image) => Ok(image.id),
             Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(e).with_context(|| format!("inspecting image {reference}")),
+            Err(e) => Err(engine_error(e, &format!("inspecting image {reference}"))),
         }
     }
 
@@ -98,7 +98,13 @@ impl Engine {
             )
         };
         while let Some(item) = stream.next().await {
-            let info = item.map_err(|e| failed(docker_message(&e)))?;
+            let info = item.map_err(|e| {
+                if is_transport(&e) {
+                    engine_error(e, "pulling")
+                } else {
+                    failed(docker_message(&e)).into()
+                }
+            })?;
             if let Some(detail) = &info.error_detail {
                 return Err(failed(detail.message.clone().unwrap_or_default()).into());
             }
@@ -141,6 +147,9 @@ impl Engine {
                         continue;
                     }
                 },
+                Err(e) if is_transport(&e) => {
+                    return Err(engine_error(e, &format!("building {tag}")))
+                }
                 Err(e) => docker_message(&e),
             };
             let failing = report.failure_report(15);
@@ -163,7 +172,7 @@ impl Engine {
             .docker
             .inspect_image(reference)
             .await
-            .with_context(|| format!("inspecting image {reference}"))?;
+            .map_err(|e| engine_error(e, &format!("inspecting image {reference}")))?;
         let repository = split_reference(reference).0;
         let digests = image.repo_digests.unwrap_or_default();
         Ok(digests
@@ -206,14 +215,14 @@ impl Engine {
                 body,
             )
             .await
-            .context("creating a throwaway container")?
+            .map_err(|e| engine_error(e, "creating a throwaway container"))?
             .id;
         let result = async {
             self.upload(&id, files).await?;
             self.docker
                 .start_container(&id, None::<StartContainerOptions>)
                 .await
-                .context("starting a throwaway container")?;
+                .map_err(|e| engine_error(e, "starting a throwaway container"))?;
             let mut wait = self
                 .docker
                 .wait_container(&id, None::<bollard::query_parameters::WaitContainerOptions>);
@@ -222,18 +231,16 @@ impl Engine {
                 match item {
                     Ok(response) => exit_code = response.status_code,
                     Err(DockerError::DockerContainerWaitError { code, .. }) => exit_code = code,
-                    Err(e) => {
-                        return Err(
-                            anyhow::Error::new(e).context("waiting for a throwaway container")
-                        )
-                    }
+                    Err(e) => return Err(engine_error(e, "waiting for a throwaway container")),
                 }
             }
             let options = LogsOptionsBuilder::new().stdout(true).stderr(true).build();
             let mut logs = self.docker.logs(&id, Some(options));
             let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
             while let Some(chunk) = logs.next().await {
-                match chunk.context("reading a throwaway container's output")? {
+                match chunk
+                    .map_err(|e| engine_error(e, "reading a throwaway container's output"))?
+                {
                     bollard::container::LogOutput::StdOut { message } => {
                         stdout.extend_from_slice(&message)
                     }
@@ -255,7 +262,7 @@ impl Engine {
         match self.docker.inspect_container(name, None).await {
             Ok(c) => Ok(Some(c)),
             Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(e).with_context(|| format!("inspecting container {name}")),
+            Err(e) => Err(engine_error(e, &format!("inspecting container {name}"))),
         }
     }
 
@@ -268,7 +275,7 @@ impl Engine {
                 format!("a container named {name} appeared while rjup was creating it; another `rjup up` may be running here, so wait for it and run `rjup up` again"),
             )
             .into()),
-            Err(e) => Err(e).with_context(|| format!("creating container {name}")),
+            Err(e) => Err(engine_error(e, &format!("creating container {name}"))),
         }
     }
 
@@ -278,17 +285,20 @@ impl Engine {
         self.docker
             .upload_to_container(id, Some(options), bollard::body_full(archive.into()))
             .await
-            .context("copying the lab's config into its container")
+            .map_err(|e| engine_error(e, "copying the lab's config into its container"))
     }
 
     pub async fn start(&self, id: &str) -> anyhow::Result<()> {
         self.docker.start_container(id, None::<StartContainerOptions>).await.map_err(|e| {
             let message = docker_message(&e);
-            if message.contains("executable file not found") {
+            if message.contains("could not select device driver") {
                 Error::new(
-                    Code::Image,
-                    "the image has no `jupyter` command on its PATH; use an image with JupyterLab in `image:`, or remove `image:` to let rjup build one",
+                    Code::NoGpu,
+                    format!("`gpus` asks for GPUs, but this Docker engine has no GPU runtime ({message}); install the NVIDIA Container Toolkit and restart Docker, or remove `gpus` from rjup.yaml"),
                 )
+                .into()
+            } else if message.contains("executable file not found") {
+                Error::new(Code::Image, crate::lab::NO_JUPYTER)
                 .into()
             } else if message.contains("address already in use") || message.contains("port is already allocated") {
                 Error::new(
@@ -297,7 +307,7 @@ impl Engine {
                 )
                 .into()
             } else {
-                anyhow::Error::new(e).context("starting the lab's container")
+                engine_error(e, "starting the lab's container")
             }
         })
     }
@@ -311,7 +321,7 @@ impl Engine {
                 status_code: 304, ..
             }) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(e).context("stopping the lab's container"),
+            Err(e) => Err(engine_error(e, "stopping the lab's container")),
         }
     }
 
@@ -326,7 +336,7 @@ impl Engine {
             Err(DockerError::DockerResponseServerError {
                 status_code: 409, ..
             }) => Ok(()),
-            Err(e) => Err(e).context("removing the lab's container"),
+            Err(e) => Err(engine_error(e, "removing the lab's container")),
         }
     }
 
@@ -345,7 +355,7 @@ impl Engine {
             .build();
         self.docker.logs(id, Some(options)).map(|item| {
             item.map(|out| out.into_bytes().to_vec())
-                .context("reading the lab's log")
+                .map_err(|e| engine_error(e, "reading the lab's log"))
         })
     }
 
@@ -370,7 +380,7 @@ impl Engine {
             .docker
             .list_containers(Some(options))
             .await
-            .context("listing containers")?;
+            .map_err(|e| engine_error(e, "listing containers"))?;
         let inspections = summaries
             .iter()
             .filter_map(|s| s.id.as_deref())
@@ -381,7 +391,7 @@ impl Engine {
                 Ok(c) => labs.push(c),
                 // Removed between the listing and the inspection.
                 Err(e) if is_not_found(&e) => {}
-                Err(e) => return Err(e).context("inspecting a lab"),
+                Err(e) => return Err(engine_error(e, "inspecting a lab")),
             }
         }
         Ok(labs)
@@ -396,7 +406,7 @@ impl Engine {
         self.docker
             .list_containers(Some(options))
             .await
-            .context("listing containers")
+            .map_err(|e| engine_error(e, "listing containers"))
     }
 }
 
@@ -413,6 +423,31 @@ fn split_reference(reference: &str) -> (&str, Option<&str>) {
         ),
         None => (reference, Some("latest")),
     }
+}
+
+/// A transport failure (the engine went away) rather than an answer from the engine.
+fn is_transport(e: &DockerError) -> bool {
+    !matches!(
+        e,
+        DockerError::DockerResponseServerError { .. }
+            | DockerError::DockerStreamError { .. }
+            | DockerError::DockerContainerWaitError { .. }
+            | DockerError::JsonDataError { .. }
+            | DockerError::JsonSerdeError { .. }
+    )
+}
+
+/// An engine error with what rjup was doing; a lost connection is the engine gone (exit
+/// 5), and says that a retry is safe.
+pub fn engine_error(e: DockerError, what: &str) -> anyhow::Error {
+    if is_transport(&e) {
+        return Error::new(
+            Code::Docker,
+            format!("lost the connection to the Docker engine while {what} ({e}); check that it is running (or DOCKER_HOST), then run the command again: nothing half-made is kept"),
+        )
+        .into();
+    }
+    anyhow::Error::new(e).context(what.to_string())
 }
 
 fn is_not_found(e: &DockerError) -> bool {

@@ -29,6 +29,8 @@ pub enum Code {
     CheckFailed = 12,
     /// `rjup.lock` no longer matches the environment files.
     LockStale = 13,
+    /// `gpus` asks for GPUs the engine cannot give.
+    NoGpu = 14,
     /// Interrupted by Ctrl-C.
     Interrupted = 130,
 }

@@ -2,10 +2,55 @@
 //! HTTP client crate: one request per connection, Content-Length or chunked bodies.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
+
+/// A connection, plain or TLS.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// Where a lab answers, and whether over TLS (trusting exactly the lab's certificate).
+#[derive(Clone)]
+pub struct Target {
+    pub addr: SocketAddr,
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+impl Target {
+    #[cfg(test)]
+    pub fn plain(addr: SocketAddr) -> Self {
+        Target { addr, tls: None }
+    }
+
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    pub async fn connect(&self) -> std::io::Result<Box<dyn Io>> {
+        let tcp = TcpStream::connect(self.addr).await?;
+        let Some(config) = &self.tls else {
+            return Ok(Box::new(tcp));
+        };
+        let name = rustls::pki_types::ServerName::IpAddress(self.addr.ip().into());
+        let stream = tokio_rustls::TlsConnector::from(config.clone())
+            .connect(name, tcp)
+            .await?;
+        Ok(Box::new(stream))
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}://{}", self.scheme(), self.addr)
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Response {
@@ -40,7 +85,7 @@ fn invalid(what: &str) -> std::io::Error {
 
 /// Sends one request and reads the whole response.
 pub async fn request(
-    addr: SocketAddr,
+    target: &Target,
     method: &str,
     path: &str,
     headers: &[(&str, String)],
@@ -48,8 +93,8 @@ pub async fn request(
     timeout: Duration,
 ) -> std::io::Result<Response> {
     let exchange = async {
-        let stream = TcpStream::connect(addr).await?;
-        let mut stream = BufReader::new(stream);
+        let addr = target.addr;
+        let mut stream = BufReader::new(target.connect().await?);
         let mut head = format!(
             "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: rjup\r\nConnection: close\r\n"
         );
@@ -130,8 +175,8 @@ pub async fn read_response<R: tokio::io::AsyncBufRead + Unpin>(
 }
 
 /// The status code of `GET path`, or an error if nothing answered in time.
-pub async fn get_status(addr: SocketAddr, path: &str, timeout: Duration) -> std::io::Result<u16> {
-    request(addr, "GET", path, &[], &[], timeout)
+pub async fn get_status(target: &Target, path: &str, timeout: Duration) -> std::io::Result<u16> {
+    request(target, "GET", path, &[], &[], timeout)
         .await
         .map(|r| r.status)
 }
@@ -197,9 +242,16 @@ mod tests {
     #[tokio::test]
     async fn content_length_bodies_and_headers_are_read() {
         let addr = serve_once(b"HTTP/1.1 302 Found\r\nLocation: /lab\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 2\r\n\r\nok").await;
-        let r = request(addr, "GET", "/login", &[], &[], Duration::from_secs(5))
-            .await
-            .unwrap();
+        let r = request(
+            &Target::plain(addr),
+            "GET",
+            "/login",
+            &[],
+            &[],
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
         assert_eq!(r.status, 302);
         assert_eq!(r.header("location"), Some("/lab"));
         assert_eq!(
@@ -212,9 +264,16 @@ mod tests {
     #[tokio::test]
     async fn chunked_bodies_are_decoded() {
         let addr = serve_once(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").await;
-        let r = request(addr, "GET", "/", &[], &[], Duration::from_secs(5))
-            .await
-            .unwrap();
+        let r = request(
+            &Target::plain(addr),
+            "GET",
+            "/",
+            &[],
+            &[],
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
         assert_eq!(r.text(), "abcde");
     }
 }

@@ -4,11 +4,12 @@
 //! command line, so config an image ships in `/etc/jupyter` or `sys.prefix` cannot
 //! weaken it. It reaches the container as a 0600 file copied in before the first start:
 //! never an argument or variable, so the hash shows in no `docker inspect`, no `ps` and
-//! no image layer.
-
-use serde_json::json;
+//! no image layer. It is Python rather than JSON because it also carries the login
+//! throttle, which must work in any image, pulled ones included.
 
 use crate::archive::{Archive, Owner};
+use crate::error::{fail, Code};
+use crate::tls::Tls;
 
 /// Where the config lives inside the container; `JUPYTER_CONFIG_DIR` points here.
 pub const CONFIG_DIR: &str = "/etc/rjup/jupyter";
@@ -17,32 +18,119 @@ pub const PORT: u16 = 8888;
 /// Where the project is mounted and what the file browser shows.
 pub const ROOT_DIR: &str = "/project";
 
-const CONFIG_FILE: &str = "jupyter_server_config.json";
+const CONFIG_FILE: &str = "jupyter_server_config.py";
 const COOKIE_SECRET_FILE: &str = "cookie_secret";
+const CERT_FILE: &str = "lab.crt";
+const KEY_FILE: &str = "lab.key";
 
-/// The config file's text.
-pub fn render_config(hashed_password: &str) -> String {
-    let config = json!({
-        "ServerApp": {
-            "ip": "0.0.0.0",
-            "port": PORT,
-            "port_retries": 0,
-            "open_browser": false,
-            "root_dir": ROOT_DIR,
-            "allow_remote_access": true,
-            "allow_root": false,
-            "cookie_secret_file": format!("{CONFIG_DIR}/{COOKIE_SECRET_FILE}"),
-        },
-        "IdentityProvider": {
-            "token": "",
-        },
-        "PasswordIdentityProvider": {
-            "hashed_password": hashed_password,
-            "password_required": true,
-            "allow_password_change": false,
-        },
-    });
-    serde_json::to_string_pretty(&config).expect("a JSON value always serialises") + "\n"
+/// Failed logins from one address before it is locked out, and the first lockout in
+/// seconds, which doubles with every further failure up to an hour.
+pub const FREE_FAILURES: u32 = 5;
+pub const FIRST_LOCKOUT_SECONDS: u32 = 30;
+
+const THROTTLE: &str = r#"
+import time
+
+from jupyter_server.auth.identity import PasswordIdentityProvider
+from tornado import web
+
+
+class RjupThrottledIdentityProvider(PasswordIdentityProvider):
+    """Jupyter Server has no limit on password guesses. After FREE_FAILURES failed logins
+    from one client address, that address gets HTTP 429 for a lockout that doubles with
+    every further failure, up to MAX_LOCKOUT. A success clears the address's record;
+    other addresses are never affected. Records are forgotten after FORGET_AFTER."""
+
+    FREE_FAILURES = {free_failures}
+    FIRST_LOCKOUT = {first_lockout}.0
+    MAX_LOCKOUT = 3600.0
+    FORGET_AFTER = 3600.0
+    _failures = {{}}
+
+    def process_login_form(self, handler):
+        address = handler.request.remote_ip
+        now = time.monotonic()
+        count, last, until = self._failures.get(address, (0, 0.0, 0.0))
+        if now - last > self.FORGET_AFTER and now >= until:
+            count, until = 0, 0.0
+        if now < until:
+            handler.set_header("Retry-After", str(int(until - now) + 1))
+            self.log.warning("rjup: refused a login from %s after %d failed attempts", address, count)
+            raise web.HTTPError(429, "too many failed logins from this address; try again later")
+        user = super().process_login_form(handler)
+        if user is None:
+            count += 1
+            if count >= self.FREE_FAILURES:
+                lockout = self.FIRST_LOCKOUT * 2 ** (count - self.FREE_FAILURES)
+                until = now + min(lockout, self.MAX_LOCKOUT)
+                self.log.warning("rjup: %d failed logins from %s; locked out for %d s", count, address, until - now)
+            self._failures[address] = (count, now, until)
+        else:
+            self._failures.pop(address, None)
+        return user
+
+
+c.ServerApp.identity_provider_class = RjupThrottledIdentityProvider
+"#;
+
+/// Python's view of a string: a JSON string literal is a valid Python one.
+fn py(s: &str) -> String {
+    serde_json::to_string(s).expect("a string always serialises")
+}
+
+/// The config file's text. Refuses to produce a config without a password, so no lab
+/// can ever run with neither a token nor a password.
+pub fn render_config(hashed_password: &str, tls: bool) -> anyhow::Result<String> {
+    if !hashed_password.starts_with("argon2:$argon2") {
+        return fail(
+            Code::Password,
+            "refusing to start a lab without a password hash; set one with `rjup password`",
+        );
+    }
+    let mut text = String::from("# Written by rjup and copied into the container before it starts; `rjup up` rewrites it.\n");
+    text.push_str(
+        &THROTTLE
+            .replace("{free_failures}", &FREE_FAILURES.to_string())
+            .replace("{first_lockout}", &FIRST_LOCKOUT_SECONDS.to_string())
+            .replace("{{}}", "{}"),
+    );
+    let lines = [
+        "c.ServerApp.ip = \"0.0.0.0\"".to_string(),
+        format!("c.ServerApp.port = {PORT}"),
+        "c.ServerApp.port_retries = 0".to_string(),
+        "c.ServerApp.open_browser = False".to_string(),
+        format!("c.ServerApp.root_dir = {}", py(ROOT_DIR)),
+        "c.ServerApp.allow_remote_access = True".to_string(),
+        "c.ServerApp.allow_root = False".to_string(),
+        format!(
+            "c.ServerApp.cookie_secret_file = {}",
+            py(&format!("{CONFIG_DIR}/{COOKIE_SECRET_FILE}"))
+        ),
+        "c.IdentityProvider.token = \"\"".to_string(),
+        format!(
+            "c.PasswordIdentityProvider.hashed_password = {}",
+            py(hashed_password)
+        ),
+        "c.PasswordIdentityProvider.password_required = True".to_string(),
+        "c.PasswordIdentityProvider.allow_password_change = False".to_string(),
+    ];
+    text.push('\n');
+    for line in lines {
+        text.push_str(&line);
+        text.push('\n');
+    }
+    if tls {
+        text.push_str(&format!(
+            "c.ServerApp.certfile = {}\n",
+            py(&format!("{CONFIG_DIR}/{CERT_FILE}"))
+        ));
+        text.push_str(&format!(
+            "c.ServerApp.keyfile = {}\n",
+            py(&format!("{CONFIG_DIR}/{KEY_FILE}"))
+        ));
+        text.push_str("c.IdentityProvider.secure_cookie = True\n");
+    }
+    Ok(text)
 }
 
 /// The files to copy into the container's root, owned by the lab user and private to it.
@@ -51,7 +139,8 @@ pub fn injected_files(
     cookie_secret: &str,
     owner: Owner,
     home: Option<&str>,
-) -> Vec<u8> {
+    tls: Option<&Tls>,
+) -> anyhow::Result<Vec<u8>> {
     let dir = CONFIG_DIR.trim_start_matches('/');
     let mut archive = Archive::new();
     archive
@@ -59,7 +148,7 @@ pub fn injected_files(
         .dir(&format!("{dir}/"), 0o700, owner)
         .file(
             &format!("{dir}/{CONFIG_FILE}"),
-            render_config(hashed_password).as_bytes(),
+            render_config(hashed_password, tls.is_some())?.as_bytes(),
             0o600,
             owner,
         )
@@ -69,11 +158,26 @@ pub fn injected_files(
             0o600,
             owner,
         );
+    if let Some(tls) = tls {
+        archive
+            .file(
+                &format!("{dir}/{CERT_FILE}"),
+                tls.cert_pem.as_bytes(),
+                0o600,
+                owner,
+            )
+            .file(
+                &format!("{dir}/{KEY_FILE}"),
+                tls.key_pem.as_bytes(),
+                0o600,
+                owner,
+            );
+    }
     if let Some(home) = home {
         // Pulled images have no home for an arbitrary uid; Jupyter needs a writable one.
         archive.dir(&format!("{}/", home.trim_start_matches('/')), 0o700, owner);
     }
-    archive.finish()
+    Ok(archive.finish())
 }
 
 #[cfg(test)]
@@ -84,22 +188,49 @@ mod tests {
 
     #[test]
     fn config_listens_everywhere_with_a_password_and_no_token() {
-        let v: serde_json::Value = serde_json::from_str(&render_config(HASH)).unwrap();
-        assert_eq!(v["ServerApp"]["ip"], "0.0.0.0");
-        assert_eq!(v["ServerApp"]["port"], 8888);
-        assert_eq!(v["ServerApp"]["open_browser"], false);
-        assert_eq!(v["ServerApp"]["root_dir"], "/project");
-        assert_eq!(v["IdentityProvider"]["token"], "");
-        assert_eq!(v["PasswordIdentityProvider"]["hashed_password"], HASH);
-        assert_eq!(
-            v["PasswordIdentityProvider"]["allow_password_change"],
-            false
-        );
-        assert_eq!(v["PasswordIdentityProvider"]["password_required"], true);
+        let c = render_config(HASH, false).unwrap();
+        for line in [
+            "c.ServerApp.ip = \"0.0.0.0\"",
+            "c.ServerApp.port = 8888",
+            "c.ServerApp.open_browser = False",
+            "c.ServerApp.root_dir = \"/project\"",
+            "c.IdentityProvider.token = \"\"",
+            "c.PasswordIdentityProvider.hashed_password = \"argon2:$argon2id$v=19$m=10240,t=10,p=8$c2FsdA$aGFzaA\"",
+            "c.PasswordIdentityProvider.allow_password_change = False",
+            "c.PasswordIdentityProvider.password_required = True",
+            "c.ServerApp.identity_provider_class = RjupThrottledIdentityProvider",
+        ] {
+            assert!(c.lines().any(|l| l == line), "config lacks {line}:\n{c}");
+        }
         assert!(
-            v["ServerApp"].get("password").is_none(),
+            !c.contains("c.ServerApp.password"),
             "ServerApp.password is deprecated"
         );
+        assert!(!c.contains("certfile"));
+    }
+
+    #[test]
+    fn the_throttle_is_valid_python_with_its_thresholds_filled_in() {
+        let c = render_config(HASH, false).unwrap();
+        assert!(c.contains("    FREE_FAILURES = 5\n") && c.contains("    FIRST_LOCKOUT = 30.0\n"));
+        assert!(c.contains("    _failures = {}\n"));
+        assert!(!c.contains("{free_failures}") && !c.contains("{{"));
+    }
+
+    #[test]
+    fn no_config_without_a_password_can_be_made() {
+        for bad in ["", "sha1:abc", "argon2:"] {
+            let e = render_config(bad, false).unwrap_err();
+            assert_eq!(crate::error::exit_code(&e), Code::Password as u8, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn tls_adds_the_certificate_and_secure_cookies() {
+        let c = render_config(HASH, true).unwrap();
+        assert!(c.contains("c.ServerApp.certfile = \"/etc/rjup/jupyter/lab.crt\""));
+        assert!(c.contains("c.ServerApp.keyfile = \"/etc/rjup/jupyter/lab.key\""));
+        assert!(c.contains("c.IdentityProvider.secure_cookie = True"));
     }
 
     #[test]
@@ -108,7 +239,12 @@ mod tests {
             uid: 1500,
             gid: 100,
         };
-        let tar_bytes = injected_files(HASH, "s3cret", owner, Some("/home/lab"));
+        let tls = Tls {
+            cert_pem: "C".into(),
+            key_pem: "K".into(),
+        };
+        let tar_bytes =
+            injected_files(HASH, "s3cret", owner, Some("/home/lab"), Some(&tls)).unwrap();
         let mut archive = tar::Archive::new(tar_bytes.as_slice());
         let mut seen = Vec::new();
         for entry in archive.entries().unwrap() {
@@ -126,10 +262,12 @@ mod tests {
                 ("etc/rjup/".to_string(), 0o700),
                 ("etc/rjup/jupyter/".to_string(), 0o700),
                 (
-                    "etc/rjup/jupyter/jupyter_server_config.json".to_string(),
+                    "etc/rjup/jupyter/jupyter_server_config.py".to_string(),
                     0o600
                 ),
                 ("etc/rjup/jupyter/cookie_secret".to_string(), 0o600),
+                ("etc/rjup/jupyter/lab.crt".to_string(), 0o600),
+                ("etc/rjup/jupyter/lab.key".to_string(), 0o600),
                 ("home/lab/".to_string(), 0o700),
             ]
         );

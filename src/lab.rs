@@ -7,12 +7,15 @@ use std::collections::HashMap;
 use std::fmt;
 
 use bollard::models::{
-    ContainerCreateBody, HostConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, DeviceRequest, HostConfig, PortBinding, RestartPolicy,
+    RestartPolicyNameEnum,
 };
 use sha2::{Digest, Sha256};
 
+use crate::config::Gpus;
 use crate::jupyter;
 use crate::settings::Spec;
+use crate::tls::Tls;
 
 pub mod label {
     pub const PROJECT: &str = "io.rjup.project";
@@ -22,9 +25,13 @@ pub mod label {
     pub const VERSION: &str = "io.rjup.version";
     pub const PORT: &str = "io.rjup.port";
     pub const BIND: &str = "io.rjup.bind";
+    pub const SCHEME: &str = "io.rjup.scheme";
 }
 
 pub const CONTAINER_PORT: &str = "8888/tcp";
+
+/// What to say when the image cannot run the server.
+pub const NO_JUPYTER: &str = "the image has no `jupyter` command on its PATH; use an image with JupyterLab in `image:`, or remove `image:` to let rjup build one";
 /// The home rjup makes for the lab user in pulled images, which have none for its uid.
 const PULLED_HOME: &str = "/home/lab";
 
@@ -95,9 +102,12 @@ pub struct Inputs<'a> {
     pub host_port: u16,
     pub hashed_password: &'a str,
     pub cookie_secret: &'a str,
+    pub tls: Option<&'a Tls>,
 }
 
-pub fn desired(inputs: &Inputs<'_>) -> Desired {
+/// The container `up` wants. Hardened by default: no capabilities, no privilege gain,
+/// a process limit, an init that reaps dead kernels, and only the project mounted.
+pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
     let spec = inputs.spec;
     let home = inputs.pulled.then_some(PULLED_HOME);
     let mut env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -130,6 +140,24 @@ pub fn desired(inputs: &Inputs<'_>) -> Desired {
                 name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
                 maximum_retry_count: None,
             }),
+            // Jupyter runs as an ordinary user and needs no capability at all.
+            cap_drop: Some(vec!["ALL".into()]),
+            security_opt: Some(vec!["no-new-privileges:true".into()]),
+            pids_limit: Some(i64::from(spec.resources.pids)),
+            memory: spec.resources.memory,
+            nano_cpus: spec.resources.cpus.map(|c| (c * 1e9) as i64),
+            device_requests: spec.gpus.map(|gpus| {
+                vec![DeviceRequest {
+                    driver: Some(String::new()),
+                    count: Some(match gpus {
+                        Gpus::All => -1,
+                        Gpus::Count(n) => i64::from(n),
+                    }),
+                    capabilities: Some(vec![vec!["gpu".into()]]),
+                    ..Default::default()
+                }]
+            }),
+            init: Some(true),
             ..Default::default()
         }),
         ..Default::default()
@@ -139,7 +167,8 @@ pub fn desired(inputs: &Inputs<'_>) -> Desired {
         inputs.cookie_secret,
         spec.owner,
         home,
-    );
+        inputs.tls,
+    )?;
 
     let mut hasher = Sha256::new();
     hasher.update(serde_json::to_vec(&body).expect("a container body always serialises"));
@@ -159,14 +188,15 @@ pub fn desired(inputs: &Inputs<'_>) -> Desired {
         ),
         (label::PORT.to_string(), inputs.host_port.to_string()),
         (label::BIND.to_string(), spec.bind.to_string()),
+        (label::SCHEME.to_string(), spec.scheme().to_string()),
     ]));
-    Desired {
+    Ok(Desired {
         name: spec.container_name(),
         body,
         files,
         config_hash,
         image_id: inputs.image_id.to_string(),
-    }
+    })
 }
 
 pub fn plan(observed: Option<&Observed>, desired: &Desired, force: bool) -> Action {
@@ -206,6 +236,7 @@ mod tests {
             host_port: 8888,
             hashed_password: HASH,
             cookie_secret: "c00k1e",
+            tls: None,
         }
     }
 
@@ -220,13 +251,16 @@ mod tests {
     #[test]
     fn plan_creates_when_nothing_runs() {
         let s = spec();
-        assert_eq!(plan(None, &desired(&inputs(&s)), false), Action::Create);
+        assert_eq!(
+            plan(None, &desired(&inputs(&s)).unwrap(), false),
+            Action::Create
+        );
     }
 
     #[test]
     fn plan_does_nothing_for_an_unchanged_running_lab() {
         let s = spec();
-        let d = desired(&inputs(&s));
+        let d = desired(&inputs(&s)).unwrap();
         assert_eq!(
             plan(Some(&observed(&d, "running")), &d, false),
             Action::Nothing
@@ -236,7 +270,7 @@ mod tests {
     #[test]
     fn plan_starts_a_stopped_lab() {
         let s = spec();
-        let d = desired(&inputs(&s));
+        let d = desired(&inputs(&s)).unwrap();
         assert_eq!(
             plan(Some(&observed(&d, "exited")), &d, false),
             Action::Start
@@ -250,7 +284,7 @@ mod tests {
     #[test]
     fn plan_recreates_on_changed_config_image_force_or_breakage() {
         let s = spec();
-        let d = desired(&inputs(&s));
+        let d = desired(&inputs(&s)).unwrap();
         let mut o = observed(&d, "running");
         o.config_hash = Some("old".into());
         assert_eq!(
@@ -276,31 +310,31 @@ mod tests {
     #[test]
     fn config_hash_changes_with_what_the_lab_sees() {
         let s = spec();
-        let base = desired(&inputs(&s)).config_hash;
+        let base = desired(&inputs(&s)).unwrap().config_hash;
         assert_eq!(
-            desired(&inputs(&s)).config_hash,
+            desired(&inputs(&s)).unwrap().config_hash,
             base,
             "the hash must be stable"
         );
         let mut i = inputs(&s);
         i.host_port = 9000;
-        assert_ne!(desired(&i).config_hash, base);
+        assert_ne!(desired(&i).unwrap().config_hash, base);
         let mut i = inputs(&s);
-        i.hashed_password = "argon2:other";
+        i.hashed_password = "argon2:$argon2id$v=19$m=10240,t=10,p=8$b3RoZXI$b3RoZXI";
         assert_ne!(
-            desired(&i).config_hash,
+            desired(&i).unwrap().config_hash,
             base,
             "a new password must recreate the lab"
         );
         let mut s2 = spec();
         s2.env.insert("TZ".into(), "UTC".into());
-        assert_ne!(desired(&inputs(&s2)).config_hash, base);
+        assert_ne!(desired(&inputs(&s2)).unwrap().config_hash, base);
     }
 
     #[test]
     fn container_publishes_8888_on_bind_and_port_and_survives_reboots() {
         let s = spec();
-        let d = desired(&inputs(&s));
+        let d = desired(&inputs(&s)).unwrap();
         let hc = d.body.host_config.as_ref().unwrap();
         let binding = &hc.port_bindings.as_ref().unwrap()["8888/tcp"]
             .as_ref()
@@ -321,9 +355,47 @@ mod tests {
     }
 
     #[test]
+    fn the_container_is_hardened_by_default() {
+        let s = spec();
+        let hc = desired(&inputs(&s)).unwrap().body.host_config.unwrap();
+        assert_eq!(hc.cap_drop, Some(vec!["ALL".to_string()]));
+        assert_eq!(hc.cap_add, None);
+        assert_eq!(
+            hc.security_opt,
+            Some(vec!["no-new-privileges:true".to_string()])
+        );
+        assert_eq!(hc.pids_limit, Some(4096));
+        assert_eq!(hc.privileged, None);
+        assert_eq!(
+            hc.binds.as_ref().unwrap().len(),
+            1,
+            "only the project is mounted"
+        );
+        assert!(!hc.binds.unwrap()[0].contains("docker.sock"));
+        assert_eq!(
+            (hc.memory, hc.nano_cpus, hc.device_requests),
+            (None, None, None)
+        );
+    }
+
+    #[test]
+    fn resources_and_gpus_become_limits_and_a_device_request() {
+        let mut s = spec();
+        s.resources.memory = Some(2 << 30);
+        s.resources.cpus = Some(1.5);
+        s.gpus = Some(Gpus::All);
+        let hc = desired(&inputs(&s)).unwrap().body.host_config.unwrap();
+        assert_eq!(hc.memory, Some(2 << 30));
+        assert_eq!(hc.nano_cpus, Some(1_500_000_000));
+        let gpu = &hc.device_requests.unwrap()[0];
+        assert_eq!(gpu.count, Some(-1));
+        assert_eq!(gpu.capabilities, Some(vec![vec!["gpu".to_string()]]));
+    }
+
+    #[test]
     fn the_password_hash_is_in_no_argument_variable_or_label() {
         let s = spec();
-        let d = desired(&inputs(&s));
+        let d = desired(&inputs(&s)).unwrap();
         let visible = serde_json::to_string(&d.body).unwrap();
         assert!(!visible.contains("argon2"), "{visible}");
     }

@@ -18,6 +18,7 @@ mod progress;
 mod settings;
 mod smoke;
 mod state;
+mod tls;
 mod websocket;
 
 fn main() -> std::process::ExitCode {

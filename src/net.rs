@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 const INTERNAL_PREFIXES: &[&str] = &["docker", "br-", "veth", "virbr", "cni", "flannel", "podman"];
 
 /// Every URL the lab can be opened at, the preferred one first.
-pub fn urls(bind: IpAddr, port: u16) -> Vec<String> {
+pub fn urls(scheme: &str, bind: IpAddr, port: u16) -> Vec<String> {
     let mut hosts: Vec<String> = Vec::new();
     if bind.is_unspecified() {
         hosts.extend(reachable_addresses().iter().map(url_host));
@@ -23,8 +23,17 @@ pub fn urls(bind: IpAddr, port: u16) -> Vec<String> {
     }
     hosts
         .into_iter()
-        .map(|h| format!("http://{h}:{port}/lab"))
+        .map(|h| format!("{scheme}://{h}:{port}/lab"))
         .collect()
+}
+
+/// The addresses a lab published on `bind` is reached at: for a certificate's names.
+pub fn published_addresses(bind: IpAddr) -> Vec<IpAddr> {
+    if bind.is_unspecified() {
+        reachable_addresses()
+    } else {
+        vec![bind]
+    }
 }
 
 fn url_host(addr: &IpAddr) -> String {
@@ -35,7 +44,7 @@ fn url_host(addr: &IpAddr) -> String {
 }
 
 /// Non-loopback IPv4 addresses of interfaces that are up, the default route's first.
-fn reachable_addresses() -> Vec<IpAddr> {
+pub fn reachable_addresses() -> Vec<IpAddr> {
     let Ok(interfaces) = if_addrs::get_if_addrs() else {
         return Vec::new();
     };
@@ -60,7 +69,7 @@ fn default_route_interface() -> Option<String> {
     })
 }
 
-fn hostname() -> Option<String> {
+pub fn hostname() -> Option<String> {
     let mut buf = [0u8; 256];
     // SAFETY: the buffer is valid for its length, and gethostname NUL-terminates within it
     // or fails.
@@ -102,18 +111,18 @@ mod tests {
     #[test]
     fn a_specific_bind_address_gives_exactly_one_url() {
         assert_eq!(
-            urls("127.0.0.1".parse().unwrap(), 9000),
+            urls("http", "127.0.0.1".parse().unwrap(), 9000),
             ["http://127.0.0.1:9000/lab"]
         );
         assert_eq!(
-            urls("::1".parse().unwrap(), 9000),
-            ["http://[::1]:9000/lab"]
+            urls("https", "::1".parse().unwrap(), 9000),
+            ["https://[::1]:9000/lab"]
         );
     }
 
     #[test]
     fn all_interfaces_gives_host_addresses_but_no_loopback() {
-        let urls = urls(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8888);
+        let urls = urls("http", IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8888);
         assert!(!urls.is_empty());
         assert!(urls.iter().all(|u| u.ends_with(":8888/lab")));
         assert!(urls.iter().all(|u| !u.contains("0.0.0.0")));

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::archive::Owner;
-use crate::config::{self, Config};
+use crate::config::{self, Config, Gpus, TlsConfig};
 use crate::environment::{self, EnvFile, Environment};
 use crate::error::{fail, Code};
 use crate::lock::{self, Lock};
@@ -17,6 +17,16 @@ use crate::lock::{self, Lock};
 pub const DEFAULT_BASE: &str = "python:3.13-slim";
 pub const DEFAULT_PORT: u16 = 8888;
 pub const DEFAULT_CHECK_TIMEOUT: u64 = 600;
+/// Enough processes for Jupyter, many kernels and their threads; a fork bomb stops here.
+pub const DEFAULT_PIDS: u32 = 4096;
+
+/// Limits for the lab's container.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Resources {
+    pub memory: Option<i64>,
+    pub cpus: Option<f64>,
+    pub pids: u32,
+}
 
 /// The uid a lab falls back to when the project belongs to root: the Docker Stacks user.
 const FALLBACK_OWNER: Owner = Owner {
@@ -64,6 +74,9 @@ pub struct Spec {
     pub check_notebooks: Vec<String>,
     /// Seconds each of them may take.
     pub check_timeout: u64,
+    pub tls: TlsConfig,
+    pub resources: Resources,
+    pub gpus: Option<Gpus>,
     /// Things the user should know that do not stop the command.
     pub warnings: Vec<String>,
 }
@@ -71,6 +84,14 @@ pub struct Spec {
 impl Spec {
     pub fn container_name(&self) -> String {
         format!("rjup-{}", self.name)
+    }
+
+    pub fn scheme(&self) -> &'static str {
+        if self.tls == TlsConfig::Off {
+            "http"
+        } else {
+            "https"
+        }
     }
 
     /// Refuses to build from an `rjup.lock` that no longer matches the environment files.
@@ -208,6 +229,19 @@ fn build_spec(
     files: ProjectFiles,
 ) -> anyhow::Result<Spec> {
     let mut warnings = Vec::new();
+    let docker_sockets = ["/var/run/docker.sock", "/run/docker.sock"];
+    if let Some(socket) = docker_sockets
+        .iter()
+        .find(|sock| Path::new(sock).starts_with(&dir))
+    {
+        return fail(
+            Code::Config,
+            format!(
+                "{} holds the Docker socket {socket}, and mounting it would hand the lab control of this host; run rjup from a project directory",
+                dir.display()
+            ),
+        );
+    }
     let name = match config.name {
         Some(name) => name,
         None => {
@@ -261,6 +295,13 @@ fn build_spec(
         owner,
         check_notebooks: config.check_notebooks,
         check_timeout: config.check_timeout.unwrap_or(DEFAULT_CHECK_TIMEOUT),
+        tls: config.tls,
+        resources: Resources {
+            memory: config.memory,
+            cpus: config.cpus,
+            pids: config.pids.unwrap_or(DEFAULT_PIDS),
+        },
+        gpus: config.gpus,
         warnings,
     })
 }
@@ -424,6 +465,22 @@ pub mod tests {
         };
         assert_eq!(b.base, "python:3.11-slim");
         assert!(s.warnings[0].contains("wins over runtime.txt"));
+    }
+
+    #[test]
+    fn a_directory_holding_the_docker_socket_is_never_a_project() {
+        for dir in ["/", "/var", "/var/run", "/run"] {
+            let e = build_spec(
+                PathBuf::from(dir),
+                None,
+                Config::default(),
+                Overrides::default(),
+                Owner { uid: 1, gid: 1 },
+                ProjectFiles::default(),
+            )
+            .unwrap_err();
+            assert!(e.to_string().contains("Docker socket"), "{dir}: {e}");
+        }
     }
 
     #[test]

@@ -3,12 +3,11 @@
 //! (Jupyter messaging protocol 5.3), shut it down, and run notebooks inside the lab.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::http;
+use crate::http::{self, Target};
 use crate::password::Secret;
 use crate::websocket::WebSocket;
 
@@ -50,14 +49,14 @@ impl Report {
 
 /// A browser session: cookies, and the `_xsrf` token Jupyter wants echoed back.
 pub struct Client {
-    addr: SocketAddr,
+    target: Target,
     cookies: BTreeMap<String, String>,
 }
 
 impl Client {
-    pub fn new(addr: SocketAddr) -> Self {
+    pub fn new(target: Target) -> Self {
         Client {
-            addr,
+            target,
             cookies: BTreeMap::new(),
         }
     }
@@ -88,9 +87,9 @@ impl Client {
         if let Some(ct) = content_type {
             headers.push(("Content-Type", ct.to_string()));
         }
-        let response = http::request(self.addr, method, path, &headers, body, REQUEST_TIMEOUT)
+        let response = http::request(&self.target, method, path, &headers, body, REQUEST_TIMEOUT)
             .await
-            .map_err(|e| format!("{method} http://{}{path}: {e}", self.addr))?;
+            .map_err(|e| format!("{method} {}{path}: {e}", self.target))?;
         for cookie in response.headers_named("Set-Cookie") {
             if let Some((name, rest)) = cookie.split_once('=') {
                 let value = rest.split(';').next().unwrap_or("").trim_matches('"');
@@ -176,7 +175,7 @@ impl Client {
         let session = uuid();
         let path = format!("/api/kernels/{id}/channels?session_id={session}");
         let headers = [("Cookie", self.cookie_header())];
-        let ws = WebSocket::connect(self.addr, &path, &headers)
+        let ws = WebSocket::connect(&self.target, &path, &headers)
             .await
             .map_err(|e| format!("opening the kernel's WebSocket: {e}"))?;
         Ok(Kernel { ws, session })
@@ -315,7 +314,7 @@ impl Kernel {
 
 /// The whole check: each step timed, stopping at the first one that later steps need.
 pub async fn run(
-    addr: SocketAddr,
+    target: Target,
     password: &Secret,
     notebooks: &[String],
     notebook_timeout: Duration,
@@ -324,7 +323,7 @@ pub async fn run(
         ok: true,
         steps: Vec::new(),
     };
-    let mut client = Client::new(addr);
+    let mut client = Client::new(target);
 
     let t = Instant::now();
     let login = client.login(password).await;

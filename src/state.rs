@@ -32,6 +32,10 @@ pub struct ProjectState {
 const PASSWORD: &str = "password-hash";
 const COOKIE_SECRET: &str = "cookie-secret";
 const PORT: &str = "port";
+const TLS_CERT: &str = "tls-cert.pem";
+const TLS_KEY: &str = "tls-key.pem";
+const TLS_NAMES: &str = "tls-names";
+const LOCK: &str = "lock";
 
 impl ProjectState {
     /// Keyed by the project's path, so renaming the lab keeps its password and port.
@@ -117,6 +121,77 @@ impl ProjectState {
     }
 }
 
+impl ProjectState {
+    /// The kept self-signed certificate, if it covers every name in `names`; else a new
+    /// one, kept for next time.
+    pub fn self_signed_tls(&self, names: &[String]) -> anyhow::Result<(crate::tls::Tls, bool)> {
+        let kept_names: Vec<String> = self
+            .read(TLS_NAMES)?
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        if let (Some(cert_pem), Some(key_pem)) = (self.read(TLS_CERT)?, self.read(TLS_KEY)?) {
+            if names.iter().all(|n| kept_names.contains(n)) {
+                return Ok((
+                    crate::tls::Tls {
+                        cert_pem: cert_pem + "\n",
+                        key_pem: key_pem + "\n",
+                    },
+                    false,
+                ));
+            }
+        }
+        let tls = crate::tls::self_signed(names)?;
+        self.write(TLS_KEY, tls.key_pem.as_bytes())?;
+        self.write(TLS_CERT, tls.cert_pem.as_bytes())?;
+        self.write(TLS_NAMES, names.join("\n").as_bytes())?;
+        Ok((tls, true))
+    }
+
+    /// Holds the project's lock until dropped, so two rjup commands never converge the
+    /// same lab at once; waits for a holder to finish, saying so.
+    pub async fn lock(&self) -> anyhow::Result<ProjectLock> {
+        self.ensure_dir()?;
+        let path = self.dir.join(LOCK);
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock on a descriptor we own; the lock goes when the file is closed.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return Ok(ProjectLock { _file: file });
+        }
+        crate::progress::say("Waiting for another rjup command in this project to finish");
+        let file = tokio::task::spawn_blocking(move || {
+            // SAFETY: as above; this call blocks until the other holder closes its file.
+            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+            (rc == 0).then_some(file)
+        })
+        .await
+        .context("waiting for the project's lock")?
+        .with_context(|| format!("locking {}", path.display()))?;
+        Ok(ProjectLock { _file: file })
+    }
+
+    /// Forgets the project: password hash, cookie secret, port and certificate.
+    pub fn forget(&self) -> anyhow::Result<bool> {
+        match fs::remove_dir_all(&self.dir) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e).with_context(|| format!("removing {}", self.dir.display())),
+        }
+    }
+}
+
+pub struct ProjectLock {
+    _file: fs::File,
+}
+
 pub fn random_bytes<const N: usize>() -> anyhow::Result<[u8; N]> {
     let mut buf = [0u8; N];
     fs::File::open("/dev/urandom")
@@ -167,6 +242,54 @@ mod tests {
         assert_eq!(state.port().unwrap(), None);
         state.set_port(8890).unwrap();
         assert_eq!(state.port().unwrap(), Some(8890));
+    }
+
+    #[test]
+    fn the_self_signed_certificate_is_kept_until_it_lacks_a_name() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = state_in(tmp.path());
+        let names = vec!["10.0.0.1".to_string(), "localhost".to_string()];
+        let (first, made) = state.self_signed_tls(&names).unwrap();
+        assert!(made);
+        let (again, made) = state.self_signed_tls(&names[..1]).unwrap();
+        assert!(!made);
+        assert_eq!(again.fingerprint().unwrap(), first.fingerprint().unwrap());
+        let mode = fs::metadata(state.dir().join(TLS_KEY))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+        let (other, made) = state.self_signed_tls(&["10.0.0.2".to_string()]).unwrap();
+        assert!(made);
+        assert_ne!(other.fingerprint().unwrap(), first.fingerprint().unwrap());
+    }
+
+    #[tokio::test]
+    async fn the_project_lock_is_exclusive_and_released_on_drop() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = state_in(tmp.path());
+        let held = state.lock().await.unwrap();
+        let other = fs::OpenOptions::new()
+            .write(true)
+            .open(state.dir().join(LOCK))
+            .unwrap();
+        use std::os::fd::AsRawFd;
+        let try_lock =
+            |f: &fs::File| unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        assert_ne!(try_lock(&other), 0, "a second holder must wait");
+        drop(held);
+        assert_eq!(try_lock(&other), 0);
+    }
+
+    #[test]
+    fn forget_removes_everything_and_is_idempotent() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = state_in(tmp.path());
+        state.set_password_hash("argon2:$x").unwrap();
+        assert!(state.forget().unwrap());
+        assert!(!state.dir().exists());
+        assert!(!state.forget().unwrap());
     }
 
     #[test]

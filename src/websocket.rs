@@ -1,13 +1,12 @@
 //! A minimal WebSocket client (RFC 6455), enough to speak to a kernel's channels the way
 //! JupyterLab does: text frames of JSON, masked as clients must, with ping answered.
 
-use std::net::SocketAddr;
-
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
+
+use crate::http::{Io, Target};
 
 pub struct WebSocket {
-    stream: BufReader<TcpStream>,
+    stream: BufReader<Box<dyn Io>>,
 }
 
 const TEXT: u8 = 0x1;
@@ -21,12 +20,13 @@ fn invalid(what: String) -> std::io::Error {
 }
 
 impl WebSocket {
-    /// Opens `path` on `addr` with the upgrade handshake; `headers` carry cookies.
+    /// Opens `path` on `target` with the upgrade handshake; `headers` carry cookies.
     pub async fn connect(
-        addr: SocketAddr,
+        target: &Target,
         path: &str,
         headers: &[(&str, String)],
     ) -> std::io::Result<WebSocket> {
+        let addr = target.addr;
         let key = base64(&crate::state::random_bytes::<16>().map_err(|e| invalid(e.to_string()))?);
         let mut head = format!(
             "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: rjup\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
@@ -35,7 +35,7 @@ impl WebSocket {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
         head.push_str("\r\n");
-        let mut stream = BufReader::new(TcpStream::connect(addr).await?);
+        let mut stream = BufReader::new(target.connect().await?);
         stream.get_mut().write_all(head.as_bytes()).await?;
         let response = crate::http::read_response(&mut stream, true).await?;
         if response.status != 101 {

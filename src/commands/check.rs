@@ -1,6 +1,5 @@
 //! `rjup check`: a smoke test of the project's lab, for CI and for people.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -10,11 +9,12 @@ use serde_json::json;
 use crate::cli::CheckArgs;
 use crate::engine::Engine;
 use crate::error::{fail, Code, Error};
+use crate::http::Target;
 use crate::lab::label;
 use crate::settings::{self, Overrides};
 use crate::smoke::{self, Report};
 use crate::state::ProjectState;
-use crate::{net, password, progress};
+use crate::{password, progress};
 
 pub async fn run(project: Option<&Path>, args: CheckArgs) -> anyhow::Result<()> {
     if args.json {
@@ -79,10 +79,10 @@ pub async fn run(project: Option<&Path>, args: CheckArgs) -> anyhow::Result<()> 
     }
 
     let t = Instant::now();
-    match lab_address(&engine, &spec, args.url.as_deref()).await {
-        Ok(addr) => {
+    match lab_target(&engine, &spec, args.url.as_deref()).await {
+        Ok(target) => {
             let timeout = Duration::from_secs(args.notebook_timeout.unwrap_or(spec.check_timeout));
-            let checked = smoke::run(addr, &secret, &notebooks, timeout).await;
+            let checked = smoke::run(target, &secret, &notebooks, timeout).await;
             report.steps.extend(checked.steps);
             report.ok = report.steps.iter().all(|s| s.ok);
         }
@@ -97,21 +97,27 @@ fn secret_copy(secret: &password::Secret) -> anyhow::Result<password::Secret> {
     password::Secret::new(secret.expose().to_string())
 }
 
-/// Where the lab answers: `--url`, else the address this host publishes it on.
-async fn lab_address(
+/// Where the lab answers: `--url`, else the address this host publishes it on; over
+/// HTTPS, trusting exactly the certificate rjup gave the lab.
+async fn lab_target(
     engine: &Engine,
     spec: &settings::Spec,
     url: Option<&str>,
-) -> anyhow::Result<SocketAddr> {
+) -> anyhow::Result<Target> {
+    let state = ProjectState::for_project(&spec.dir, &spec.name)?;
     if let Some(url) = url {
-        let rest = url.strip_prefix("http://").ok_or_else(|| {
-            Error::new(
-                Code::Config,
-                format!("--url {url} must look like http://HOST:PORT"),
-            )
-        })?;
+        let (https, rest) = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
+            (Some(rest), _) => (false, rest),
+            (_, Some(rest)) => (true, rest),
+            _ => {
+                return fail(
+                    Code::Config,
+                    format!("--url {url} must look like http://HOST:PORT or https://HOST:PORT"),
+                )
+            }
+        };
         let hostport = rest.split('/').next().unwrap_or(rest);
-        return tokio::net::lookup_host(hostport)
+        let addr = tokio::net::lookup_host(hostport)
             .await
             .ok()
             .and_then(|mut addrs| addrs.next())
@@ -120,8 +126,16 @@ async fn lab_address(
                     Code::Config,
                     format!("--url {url}: cannot resolve {hostport}"),
                 )
-                .into()
-            });
+            })?;
+        let tls = if https {
+            super::up::tls_material(spec, &state)?
+        } else {
+            None
+        };
+        if https && tls.is_none() {
+            return fail(Code::Config, format!("--url {url} is https, but rjup.yaml sets no `tls`, so rjup has no certificate to trust"));
+        }
+        return super::up::probe_target(addr.ip(), addr.port(), tls.as_ref());
     }
     let container = engine.inspect(&spec.container_name()).await?;
     let Some(container) = container else {
@@ -143,7 +157,11 @@ async fn lab_address(
         .get(label::BIND)
         .and_then(|b| b.parse().ok())
         .unwrap_or(spec.bind);
-    Ok(net::probe_address(bind, port))
+    let tls = match labels.get(label::SCHEME).map(String::as_str) {
+        Some("https") => super::up::tls_material(spec, &state)?,
+        _ => None,
+    };
+    super::up::probe_target(bind, port, tls.as_ref())
 }
 
 async fn finish(

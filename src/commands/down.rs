@@ -6,6 +6,7 @@ use crate::cli::DownArgs;
 use crate::engine::Engine;
 use crate::progress::say;
 use crate::settings::{self, Overrides};
+use crate::state::ProjectState;
 
 pub async fn run(project: Option<&Path>, args: DownArgs) -> anyhow::Result<()> {
     let spec = settings::resolve(project, Overrides::default())?;
@@ -14,7 +15,7 @@ pub async fn run(project: Option<&Path>, args: DownArgs) -> anyhow::Result<()> {
     let removed = match engine.inspect(&name).await? {
         None => {
             say(format!(
-                "Lab \"{}\" is not running; nothing to do",
+                "Lab \"{}\" has no container; nothing to stop",
                 spec.name
             ));
             false
@@ -22,18 +23,27 @@ pub async fn run(project: Option<&Path>, args: DownArgs) -> anyhow::Result<()> {
         Some(container) => {
             super::up::check_owner(&container, &spec)?;
             engine.remove(&name).await?;
+            let kept = if args.forget {
+                "and the image"
+            } else {
+                "the image and the password"
+            };
             say(format!(
-                "Lab \"{}\" is down. Kept: the files in {}, the image and the password",
+                "Lab \"{}\" is down. Kept: the files in {}, {kept}",
                 spec.name,
                 spec.dir.display()
             ));
             true
         }
     };
+    let forgotten = args.forget && ProjectState::for_project(&spec.dir, &spec.name)?.forget()?;
+    if forgotten {
+        say("Forgot the stored password hash, cookie secret, port and TLS certificate; the next `rjup up` asks for a new password");
+    }
     if args.json {
         println!(
             "{}",
-            json!({"name": spec.name, "container": name, "removed": removed, "state": "absent"})
+            json!({"name": spec.name, "container": name, "removed": removed, "forgotten": forgotten, "state": "absent"})
         );
     }
     Ok(())

@@ -39,6 +39,6 @@ pub async fn run(project: Option<&Path>, args: PasswordArgs) -> anyhow::Result<(
     };
     let outcome = super::up::converge(&engine, &spec, &state, &hashed, &options).await?;
     say("Password changed; the lab restarted with it");
-    super::up::print_urls(&spec, outcome.port);
+    super::up::print_urls(&spec, &outcome);
     Ok(())
 }

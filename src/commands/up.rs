@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use bollard::models::ContainerInspectResponse;
 
 use crate::cli::UpArgs;
+use crate::config::TlsConfig;
 use crate::engine::{BuildFlags, Engine};
 use crate::error::{fail, Code, Error};
 use crate::image::{self, ImagePlan};
@@ -16,6 +17,7 @@ use crate::lab::{self, label, Action, Observed};
 use crate::progress::{say, warn};
 use crate::settings::{self, Overrides, PortRequest, Spec};
 use crate::state::ProjectState;
+use crate::tls::{self, Tls};
 use crate::{http, net, password};
 
 /// A container made by this run that is not yet serving; Ctrl-C removes it.
@@ -51,9 +53,10 @@ pub async fn run(project: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
         let view = super::status::view(&engine, &spec).await?;
         let mut json = serde_json::to_value(&view)?;
         json["action"] = serde_json::Value::from(outcome.action.word());
+        json["tls_fingerprint"] = serde_json::Value::from(outcome.fingerprint.clone());
         println!("{json}");
     } else {
-        print_urls(&spec, outcome.port);
+        print_urls(&spec, &outcome);
     }
     Ok(())
 }
@@ -75,16 +78,59 @@ pub fn password_for_up(
     Ok(hash)
 }
 
-pub fn print_urls(spec: &Spec, port: u16) {
+pub fn print_urls(spec: &Spec, outcome: &Outcome) {
     println!("Lab \"{}\" is up:", spec.name);
-    for url in net::urls(spec.bind, port) {
+    for url in net::urls(spec.scheme(), spec.bind, outcome.port) {
         println!("  {url}");
+    }
+    if let Some(fingerprint) = &outcome.fingerprint {
+        println!("TLS certificate SHA-256 fingerprint (compare with what your browser shows):");
+        println!("  {fingerprint}");
     }
 }
 
 pub struct Outcome {
     pub port: u16,
     pub action: Action,
+    /// The SHA-256 fingerprint of the lab's certificate, when it serves HTTPS.
+    pub fingerprint: Option<String>,
+}
+
+/// The certificate the lab serves, if it serves HTTPS: the user's, or the project's own
+/// self-signed one, made once and kept so its fingerprint stays the same.
+pub fn tls_material(spec: &Spec, state: &ProjectState) -> anyhow::Result<Option<Tls>> {
+    match &spec.tls {
+        TlsConfig::Off => Ok(None),
+        TlsConfig::Files { cert, key } => {
+            tls::from_files(&spec.dir.join(cert), &spec.dir.join(key)).map(Some)
+        }
+        TlsConfig::SelfSigned => {
+            let names = tls::subject_names(
+                &net::published_addresses(spec.bind),
+                net::hostname().as_deref(),
+            );
+            let (material, made) = state.self_signed_tls(&names)?;
+            if made {
+                say(format!(
+                    "Made a self-signed TLS certificate for {}",
+                    names.join(", ")
+                ));
+            }
+            Ok(Some(material))
+        }
+    }
+}
+
+/// How rjup itself reaches the lab: over HTTPS trusting exactly its certificate.
+pub fn probe_target(bind: IpAddr, port: u16, tls: Option<&Tls>) -> anyhow::Result<http::Target> {
+    let addr = net::probe_address(bind, port);
+    Ok(http::Target {
+        addr,
+        tls: match tls {
+            Some(tls) => Some(tls::pinned_client(tls.cert_der()?)?),
+            None => None,
+        },
+    })
 }
 
 /// Brings the lab to the desired state.
@@ -95,6 +141,7 @@ pub async fn converge(
     hashed_password: &str,
     options: &Options,
 ) -> anyhow::Result<Outcome> {
+    let _lock = state.lock().await?;
     let name = spec.container_name();
     let existing = engine.inspect(&name).await?;
     if let Some(container) = &existing {
@@ -113,6 +160,7 @@ pub async fn converge(
         ensure_image(engine, &image_plan, BuildFlags::default(), options.rebuild).await?;
     let port = choose_port(engine, spec, state, running_port).await?;
     let cookie_secret = state.cookie_secret()?;
+    let tls = tls_material(spec, state)?;
     let desired = lab::desired(&lab::Inputs {
         spec,
         image_reference: image_plan.reference(),
@@ -121,16 +169,24 @@ pub async fn converge(
         host_port: port,
         hashed_password,
         cookie_secret: &cookie_secret,
-    });
+        tls: tls.as_ref(),
+    })?;
 
     let action = lab::plan(observed.as_ref(), &desired, options.force_recreate);
-    let probe = net::probe_address(spec.bind, port);
+    let probe = probe_target(spec.bind, port, tls.as_ref())?;
+    // A test hook for the race a user can hit: something takes the port between rjup
+    // choosing it and the engine publishing it.
+    let _port_thief = std::env::var_os("RJUP_TEST_TAKE_PORT_AFTER_CHOOSING")
+        .and_then(|_| std::net::TcpListener::bind(std::net::SocketAddr::new(spec.bind, port)).ok());
     match action {
         Action::Nothing => {}
         Action::Start => {
             say(format!("Starting {name}"));
-            engine.start(&name).await?;
-            wait_ready(engine, &name, probe, options.timeout).await?;
+            engine
+                .start(&name)
+                .await
+                .or_else(|e| port_taken_late(e, spec, port))?;
+            wait_ready(engine, &name, &probe, options.timeout).await?;
         }
         Action::Create | Action::Recreate(_) => {
             if let Action::Recreate(reason) = &action {
@@ -143,8 +199,11 @@ pub async fn converge(
             *HALF_MADE.lock().unwrap_or_else(|e| e.into_inner()) = Some(id.clone());
             let started = async {
                 engine.upload(&id, desired.files.clone()).await?;
-                engine.start(&id).await?;
-                wait_ready(engine, &id, probe, options.timeout).await
+                engine
+                    .start(&id)
+                    .await
+                    .or_else(|e| port_taken_late(e, spec, port))?;
+                wait_ready(engine, &id, &probe, options.timeout).await
             }
             .await;
             HALF_MADE.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -156,7 +215,30 @@ pub async fn converge(
         }
     }
     state.set_port(port)?;
-    Ok(Outcome { port, action })
+    let fingerprint = tls.as_ref().map(Tls::fingerprint).transpose()?;
+    Ok(Outcome {
+        port,
+        action,
+        fingerprint,
+    })
+}
+
+/// When the engine could not publish the port it was given, names a free one instead.
+fn port_taken_late(err: anyhow::Error, spec: &Spec, port: u16) -> anyhow::Result<()> {
+    if crate::error::exit_code(&err) != Code::PortTaken as u8 {
+        return Err(err);
+    }
+    let free = (port.saturating_add(1)..=u16::MAX)
+        .chain(settings::DEFAULT_PORT..port)
+        .find(|p| net::can_listen(spec.bind, *p).is_ok());
+    let instead = free.map_or_else(
+        || "stop what holds it".to_string(),
+        |p| format!("use --port {p} (free now)"),
+    );
+    fail(
+        Code::PortTaken,
+        format!("port {port} on {} was taken by another program after rjup chose it, while the lab was starting; {instead}, or run `rjup up` again", spec.bind),
+    )
 }
 
 /// Removes a container this run made but did not finish; used on Ctrl-C.
@@ -352,7 +434,7 @@ async fn port_holder(
 async fn wait_ready(
     engine: &Engine,
     id: &str,
-    probe: std::net::SocketAddr,
+    probe: &http::Target,
     timeout: Duration,
 ) -> anyhow::Result<()> {
     let wait = crate::progress::Wait::new("Waiting for the lab to answer");
@@ -379,7 +461,7 @@ async fn wait_ready(
         if started.elapsed() >= timeout {
             break (
                 format!(
-                    "the lab did not answer on http://{probe}/login within {} s",
+                    "the lab did not answer on {probe}/login within {} s",
                     timeout.as_secs()
                 ),
                 "raise --timeout if it is just slow, or fix what its log shows",
@@ -390,6 +472,10 @@ async fn wait_ready(
     drop(wait);
     let log = engine.log_tail(id, 25).await;
     let log = log.trim_end();
+    // The init in front of the server reports a missing command this way.
+    if log.contains("exec jupyter failed") {
+        return fail(Code::Image, lab::NO_JUPYTER);
+    }
     let shown = if log.is_empty() {
         "  (the log is empty)".to_string()
     } else {

@@ -55,8 +55,9 @@ impl LabView {
             .get(label::BIND)
             .and_then(|b| b.parse().ok())
             .unwrap_or(fallback_bind);
+        let scheme = labels.get(label::SCHEME).map_or("http", String::as_str);
         let urls = match (state, port) {
-            ("running", Some(port)) => net::urls(bind, port),
+            ("running", Some(port)) => net::urls(scheme, bind, port),
             _ => Vec::new(),
         };
         let started_at = docker_state.started_at.filter(|_| state == "running");
