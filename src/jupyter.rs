@@ -129,6 +129,9 @@ pub fn render_config(hashed_password: &str, tls: bool) -> anyhow::Result<String>
             py(&format!("{CONFIG_DIR}/{KEY_FILE}"))
         ));
         text.push_str("c.IdentityProvider.secure_cookie = True\n");
+        text.push_str(
+            "c.ServerApp.tornado_settings = {\"xsrf_cookie_kwargs\": {\"secure\": True}}\n",
+        );
     }
     Ok(text)
 }

@@ -335,6 +335,10 @@ pub fn lab_host() -> &'static str {
 pub struct Browser {
     base: String,
     jar: PathBuf,
+    /// Extra curl arguments: a CA file for HTTPS, `--include` for headers.
+    extra: Vec<String>,
+    /// Browse from this host's loopback instead of the colleague's laptop.
+    local: bool,
     _dir: tempfile::TempDir,
 }
 
@@ -349,12 +353,40 @@ impl Browser {
         Browser {
             base: format!("http://{}:{port}", lab_host()),
             jar: dir.path().join("cookies"),
+            extra: Vec::new(),
+            local: false,
             _dir: dir,
         }
     }
 
+    /// A browser on this host itself, over loopback: a different client address.
+    pub fn local(port: u16) -> Browser {
+        let mut b = Browser::new(port);
+        b.base = format!("http://127.0.0.1:{port}");
+        b.local = true;
+        b
+    }
+
+    /// Over HTTPS, trusting exactly `ca_file`.
+    pub fn https(port: u16, ca_file: &Path) -> Browser {
+        let mut b = Browser::new(port);
+        b.base = format!("https://{}:{port}", lab_host());
+        b.extra = vec!["--cacert".into(), ca_file.display().to_string()];
+        b
+    }
+
+    /// Also return response headers in the body.
+    pub fn with_headers(mut self) -> Browser {
+        self.extra.push("--include".into());
+        self
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     fn curl(&self, args: &[&str]) -> Response {
-        let mut cmd = if lab_host() == "127.0.0.1" {
+        let mut cmd = if self.local || lab_host() == "127.0.0.1" {
             Command::new("curl")
         } else {
             let mut c = Command::new("ip");
@@ -374,6 +406,7 @@ impl Browser {
                 "-w",
                 "\n%{http_code}",
             ])
+            .args(&self.extra)
             .args(args)
             .output()
             .expect("running curl");
@@ -383,6 +416,11 @@ impl Browser {
             status: status.trim().parse().unwrap_or(0),
             body: body.to_string(),
         }
+    }
+
+    /// Fetches a full URL rather than a path of this browser's lab.
+    pub fn get_url(&self, url: &str) -> Response {
+        self.curl(&[url])
     }
 
     pub fn get(&self, path: &str) -> Response {
@@ -402,6 +440,10 @@ impl Browser {
 
     /// Logs in as a browser does: the login page's `_xsrf` cookie, then the form.
     pub fn login(&self, password: &str) -> u16 {
+        self.login_response(password).status
+    }
+
+    pub fn login_response(&self, password: &str) -> Response {
         let page = self.get("/login");
         assert_eq!(page.status, 200, "GET /login: {}", page.body);
         let xsrf = self.xsrf();
@@ -412,7 +454,6 @@ impl Browser {
             &format!("password={password}"),
             &format!("{}/login", self.base),
         ])
-        .status
     }
 
     /// Creates a text file through the Jupyter contents API.
@@ -480,4 +521,101 @@ pub fn containers_named(fragment: &str) -> Vec<String> {
             .flat_map(|c| c.names.unwrap_or_default())
             .collect()
     })
+}
+
+/// Runs a command in a running container and returns its standard output.
+pub fn exec(container: &str, cmd: &[&str]) -> String {
+    use futures_util::StreamExt;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let docker = bollard::Docker::connect_with_defaults()
+            .unwrap()
+            .negotiate_version()
+            .await
+            .unwrap();
+        let exec = docker
+            .create_exec(
+                container,
+                bollard::models::ExecConfig {
+                    cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let mut text = Vec::new();
+        if let bollard::exec::StartExecResults::Attached { mut output, .. } =
+            docker.start_exec(&exec.id, None).await.unwrap()
+        {
+            while let Some(Ok(chunk)) = output.next().await {
+                text.extend_from_slice(&chunk.into_bytes());
+            }
+        }
+        String::from_utf8_lossy(&text).into_owned()
+    })
+}
+
+/// Whether an image with this reference exists locally.
+pub fn image_exists(reference: &str) -> bool {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let docker = bollard::Docker::connect_with_defaults()
+            .unwrap()
+            .negotiate_version()
+            .await
+            .unwrap();
+        docker.inspect_image(reference).await.is_ok()
+    })
+}
+
+/// Every file under `dir` with its bytes, for before-and-after comparisons.
+pub fn snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.insert(
+                    path.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&path).unwrap_or_default(),
+                );
+            }
+        }
+    }
+    files
+}
+
+impl Project {
+    /// The project's state directory under this test's XDG_STATE_HOME, if made.
+    pub fn state_dir(&self) -> Option<PathBuf> {
+        let projects = self.state_home.join("rjup/projects");
+        std::fs::read_dir(projects)
+            .ok()?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .next()
+    }
+
+    /// The stored password hash.
+    pub fn stored_hash(&self) -> String {
+        std::fs::read_to_string(
+            self.state_dir()
+                .expect("no state directory")
+                .join("password-hash"),
+        )
+        .unwrap()
+        .trim()
+        .to_string()
+    }
 }
