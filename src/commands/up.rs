@@ -179,7 +179,9 @@ pub async fn converge(
     let _port_thief = std::env::var_os("RJUP_TEST_TAKE_PORT_AFTER_CHOOSING")
         .and_then(|_| std::net::TcpListener::bind(std::net::SocketAddr::new(spec.bind, port)).ok());
     match action {
-        Action::Nothing => {}
+        // Running is not the same as answering: it may still be starting, say after an
+        // `up` that was cut off. The check costs one local request when it answers.
+        Action::Nothing => wait_ready(engine, &name, &probe, options.timeout).await?,
         Action::Start => {
             say(format!("Starting {name}"));
             engine
@@ -437,6 +439,13 @@ async fn wait_ready(
     probe: &http::Target,
     timeout: Duration,
 ) -> anyhow::Result<()> {
+    let answers = |status: u16| (200..400).contains(&status);
+    if http::get_status(probe, "/login", Duration::from_secs(2))
+        .await
+        .is_ok_and(answers)
+    {
+        return Ok(());
+    }
     let wait = crate::progress::Wait::new("Waiting for the lab to answer");
     let started = Instant::now();
     let mut last_check = Instant::now();

@@ -212,6 +212,44 @@ pub fn run_shell_as_tester(
     )
 }
 
+/// Starts rjup in the project as the tester, with stdout and stderr piped, and returns
+/// at once.
+pub fn spawn_as_tester(
+    dir: &Path,
+    state_home: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Child {
+    let mut cmd = tester_command(rjup_bin());
+    cmd.args(args)
+        .current_dir(dir)
+        .env("XDG_STATE_HOME", state_home)
+        .env_remove("RJUP_PASSWORD")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.spawn().expect("starting rjup")
+}
+
+fn tester_command(program: &str) -> Command {
+    match tester_ids() {
+        Some((uid, gid)) => {
+            let mut c = Command::new("setpriv");
+            c.arg(format!("--reuid={uid}"))
+                .arg(format!("--regid={gid}"))
+                .arg("--init-groups")
+                .arg("--")
+                .arg(program);
+            c.env("HOME", format!("/home/{TESTER}"));
+            c
+        }
+        None => Command::new(program),
+    }
+}
+
 fn run_program_as_tester(
     program: &str,
     dir: &Path,

@@ -1,0 +1,383 @@
+//! Faults a lab must survive, each on a real engine: a killed server, Ctrl-C at every
+//! stage, the engine going away mid-command, two `up`s at once, a port stolen late.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::process::Child;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Tests here that remove images must not overlap.
+static IMAGES: Mutex<()> = Mutex::new(());
+
+/// Follows a running rjup's stderr; `wait_for` blocks until a line contains a needle.
+struct Watched {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Watched {
+    fn start(project: &Project, args: &[&str], env: &[(&str, &str)]) -> Watched {
+        let mut child = spawn_as_tester(&project.dir, &project.state_home, args, env);
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Watched {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    fn wait_for(&mut self, needle: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            match self.lines.recv_timeout(Duration::from_millis(200)) {
+                Ok(line) => {
+                    let hit = line.contains(needle);
+                    self.seen.push(line);
+                    if hit {
+                        return;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        panic!(
+            "rjup never printed {needle:?}; it printed:\n{}",
+            self.seen.join("\n")
+        );
+    }
+
+    fn interrupt(&self) {
+        // SAFETY: signalling a child we started.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+    }
+
+    /// Waits for the exit; returns its code and everything it printed to stderr.
+    fn finish(mut self, timeout: Duration) -> (Option<i32>, String) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+                    self.seen.push(line);
+                }
+                let mut out = String::new();
+                let _ = self.child.stdout.take().unwrap().read_to_string(&mut out);
+                return (status.code(), format!("{}\n{out}", self.seen.join("\n")));
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "rjup did not exit within {timeout:?}; it printed:\n{}",
+                    self.seen.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn no_half_written_state(project: &Project) {
+    if let Some(state) = project.state_dir() {
+        for entry in std::fs::read_dir(state).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            assert!(
+                !name.starts_with('.'),
+                "a half-written state file was left: {name}"
+            );
+        }
+    }
+}
+
+fn assert_interrupted_cleanly(project: &Project, code: Option<i32>, output: &str) {
+    assert_eq!(code, Some(130), "Ctrl-C must exit 130:\n{output}");
+    assert!(output.contains("interrupted"), "{output}");
+    assert!(
+        inspect(&project.container()).is_none(),
+        "an orphan container was left:\n{output}"
+    );
+    no_half_written_state(project);
+}
+
+fn second_up_works(project: &Project) {
+    let port = free_port();
+    project.up(port);
+    assert_eq!(Browser::local(port).login(PASSWORD), 302);
+}
+
+#[test]
+fn a_killed_server_comes_back_by_itself() {
+    if !docker_or_skip("a_killed_server_comes_back_by_itself") {
+        return;
+    }
+    let project = Project::from_example("minimal", "killed");
+    let port = free_port();
+    project.up(port);
+    // The pattern's brackets keep the shell running it from matching itself.
+    exec(
+        &project.container(),
+        &["sh", "-c", "for p in /proc/[0-9]*; do grep -q 'bin/jupyter-la[b]' $p/cmdline 2>/dev/null && kill -9 ${p#/proc/}; done; true"],
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut restarted = false;
+    while Instant::now() < deadline {
+        let c = inspect(&project.container()).unwrap();
+        restarted = c["RestartCount"].as_i64().unwrap_or(0) >= 1;
+        if restarted && Browser::local(port).get("/login").status == 200 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(
+        restarted,
+        "the engine did not restart the lab after its server was killed"
+    );
+    assert_eq!(
+        Browser::local(port).login(PASSWORD),
+        302,
+        "the lab must serve again, with the same password"
+    );
+}
+
+#[test]
+fn ctrl_c_during_a_pull_leaves_nothing_and_a_second_up_works() {
+    if !docker_or_skip("ctrl_c_during_a_pull_leaves_nothing_and_a_second_up_works") {
+        return;
+    }
+    let _images = IMAGES.lock().unwrap_or_else(|e| e.into_inner());
+    let project = Project::from_example("pulled", "intpull");
+    remove_image("jupyter/minimal-notebook:latest");
+    let mut run = Watched::start(
+        &project,
+        &["up", "--port", &free_port().to_string()],
+        &[("RJUP_PASSWORD", PASSWORD)],
+    );
+    run.wait_for("Pulling jupyter/minimal-notebook", Duration::from_secs(60));
+    std::thread::sleep(Duration::from_millis(300));
+    run.interrupt();
+    let (code, output) = run.finish(Duration::from_secs(30));
+    assert_interrupted_cleanly(&project, code, &output);
+    second_up_works(&project);
+}
+
+#[test]
+fn ctrl_c_during_a_build_leaves_nothing_and_a_second_up_works() {
+    if !docker_or_skip("ctrl_c_during_a_build_leaves_nothing_and_a_second_up_works") {
+        return;
+    }
+    let project = Project::from_example("minimal", "intbuild");
+    project.write(
+        "postBuild",
+        &format!("#!/bin/sh\n# {}\nsleep 120\n", project.name),
+    );
+    let mut run = Watched::start(
+        &project,
+        &["up", "--port", &free_port().to_string()],
+        &[("RJUP_PASSWORD", PASSWORD)],
+    );
+    run.wait_for("/opt/rjup/postBuild", Duration::from_secs(300));
+    std::thread::sleep(Duration::from_millis(500));
+    run.interrupt();
+    let (code, output) = run.finish(Duration::from_secs(30));
+    assert_interrupted_cleanly(&project, code, &output);
+    project.write("postBuild", "#!/bin/sh\ntrue\n");
+    second_up_works(&project);
+}
+
+#[test]
+fn ctrl_c_while_the_lab_starts_removes_it_and_a_second_up_works() {
+    if !docker_or_skip("ctrl_c_while_the_lab_starts_removes_it_and_a_second_up_works") {
+        return;
+    }
+    let project = Project::from_example("minimal", "intstart");
+    project.write("start", "#!/bin/sh\nsleep 60\nexec \"$@\"\n");
+    let mut run = Watched::start(
+        &project,
+        &["up", "--port", &free_port().to_string()],
+        &[("RJUP_PASSWORD", PASSWORD)],
+    );
+    run.wait_for("Waiting for the lab to answer", Duration::from_secs(300));
+    std::thread::sleep(Duration::from_millis(500));
+    run.interrupt();
+    let (code, output) = run.finish(Duration::from_secs(30));
+    assert_interrupted_cleanly(&project, code, &output);
+    project.write("start", "#!/bin/sh\nexec \"$@\"\n");
+    second_up_works(&project);
+}
+
+/// A Unix socket that forwards to the engine until told to drop everything.
+struct EngineProxy {
+    path: std::path::PathBuf,
+    cut: Arc<AtomicBool>,
+    _dir: tempfile::TempDir,
+}
+
+impl EngineProxy {
+    fn start() -> EngineProxy {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = dir.path().join("engine.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let cut = Arc::new(AtomicBool::new(false));
+        let flag = cut.clone();
+        std::thread::spawn(move || {
+            let mut open: Vec<UnixStream> = Vec::new();
+            while !flag.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        client.set_nonblocking(false).unwrap();
+                        let upstream = UnixStream::connect("/var/run/docker.sock").unwrap();
+                        for (mut from, mut to) in [
+                            (client.try_clone().unwrap(), upstream.try_clone().unwrap()),
+                            (upstream.try_clone().unwrap(), client.try_clone().unwrap()),
+                        ] {
+                            std::thread::spawn(move || {
+                                let _ = std::io::copy(&mut from, &mut to);
+                                let _ = to.shutdown(std::net::Shutdown::Write);
+                            });
+                        }
+                        open.push(client);
+                        open.push(upstream);
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+            for stream in open {
+                let _ = stream.shutdown(std::net::Shutdown::Both);
+            }
+        });
+        EngineProxy {
+            path,
+            cut,
+            _dir: dir,
+        }
+    }
+
+    fn docker_host(&self) -> String {
+        format!("unix://{}", self.path.display())
+    }
+
+    fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[test]
+fn the_engine_going_away_mid_command_is_a_clear_error_and_a_retry_works() {
+    if !docker_or_skip("the_engine_going_away_mid_command_is_a_clear_error_and_a_retry_works") {
+        return;
+    }
+    let project = Project::from_example("minimal", "enginegone");
+    project.write("start", "#!/bin/sh\nsleep 5\nexec \"$@\"\n");
+    let proxy = EngineProxy::start();
+    let port = free_port();
+    let host = proxy.docker_host();
+    let mut run = Watched::start(
+        &project,
+        &["up", "--port", &port.to_string()],
+        &[("RJUP_PASSWORD", PASSWORD), ("DOCKER_HOST", &host)],
+    );
+    run.wait_for("Waiting for the lab to answer", Duration::from_secs(300));
+    proxy.cut();
+    let (code, output) = run.finish(Duration::from_secs(60));
+    assert_eq!(code, Some(5), "losing the engine must exit 5:\n{output}");
+    assert!(
+        output.contains("lost the connection to the Docker engine")
+            && output.contains("run the command again"),
+        "{output}"
+    );
+    no_half_written_state(&project);
+    // The engine is back (rjup talks to it directly again): a retry converges.
+    let retry = project.rjup(&["up", "--port", &port.to_string()], &[], None);
+    assert_success(&retry, "rjup up after the engine came back");
+    assert_eq!(containers_named(&project.name).len(), 1, "exactly one lab");
+    assert_eq!(Browser::local(port).login(PASSWORD), 302);
+}
+
+#[test]
+fn two_ups_at_once_make_exactly_one_lab_and_both_report_it() {
+    if !docker_or_skip("two_ups_at_once_make_exactly_one_lab_and_both_report_it") {
+        return;
+    }
+    let project = Project::from_example("minimal", "twoups");
+    let port = free_port().to_string();
+    let args = ["up", "--port", port.as_str()];
+    let first = Watched::start(&project, &args, &[("RJUP_PASSWORD", PASSWORD)]);
+    let second = Watched::start(&project, &args, &[("RJUP_PASSWORD", PASSWORD)]);
+    let (c1, out1) = first.finish(Duration::from_secs(300));
+    let (c2, out2) = second.finish(Duration::from_secs(300));
+    assert_eq!(
+        (c1, c2),
+        (Some(0), Some(0)),
+        "both must succeed:\n{out1}\n---\n{out2}"
+    );
+    for out in [&out1, &out2] {
+        assert!(
+            out.contains(&format!(":{port}/lab")),
+            "each reports the lab:\n{out}"
+        );
+    }
+    assert_eq!(containers_named(&project.name).len(), 1, "exactly one lab");
+}
+
+#[test]
+fn a_port_taken_after_rjup_chose_it_is_a_clear_error_naming_a_free_one() {
+    if !docker_or_skip("a_port_taken_after_rjup_chose_it_is_a_clear_error_naming_a_free_one") {
+        return;
+    }
+    let project = Project::from_example("minimal", "latetaken");
+    let out = project.rjup(
+        &["up", "--port", &free_port().to_string()],
+        &[
+            ("RJUP_PASSWORD", PASSWORD),
+            ("RJUP_TEST_TAKE_PORT_AFTER_CHOOSING", "1"),
+        ],
+        None,
+    );
+    assert_exit(&out, 6, "up when the port is taken late");
+    let err = stderr(&out);
+    assert!(
+        err.contains("after rjup chose it") && err.contains("use --port"),
+        "{err}"
+    );
+    assert!(inspect(&project.container()).is_none());
+}
+
+fn remove_image(reference: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let docker = bollard::Docker::connect_with_defaults()
+            .unwrap()
+            .negotiate_version()
+            .await
+            .unwrap();
+        let _ = docker
+            .remove_image(
+                reference,
+                None::<bollard::query_parameters::RemoveImageOptions>,
+                None,
+            )
+            .await;
+    });
+}
