@@ -47,6 +47,10 @@ impl ProjectState {
         })
     }
 
+    pub fn exists(&self) -> bool {
+        self.dir.exists()
+    }
+
     #[cfg(test)]
     pub fn dir(&self) -> &Path {
         &self.dir

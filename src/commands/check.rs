@@ -53,13 +53,17 @@ pub async fn run(project: Option<&Path>, args: CheckArgs) -> anyhow::Result<()> 
     if args.up {
         let t = Instant::now();
         let state = ProjectState::for_project(&spec.dir, &spec.name)?;
-        let hashed = super::up::password_for_up(&state, Some(secret_copy(&secret)?))?;
-        let options = super::up::Options {
-            force_recreate: false,
-            rebuild: false,
-            timeout: Duration::from_secs(args.timeout),
-        };
-        match super::up::converge(&engine, &spec, &state, &hashed, &options).await {
+        let converged = super::up::keeping_state_only_on_success(&state, async {
+            let hashed = super::up::password_for_up(&state, Some(secret_copy(&secret)?))?;
+            let options = super::up::Options {
+                force_recreate: false,
+                rebuild: false,
+                timeout: Duration::from_secs(args.timeout),
+            };
+            super::up::converge(&engine, &spec, &state, &hashed, &options).await
+        })
+        .await;
+        match converged {
             Ok(outcome) => {
                 report.push(
                     "up",

@@ -22,6 +22,28 @@ use crate::{http, net, password};
 
 /// A container made by this run that is not yet serving; Ctrl-C removes it.
 static HALF_MADE: Mutex<Option<String>> = Mutex::new(None);
+/// A project state directory this run made; Ctrl-C removes it.
+static FRESH_STATE: Mutex<Option<ProjectState>> = Mutex::new(None);
+
+/// Runs `work`; if it fails and the project had no state before, removes the state it
+/// made (password hash, cookie secret, certificate), so a failed first `up` leaves nothing.
+pub async fn keeping_state_only_on_success<T>(
+    state: &ProjectState,
+    work: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let fresh = !state.exists();
+    if fresh {
+        *FRESH_STATE.lock().unwrap_or_else(|e| e.into_inner()) = Some(state.clone());
+    }
+    let result = work.await;
+    if fresh {
+        FRESH_STATE.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if result.is_err() {
+            let _ = state.forget();
+        }
+    }
+    result
+}
 
 pub struct Options {
     pub force_recreate: bool,
@@ -41,14 +63,19 @@ pub async fn run(project: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
         warn(warning);
     }
     let state = ProjectState::for_project(&spec.dir, &spec.name)?;
-    let hashed = password_for_up(&state, password::given(args.password.password_stdin)?)?;
-    let engine = Engine::connect().await?;
     let options = Options {
         force_recreate: args.force_recreate || args.rebuild,
         rebuild: args.rebuild,
         timeout: Duration::from_secs(args.timeout),
     };
-    let outcome = converge(&engine, &spec, &state, &hashed, &options).await?;
+    let given = password::given(args.password.password_stdin)?;
+    let (engine, outcome) = keeping_state_only_on_success(&state, async {
+        let hashed = password_for_up(&state, given)?;
+        let engine = Engine::connect().await?;
+        let outcome = converge(&engine, &spec, &state, &hashed, &options).await?;
+        Ok((engine, outcome))
+    })
+    .await?;
     if args.json {
         let view = super::status::view(&engine, &spec).await?;
         let mut json = serde_json::to_value(&view)?;
@@ -245,6 +272,9 @@ fn port_taken_late(err: anyhow::Error, spec: &Spec, port: u16) -> anyhow::Result
 
 /// Removes a container this run made but did not finish; used on Ctrl-C.
 pub async fn abandon() {
+    if let Some(state) = FRESH_STATE.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        let _ = state.forget();
+    }
     let id = HALF_MADE.lock().unwrap_or_else(|e| e.into_inner()).take();
     if let Some(id) = id {
         if let Ok(engine) = Engine::connect().await {
