@@ -172,6 +172,10 @@ pub fn resolve(project: Option<&Path>, overrides: Overrides) -> anyhow::Result<S
             lock: lock::load(&dir)?,
         }
     };
+    // Read the user's certificate now, not after a long build.
+    if let TlsConfig::Files { cert, key } = &config.tls {
+        crate::tls::from_files(&dir.join(cert), &dir.join(key))?;
+    }
     let owner = Owner {
         uid: meta.uid(),
         gid: meta.gid(),

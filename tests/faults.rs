@@ -307,7 +307,11 @@ fn the_engine_going_away_mid_command_is_a_clear_error_and_a_retry_works() {
     no_half_written_state(&project);
     // The engine is back (rjup talks to it directly again): a retry converges.
     // The same command again: a failed first `up` keeps no state, so it needs the password again.
-    let retry = project.rjup(&["up", "--port", &port.to_string()], &[("RJUP_PASSWORD", PASSWORD)], None);
+    let retry = project.rjup(
+        &["up", "--port", &port.to_string()],
+        &[("RJUP_PASSWORD", PASSWORD)],
+        None,
+    );
     assert_success(&retry, "rjup up after the engine came back");
     assert_eq!(containers_named(&project.name).len(), 1, "exactly one lab");
     assert_eq!(Browser::local(port).login(PASSWORD), 302);

@@ -182,10 +182,11 @@ pub async fn converge(
         .and_then(|p| p.parse().ok());
 
     spec.ensure_lock_fresh()?;
+    // The port first: a taken port or a wrong bind address fails before a long build.
+    let port = choose_port(engine, spec, state, running_port).await?;
     let image_plan = image::plan(spec);
     let image_id =
         ensure_image(engine, &image_plan, BuildFlags::default(), options.rebuild).await?;
-    let port = choose_port(engine, spec, state, running_port).await?;
     let cookie_secret = state.cookie_secret()?;
     let tls = tls_material(spec, state)?;
     let desired = lab::desired(&lab::Inputs {

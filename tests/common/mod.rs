@@ -494,6 +494,29 @@ impl Browser {
         ])
     }
 
+    /// Saves a one-cell notebook through the Jupyter contents API, as JupyterLab does.
+    pub fn put_notebook(&self, path: &str, source: &str) -> Response {
+        let notebook = serde_json::json!({
+            "cells": [{"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [], "source": source}],
+            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        });
+        let body = serde_json::json!({"type": "notebook", "format": "json", "content": notebook})
+            .to_string();
+        self.curl(&[
+            "-X",
+            "PUT",
+            "-H",
+            &format!("X-XSRFToken: {}", self.xsrf()),
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            &body,
+            &format!("{}/api/contents/{path}", self.base),
+        ])
+    }
+
     /// Creates a text file through the Jupyter contents API.
     pub fn put_file(&self, path: &str, text: &str) -> Response {
         let body =
@@ -611,6 +634,33 @@ pub fn image_exists(reference: &str) -> bool {
             .await
             .unwrap();
         docker.inspect_image(reference).await.is_ok()
+    })
+}
+
+/// Local images whose repository is `repository`, as `repo:tag`.
+pub fn images_named(repository: &str) -> Vec<String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let docker = bollard::Docker::connect_with_defaults()
+            .unwrap()
+            .negotiate_version()
+            .await
+            .unwrap();
+        let filters =
+            std::collections::HashMap::from([("reference", vec![repository.to_string()])]);
+        let options = bollard::query_parameters::ListImagesOptionsBuilder::new()
+            .filters(&filters)
+            .build();
+        docker
+            .list_images(Some(options))
+            .await
+            .unwrap()
+            .into_iter()
+            .flat_map(|i| i.repo_tags)
+            .collect()
     })
 }
 
