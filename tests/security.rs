@@ -31,7 +31,7 @@ fn tls_self_signed_serves_https_only_with_a_stable_printed_fingerprint() {
     let out = project.up(port);
     let text = stdout(&out);
     assert!(
-        text.contains(&format!("https://")) && !text.contains("http://"),
+        text.contains("https://") && !text.contains("http://"),
         "{text}"
     );
     let cert = project.state_dir().unwrap().join("tls-cert.pem");
