@@ -175,16 +175,7 @@ fn image_tag_of(project: &Project) -> String {
 
 /// The image's layers, oldest first: (id, the command that made it).
 fn layers(tag: &str) -> Vec<(String, String)> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let docker = bollard::Docker::connect_with_defaults()
-            .unwrap()
-            .negotiate_version()
-            .await
-            .unwrap();
+    with_docker(|docker| async move {
         let mut history = docker.image_history(tag).await.unwrap();
         history.reverse();
         history.into_iter().map(|h| (h.id, h.created_by)).collect()

@@ -367,16 +367,7 @@ fn a_port_taken_after_rjup_chose_it_is_a_clear_error_naming_a_free_one() {
 }
 
 fn remove_image(reference: &str) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let docker = bollard::Docker::connect_with_defaults()
-            .unwrap()
-            .negotiate_version()
-            .await
-            .unwrap();
+    with_docker(|docker| async move {
         let _ = docker
             .remove_image(
                 reference,

@@ -309,16 +309,7 @@ fn no_secret_in_inspect_processes_logs_image_layers_or_the_project() {
 
 fn export_image(reference: &str) -> Vec<u8> {
     use futures_util::StreamExt;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let docker = bollard::Docker::connect_with_defaults()
-            .unwrap()
-            .negotiate_version()
-            .await
-            .unwrap();
+    with_docker(|docker| async move {
         let mut stream = docker.export_image(reference);
         let mut bytes = Vec::new();
         while let Some(chunk) = stream.next().await {

@@ -258,19 +258,7 @@ fn run_program_as_tester(
     env: &[(&str, &str)],
     stdin: Option<&str>,
 ) -> Output {
-    let mut cmd = match tester_ids() {
-        Some((uid, gid)) => {
-            let mut c = Command::new("setpriv");
-            c.arg(format!("--reuid={uid}"))
-                .arg(format!("--regid={gid}"))
-                .arg("--init-groups")
-                .arg("--")
-                .arg(program);
-            c.env("HOME", format!("/home/{TESTER}"));
-            c
-        }
-        None => Command::new(program),
-    };
+    let mut cmd = tester_command(program);
     cmd.args(args)
         .current_dir(dir)
         .env("XDG_STATE_HOME", state_home)
@@ -535,8 +523,10 @@ impl Browser {
     }
 }
 
-/// The engine's view of a container, as JSON, or `None` if it does not exist.
-pub fn inspect(container: &str) -> Option<serde_json::Value> {
+/// Runs `work` with a connection to the engine, on a runtime of its own.
+pub fn with_docker<T, F: std::future::Future<Output = T>>(
+    work: impl FnOnce(bollard::Docker) -> F,
+) -> T {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -547,6 +537,13 @@ pub fn inspect(container: &str) -> Option<serde_json::Value> {
             .negotiate_version()
             .await
             .unwrap();
+        work(docker).await
+    })
+}
+
+/// The engine's view of a container, as JSON, or `None` if it does not exist.
+pub fn inspect(container: &str) -> Option<serde_json::Value> {
+    with_docker(|docker| async move {
         match docker.inspect_container(container, None).await {
             Ok(c) => Some(serde_json::to_value(c).unwrap()),
             Err(bollard::errors::Error::DockerResponseServerError {
@@ -559,16 +556,7 @@ pub fn inspect(container: &str) -> Option<serde_json::Value> {
 
 /// Containers whose name contains `fragment`, running or not.
 pub fn containers_named(fragment: &str) -> Vec<String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let docker = bollard::Docker::connect_with_defaults()
-            .unwrap()
-            .negotiate_version()
-            .await
-            .unwrap();
+    with_docker(|docker| async move {
         let filters = std::collections::HashMap::from([("name", vec![fragment.to_string()])]);
         let options = bollard::query_parameters::ListContainersOptionsBuilder::new()
             .all(true)
@@ -587,16 +575,7 @@ pub fn containers_named(fragment: &str) -> Vec<String> {
 /// Runs a command in a running container and returns its standard output.
 pub fn exec(container: &str, cmd: &[&str]) -> String {
     use futures_util::StreamExt;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let docker = bollard::Docker::connect_with_defaults()
-            .unwrap()
-            .negotiate_version()
-            .await
-            .unwrap();
+    with_docker(|docker| async move {
         let exec = docker
             .create_exec(
                 container,
@@ -623,32 +602,12 @@ pub fn exec(container: &str, cmd: &[&str]) -> String {
 
 /// Whether an image with this reference exists locally.
 pub fn image_exists(reference: &str) -> bool {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let docker = bollard::Docker::connect_with_defaults()
-            .unwrap()
-            .negotiate_version()
-            .await
-            .unwrap();
-        docker.inspect_image(reference).await.is_ok()
-    })
+    with_docker(|docker| async move { docker.inspect_image(reference).await.is_ok() })
 }
 
 /// Local images whose repository is `repository`, as `repo:tag`.
 pub fn images_named(repository: &str) -> Vec<String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let docker = bollard::Docker::connect_with_defaults()
-            .unwrap()
-            .negotiate_version()
-            .await
-            .unwrap();
+    with_docker(|docker| async move {
         let filters =
             std::collections::HashMap::from([("reference", vec![repository.to_string()])]);
         let options = bollard::query_parameters::ListImagesOptionsBuilder::new()
