@@ -53,7 +53,7 @@ fn plan_build(spec: &Spec, build: &BuildSpec) -> ImagePlan {
 
     add("uv-requirements.txt", UV_REQUIREMENTS.as_bytes());
     match lock {
-        Some(lock) => add("locked-requirements.txt", lock.requirements().as_bytes()),
+        Some(lock) => add("lab-requirements.txt", lock.requirements().as_bytes()),
         None => add("lab-requirements.txt", LAB_REQUIREMENTS.as_bytes()),
     }
     if !env.apt.is_empty() {
@@ -168,8 +168,6 @@ impl Blocks {
             "apt" => self.apt,
             "conda" => self.conda,
             "venv" => !self.conda,
-            "locked" => self.locked,
-            "unlocked" => !self.locked,
             "requirements" => self.requirements,
             "pyproject" => self.pyproject,
             "uvlock" => self.uvlock,
@@ -202,9 +200,14 @@ pub fn render_dockerfile(base: &str, uid: u32, gid: u32, blocks: &Blocks) -> Str
             out.push('\n');
         }
     }
-    out.replace("{{BASE}}", base)
-        .replace("{{UID}}", &uid.to_string())
-        .replace("{{GID}}", &gid.to_string())
+    let lab_flags = if blocks.locked { "--no-deps" } else { "" };
+    out.replace(
+        " {{LAB_FLAGS}}",
+        &format!("{}{lab_flags}", if lab_flags.is_empty() { "" } else { " " }),
+    )
+    .replace("{{BASE}}", base)
+    .replace("{{UID}}", &uid.to_string())
+    .replace("{{GID}}", &gid.to_string())
 }
 
 /// The inputs `rjup lock` resolves, hashed: if they change, the lock is stale.
@@ -404,9 +407,12 @@ mod tests {
         let p = plan(&s);
         let d = dockerfile(&p);
         assert!(d.contains("FROM python@sha256:abc\n"), "{d}");
-        assert!(d.contains("--no-deps -r /opt/rjup/locked-requirements.txt"));
-        assert!(!d.contains("/opt/rjup/requirements.txt") && !d.contains("lab-requirements"));
-        assert!(context_files(&p).contains(&"locked-requirements.txt".to_string()));
+        assert!(
+            d.contains("--no-deps -r /opt/rjup/lab-requirements.txt"),
+            "{d}"
+        );
+        assert!(!d.contains("/opt/rjup/requirements.txt"));
+        assert!(!context_files(&p).contains(&"project/requirements.txt".to_string()));
     }
 
     #[test]
