@@ -65,11 +65,11 @@ impl Engine {
     pub async fn connect() -> anyhow::Result<Engine> {
         let host = std::env::var("DOCKER_HOST")
             .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
-        let docker = Docker::connect_with_defaults().map_err(|e| unreachable(&host, &e))?;
+        let docker = Docker::connect_with_defaults().map_err(|e| unreachable_engine(&host, &e))?;
         let docker = docker
             .negotiate_version()
             .await
-            .map_err(|e| unreachable(&host, &e))?;
+            .map_err(|e| unreachable_engine(&host, &e))?;
         Ok(Engine { docker })
     }
 
@@ -469,7 +469,7 @@ pub fn docker_message(e: &DockerError) -> String {
     }
 }
 
-fn unreachable(host: &str, e: &DockerError) -> anyhow::Error {
+fn unreachable_engine(host: &str, e: &DockerError) -> anyhow::Error {
     let text = format!("{e:#}");
     let source = std::error::Error::source(e)
         .map(|s| s.to_string())
