@@ -149,3 +149,25 @@ fn an_unreachable_engine_says_how_to_start_it_or_set_docker_host() {
         "{err}"
     );
 }
+
+/// Regression: `up --json` once lost its no-prompt switch, so on a terminal it would have
+/// stopped to ask for a password and broken the JSON contract.
+#[test]
+fn up_json_never_prompts_even_on_a_terminal() {
+    if std::process::Command::new("script").arg("--version").output().is_err() {
+        eprintln!("SKIPPED up_json_never_prompts_even_on_a_terminal: no `script` to make a terminal");
+        return;
+    }
+    let project = Project::from_example("", "jsontty");
+    let command = format!("{} up --json", rjup_bin());
+    let out = std::process::Command::new("timeout")
+        .args(["30", "script", "-qec", &command, "/dev/null"])
+        .current_dir(&project.dir)
+        .env("XDG_STATE_HOME", &project.state_home)
+        .env_remove("RJUP_PASSWORD")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_exit(&out, 4, "up --json on a terminal with no password");
+    assert!(stdout(&out).contains("may not ask for it here"), "{}", stdout(&out));
+}

@@ -11,16 +11,13 @@ use crate::engine::Engine;
 use crate::error::{fail, Code, Error};
 use crate::http::Target;
 use crate::lab::label;
+use crate::password;
 use crate::settings::{self, Overrides};
 use crate::smoke::{self, Report};
 use crate::state::ProjectState;
-use crate::{password, progress};
 
 pub async fn run(project: Option<&Path>, args: CheckArgs) -> anyhow::Result<()> {
-    if args.json {
-        progress::plain();
-        password::never_prompt();
-    }
+    super::machine_output(args.json);
     let spec = settings::resolve(
         project,
         Overrides {

@@ -9,6 +9,7 @@ use crate::settings::{self, Overrides};
 use crate::state::ProjectState;
 
 pub async fn run(project: Option<&Path>, args: DownArgs) -> anyhow::Result<()> {
+    super::machine_output(args.json);
     let spec = settings::resolve(project, Overrides::default())?;
     let engine = Engine::connect().await?;
     let name = spec.container_name();

@@ -8,6 +8,7 @@ use crate::engine::Engine;
 use crate::lab::label;
 
 pub async fn run(args: LsArgs) -> anyhow::Result<()> {
+    super::machine_output(args.json);
     let engine = Engine::connect().await?;
     let mut labs = Vec::new();
     for container in engine.labs().await? {

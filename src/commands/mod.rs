@@ -16,6 +16,14 @@ mod view;
 use crate::cli::{Cli, Command};
 use crate::error::{Code, Error};
 
+/// `--json`: stdout carries only JSON, so nothing may draw bars or stop to ask.
+fn machine_output(json: bool) {
+    if json {
+        crate::progress::plain();
+        crate::password::never_prompt();
+    }
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let project = cli.project.as_deref();
     match cli.command {

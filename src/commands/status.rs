@@ -7,6 +7,7 @@ use crate::settings::{self, Overrides, Spec};
 use crate::state::ProjectState;
 
 pub async fn run(project: Option<&Path>, args: StatusArgs) -> anyhow::Result<()> {
+    super::machine_output(args.json);
     let spec = settings::resolve(project, Overrides::default())?;
     let engine = Engine::connect().await?;
     let view = view(&engine, &spec).await?;

@@ -52,6 +52,7 @@ pub struct Options {
 }
 
 pub async fn run(project: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
+    super::machine_output(args.json);
     let spec = settings::resolve(
         project,
         Overrides {

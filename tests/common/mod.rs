@@ -490,25 +490,21 @@ impl Browser {
             "nbformat": 4,
             "nbformat_minor": 5,
         });
-        let body = serde_json::json!({"type": "notebook", "format": "json", "content": notebook})
-            .to_string();
-        self.curl(&[
-            "-X",
-            "PUT",
-            "-H",
-            &format!("X-XSRFToken: {}", self.xsrf()),
-            "-H",
-            "Content-Type: application/json",
-            "--data-binary",
-            &body,
-            &format!("{}/api/contents/{path}", self.base),
-        ])
+        self.put_contents(
+            path,
+            serde_json::json!({"type": "notebook", "format": "json", "content": notebook}),
+        )
     }
 
     /// Creates a text file through the Jupyter contents API.
     pub fn put_file(&self, path: &str, text: &str) -> Response {
-        let body =
-            serde_json::json!({"type": "file", "format": "text", "content": text}).to_string();
+        self.put_contents(
+            path,
+            serde_json::json!({"type": "file", "format": "text", "content": text}),
+        )
+    }
+
+    fn put_contents(&self, path: &str, model: serde_json::Value) -> Response {
         self.curl(&[
             "-X",
             "PUT",
@@ -517,7 +513,7 @@ impl Browser {
             "-H",
             "Content-Type: application/json",
             "--data-binary",
-            &body,
+            &model.to_string(),
             &format!("{}/api/contents/{path}", self.base),
         ])
     }
