@@ -154,8 +154,14 @@ fn an_unreachable_engine_says_how_to_start_it_or_set_docker_host() {
 /// stopped to ask for a password and broken the JSON contract.
 #[test]
 fn up_json_never_prompts_even_on_a_terminal() {
-    if std::process::Command::new("script").arg("--version").output().is_err() {
-        eprintln!("SKIPPED up_json_never_prompts_even_on_a_terminal: no `script` to make a terminal");
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!(
+            "SKIPPED up_json_never_prompts_even_on_a_terminal: no `script` to make a terminal"
+        );
         return;
     }
     let project = Project::from_example("", "jsontty");
@@ -169,5 +175,9 @@ fn up_json_never_prompts_even_on_a_terminal() {
         .output()
         .unwrap();
     assert_exit(&out, 4, "up --json on a terminal with no password");
-    assert!(stdout(&out).contains("may not ask for it here"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("may not ask for it here"),
+        "{}",
+        stdout(&out)
+    );
 }
