@@ -8,14 +8,17 @@ use bollard::models::{ContainerCreateBody, ContainerInspectResponse, ContainerSu
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
     ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    StartContainerOptions, StopContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+    RenameContainerOptionsBuilder, StartContainerOptions, StopContainerOptionsBuilder,
+    UploadToContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures_util::{Stream, StreamExt};
 
 use crate::error::{Code, Error};
+use crate::printer::Printer;
 use crate::progress;
 
+#[derive(Clone)]
 pub struct Engine {
     docker: Docker,
 }
@@ -83,13 +86,13 @@ impl Engine {
     }
 
     /// Pulls an image with per-layer progress; returns its id.
-    pub async fn pull(&self, reference: &str) -> anyhow::Result<String> {
+    pub async fn pull(&self, reference: &str, printer: Printer) -> anyhow::Result<String> {
         let (repository, tag) = split_reference(reference);
         let mut options = CreateImageOptionsBuilder::new().from_image(repository);
         if let Some(tag) = tag {
             options = options.tag(tag);
         }
-        let mut report = progress::Pull::new(reference);
+        let mut report = progress::Pull::new(reference, printer);
         let mut stream = self.docker.create_image(Some(options.build()), None, None);
         let failed = |why: String| {
             Error::new(
@@ -122,6 +125,7 @@ impl Engine {
         tag: &str,
         context: Vec<u8>,
         flags: BuildFlags,
+        printer: Printer,
     ) -> anyhow::Result<String> {
         let proxies = proxy_variables();
         let mut options = BuildImageOptionsBuilder::new()
@@ -134,7 +138,7 @@ impl Engine {
             options = options.pull("true");
         }
         let options = options.build();
-        let mut report = progress::Build::new(tag, context.len());
+        let mut report = progress::Build::new(tag, context.len(), printer);
         let mut stream =
             self.docker
                 .build_image(options, None, Some(bollard::body_full(context.into())));
@@ -277,6 +281,15 @@ impl Engine {
             .into()),
             Err(e) => Err(engine_error(e, &format!("creating container {name}"))),
         }
+    }
+
+    /// Gives a container its final name once it has replaced the one that had it.
+    pub async fn rename(&self, id: &str, name: &str) -> anyhow::Result<()> {
+        let options = RenameContainerOptionsBuilder::new().name(name).build();
+        self.docker
+            .rename_container(id, options)
+            .await
+            .map_err(|e| engine_error(e, &format!("renaming the lab's container to {name}")))
     }
 
     /// Copies a tar archive into the container's root, keeping owners and modes.

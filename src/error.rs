@@ -71,6 +71,13 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         .map_or(1, |e| e.code as u8)
 }
 
+/// Whether the error is a reader that went away, which is a normal way for output to end.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,13 +3,32 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::archive::{Archive, ROOT};
-use crate::environment::Environment;
-use crate::settings::{BuildSpec, ImageSource, Spec};
+use crate::archive::{Archive, Owner, ROOT};
+use crate::engine::{BuildFlags, Engine};
+use crate::environment::{EnvFile, Environment};
+use crate::lock::Lock;
+use crate::printer::Printer;
 
 const DOCKERFILE: &str = include_str!("../images/lab/Dockerfile");
 pub const UV_REQUIREMENTS: &str = include_str!("../images/lab/uv-requirements.txt");
 pub const LAB_REQUIREMENTS: &str = include_str!("../images/lab/lab-requirements.txt");
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImageSource {
+    Pull(String),
+    Build(Box<BuildSpec>),
+}
+
+/// Everything that goes into a built image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuildSpec {
+    /// `build.base`, else `python:X.Y-slim` from runtime.txt, else the default.
+    pub base: String,
+    pub packages: Vec<String>,
+    pub environment: Environment,
+    pub ca_certificates: Vec<EnvFile>,
+    pub lock: Option<Lock>,
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ImagePlan {
@@ -35,16 +54,17 @@ impl ImagePlan {
     }
 }
 
-pub fn plan(spec: &Spec) -> ImagePlan {
-    match &spec.image {
+/// What to do for the lab `name`, whose server runs as `owner`.
+pub fn plan(name: &str, owner: Owner, source: &ImageSource) -> ImagePlan {
+    match source {
         ImageSource::Pull(reference) => ImagePlan::Pull {
             reference: reference.clone(),
         },
-        ImageSource::Build(build) => plan_build(spec, build),
+        ImageSource::Build(build) => plan_build(name, owner, build),
     }
 }
 
-fn plan_build(spec: &Spec, build: &BuildSpec) -> ImagePlan {
+fn plan_build(name: &str, owner: Owner, build: &BuildSpec) -> ImagePlan {
     let env = &build.environment;
     let lock = build.lock.as_ref();
     let base = lock.map_or(build.base.as_str(), |l| l.base.as_str());
@@ -103,7 +123,7 @@ fn plan_build(spec: &Spec, build: &BuildSpec) -> ImagePlan {
         post_build: env.post_build.is_some(),
         start: env.start.is_some(),
     };
-    let dockerfile = render_dockerfile(base, spec.owner.uid, spec.owner.gid, &blocks);
+    let dockerfile = render_dockerfile(base, owner.uid, owner.gid, &blocks);
     files.insert(0, ("Dockerfile".to_string(), dockerfile.into_bytes()));
 
     let mut hasher = Sha256::new();
@@ -139,7 +159,7 @@ fn plan_build(spec: &Spec, build: &BuildSpec) -> ImagePlan {
         );
     }
     ImagePlan::Build {
-        tag: format!("rjup/{}:{}", spec.name, &hash[..12]),
+        tag: format!("rjup/{name}:{}", &hash[..12]),
         base: base.to_string(),
         context: archive.finish(),
         used,
@@ -210,6 +230,43 @@ pub fn render_dockerfile(base: &str, uid: u32, gid: u32, blocks: &Blocks) -> Str
     .replace("{{GID}}", &gid.to_string())
 }
 
+/// The image's id, pulling or building it only when it is not there (or when asked).
+pub async fn ensure(
+    engine: &Engine,
+    plan: &ImagePlan,
+    flags: BuildFlags,
+    rebuild: bool,
+    printer: Printer,
+) -> anyhow::Result<String> {
+    match plan {
+        ImagePlan::Pull { reference } => match engine.image_id(reference).await? {
+            Some(id) => Ok(id),
+            None => engine.pull(reference, printer).await,
+        },
+        ImagePlan::Build {
+            tag,
+            base,
+            context,
+            used,
+        } => {
+            if used.is_empty() {
+                printer.say("Environment: JupyterLab only (no environment files found)");
+            } else {
+                printer.say(format!("Environment: {}", used.join(", ")));
+            }
+            if !rebuild && !flags.no_cache && !flags.pull {
+                if let Some(id) = engine.image_id(tag).await? {
+                    return Ok(id);
+                }
+            }
+            if engine.image_id(base).await?.is_none() {
+                engine.pull(base, printer).await?;
+            }
+            engine.build(tag, context.clone(), flags, printer).await
+        }
+    }
+}
+
 /// The inputs `rjup lock` resolves, hashed: if they change, the lock is stale.
 pub fn lock_inputs(build: &BuildSpec) -> String {
     let env: &Environment = &build.environment;
@@ -238,6 +295,11 @@ mod tests {
     use crate::environment::EnvFile;
     use crate::lock::Lock;
     use crate::settings::tests::spec;
+    use crate::settings::Spec;
+
+    fn plan_of(s: &Spec) -> ImagePlan {
+        plan(&s.name, s.owner, &s.image)
+    }
 
     fn tag(plan: &ImagePlan) -> &str {
         match plan {
@@ -329,37 +391,37 @@ mod tests {
 
     #[test]
     fn tag_is_name_and_a_content_hash() {
-        let p = plan(&spec());
+        let p = plan_of(&spec());
         let t = tag(&p);
         assert!(t.starts_with("rjup/demo:"), "{t}");
         assert_eq!(t.len(), "rjup/demo:".len() + 12);
-        assert_eq!(plan(&spec()), p, "the same spec must give the same plan");
+        assert_eq!(plan_of(&spec()), p, "the same spec must give the same plan");
     }
 
     #[test]
     fn tag_changes_with_what_goes_into_the_image_only() {
-        let base = tag(&plan(&spec())).to_string();
+        let base = tag(&plan_of(&spec())).to_string();
         let mut s = spec();
         build_mut(&mut s).packages = vec!["pandas".into()];
-        assert_ne!(tag(&plan(&s)), base);
+        assert_ne!(tag(&plan_of(&s)), base);
         let mut s = spec();
         build_mut(&mut s).environment.requirements = file("requirements.txt", "pandas\n");
-        let with_req = tag(&plan(&s)).to_string();
+        let with_req = tag(&plan_of(&s)).to_string();
         assert_ne!(with_req, base);
         build_mut(&mut s).environment.requirements = file("requirements.txt", "pandas==2.2\n");
         assert_ne!(
-            tag(&plan(&s)),
+            tag(&plan_of(&s)),
             with_req,
             "changing requirements.txt rebuilds"
         );
         let mut s = spec();
         s.owner.uid = 4242;
-        assert_ne!(tag(&plan(&s)), base);
+        assert_ne!(tag(&plan_of(&s)), base);
         let mut s = spec();
         s.port = crate::settings::PortRequest::Fixed(9999);
         s.env.insert("A".into(), "b".into());
         assert_eq!(
-            tag(&plan(&s)),
+            tag(&plan_of(&s)),
             base,
             "runtime settings must not rebuild the image"
         );
@@ -368,7 +430,7 @@ mod tests {
     #[test]
     fn build_context_holds_only_the_template_and_environment_files() {
         assert_eq!(
-            context_files(&plan(&spec())),
+            context_files(&plan_of(&spec())),
             ["Dockerfile", "lab-requirements.txt", "uv-requirements.txt"]
         );
         let mut s = spec();
@@ -377,7 +439,7 @@ mod tests {
         b.environment.apt = vec!["jq".into()];
         b.environment.post_build = file("binder/postBuild", "echo hi\n");
         assert_eq!(
-            context_files(&plan(&s)),
+            context_files(&plan_of(&s)),
             [
                 "Dockerfile",
                 "lab-requirements.txt",
@@ -387,7 +449,7 @@ mod tests {
                 "uv-requirements.txt"
             ]
         );
-        let ImagePlan::Build { used, context, .. } = plan(&s) else {
+        let ImagePlan::Build { used, context, .. } = plan_of(&s) else {
             panic!()
         };
         assert_eq!(used, ["binder/requirements.txt", "binder/postBuild"]);
@@ -404,7 +466,7 @@ mod tests {
             base: "python@sha256:abc".into(),
             packages: vec!["jupyterlab==4.4.0".into(), "six==1.16.0".into()],
         });
-        let p = plan(&s);
+        let p = plan_of(&s);
         let d = dockerfile(&p);
         assert!(d.contains("FROM python@sha256:abc\n"), "{d}");
         assert!(

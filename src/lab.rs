@@ -1,10 +1,7 @@
-//! The lab container: what it should look like, and what to do to get there.
-//!
-//! As docker compose does, the desired container is hashed into a label; `up` compares
-//! that hash and the image with what runs and acts only on the difference.
+//! The lab container: what it should look like. As docker compose does, everything the
+//! lab sees is hashed into a label, which `converge` compares with what runs.
 
 use std::collections::HashMap;
-use std::fmt;
 
 use bollard::models::{
     ContainerCreateBody, DeviceRequest, HostConfig, PortBinding, RestartPolicy,
@@ -38,60 +35,14 @@ const PULLED_HOME: &str = "/home/lab";
 /// The container `up` wants, ready to create.
 #[derive(Debug, Clone)]
 pub struct Desired {
-    pub name: String,
     pub body: ContainerCreateBody,
     /// Copied into the container's `/` before its first start.
     pub files: Vec<u8>,
     pub config_hash: String,
     pub image_id: String,
-}
-
-/// What the engine reports about the project's container.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Observed {
-    /// Docker's state: created, running, restarting, paused, exited or dead.
-    pub state: String,
-    pub config_hash: Option<String>,
-    pub image_id: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    Create,
-    Recreate(Reason),
-    Start,
-    Nothing,
-}
-
-impl Action {
-    /// The past tense `up --json` reports.
-    pub fn word(&self) -> &'static str {
-        match self {
-            Action::Create => "created",
-            Action::Recreate(_) => "recreated",
-            Action::Start => "started",
-            Action::Nothing => "unchanged",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reason {
-    Forced,
-    ConfigChanged,
-    ImageChanged,
-    Broken(String),
-}
-
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Reason::Forced => f.write_str("recreation was asked for"),
-            Reason::ConfigChanged => f.write_str("its configuration changed"),
-            Reason::ImageChanged => f.write_str("its image changed"),
-            Reason::Broken(state) => write!(f, "it is {state}"),
-        }
-    }
+    /// Where the lab is published on the engine's host.
+    pub bind: std::net::IpAddr,
+    pub port: u16,
 }
 
 pub struct Inputs<'a> {
@@ -191,33 +142,13 @@ pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
         (label::SCHEME.to_string(), spec.scheme().to_string()),
     ]));
     Ok(Desired {
-        name: spec.container_name(),
         body,
         files,
         config_hash,
         image_id: inputs.image_id.to_string(),
+        bind: spec.bind,
+        port: inputs.host_port,
     })
-}
-
-pub fn plan(observed: Option<&Observed>, desired: &Desired, force: bool) -> Action {
-    let Some(observed) = observed else {
-        return Action::Create;
-    };
-    if force {
-        return Action::Recreate(Reason::Forced);
-    }
-    if observed.image_id.as_deref() != Some(desired.image_id.as_str()) {
-        return Action::Recreate(Reason::ImageChanged);
-    }
-    if observed.config_hash.as_deref() != Some(desired.config_hash.as_str()) {
-        return Action::Recreate(Reason::ConfigChanged);
-    }
-    match observed.state.as_str() {
-        "running" => Action::Nothing,
-        "created" | "exited" => Action::Start,
-        // Restarting means crashing in a loop; paused and dead will not serve either.
-        other => Action::Recreate(Reason::Broken(other.to_string())),
-    }
 }
 
 #[cfg(test)]
@@ -238,73 +169,6 @@ mod tests {
             cookie_secret: "c00k1e",
             tls: None,
         }
-    }
-
-    fn observed(d: &Desired, state: &str) -> Observed {
-        Observed {
-            state: state.into(),
-            config_hash: Some(d.config_hash.clone()),
-            image_id: Some(d.image_id.clone()),
-        }
-    }
-
-    #[test]
-    fn plan_creates_when_nothing_runs() {
-        let s = spec();
-        assert_eq!(
-            plan(None, &desired(&inputs(&s)).unwrap(), false),
-            Action::Create
-        );
-    }
-
-    #[test]
-    fn plan_does_nothing_for_an_unchanged_running_lab() {
-        let s = spec();
-        let d = desired(&inputs(&s)).unwrap();
-        assert_eq!(
-            plan(Some(&observed(&d, "running")), &d, false),
-            Action::Nothing
-        );
-    }
-
-    #[test]
-    fn plan_starts_a_stopped_lab() {
-        let s = spec();
-        let d = desired(&inputs(&s)).unwrap();
-        assert_eq!(
-            plan(Some(&observed(&d, "exited")), &d, false),
-            Action::Start
-        );
-        assert_eq!(
-            plan(Some(&observed(&d, "created")), &d, false),
-            Action::Start
-        );
-    }
-
-    #[test]
-    fn plan_recreates_on_changed_config_image_force_or_breakage() {
-        let s = spec();
-        let d = desired(&inputs(&s)).unwrap();
-        let mut o = observed(&d, "running");
-        o.config_hash = Some("old".into());
-        assert_eq!(
-            plan(Some(&o), &d, false),
-            Action::Recreate(Reason::ConfigChanged)
-        );
-        let mut o = observed(&d, "running");
-        o.image_id = Some("sha256:old".into());
-        assert_eq!(
-            plan(Some(&o), &d, false),
-            Action::Recreate(Reason::ImageChanged)
-        );
-        assert_eq!(
-            plan(Some(&observed(&d, "running")), &d, true),
-            Action::Recreate(Reason::Forced)
-        );
-        assert_eq!(
-            plan(Some(&observed(&d, "restarting")), &d, false),
-            Action::Recreate(Reason::Broken("restarting".into()))
-        );
     }
 
     #[test]
@@ -347,7 +211,6 @@ mod tests {
         );
         assert_eq!(hc.binds.as_ref().unwrap()[0], "/home/ada/demo:/project:rw");
         assert_eq!(d.body.user.as_deref(), Some("1500:1500"));
-        assert_eq!(d.name, "rjup-demo");
         let labels = d.body.labels.as_ref().unwrap();
         assert_eq!(labels[label::PROJECT], "/home/ada/demo");
         assert_eq!(labels[label::CONFIG_HASH], d.config_hash);

@@ -1,12 +1,15 @@
 //! rjup: one command from a project directory to a password-protected JupyterLab.
 //!
 //! The binary is `src/main.rs`; this library exists so benchmarks can reach the pieces
-//! they measure (`password`). The flow is cli → settings → plan → engine.
+//! they measure (`password`). The flow is cli → settings → converge → engine.
 
 mod archive;
+mod certificate;
+mod cleanup;
 pub mod cli;
 pub mod commands;
 mod config;
+mod converge;
 mod engine;
 mod environment;
 pub mod error;
@@ -17,6 +20,8 @@ mod lab;
 mod lock;
 mod net;
 pub mod password;
+mod ports;
+mod printer;
 mod progress;
 mod settings;
 mod smoke;

@@ -2,8 +2,7 @@
 //!
 //! The plaintext lives only in a [`Secret`] in this process; what leaves it is the hash.
 
-use std::io::{IsTerminal, Read};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::Read;
 
 use anyhow::Context;
 use argon2::password_hash::phc::PasswordHash;
@@ -11,6 +10,8 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 
 use crate::error::{fail, Code};
+use crate::printer::Printer;
+use crate::state::ProjectState;
 
 pub const ENV_VAR: &str = "RJUP_PASSWORD";
 
@@ -104,16 +105,8 @@ pub fn given(from_stdin: bool) -> anyhow::Result<Option<Secret>> {
     }
 }
 
-static NEVER_PROMPT: AtomicBool = AtomicBool::new(false);
-
-/// Machine-readable output must never stop to ask: `--json` calls this.
-pub fn never_prompt() {
-    NEVER_PROMPT.store(true, Ordering::Relaxed);
-}
-
-fn ensure_can_prompt(why: &str) -> anyhow::Result<()> {
-    let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    if terminal && !NEVER_PROMPT.load(Ordering::Relaxed) {
+fn ensure_can_prompt(why: &str, printer: Printer) -> anyhow::Result<()> {
+    if printer.may_prompt() {
         return Ok(());
     }
     fail(
@@ -123,16 +116,16 @@ fn ensure_can_prompt(why: &str) -> anyhow::Result<()> {
 }
 
 /// Asks once, hidden: for logging in to a lab that already has a password.
-pub fn prompt_existing(why: &str) -> anyhow::Result<Secret> {
-    ensure_can_prompt(why)?;
+pub fn prompt_existing(why: &str, printer: Printer) -> anyhow::Result<Secret> {
+    ensure_can_prompt(why, printer)?;
     Secret::new(
         rpassword::prompt_password("Password of the lab: ").context("reading the password")?,
     )
 }
 
 /// Asks twice on the terminal, hidden; fails when there is no terminal to ask on.
-pub fn prompt_new(why: &str) -> anyhow::Result<Secret> {
-    ensure_can_prompt(why)?;
+pub fn prompt_new(why: &str, printer: Printer) -> anyhow::Result<Secret> {
+    ensure_can_prompt(why, printer)?;
     let first = Secret::new(
         rpassword::prompt_password("Choose a password for the lab: ")
             .context("reading the password")?,
@@ -145,6 +138,24 @@ pub fn prompt_new(why: &str) -> anyhow::Result<Secret> {
         );
     }
     Ok(first)
+}
+
+/// The hash to run with: a given password wins, else the stored hash, else a prompt.
+pub fn for_lab(
+    state: &ProjectState,
+    given: Option<Secret>,
+    printer: Printer,
+) -> anyhow::Result<String> {
+    let stored = state.password_hash()?;
+    let secret = match (given, stored) {
+        (Some(secret), Some(hash)) if verify(&secret, &hash) => return Ok(hash),
+        (Some(secret), _) => secret,
+        (None, Some(hash)) => return Ok(hash),
+        (None, None) => prompt_new("this lab has no password yet", printer)?,
+    };
+    let hash = hash(&secret)?;
+    state.set_password_hash(&hash)?;
+    Ok(hash)
 }
 
 #[cfg(test)]

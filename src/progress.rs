@@ -2,49 +2,29 @@
 //! Everything here goes to stderr, so stdout stays for results.
 
 use std::collections::HashMap;
-use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use bollard::models::{BuildInfo, CreateImageInfo};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-static PLAIN: AtomicBool = AtomicBool::new(false);
-
-/// No bars or spinners, whatever stderr is: `--json` calls this.
-pub fn plain() {
-    PLAIN.store(true, Ordering::Relaxed);
-}
-
-fn fancy() -> bool {
-    static FANCY: OnceLock<bool> = OnceLock::new();
-    !PLAIN.load(Ordering::Relaxed)
-        && *FANCY
-            .get_or_init(|| std::io::stderr().is_terminal() && std::env::var_os("CI").is_none())
-}
-
-/// One line of news about what rjup is doing.
-pub fn say(message: impl AsRef<str>) {
-    eprintln!("{}", message.as_ref());
-}
-
-pub fn warn(message: impl AsRef<str>) {
-    eprintln!("rjup: warning: {}", message.as_ref());
-}
+use crate::printer::Printer;
 
 /// Per-layer progress of an image pull.
 pub struct Pull {
+    printer: Printer,
     multi: Option<MultiProgress>,
     bars: HashMap<String, ProgressBar>,
     last: HashMap<String, String>,
 }
 
 impl Pull {
-    pub fn new(reference: &str) -> Self {
-        say(format!("Pulling {reference}"));
+    pub fn new(reference: &str, printer: Printer) -> Self {
+        printer.say(format!("Pulling {reference}"));
         Pull {
-            multi: fancy().then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
+            printer,
+            multi: printer
+                .draws()
+                .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
             bars: HashMap::new(),
             last: HashMap::new(),
         }
@@ -90,7 +70,7 @@ impl Pull {
                 // One line per change of a layer's status, not per chunk downloaded.
                 if self.last.get(id).map(String::as_str) != Some(status) {
                     self.last.insert(id.to_string(), status.to_string());
-                    say(format!("  {id}: {status}"));
+                    self.printer.say(format!("  {id}: {status}"));
                 }
             }
         }
@@ -107,18 +87,19 @@ impl Drop for Pull {
 
 /// Step progress of an image build, keeping the current step's output for error reports.
 pub struct Build {
+    printer: Printer,
     bar: Option<ProgressBar>,
     step: String,
     output: Vec<String>,
 }
 
 impl Build {
-    pub fn new(tag: &str, context_bytes: usize) -> Self {
-        say(format!(
+    pub fn new(tag: &str, context_bytes: usize, printer: Printer) -> Self {
+        printer.say(format!(
             "Building {tag} (build context: {})",
             human_bytes(context_bytes)
         ));
-        let bar = fancy().then(|| {
+        let bar = printer.draws().then(|| {
             let bar = ProgressBar::with_draw_target(Some(1), ProgressDrawTarget::stderr());
             bar.set_style(
                 ProgressStyle::with_template("  [{pos}/{len}] {wide_msg} {elapsed:>4}")
@@ -128,6 +109,7 @@ impl Build {
             bar
         });
         Build {
+            printer,
             bar,
             step: String::new(),
             output: Vec::new(),
@@ -148,7 +130,9 @@ impl Build {
                         bar.set_position(n - 1);
                         bar.set_message(one_line(what, 200));
                     }
-                    None => say(format!("  Step {n}/{total} : {}", one_line(what, 100))),
+                    None => self
+                        .printer
+                        .say(format!("  Step {n}/{total} : {}", one_line(what, 100))),
                 }
             } else {
                 self.output.push(line.to_string());
@@ -210,9 +194,9 @@ pub struct Wait {
 }
 
 impl Wait {
-    pub fn new(message: &str) -> Self {
-        if !fancy() {
-            say(message);
+    pub fn new(message: &str, printer: Printer) -> Self {
+        if !printer.draws() {
+            printer.say(message);
             return Wait { bar: None };
         }
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
@@ -256,6 +240,7 @@ mod tests {
     #[test]
     fn failure_report_names_the_step_and_its_last_output() {
         let mut b = Build {
+            printer: Printer::Plain,
             bar: None,
             step: String::new(),
             output: Vec::new(),

@@ -12,6 +12,7 @@ use crate::archive::Owner;
 use crate::config::{self, Config, Gpus, TlsConfig};
 use crate::environment::{self, EnvFile, Environment};
 use crate::error::{fail, Code};
+use crate::image::{BuildSpec, ImageSource};
 use crate::lock::{self, Lock};
 
 pub const DEFAULT_BASE: &str = "python:3.13-slim";
@@ -40,23 +41,6 @@ pub enum PortRequest {
     Fixed(u16),
     /// The remembered port if free, else 8888 or the next free one.
     Auto,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum ImageSource {
-    Pull(String),
-    Build(Box<BuildSpec>),
-}
-
-/// Everything that goes into a built image.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BuildSpec {
-    /// `build.base`, else `python:X.Y-slim` from runtime.txt, else the default.
-    pub base: String,
-    pub packages: Vec<String>,
-    pub environment: Environment,
-    pub ca_certificates: Vec<EnvFile>,
-    pub lock: Option<Lock>,
 }
 
 /// The desired lab, before anything is asked of Docker.

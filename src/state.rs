@@ -155,7 +155,7 @@ impl ProjectState {
 
     /// Holds the project's lock until dropped, so two rjup commands never converge the
     /// same lab at once; waits for a holder to finish, saying so.
-    pub async fn lock(&self) -> anyhow::Result<ProjectLock> {
+    pub async fn lock(&self, printer: crate::printer::Printer) -> anyhow::Result<ProjectLock> {
         self.ensure_dir()?;
         let path = self.dir.join(LOCK);
         let file = fs::OpenOptions::new()
@@ -170,7 +170,7 @@ impl ProjectState {
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
             return Ok(ProjectLock { _file: file });
         }
-        crate::progress::say("Waiting for another rjup command in this project to finish");
+        printer.say("Waiting for another rjup command in this project to finish");
         let file = tokio::task::spawn_blocking(move || {
             // SAFETY: as above; this call blocks until the other holder closes its file.
             let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
@@ -273,7 +273,7 @@ mod tests {
     async fn the_project_lock_is_exclusive_and_released_on_drop() {
         let tmp = tempfile::tempdir().unwrap();
         let state = state_in(tmp.path());
-        let held = state.lock().await.unwrap();
+        let held = state.lock(crate::printer::Printer::Plain).await.unwrap();
         let other = fs::OpenOptions::new()
             .write(true)
             .open(state.dir().join(LOCK))

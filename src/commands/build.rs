@@ -3,35 +3,35 @@ use std::path::Path;
 use crate::cli::BuildArgs;
 use crate::engine::{BuildFlags, Engine};
 use crate::image::{self, ImagePlan};
-use crate::progress::say;
+use crate::printer::Printer;
 use crate::settings::{self, Overrides};
 
-pub async fn run(project: Option<&Path>, args: BuildArgs) -> anyhow::Result<()> {
+pub async fn run(project: Option<&Path>, args: BuildArgs, printer: Printer) -> anyhow::Result<()> {
     let spec = settings::resolve(project, Overrides::default())?;
     for warning in &spec.warnings {
-        crate::progress::warn(warning);
+        printer.warn(warning);
     }
     spec.ensure_lock_fresh()?;
     let engine = Engine::connect().await?;
-    let plan = image::plan(&spec);
+    let plan = image::plan(&spec.name, spec.owner, &spec.image);
     let flags = BuildFlags {
         no_cache: args.no_cache,
         pull: args.pull,
     };
     if let ImagePlan::Build { tag, .. } = &plan {
         if !args.no_cache && !args.pull && engine.image_id(tag).await?.is_some() {
-            say(format!("Environment: {}", used(&plan)));
-            say(format!("Image {tag} is up to date; nothing to build"));
+            printer.say(format!("Environment: {}", used(&plan)));
+            printer.say(format!("Image {tag} is up to date; nothing to build"));
             return Ok(());
         }
     }
-    let id = super::up::ensure_image(&engine, &plan, flags, true).await?;
+    let id = image::ensure(&engine, &plan, flags, true, printer).await?;
     let short = id
         .trim_start_matches("sha256:")
         .chars()
         .take(12)
         .collect::<String>();
-    say(format!("Image {} is ready ({short})", plan.reference()));
+    printer.say(format!("Image {} is ready ({short})", plan.reference()));
     Ok(())
 }
 

@@ -6,18 +6,26 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde_json::json;
 
+use crate::certificate;
+use crate::cleanup::Cleanup;
 use crate::cli::CheckArgs;
+use crate::converge::{self, container, probe_target, Options};
 use crate::engine::Engine;
 use crate::error::{fail, Code, Error};
 use crate::http::Target;
 use crate::lab::label;
 use crate::password;
+use crate::printer::Printer;
 use crate::settings::{self, Overrides};
 use crate::smoke::{self, Report};
 use crate::state::ProjectState;
 
-pub async fn run(project: Option<&Path>, args: CheckArgs) -> anyhow::Result<()> {
-    super::machine_output(args.json);
+pub async fn run(
+    project: Option<&Path>,
+    args: CheckArgs,
+    printer: Printer,
+    cleanup: &Cleanup,
+) -> anyhow::Result<()> {
     let spec = settings::resolve(
         project,
         Overrides {
@@ -29,6 +37,7 @@ pub async fn run(project: Option<&Path>, args: CheckArgs) -> anyhow::Result<()> 
         Some(secret) => secret,
         None => password::prompt_existing(
             "`rjup check` logs in with the lab's password, which rjup does not store",
+            printer,
         )?,
     };
     let notebooks = if args.notebooks.is_empty() {
@@ -50,16 +59,18 @@ pub async fn run(project: Option<&Path>, args: CheckArgs) -> anyhow::Result<()> 
     if args.up {
         let t = Instant::now();
         let state = ProjectState::for_project(&spec.dir, &spec.name)?;
-        let converged = super::up::keeping_state_only_on_success(&state, async {
-            let hashed = super::up::password_for_up(&state, Some(secret_copy(&secret)?))?;
-            let options = super::up::Options {
-                force_recreate: false,
-                rebuild: false,
-                timeout: Duration::from_secs(args.timeout),
-            };
-            super::up::converge(&engine, &spec, &state, &hashed, &options).await
-        })
-        .await;
+        let converged = cleanup
+            .state_only_on_success(&state, async {
+                let hashed = password::for_lab(&state, Some(secret_copy(&secret)?), printer)?;
+                let options = Options {
+                    force_recreate: false,
+                    rebuild: false,
+                    timeout: Duration::from_secs(args.timeout),
+                };
+                converge::converge(&engine, &spec, &state, &hashed, &options, printer, cleanup)
+                    .await
+            })
+            .await;
         match converged {
             Ok(outcome) => {
                 report.push(
@@ -74,13 +85,13 @@ pub async fn run(project: Option<&Path>, args: CheckArgs) -> anyhow::Result<()> 
             }
             Err(err) => {
                 report.push("up", t, Err(format!("{err:#}")));
-                return finish(&engine, &spec, &args, report, Some(err)).await;
+                return finish(&engine, &spec, &args, report, Some(err), printer).await;
             }
         }
     }
 
     let t = Instant::now();
-    match lab_target(&engine, &spec, args.url.as_deref()).await {
+    match lab_target(&engine, &spec, args.url.as_deref(), printer).await {
         Ok(target) => {
             let timeout = Duration::from_secs(args.notebook_timeout.unwrap_or(spec.check_timeout));
             let checked = smoke::run(target, &secret, &notebooks, timeout).await;
@@ -91,7 +102,7 @@ pub async fn run(project: Option<&Path>, args: CheckArgs) -> anyhow::Result<()> 
             report.push("login", t, Err(format!("{err:#}")));
         }
     }
-    finish(&engine, &spec, &args, report, None).await
+    finish(&engine, &spec, &args, report, None, printer).await
 }
 
 fn secret_copy(secret: &password::Secret) -> anyhow::Result<password::Secret> {
@@ -104,6 +115,7 @@ async fn lab_target(
     engine: &Engine,
     spec: &settings::Spec,
     url: Option<&str>,
+    printer: Printer,
 ) -> anyhow::Result<Target> {
     let state = ProjectState::for_project(&spec.dir, &spec.name)?;
     if let Some(url) = url {
@@ -129,17 +141,16 @@ async fn lab_target(
                 )
             })?;
         let tls = if https {
-            super::up::tls_material(spec, &state)?
+            certificate::for_lab(spec, &state, printer)?
         } else {
             None
         };
         if https && tls.is_none() {
             return fail(Code::Config, format!("--url {url} is https, but rjup.yaml sets no `tls`, so rjup has no certificate to trust"));
         }
-        return super::up::probe_target(addr.ip(), addr.port(), tls.as_ref());
+        return probe_target(addr.ip(), addr.port(), tls.as_ref());
     }
-    let container = engine.inspect(&spec.container_name()).await?;
-    let Some(container) = container else {
+    let Some(container) = container::existing(engine, spec).await? else {
         return fail(
             Code::NoLab,
             format!(
@@ -148,7 +159,6 @@ async fn lab_target(
             ),
         );
     };
-    super::up::check_owner(&container, spec)?;
     let labels = container.config.and_then(|c| c.labels).unwrap_or_default();
     let port: u16 = labels
         .get(label::PORT)
@@ -159,10 +169,10 @@ async fn lab_target(
         .and_then(|b| b.parse().ok())
         .unwrap_or(spec.bind);
     let tls = match labels.get(label::SCHEME).map(String::as_str) {
-        Some("https") => super::up::tls_material(spec, &state)?,
+        Some("https") => certificate::for_lab(spec, &state, printer)?,
         _ => None,
     };
-    super::up::probe_target(bind, port, tls.as_ref())
+    probe_target(bind, port, tls.as_ref())
 }
 
 async fn finish(
@@ -171,6 +181,7 @@ async fn finish(
     args: &CheckArgs,
     mut report: Report,
     up_error: Option<anyhow::Error>,
+    printer: Printer,
 ) -> anyhow::Result<()> {
     if args.down {
         let t = Instant::now();
@@ -183,19 +194,19 @@ async fn finish(
     }
     if args.json {
         let json = json!({"ok": report.ok, "name": spec.name, "steps": report.steps});
-        println!("{json}");
+        printer.out(json)?;
     } else {
         for step in &report.steps {
             let mark = if step.ok { "ok  " } else { "FAIL" };
-            println!(
+            printer.out(format!(
                 "{mark} {:<30} {:>8.2} s  {}",
                 step.name,
                 step.seconds,
                 first_line(&step.detail)
-            );
+            ))?;
             if !step.ok {
                 for line in step.detail.lines().skip(1) {
-                    println!("       {line}");
+                    printer.out(format!("       {line}"))?;
                 }
             }
         }

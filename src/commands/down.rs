@@ -3,33 +3,32 @@ use std::path::Path;
 use serde_json::json;
 
 use crate::cli::DownArgs;
+use crate::converge::container;
 use crate::engine::Engine;
-use crate::progress::say;
+use crate::printer::Printer;
 use crate::settings::{self, Overrides};
 use crate::state::ProjectState;
 
-pub async fn run(project: Option<&Path>, args: DownArgs) -> anyhow::Result<()> {
-    super::machine_output(args.json);
+pub async fn run(project: Option<&Path>, args: DownArgs, printer: Printer) -> anyhow::Result<()> {
     let spec = settings::resolve(project, Overrides::default())?;
     let engine = Engine::connect().await?;
     let name = spec.container_name();
-    let removed = match engine.inspect(&name).await? {
+    let removed = match container::existing(&engine, &spec).await? {
         None => {
-            say(format!(
+            printer.say(format!(
                 "Lab \"{}\" has no container; nothing to stop",
                 spec.name
             ));
             false
         }
-        Some(container) => {
-            super::up::check_owner(&container, &spec)?;
+        Some(_) => {
             engine.remove(&name).await?;
             let kept = if args.forget {
                 "and the image"
             } else {
                 "the image and the password"
             };
-            say(format!(
+            printer.say(format!(
                 "Lab \"{}\" is down. Kept: the files in {}, {kept}",
                 spec.name,
                 spec.dir.display()
@@ -39,13 +38,12 @@ pub async fn run(project: Option<&Path>, args: DownArgs) -> anyhow::Result<()> {
     };
     let forgotten = args.forget && ProjectState::for_project(&spec.dir, &spec.name)?.forget()?;
     if forgotten {
-        say("Forgot the stored password hash, cookie secret, port and TLS certificate; the next `rjup up` asks for a new password");
+        printer.say("Forgot the stored password hash, cookie secret, port and TLS certificate; the next `rjup up` asks for a new password");
     }
     if args.json {
-        println!(
-            "{}",
-            json!({"name": spec.name, "container": name, "removed": removed, "forgotten": forgotten, "state": "absent"})
-        );
+        printer.out(
+            json!({"name": spec.name, "container": name, "removed": removed, "forgotten": forgotten, "state": "absent"}),
+        )?;
     }
     Ok(())
 }

@@ -6,8 +6,9 @@ use anyhow::Context;
 use crate::cli::InitArgs;
 use crate::config;
 use crate::error::{fail, Code};
+use crate::printer::Printer;
 
-pub fn run(project: Option<&Path>, args: InitArgs) -> anyhow::Result<()> {
+pub fn run(project: Option<&Path>, args: InitArgs, printer: Printer) -> anyhow::Result<()> {
     let dir = match project {
         Some(dir) => dir.to_path_buf(),
         None => std::env::current_dir().context("finding the current directory")?,
@@ -47,9 +48,9 @@ pub fn run(project: Option<&Path>, args: InitArgs) -> anyhow::Result<()> {
     };
     file.write_all(config::template(&name).as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
-    eprintln!(
+    printer.say(format!(
         "Wrote {}; every key is documented in it. Next: `rjup up`",
         path.display()
-    );
+    ));
     Ok(())
 }

@@ -6,10 +6,11 @@ use crate::archive::{Archive, ROOT};
 use crate::cli::LockArgs;
 use crate::engine::Engine;
 use crate::error::{fail, Code};
-use crate::image::{self, LAB_REQUIREMENTS, UV_REQUIREMENTS};
+use crate::image::{self, ImageSource, LAB_REQUIREMENTS, UV_REQUIREMENTS};
 use crate::lock::{self, Lock};
-use crate::progress::{say, Wait};
-use crate::settings::{self, ImageSource, Overrides};
+use crate::printer::Printer;
+use crate::progress::Wait;
+use crate::settings::{self, Overrides};
 
 /// Installs uv in the base image and resolves every input file together, so the pins are
 /// what that base's Python would install.
@@ -30,7 +31,7 @@ fi
 exec "$uv" pip compile --quiet --no-header --no-annotate --python "$(command -v python3)" $inputs
 "#;
 
-pub async fn run(project: Option<&Path>, args: LockArgs) -> anyhow::Result<()> {
+pub async fn run(project: Option<&Path>, args: LockArgs, printer: Printer) -> anyhow::Result<()> {
     let spec = settings::resolve(project, Overrides::default())?;
     let ImageSource::Build(build) = &spec.image else {
         return fail(
@@ -49,7 +50,7 @@ pub async fn run(project: Option<&Path>, args: LockArgs) -> anyhow::Result<()> {
     if args.check {
         return match &build.lock {
             Some(lock) if lock.inputs == inputs => {
-                say(format!("{} matches the environment files", path.display()));
+                printer.say(format!("{} matches the environment files", path.display()));
                 Ok(())
             }
             Some(_) => fail(Code::LockStale, format!("{} no longer matches the environment files; run `rjup lock` and commit the result", path.display())),
@@ -59,7 +60,7 @@ pub async fn run(project: Option<&Path>, args: LockArgs) -> anyhow::Result<()> {
 
     let engine = Engine::connect().await?;
     if engine.image_id(&build.base).await?.is_none() {
-        engine.pull(&build.base).await?;
+        engine.pull(&build.base, printer).await?;
     }
     let Some(base) = engine.repo_digest(&build.base).await? else {
         return fail(
@@ -107,7 +108,7 @@ pub async fn run(project: Option<&Path>, args: LockArgs) -> anyhow::Result<()> {
         files.file(&format!("{dir}/project/uv.lock"), &f.contents, 0o644, ROOT);
     }
 
-    let wait = Wait::new(&format!("Resolving the environment in {base}"));
+    let wait = Wait::new(&format!("Resolving the environment in {base}"), printer);
     let finished = engine.run_once(&base, RESOLVE, files.finish()).await?;
     drop(wait);
     if finished.exit_code != 0 {
@@ -143,7 +144,7 @@ pub async fn run(project: Option<&Path>, args: LockArgs) -> anyhow::Result<()> {
         packages,
     };
     write_atomically(&path, lock.render().as_bytes())?;
-    say(format!(
+    printer.say(format!(
         "Wrote {}: {} packages on {}",
         path.display(),
         lock.packages.len(),

@@ -4,6 +4,7 @@ use std::path::Path;
 use futures_util::StreamExt;
 
 use crate::cli::LogsArgs;
+use crate::converge::container;
 use crate::engine::Engine;
 use crate::error::{fail, Code};
 use crate::settings::{self, Overrides};
@@ -12,7 +13,7 @@ pub async fn run(project: Option<&Path>, args: LogsArgs) -> anyhow::Result<()> {
     let spec = settings::resolve(project, Overrides::default())?;
     let engine = Engine::connect().await?;
     let name = spec.container_name();
-    if engine.inspect(&name).await?.is_none() {
+    if container::existing(&engine, &spec).await?.is_none() {
         return fail(
             Code::NoLab,
             format!(

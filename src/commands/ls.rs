@@ -6,9 +6,9 @@ use super::view::LabView;
 use crate::cli::LsArgs;
 use crate::engine::Engine;
 use crate::lab::label;
+use crate::printer::Printer;
 
-pub async fn run(args: LsArgs) -> anyhow::Result<()> {
-    super::machine_output(args.json);
+pub async fn run(args: LsArgs, printer: Printer) -> anyhow::Result<()> {
     let engine = Engine::connect().await?;
     let mut labs = Vec::new();
     for container in engine.labs().await? {
@@ -36,21 +36,24 @@ pub async fn run(args: LsArgs) -> anyhow::Result<()> {
     }
     labs.sort_by(|a, b| a.name.cmp(&b.name).then(a.project.cmp(&b.project)));
     if args.json {
-        println!("{}", json!({ "labs": labs }));
+        printer.out(json!({ "labs": labs }))?;
         return Ok(());
     }
     if labs.is_empty() {
-        eprintln!("No rjup labs on this engine; start one with `rjup up` in a project directory");
+        printer.say("No rjup labs on this engine; start one with `rjup up` in a project directory");
         return Ok(());
     }
     let width = labs.iter().map(|l| l.name.len()).max().unwrap_or(4).max(4);
-    println!("{:width$}  {:8}  {:40}  PROJECT", "NAME", "STATE", "URL");
+    printer.out(format!(
+        "{:width$}  {:8}  {:40}  PROJECT",
+        "NAME", "STATE", "URL"
+    ))?;
     for lab in &labs {
         let url = lab.urls.first().map_or("-", String::as_str);
-        println!(
+        printer.out(format!(
             "{:width$}  {:8}  {:40}  {}",
             lab.name, lab.state, url, lab.project
-        );
+        ))?;
     }
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! One file per verb. This module only picks the verb and runs it.
+//! One file per verb. This module only picks the verb, decides how it prints, and
+//! undoes what an interrupted verb left half-made.
 
 mod build;
 mod check;
@@ -13,46 +14,62 @@ mod status;
 mod up;
 mod view;
 
+use crate::cleanup::Cleanup;
 use crate::cli::{Cli, Command};
 use crate::error::{Code, Error};
+use crate::printer::Printer;
 
-/// `--json`: stdout carries only JSON, so nothing may draw bars or stop to ask.
-fn machine_output(json: bool) {
-    if json {
-        crate::progress::plain();
-        crate::password::never_prompt();
+/// `--json` decides how a verb prints: stdout then carries only JSON, and nothing may
+/// draw bars or stop to ask.
+fn wants_json(command: &Command) -> bool {
+    match command {
+        Command::Up(a) => a.json,
+        Command::Down(a) => a.json,
+        Command::Check(a) => a.json,
+        Command::Ls(a) => a.json,
+        Command::Status(a) => a.json,
+        Command::Build(_)
+        | Command::Lock(_)
+        | Command::Logs(_)
+        | Command::Password(_)
+        | Command::Init(_)
+        | Command::Completions(_) => false,
     }
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let project = cli.project.as_deref();
+    let printer = Printer::new(wants_json(&cli.command));
     match cli.command {
         Command::Completions(args) => completions::run(args),
-        Command::Init(args) => init::run(project, args),
+        Command::Init(args) => init::run(project, args, printer),
         command => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .map_err(anyhow::Error::from)?;
+            let cleanup = Cleanup::default();
             runtime.block_on(async {
                 let work = async {
                     match command {
-                        Command::Up(args) => up::run(project, args).await,
-                        Command::Down(args) => down::run(project, args).await,
-                        Command::Check(args) => check::run(project, args).await,
-                        Command::Build(args) => build::run(project, args).await,
-                        Command::Lock(args) => lock::run(project, args).await,
-                        Command::Ls(args) => ls::run(args).await,
-                        Command::Status(args) => status::run(project, args).await,
+                        Command::Up(args) => up::run(project, args, printer, &cleanup).await,
+                        Command::Down(args) => down::run(project, args, printer).await,
+                        Command::Check(args) => check::run(project, args, printer, &cleanup).await,
+                        Command::Build(args) => build::run(project, args, printer).await,
+                        Command::Lock(args) => lock::run(project, args, printer).await,
+                        Command::Ls(args) => ls::run(args, printer).await,
+                        Command::Status(args) => status::run(project, args, printer).await,
                         Command::Logs(args) => logs::run(project, args).await,
-                        Command::Password(args) => password::run(project, args).await,
+                        Command::Password(args) => {
+                            password::run(project, args, printer, &cleanup).await
+                        }
                         Command::Completions(_) | Command::Init(_) => unreachable!("handled above"),
                     }
                 };
                 tokio::select! {
                     result = work => result,
                     _ = tokio::signal::ctrl_c() => {
-                        up::abandon().await;
+                        cleanup.run().await;
                         Err(Error::new(Code::Interrupted, "interrupted; nothing half-made was left behind, and `rjup up` picks up from here").into())
                     }
                 }

@@ -1,44 +1,51 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::cleanup::Cleanup;
 use crate::cli::PasswordArgs;
+use crate::converge::{self, container, Options};
 use crate::engine::Engine;
 use crate::password;
-use crate::progress::say;
+use crate::printer::Printer;
 use crate::settings::{self, Overrides};
 use crate::state::ProjectState;
 
-pub async fn run(project: Option<&Path>, args: PasswordArgs) -> anyhow::Result<()> {
+pub async fn run(
+    project: Option<&Path>,
+    args: PasswordArgs,
+    printer: Printer,
+    cleanup: &Cleanup,
+) -> anyhow::Result<()> {
     let spec = settings::resolve(project, Overrides::default())?;
     let state = ProjectState::for_project(&spec.dir, &spec.name)?;
     let engine = Engine::connect().await?;
-    let existing = engine.inspect(&spec.container_name()).await?;
-    if let Some(container) = &existing {
-        super::up::check_owner(container, &spec)?;
-    }
+    let existing = container::existing(&engine, &spec).await?;
     let secret = match password::given(args.password.password_stdin)? {
         Some(secret) => secret,
-        None => password::prompt_new("a new password is needed")?,
+        None => password::prompt_new("a new password is needed", printer)?,
     };
-    state.set_password_hash(&password::hash(&secret)?)?;
+    let hashed = password::hash(&secret)?;
     drop(secret);
     if existing.is_none() {
-        say(format!(
+        state.set_password_hash(&hashed)?;
+        printer.say(format!(
             "Password saved; lab \"{}\" will use it from the next `rjup up`",
             spec.name
         ));
         return Ok(());
     }
-    // The new hash changes the lab's config hash, so converging recreates the container
+    // The new hash changes the lab's config hash, so converging replaces the container
     // from the same image: a restart, not a rebuild.
-    let hashed = state.password_hash()?.unwrap_or_default();
-    let options = super::up::Options {
+    let options = Options {
         force_recreate: false,
         rebuild: false,
         timeout: Duration::from_secs(args.timeout),
     };
-    let outcome = super::up::converge(&engine, &spec, &state, &hashed, &options).await?;
-    say("Password changed; the lab restarted with it");
-    super::up::print_urls(&spec, &outcome);
-    Ok(())
+    // Stored only once the lab runs with it: a replacement that fails leaves the old lab
+    // checking the old password, and the stored hash must stay the one it checks.
+    let outcome =
+        converge::converge(&engine, &spec, &state, &hashed, &options, printer, cleanup).await?;
+    state.set_password_hash(&hashed)?;
+    printer.say("Password changed; the lab restarted with it");
+    super::up::print_urls(&spec, &outcome, printer)
 }

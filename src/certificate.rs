@@ -1,0 +1,32 @@
+//! The certificate a lab serves, if it serves HTTPS: the user's own, or the project's
+//! self-signed one, made once and kept so its fingerprint stays the same.
+
+use crate::config::TlsConfig;
+use crate::net;
+use crate::printer::Printer;
+use crate::settings::Spec;
+use crate::state::ProjectState;
+use crate::tls::{self, Tls};
+
+pub fn for_lab(spec: &Spec, state: &ProjectState, printer: Printer) -> anyhow::Result<Option<Tls>> {
+    match &spec.tls {
+        TlsConfig::Off => Ok(None),
+        TlsConfig::Files { cert, key } => {
+            tls::from_files(&spec.dir.join(cert), &spec.dir.join(key)).map(Some)
+        }
+        TlsConfig::SelfSigned => {
+            let names = tls::subject_names(
+                &net::published_addresses(spec.bind),
+                net::hostname().as_deref(),
+            );
+            let (material, made) = state.self_signed_tls(&names)?;
+            if made {
+                printer.say(format!(
+                    "Made a self-signed TLS certificate for {}",
+                    names.join(", ")
+                ));
+            }
+            Ok(Some(material))
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! A lab as one container on one engine.
+
+use bollard::models::ContainerInspectResponse;
+
+use super::{Observed, Readiness, Runtime, Status};
+use crate::cleanup::Cleanup;
+use crate::engine::Engine;
+use crate::error::{fail, Code};
+use crate::lab::{label, Desired};
+use crate::ports;
+use crate::printer::Printer;
+use crate::settings::Spec;
+
+pub struct Containers<'a> {
+    engine: &'a Engine,
+    /// The container's name, `rjup-<lab>`.
+    name: String,
+    project: String,
+    cleanup: &'a Cleanup,
+    printer: Printer,
+}
+
+impl<'a> Containers<'a> {
+    pub fn new(
+        engine: &'a Engine,
+        spec: &Spec,
+        cleanup: &'a Cleanup,
+        printer: Printer,
+    ) -> Containers<'a> {
+        Containers {
+            engine,
+            name: spec.container_name(),
+            project: spec.dir.display().to_string(),
+            cleanup,
+            printer,
+        }
+    }
+
+    /// Where a replacement waits until it answers. Lab names cannot hold a dot, so
+    /// this never names another project's lab.
+    fn replacement_name(&self) -> String {
+        format!("{}.next", self.name)
+    }
+
+    /// Creates the container under `name` with its files copied in, registered for
+    /// removal should the command be interrupted before it serves.
+    async fn create_as(&self, name: &str, desired: &Desired) -> anyhow::Result<Made> {
+        let id = self.engine.create(name, desired.body.clone()).await?;
+        let registered = self.cleanup.remove_container(self.engine, &id);
+        let made = Made { id, registered };
+        if let Err(err) = self.engine.upload(&made.id, desired.files.clone()).await {
+            self.discard(made).await;
+            return Err(err);
+        }
+        Ok(made)
+    }
+
+    async fn discard(&self, made: Made) {
+        let _ = self.engine.remove(&made.id).await;
+        self.cleanup.done(made.registered);
+    }
+
+    /// Starts `id` and waits until it answers.
+    async fn start_and_wait(
+        &self,
+        id: &str,
+        desired: &Desired,
+        ready: &Readiness,
+    ) -> anyhow::Result<()> {
+        self.engine
+            .start(id)
+            .await
+            .or_else(|e| ports::taken_late(e, desired.bind, desired.port))?;
+        ready.wait(self, id).await
+    }
+
+    /// A replacement left by an interrupted `up`: finish its swap if the lab itself is
+    /// gone, else drop it, since it never replaced anything.
+    async fn settle_replacement(&self) -> anyhow::Result<()> {
+        let next = self.replacement_name();
+        let Some(leftover) = self.engine.inspect(&next).await? else {
+            return Ok(());
+        };
+        check_owner(&leftover, &self.project, &next)?;
+        if self.engine.inspect(&self.name).await?.is_none() {
+            self.engine.rename(&next, &self.name).await
+        } else {
+            self.engine.remove(&next).await
+        }
+    }
+
+    /// Brings the old lab back after a failed replacement, and says how that went.
+    async fn restore(
+        &self,
+        old: &Observed,
+        ready: &Readiness,
+        failure: anyhow::Error,
+    ) -> anyhow::Error {
+        if old.status != Status::Running {
+            return failure.context(format!(
+                "the replacement of {} did not serve, so it was removed; the previous lab is kept as it was ({})",
+                self.name,
+                describe(&old.status)
+            ));
+        }
+        let back = async {
+            self.engine.start(&old.id).await?;
+            ready.wait(self, &old.id).await
+        }
+        .await;
+        match back {
+            Ok(()) => failure.context(format!(
+                "the replacement of {} did not serve, so it was removed and the previous lab was started again: it answers as before, at the same address with the same password",
+                self.name
+            )),
+            Err(again) => failure.context(format!(
+                "the replacement of {} did not serve, so it was removed, and the previous lab did not come back either ({again:#}); run `rjup up` once the cause below is fixed",
+                self.name
+            )),
+        }
+    }
+}
+
+/// A container this run made, removed on Ctrl-C until it is withdrawn.
+struct Made {
+    id: String,
+    registered: crate::cleanup::Registered,
+}
+
+fn describe(status: &Status) -> String {
+    match status {
+        Status::Running => "running".into(),
+        Status::Stopped => "stopped".into(),
+        Status::Broken(state) => state.clone(),
+    }
+}
+
+impl Runtime for Containers<'_> {
+    type Desired = Desired;
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn wanted(desired: &Desired) -> (&str, &str) {
+        (&desired.config_hash, &desired.image_id)
+    }
+
+    async fn observe(&self) -> anyhow::Result<Option<Observed>> {
+        self.settle_replacement().await?;
+        let Some(container) = self.engine.inspect(&self.name).await? else {
+            return Ok(None);
+        };
+        check_owner(&container, &self.project, &self.name)?;
+        Ok(Some(observe(&container)))
+    }
+
+    async fn create(&self, desired: &Desired, ready: &Readiness) -> anyhow::Result<()> {
+        let made = self.create_as(&self.name, desired).await?;
+        match self.start_and_wait(&made.id, desired, ready).await {
+            Ok(()) => {
+                self.cleanup.done(made.registered);
+                Ok(())
+            }
+            Err(err) => {
+                // A lab that never served is removed, so the next `up` starts clean.
+                self.discard(made).await;
+                Err(err)
+            }
+        }
+    }
+
+    async fn start(
+        &self,
+        current: &Observed,
+        desired: &Desired,
+        ready: &Readiness,
+    ) -> anyhow::Result<()> {
+        self.start_and_wait(&current.id, desired, ready).await
+    }
+
+    async fn replace(
+        &self,
+        current: &Observed,
+        desired: &Desired,
+        ready: &Readiness,
+    ) -> anyhow::Result<()> {
+        let made = self.create_as(&self.replacement_name(), desired).await?;
+        // One port, one publisher: the old lab stops before the new one starts, and is
+        // started again should this command be interrupted before the swap is done.
+        let stopped = self.cleanup.restart_container(self.engine, &current.id);
+        let swapped = async {
+            self.engine.stop(&current.id).await?;
+            self.start_and_wait(&made.id, desired, ready).await
+        }
+        .await;
+        if let Err(failure) = swapped {
+            self.printer.say(format!(
+                "The replacement of {} did not serve; bringing back the previous lab",
+                self.name
+            ));
+            self.discard(made).await;
+            let failure = self.restore(current, ready, failure).await;
+            self.cleanup.done(stopped);
+            return Err(failure);
+        }
+        self.engine.remove(&current.id).await?;
+        self.cleanup.done(stopped);
+        self.engine.rename(&made.id, &self.name).await?;
+        self.cleanup.done(made.registered);
+        Ok(())
+    }
+
+    async fn stopped(&self, id: &str) -> anyhow::Result<Option<String>> {
+        let Some(container) = self.engine.inspect(id).await? else {
+            return Ok(Some(
+                "the lab's container disappeared while starting".into(),
+            ));
+        };
+        let state = container.state.unwrap_or_default();
+        if state.running != Some(true) || state.restarting == Some(true) {
+            return Ok(Some(format!(
+                "the lab exited while starting (exit code {})",
+                state.exit_code.unwrap_or_default()
+            )));
+        }
+        Ok(None)
+    }
+
+    async fn log_tail(&self, id: &str, lines: u64) -> String {
+        self.engine.log_tail(id, lines).await
+    }
+}
+
+/// The project's lab container, if there is one; refuses one of another project's.
+pub async fn existing(
+    engine: &Engine,
+    spec: &Spec,
+) -> anyhow::Result<Option<ContainerInspectResponse>> {
+    let name = spec.container_name();
+    let container = engine.inspect(&name).await?;
+    if let Some(c) = &container {
+        check_owner(c, &spec.dir.display().to_string(), &name)?;
+    }
+    Ok(container)
+}
+
+/// Refuses to touch a container of the lab's name that belongs to another project.
+fn check_owner(
+    container: &ContainerInspectResponse,
+    project: &str,
+    name: &str,
+) -> anyhow::Result<()> {
+    let owner = label_of(container, label::PROJECT);
+    if owner == Some(project) {
+        return Ok(());
+    }
+    let owner = match owner {
+        Some(path) => format!("the rjup project at {path}"),
+        None => "something other than rjup".to_string(),
+    };
+    fail(
+        Code::Conflict,
+        format!(
+            "the container name {name} is taken by {owner}; give this project another name with `name:` in rjup.yaml"
+        ),
+    )
+}
+
+pub fn label_of<'a>(container: &'a ContainerInspectResponse, key: &str) -> Option<&'a str> {
+    container
+        .config
+        .as_ref()?
+        .labels
+        .as_ref()?
+        .get(key)
+        .map(String::as_str)
+}
+
+fn observe(container: &ContainerInspectResponse) -> Observed {
+    let state = container
+        .state
+        .as_ref()
+        .and_then(|s| s.status)
+        .map_or_else(|| "unknown".to_string(), |s| s.to_string());
+    Observed {
+        id: container.id.clone().unwrap_or_default(),
+        status: Status::of_container(&state),
+        config_hash: label_of(container, label::CONFIG_HASH).map(str::to_string),
+        image_id: container.image.clone(),
+        port: label_of(container, label::PORT).and_then(|p| p.parse().ok()),
+    }
+}

@@ -1,0 +1,181 @@
+//! Bringing a project's lab to the state its files and flags describe, apart from the
+//! verbs that ask for it.
+//!
+//! As docker compose's convergence does, it observes what runs, plans the one action
+//! that closes the gap (comparing a config-hash label, not the whole configuration),
+//! acts, and then waits until the lab answers. A lab is replaced by create-then-swap:
+//! the replacement must answer before the old lab is removed, and if it does not, the
+//! old lab is started again, so a failed change never costs the user the lab they had.
+//!
+//! The steps are written against [`Runtime`], one way of running a lab. A container on
+//! one engine is the first ([`container`]); a Swarm service is a second implementation
+//! of the same steps.
+
+pub mod container;
+mod plan;
+mod ready;
+
+use std::time::Duration;
+
+pub use plan::{plan, Action, Observed, Status};
+pub use ready::{probe_target, Readiness};
+
+use crate::cleanup::Cleanup;
+use crate::engine::{BuildFlags, Engine};
+use crate::image::{self, ImagePlan};
+use crate::printer::Printer;
+use crate::settings::Spec;
+use crate::state::ProjectState;
+use crate::{certificate, lab, ports};
+
+/// One way of running a lab: each method is one step of convergence.
+#[allow(async_fn_in_trait)]
+pub trait Runtime {
+    /// What the runtime creates a lab from.
+    type Desired;
+
+    /// The name the user's lab goes by, for what rjup says.
+    fn name(&self) -> &str;
+
+    /// The config hash and image id of the desired lab, to compare with [`Observed`].
+    fn wanted(desired: &Self::Desired) -> (&str, &str);
+
+    /// The project's lab as it is now, if there is one.
+    async fn observe(&self) -> anyhow::Result<Option<Observed>>;
+
+    /// Makes and starts a lab where there was none; one that never answers is removed.
+    async fn create(&self, desired: &Self::Desired, ready: &Readiness) -> anyhow::Result<()>;
+
+    /// Starts the stopped lab `current`, unchanged.
+    async fn start(
+        &self,
+        current: &Observed,
+        desired: &Self::Desired,
+        ready: &Readiness,
+    ) -> anyhow::Result<()>;
+
+    /// Replaces `current` with a lab made from `desired`, keeping `current` until the
+    /// replacement answers, and restoring it if the replacement never does.
+    async fn replace(
+        &self,
+        current: &Observed,
+        desired: &Self::Desired,
+        ready: &Readiness,
+    ) -> anyhow::Result<()>;
+
+    /// Why the lab `id` stopped serving (it exited, or restarts in a loop), if it did.
+    async fn stopped(&self, id: &str) -> anyhow::Result<Option<String>>;
+
+    /// The last `lines` lines of the lab's log, to show when it fails.
+    async fn log_tail(&self, id: &str, lines: u64) -> String;
+}
+
+/// Carries out `action`, then makes sure the lab answers.
+pub async fn act<R: Runtime>(
+    runtime: &R,
+    action: &Action,
+    current: Option<&Observed>,
+    desired: &R::Desired,
+    ready: &Readiness,
+    printer: Printer,
+) -> anyhow::Result<()> {
+    let name = runtime.name();
+    match (action, current) {
+        (Action::Create, _) | (_, None) => {
+            printer.say(format!("Creating {name}"));
+            runtime.create(desired, ready).await
+        }
+        // Running is not the same as answering: it may still be starting, say after an
+        // `up` that was cut off. The check costs one local request when it answers.
+        (Action::Nothing, Some(current)) => ready.wait(runtime, &current.id).await,
+        (Action::Start, Some(current)) => {
+            printer.say(format!("Starting {name}"));
+            runtime.start(current, desired, ready).await
+        }
+        (Action::Recreate(reason), Some(current)) => {
+            printer.say(format!("Recreating {name}: {reason}"));
+            runtime.replace(current, desired, ready).await
+        }
+    }
+}
+
+pub struct Options {
+    pub force_recreate: bool,
+    pub rebuild: bool,
+    pub timeout: Duration,
+}
+
+pub struct Outcome {
+    pub port: u16,
+    pub action: Action,
+    /// The SHA-256 fingerprint of the lab's certificate, when it serves HTTPS.
+    pub fingerprint: Option<String>,
+}
+
+/// Brings the project's lab container to the desired state: observe, choose the port,
+/// get the image, plan, act, and remember the port.
+pub async fn converge(
+    engine: &Engine,
+    spec: &Spec,
+    state: &ProjectState,
+    hashed_password: &str,
+    options: &Options,
+    printer: Printer,
+    cleanup: &Cleanup,
+) -> anyhow::Result<Outcome> {
+    let _lock = state.lock(printer).await?;
+    let runtime = container::Containers::new(engine, spec, cleanup, printer);
+    let observed = runtime.observe().await?;
+    spec.ensure_lock_fresh()?;
+    // The port first: a taken port or a wrong bind address fails before a long build.
+    let ours = observed
+        .as_ref()
+        .filter(|o| o.status == Status::Running)
+        .and_then(|o| o.port);
+    let port = ports::choose(engine, spec, state, ours, printer).await?;
+    let image_plan = image::plan(&spec.name, spec.owner, &spec.image);
+    let image_id = image::ensure(
+        engine,
+        &image_plan,
+        BuildFlags::default(),
+        options.rebuild,
+        printer,
+    )
+    .await?;
+    let cookie_secret = state.cookie_secret()?;
+    let tls = certificate::for_lab(spec, state, printer)?;
+    let desired = lab::desired(&lab::Inputs {
+        spec,
+        image_reference: image_plan.reference(),
+        image_id: &image_id,
+        pulled: matches!(image_plan, ImagePlan::Pull { .. }),
+        host_port: port,
+        hashed_password,
+        cookie_secret: &cookie_secret,
+        tls: tls.as_ref(),
+    })?;
+    let (config_hash, image) = container::Containers::wanted(&desired);
+    let action = plan(
+        observed.as_ref(),
+        config_hash,
+        image,
+        options.force_recreate,
+    );
+    let ready = Readiness::new(spec.bind, port, tls.as_ref(), options.timeout, printer)?;
+    act(
+        &runtime,
+        &action,
+        observed.as_ref(),
+        &desired,
+        &ready,
+        printer,
+    )
+    .await?;
+    state.set_port(port)?;
+    let fingerprint = tls.as_ref().map(|t| t.fingerprint()).transpose()?;
+    Ok(Outcome {
+        port,
+        action,
+        fingerprint,
+    })
+}

@@ -1,0 +1,112 @@
+//! When a lab counts as up: its login page answers. Until then rjup waits, and gives up
+//! early, with the lab's last words, when the lab stops.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use super::Runtime;
+use crate::error::{fail, Code, Error};
+use crate::http::{self, Target};
+use crate::printer::Printer;
+use crate::tls::{self, Tls};
+use crate::{lab, net};
+
+pub struct Readiness {
+    probe: Target,
+    timeout: Duration,
+    printer: Printer,
+}
+
+/// How often to ask the runtime whether the lab stopped, between probes.
+const STOPPED_CHECK: Duration = Duration::from_secs(1);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl Readiness {
+    /// Readiness of a lab published on `bind:port`, probed as rjup itself reaches it:
+    /// over HTTPS trusting exactly its certificate, when it has one.
+    pub fn new(
+        bind: IpAddr,
+        port: u16,
+        tls: Option<&Tls>,
+        timeout: Duration,
+        printer: Printer,
+    ) -> anyhow::Result<Readiness> {
+        Ok(Readiness {
+            probe: probe_target(bind, port, tls)?,
+            timeout,
+            printer,
+        })
+    }
+
+    async fn answers(&self) -> bool {
+        http::get_status(&self.probe, "/login", PROBE_TIMEOUT)
+            .await
+            .is_ok_and(|status| (200..400).contains(&status))
+    }
+
+    /// Waits until the lab `id` serves its login page; on failure shows its last words.
+    pub async fn wait<R: Runtime>(&self, runtime: &R, id: &str) -> anyhow::Result<()> {
+        if self.answers().await {
+            return Ok(());
+        }
+        let wait = crate::progress::Wait::new("Waiting for the lab to answer", self.printer);
+        let started = Instant::now();
+        let mut last_check = Instant::now();
+        let (failure, fix) = loop {
+            if self.answers().await {
+                return Ok(());
+            }
+            if last_check.elapsed() >= STOPPED_CHECK {
+                last_check = Instant::now();
+                if let Some(why) = runtime.stopped(id).await? {
+                    break (
+                        why,
+                        "fix what its log shows (check `env` and `image` in rjup.yaml) and run `rjup up` again",
+                    );
+                }
+            }
+            if started.elapsed() >= self.timeout {
+                break (
+                    format!(
+                        "the lab did not answer on {}/login within {} s",
+                        self.probe,
+                        self.timeout.as_secs()
+                    ),
+                    "raise --timeout if it is just slow, or fix what its log shows",
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        drop(wait);
+        let log = runtime.log_tail(id, 25).await;
+        let log = log.trim_end();
+        // The init in front of the server reports a missing command this way.
+        if log.contains("exec jupyter failed") {
+            return fail(Code::Image, lab::NO_JUPYTER);
+        }
+        let shown = if log.is_empty() {
+            "  (the log is empty)".to_string()
+        } else {
+            log.lines()
+                .map(|l| format!("  | {l}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        Err(Error::new(
+            Code::NotReady,
+            format!("{failure}; {fix}. Its last log lines:\n{shown}"),
+        )
+        .into())
+    }
+}
+
+/// How rjup itself reaches a lab published on `bind:port`.
+pub fn probe_target(bind: IpAddr, port: u16, tls: Option<&Tls>) -> anyhow::Result<Target> {
+    Ok(Target {
+        addr: net::probe_address(bind, port),
+        tls: match tls {
+            Some(tls) => Some(tls::pinned_client(tls.cert_der()?)?),
+            None => None,
+        },
+    })
+}

@@ -1,0 +1,133 @@
+//! Which host port a lab is published on, and who holds a port that is taken.
+
+use std::io::ErrorKind;
+use std::net::IpAddr;
+
+use crate::engine::Engine;
+use crate::error::{fail, Code};
+use crate::lab::label;
+use crate::net;
+use crate::printer::Printer;
+use crate::settings::{self, PortRequest, Spec};
+use crate::state::ProjectState;
+
+/// The host port to publish on: the one asked for, else the remembered one, else the
+/// first free one from 8888 up.
+pub async fn choose(
+    engine: &Engine,
+    spec: &Spec,
+    state: &ProjectState,
+    ours: Option<u16>,
+    printer: Printer,
+) -> anyhow::Result<u16> {
+    let fixed = match spec.port {
+        PortRequest::Fixed(port) => Some(port),
+        PortRequest::Auto => None,
+    };
+    let wanted = match fixed {
+        Some(port) => port,
+        None => state.port()?.unwrap_or(settings::DEFAULT_PORT),
+    };
+    let holder = match port_holder(engine, spec.bind, wanted, ours).await? {
+        None => return Ok(wanted),
+        Some(holder) => holder,
+    };
+    let free = next_free_port(engine, spec.bind, wanted, ours).await?;
+    match (fixed, free) {
+        (None, Some(free)) => {
+            if wanted != settings::DEFAULT_PORT || state.port()?.is_some() {
+                printer.warn(format!(
+                    "port {wanted} is taken by {holder}; publishing on {free} instead"
+                ));
+            }
+            Ok(free)
+        }
+        (_, free) => {
+            let instead = free.map_or_else(
+                || "no free port was found above it either".to_string(),
+                |p| format!("use --port {p} (free), or stop what holds it"),
+            );
+            fail(
+                Code::PortTaken,
+                format!(
+                    "port {wanted} on {} is taken by {holder}; {instead}",
+                    spec.bind
+                ),
+            )
+        }
+    }
+}
+
+async fn next_free_port(
+    engine: &Engine,
+    bind: IpAddr,
+    after: u16,
+    ours: Option<u16>,
+) -> anyhow::Result<Option<u16>> {
+    let start = after.max(settings::DEFAULT_PORT);
+    for port in (start..=u16::MAX)
+        .chain(settings::DEFAULT_PORT..start)
+        .filter(|p| *p != after)
+        .take(200)
+    {
+        if port_holder(engine, bind, port, ours).await?.is_none() {
+            return Ok(Some(port));
+        }
+    }
+    Ok(None)
+}
+
+/// Who holds `bind:port`, or `None` if rjup may publish there.
+async fn port_holder(
+    engine: &Engine,
+    bind: IpAddr,
+    port: u16,
+    ours: Option<u16>,
+) -> anyhow::Result<Option<String>> {
+    if ours == Some(port) {
+        return Ok(None);
+    }
+    if let Some(c) = engine.containers_publishing(port).await?.into_iter().next() {
+        let labels = c.labels.unwrap_or_default();
+        let container = c
+            .names
+            .unwrap_or_default()
+            .first()
+            .map(|n| n.trim_start_matches('/').to_string())
+            .unwrap_or_default();
+        return Ok(Some(
+            match (labels.get(label::NAME), labels.get(label::PROJECT)) {
+                (Some(lab), Some(project)) => format!("the rjup lab \"{lab}\" of {project}"),
+                _ => format!("the container {container}"),
+            },
+        ));
+    }
+    match net::can_listen(bind, port) {
+        Ok(()) => Ok(None),
+        Err(e) if e.kind() == ErrorKind::AddrInUse => Ok(Some("another program on this host".to_string())),
+        Err(e) if e.kind() == ErrorKind::AddrNotAvailable => fail(
+            Code::Config,
+            format!("bind address {bind} is not an address of this host; use one of its addresses, or 0.0.0.0 for all of them"),
+        ),
+        // Privileged ports: the engine, not rjup, will listen there.
+        Err(_) => Ok(None),
+    }
+}
+
+/// When the engine could not publish the port it was given, names a free one instead.
+pub fn taken_late(err: anyhow::Error, bind: IpAddr, port: u16) -> anyhow::Result<()> {
+    if crate::error::exit_code(&err) != Code::PortTaken as u8 {
+        return Err(err);
+    }
+    let free = (port.saturating_add(1)..=u16::MAX)
+        .chain(settings::DEFAULT_PORT..port)
+        .find(|p| net::can_listen(bind, *p).is_ok());
+    let instead = free.map_or_else(
+        || "stop what holds it".to_string(),
+        |p| format!("use --port {p} (free now)"),
+    );
+    fail(
+        Code::PortTaken,
+        format!("port {port} on {bind} was taken by another program after rjup chose it, while the lab was starting; {instead}, or run `rjup up` again"),
+    )
+}
