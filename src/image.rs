@@ -119,7 +119,7 @@ fn plan_build(spec: &Spec, build: &BuildSpec) -> ImagePlan {
         };
         archive.file(path, contents, mode, ROOT);
     }
-    let hash = crate::state::hex(&hasher.finalize());
+    let hash = hex::encode(hasher.finalize());
     let mut used = env.used();
     if lock.is_some() {
         let pinned = |f: &String| {
@@ -229,7 +229,7 @@ pub fn lock_inputs(build: &BuildSpec) -> String {
     ] {
         add(name, file.as_ref().map_or(&[][..], |f| &f.contents));
     }
-    format!("sha256:{}", crate::state::hex(&hasher.finalize()))
+    format!("sha256:{}", hex::encode(hasher.finalize()))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! `~/.local/state/rjup/`), one directory per project, 0700, with 0600 files.
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -41,7 +41,7 @@ impl ProjectState {
     /// Keyed by the project's path, so renaming the lab keeps its password and port.
     pub fn for_project(project_dir: &Path, name: &str) -> anyhow::Result<Self> {
         let digest = Sha256::digest(project_dir.as_os_str().as_encoded_bytes());
-        let key = format!("{name}-{}", &hex(&digest)[..12]);
+        let key = format!("{name}-{}", &hex::encode(digest)[..12]);
         Ok(ProjectState {
             dir: root()?.join("projects").join(key),
         })
@@ -108,7 +108,7 @@ impl ProjectState {
         if let Some(secret) = self.read(COOKIE_SECRET)?.filter(|s| s.len() >= 32) {
             return Ok(secret);
         }
-        let secret = hex(&random_bytes::<32>()?);
+        let secret = hex::encode(random_bytes::<32>()?);
         self.write(COOKIE_SECRET, secret.as_bytes())?;
         Ok(secret)
     }
@@ -198,14 +198,15 @@ pub struct ProjectLock {
 
 pub fn random_bytes<const N: usize>() -> anyhow::Result<[u8; N]> {
     let mut buf = [0u8; N];
-    fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut buf))
-        .context("reading random bytes from /dev/urandom")?;
+    // getrandom's error type is only a std::error::Error with its `std` feature.
+    getrandom::fill(&mut buf)
+        .map_err(|e| anyhow::anyhow!("getting random bytes from the operating system: {e}"))?;
     Ok(buf)
 }
 
+/// Kept for code that still calls it; new code calls `hex::encode`.
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 #[cfg(test)]
