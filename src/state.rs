@@ -165,20 +165,19 @@ impl ProjectState {
             .mode(0o600)
             .open(&path)
             .with_context(|| format!("opening {}", path.display()))?;
-        use std::os::fd::AsRawFd;
-        // SAFETY: flock on a descriptor we own; the lock goes when the file is closed.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-            return Ok(ProjectLock { _file: file });
+        // The lock goes when the file is closed, so a crashed holder never leaves it behind.
+        match file.try_lock() {
+            Ok(()) => return Ok(ProjectLock { _file: file }),
+            Err(fs::TryLockError::WouldBlock) => {}
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("locking {}", path.display()))
+            }
         }
         crate::progress::say("Waiting for another rjup command in this project to finish");
-        let file = tokio::task::spawn_blocking(move || {
-            // SAFETY: as above; this call blocks until the other holder closes its file.
-            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-            (rc == 0).then_some(file)
-        })
-        .await
-        .context("waiting for the project's lock")?
-        .with_context(|| format!("locking {}", path.display()))?;
+        let file = tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+            .await
+            .context("waiting for the project's lock")?
+            .with_context(|| format!("locking {}", path.display()))?;
         Ok(ProjectLock { _file: file })
     }
 
@@ -279,12 +278,12 @@ mod tests {
             .write(true)
             .open(state.dir().join(LOCK))
             .unwrap();
-        use std::os::fd::AsRawFd;
-        let try_lock =
-            |f: &fs::File| unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        assert_ne!(try_lock(&other), 0, "a second holder must wait");
+        assert!(
+            matches!(other.try_lock(), Err(fs::TryLockError::WouldBlock)),
+            "a second holder must wait"
+        );
         drop(held);
-        assert_eq!(try_lock(&other), 0);
+        other.try_lock().unwrap();
     }
 
     #[test]
