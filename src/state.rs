@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -73,26 +73,9 @@ impl ProjectState {
         }
     }
 
-    /// Writes through a temporary file and a rename, so a crash never leaves half a file.
     fn write(&self, file: &str, contents: &[u8]) -> anyhow::Result<()> {
         self.ensure_dir()?;
-        let path = self.dir.join(file);
-        let tmp = self.dir.join(format!(".{file}.{}", std::process::id()));
-        let result = (|| {
-            let mut f = fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(contents)?;
-            f.sync_all()?;
-            fs::rename(&tmp, &path)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result.with_context(|| format!("writing {}", path.display()))
+        write_atomically(&self.dir.join(file), contents, 0o600)
     }
 
     pub fn password_hash(&self) -> anyhow::Result<Option<String>> {
@@ -191,6 +174,25 @@ impl ProjectState {
     }
 }
 
+/// Writes through a temporary file beside `path` and a rename, so a crash never leaves
+/// half a file. The file is created with `mode` (less the umask), so it is never readable
+/// by others even for a moment when `mode` says it must not be.
+pub fn write_atomically(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    (|| {
+        let mut tmp = tempfile::Builder::new()
+            .permissions(fs::Permissions::from_mode(mode))
+            .tempfile_in(dir)?;
+        tmp.write_all(contents)?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(path).map(drop).map_err(|e| e.error)
+    })()
+    .with_context(|| format!("writing {}", path.display()))
+}
+
 pub struct ProjectLock {
     _file: fs::File,
 }
@@ -228,6 +230,19 @@ mod tests {
         assert_eq!(mode(state.dir()), 0o700);
         assert_eq!(mode(&state.dir().join(PASSWORD)), 0o600);
         assert_eq!(state.password_hash().unwrap().as_deref(), Some("argon2:$x"));
+    }
+
+    #[test]
+    fn atomic_writes_replace_the_file_and_leave_nothing_else() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("rjup.lock");
+        write_atomically(&path, b"old", 0o644).unwrap();
+        write_atomically(&path, b"new", 0o644).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & !0o644, 0, "never more than asked for");
+        assert_eq!(mode & 0o600, 0o600);
+        assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1);
     }
 
     #[test]
