@@ -497,43 +497,10 @@ fn is_env_name(name: &str) -> bool {
 
 /// A light check of Docker's reference grammar: enough to catch typos and pasted URLs.
 pub fn check_image_reference(reference: &str) -> Result<(), String> {
-    let bad = |why: &str| {
-        Err(format!("{reference:?} is not an image reference: {why}; write it as repository[:tag] or repository@sha256:digest, such as python:3.13-slim"))
-    };
-    if reference.is_empty() {
-        return bad("it is empty");
-    }
-    if reference.contains("://") {
-        return bad("it has a URL scheme");
-    }
-    if reference.chars().any(|c| c.is_whitespace()) {
-        return bad("it has spaces");
-    }
-    let name = reference
-        .split_once('@')
-        .map_or(reference, |(name, _digest)| name);
-    // A colon after the last slash starts the tag; one before it is a registry's port.
-    let path = match name.rfind(':') {
-        Some(i) if !name[i + 1..].contains('/') => {
-            if name[i + 1..].is_empty() {
-                return bad("the tag after `:` is empty");
-            }
-            &name[..i]
-        }
-        _ => name,
-    };
-    let repo = path.split_once('/').map_or(path, |(first, rest)| {
-        // A first part with a dot, a colon or "localhost" is a registry host, which may hold capitals.
-        if first.contains(['.', ':']) || first == "localhost" {
-            rest
-        } else {
-            path
-        }
-    });
-    if repo.chars().any(|c| c.is_ascii_uppercase()) {
-        return bad("repository names must be lowercase");
-    }
-    Ok(())
+    reference
+        .parse::<crate::image_ref::ImageRef>()
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 /// The commented file `rjup init` writes; it documents every key.
