@@ -460,25 +460,10 @@ fn key_on_line(text: &str, line: u64, column: u64) -> Option<String> {
 pub fn did_you_mean<'a>(key: &str, candidates: &[&'a str]) -> Option<&'a str> {
     candidates
         .iter()
-        .map(|c| (levenshtein(key, c), *c))
+        .map(|c| (strsim::levenshtein(key, c), *c))
         .filter(|(d, c)| *d <= 2.max(c.len() / 3))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 /// Names follow compose's project-name rule, so they are safe in container and image names.
@@ -512,43 +497,10 @@ fn is_env_name(name: &str) -> bool {
 
 /// A light check of Docker's reference grammar: enough to catch typos and pasted URLs.
 pub fn check_image_reference(reference: &str) -> Result<(), String> {
-    let bad = |why: &str| {
-        Err(format!("{reference:?} is not an image reference: {why}; write it as repository[:tag] or repository@sha256:digest, such as python:3.13-slim"))
-    };
-    if reference.is_empty() {
-        return bad("it is empty");
-    }
-    if reference.contains("://") {
-        return bad("it has a URL scheme");
-    }
-    if reference.chars().any(|c| c.is_whitespace()) {
-        return bad("it has spaces");
-    }
-    let name = reference
-        .split_once('@')
-        .map_or(reference, |(name, _digest)| name);
-    // A colon after the last slash starts the tag; one before it is a registry's port.
-    let path = match name.rfind(':') {
-        Some(i) if !name[i + 1..].contains('/') => {
-            if name[i + 1..].is_empty() {
-                return bad("the tag after `:` is empty");
-            }
-            &name[..i]
-        }
-        _ => name,
-    };
-    let repo = path.split_once('/').map_or(path, |(first, rest)| {
-        // A first part with a dot, a colon or "localhost" is a registry host, which may hold capitals.
-        if first.contains(['.', ':']) || first == "localhost" {
-            rest
-        } else {
-            path
-        }
-    });
-    if repo.chars().any(|c| c.is_ascii_uppercase()) {
-        return bad("repository names must be lowercase");
-    }
-    Ok(())
+    reference
+        .parse::<crate::image_ref::ImageRef>()
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 /// The commented file `rjup init` writes; it documents every key.

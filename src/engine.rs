@@ -15,6 +15,7 @@ use bollard::Docker;
 use futures_util::{Stream, StreamExt};
 
 use crate::error::{Code, Error};
+use crate::image_ref::ImageRef;
 use crate::printer::Printer;
 use crate::progress;
 
@@ -87,7 +88,15 @@ impl Engine {
 
     /// Pulls an image with per-layer progress; returns its id.
     pub async fn pull(&self, reference: &str, printer: Printer) -> anyhow::Result<String> {
-        let (repository, tag) = split_reference(reference);
+        // A reference Docker would refuse fails as a refused pull does.
+        let image: ImageRef = reference
+            .parse()
+            .map_err(|e| Error::new(Code::Image, format!("pulling {reference} failed: {e}")))?;
+        // A digest names the image by itself, so the engine takes the reference whole.
+        let (repository, tag) = match image.digest() {
+            Some(_) => (reference, None),
+            None => (image.repository(), image.tag()),
+        };
         let mut options = CreateImageOptionsBuilder::new().from_image(repository);
         if let Some(tag) = tag {
             options = options.tag(tag);
@@ -177,7 +186,8 @@ impl Engine {
             .inspect_image(reference)
             .await
             .map_err(|e| engine_error(e, &format!("inspecting image {reference}")))?;
-        let repository = split_reference(reference).0;
+        let parsed: ImageRef = reference.parse()?;
+        let repository = parsed.repository();
         let digests = image.repo_digests.unwrap_or_default();
         Ok(digests
             .iter()
@@ -423,21 +433,6 @@ impl Engine {
     }
 }
 
-/// `repo:tag` → (`repo`, `tag`); a digest stays in the repository part.
-fn split_reference(reference: &str) -> (&str, Option<&str>) {
-    if reference.contains('@') {
-        return (reference, None);
-    }
-    let last_slash = reference.rfind('/').map_or(0, |i| i + 1);
-    match reference[last_slash..].rfind(':') {
-        Some(i) => (
-            &reference[..last_slash + i],
-            Some(&reference[last_slash + i + 1..]),
-        ),
-        None => (reference, Some("latest")),
-    }
-}
-
 /// A transport failure (the engine went away) rather than an answer from the engine.
 fn is_transport(e: &DockerError) -> bool {
     !matches!(
@@ -499,30 +494,4 @@ fn unreachable_engine(host: &str, e: &DockerError) -> anyhow::Error {
         format!("cannot reach the Docker engine at {host} ({text}); {hint}"),
     )
     .into()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn references_split_into_repository_and_tag() {
-        assert_eq!(
-            split_reference("python:3.13-slim"),
-            ("python", Some("3.13-slim"))
-        );
-        assert_eq!(
-            split_reference("jupyter/minimal-notebook"),
-            ("jupyter/minimal-notebook", Some("latest"))
-        );
-        assert_eq!(
-            split_reference("localhost:5000/lab"),
-            ("localhost:5000/lab", Some("latest"))
-        );
-        assert_eq!(
-            split_reference("localhost:5000/lab:v2"),
-            ("localhost:5000/lab", Some("v2"))
-        );
-        assert_eq!(split_reference("x@sha256:ab"), ("x@sha256:ab", None));
-    }
 }

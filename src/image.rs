@@ -139,7 +139,7 @@ fn plan_build(name: &str, owner: Owner, build: &BuildSpec) -> ImagePlan {
         };
         archive.file(path, contents, mode, ROOT);
     }
-    let hash = crate::state::hex(&hasher.finalize());
+    let hash = hex::encode(hasher.finalize());
     let mut used = env.used();
     if lock.is_some() {
         let pinned = |f: &String| {
@@ -286,7 +286,7 @@ pub fn lock_inputs(build: &BuildSpec) -> String {
     ] {
         add(name, file.as_ref().map_or(&[][..], |f| &f.contents));
     }
-    format!("sha256:{}", crate::state::hex(&hasher.finalize()))
+    format!("sha256:{}", hex::encode(hasher.finalize()))
 }
 
 #[cfg(test)]

@@ -125,7 +125,7 @@ pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
     hasher.update(serde_json::to_vec(&body).expect("a container body always serialises"));
     hasher.update(&files);
     hasher.update(inputs.image_id);
-    let config_hash = crate::state::hex(&hasher.finalize());
+    let config_hash = hex::encode(hasher.finalize());
 
     let mut body = body;
     body.labels = Some(HashMap::from([

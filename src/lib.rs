@@ -15,6 +15,7 @@ mod environment;
 pub mod error;
 mod http;
 mod image;
+mod image_ref;
 mod jupyter;
 mod lab;
 mod lock;

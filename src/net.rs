@@ -70,15 +70,7 @@ fn default_route_interface() -> Option<String> {
 }
 
 pub fn hostname() -> Option<String> {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length, and gethostname NUL-terminates within it
-    // or fails.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return None;
-    }
-    let end = buf.iter().position(|b| *b == 0)?;
-    let name = String::from_utf8_lossy(&buf[..end]).into_owned();
+    let name = gethostname::gethostname().to_string_lossy().into_owned();
     (!name.is_empty() && name != "localhost").then_some(name)
 }
 

@@ -8,6 +8,7 @@ use anyhow::Context;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
+use zeroize::Zeroize;
 
 use crate::error::{fail, Code};
 use crate::printer::Printer;
@@ -45,8 +46,7 @@ impl Secret {
 
 impl Drop for Secret {
     fn drop(&mut self) {
-        // SAFETY: zeroes are valid UTF-8, so the String stays well-formed.
-        unsafe { self.0.as_bytes_mut() }.fill(0);
+        self.0.zeroize();
     }
 }
 

@@ -2,8 +2,8 @@
 //! `~/.local/state/rjup/`), one directory per project, 0700, with 0600 files.
 
 use std::fs;
-use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -41,7 +41,7 @@ impl ProjectState {
     /// Keyed by the project's path, so renaming the lab keeps its password and port.
     pub fn for_project(project_dir: &Path, name: &str) -> anyhow::Result<Self> {
         let digest = Sha256::digest(project_dir.as_os_str().as_encoded_bytes());
-        let key = format!("{name}-{}", &hex(&digest)[..12]);
+        let key = format!("{name}-{}", &hex::encode(digest)[..12]);
         Ok(ProjectState {
             dir: root()?.join("projects").join(key),
         })
@@ -73,26 +73,9 @@ impl ProjectState {
         }
     }
 
-    /// Writes through a temporary file and a rename, so a crash never leaves half a file.
     fn write(&self, file: &str, contents: &[u8]) -> anyhow::Result<()> {
         self.ensure_dir()?;
-        let path = self.dir.join(file);
-        let tmp = self.dir.join(format!(".{file}.{}", std::process::id()));
-        let result = (|| {
-            let mut f = fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(contents)?;
-            f.sync_all()?;
-            fs::rename(&tmp, &path)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result.with_context(|| format!("writing {}", path.display()))
+        write_atomically(&self.dir.join(file), contents, 0o600)
     }
 
     pub fn password_hash(&self) -> anyhow::Result<Option<String>> {
@@ -108,7 +91,7 @@ impl ProjectState {
         if let Some(secret) = self.read(COOKIE_SECRET)?.filter(|s| s.len() >= 32) {
             return Ok(secret);
         }
-        let secret = hex(&random_bytes::<32>()?);
+        let secret = hex::encode(random_bytes::<32>()?);
         self.write(COOKIE_SECRET, secret.as_bytes())?;
         Ok(secret)
     }
@@ -165,20 +148,19 @@ impl ProjectState {
             .mode(0o600)
             .open(&path)
             .with_context(|| format!("opening {}", path.display()))?;
-        use std::os::fd::AsRawFd;
-        // SAFETY: flock on a descriptor we own; the lock goes when the file is closed.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-            return Ok(ProjectLock { _file: file });
+        // The lock goes when the file is closed, so a crashed holder never leaves it behind.
+        match file.try_lock() {
+            Ok(()) => return Ok(ProjectLock { _file: file }),
+            Err(fs::TryLockError::WouldBlock) => {}
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("locking {}", path.display()))
+            }
         }
         printer.say("Waiting for another rjup command in this project to finish");
-        let file = tokio::task::spawn_blocking(move || {
-            // SAFETY: as above; this call blocks until the other holder closes its file.
-            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-            (rc == 0).then_some(file)
-        })
-        .await
-        .context("waiting for the project's lock")?
-        .with_context(|| format!("locking {}", path.display()))?;
+        let file = tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+            .await
+            .context("waiting for the project's lock")?
+            .with_context(|| format!("locking {}", path.display()))?;
         Ok(ProjectLock { _file: file })
     }
 
@@ -192,20 +174,40 @@ impl ProjectState {
     }
 }
 
+/// Writes through a temporary file beside `path` and a rename, so a crash never leaves
+/// half a file. The file is created with `mode` (less the umask), so it is never readable
+/// by others even for a moment when `mode` says it must not be.
+pub fn write_atomically(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    (|| {
+        let mut tmp = tempfile::Builder::new()
+            .permissions(fs::Permissions::from_mode(mode))
+            .tempfile_in(dir)?;
+        tmp.write_all(contents)?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(path).map(drop).map_err(|e| e.error)
+    })()
+    .with_context(|| format!("writing {}", path.display()))
+}
+
 pub struct ProjectLock {
     _file: fs::File,
 }
 
 pub fn random_bytes<const N: usize>() -> anyhow::Result<[u8; N]> {
     let mut buf = [0u8; N];
-    fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut buf))
-        .context("reading random bytes from /dev/urandom")?;
+    // getrandom's error type is only a std::error::Error with its `std` feature.
+    getrandom::fill(&mut buf)
+        .map_err(|e| anyhow::anyhow!("getting random bytes from the operating system: {e}"))?;
     Ok(buf)
 }
 
+/// Kept for code that still calls it; new code calls `hex::encode`.
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 #[cfg(test)]
@@ -228,6 +230,19 @@ mod tests {
         assert_eq!(mode(state.dir()), 0o700);
         assert_eq!(mode(&state.dir().join(PASSWORD)), 0o600);
         assert_eq!(state.password_hash().unwrap().as_deref(), Some("argon2:$x"));
+    }
+
+    #[test]
+    fn atomic_writes_replace_the_file_and_leave_nothing_else() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("rjup.lock");
+        write_atomically(&path, b"old", 0o644).unwrap();
+        write_atomically(&path, b"new", 0o644).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & !0o644, 0, "never more than asked for");
+        assert_eq!(mode & 0o600, 0o600);
+        assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1);
     }
 
     #[test]
@@ -278,12 +293,12 @@ mod tests {
             .write(true)
             .open(state.dir().join(LOCK))
             .unwrap();
-        use std::os::fd::AsRawFd;
-        let try_lock =
-            |f: &fs::File| unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        assert_ne!(try_lock(&other), 0, "a second holder must wait");
+        assert!(
+            matches!(other.try_lock(), Err(fs::TryLockError::WouldBlock)),
+            "a second holder must wait"
+        );
         drop(held);
-        assert_eq!(try_lock(&other), 0);
+        other.try_lock().unwrap();
     }
 
     #[test]

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::pem::{self, PemObject};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use sha2::{Digest, Sha256};
 
@@ -23,19 +24,19 @@ pub struct Tls {
 impl Tls {
     /// The DER of the first certificate in the PEM.
     pub fn cert_der(&self) -> anyhow::Result<Vec<u8>> {
-        let pem = self.cert_pem.as_str();
-        let start = pem
-            .find("-----BEGIN CERTIFICATE-----")
-            .context("the certificate file has no PEM certificate")?;
-        let body_start = start + "-----BEGIN CERTIFICATE-----".len();
-        let end = pem[body_start..]
-            .find("-----END CERTIFICATE-----")
-            .context("the PEM certificate is not terminated")?;
-        let b64: String = pem[body_start..body_start + end]
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
-        base64_decode(&b64).context("the PEM certificate is not valid base64")
+        match CertificateDer::from_pem_slice(self.cert_pem.as_bytes()) {
+            Ok(der) => Ok(der.to_vec()),
+            Err(pem::Error::NoItemsFound) => {
+                anyhow::bail!("the certificate file has no PEM certificate")
+            }
+            Err(pem::Error::MissingSectionEnd { .. }) => {
+                anyhow::bail!("the PEM certificate is not terminated")
+            }
+            Err(e @ pem::Error::Base64Decode(_)) => {
+                Err(e).context("the PEM certificate is not valid base64")
+            }
+            Err(e) => Err(e).context("the PEM certificate is not valid"),
+        }
     }
 
     /// SHA-256 of the certificate, as browsers show it: `AB:CD:...`.
@@ -101,7 +102,7 @@ pub fn from_files(cert: &std::path::Path, key: &std::path::Path) -> anyhow::Resu
             format!("`tls.cert`: {} is not a PEM certificate", cert.display()),
         );
     }
-    if !tls.key_pem.contains("PRIVATE KEY-----") {
+    if PrivateKeyDer::from_pem_slice(tls.key_pem.as_bytes()).is_err() {
         return fail(
             Code::Config,
             format!("`tls.key`: {} is not a PEM private key", key.display()),
@@ -182,49 +183,26 @@ impl ServerCertVerifier for Pinned {
     }
 }
 
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let value = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let bytes = text.trim_end_matches('=').as_bytes();
-    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
-    for chunk in bytes.chunks(4) {
-        let mut n = 0u32;
-        for (i, c) in chunk.iter().enumerate() {
-            n |= value(*c)? << (18 - 6 * i);
-        }
-        let produced = chunk.len().saturating_sub(1);
-        out.extend_from_slice(&n.to_be_bytes()[1..1 + produced]);
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn base64_decodes_what_the_websocket_encoder_writes() {
-        for sample in [
-            &b""[..],
-            b"f",
-            b"fo",
-            b"foo",
-            b"foobar",
-            &[0, 255, 128, 7, 9],
-        ] {
-            assert_eq!(
-                base64_decode(&crate::websocket::base64(sample)).unwrap(),
-                sample
-            );
-        }
+    fn cert_der_decodes_the_first_pem_certificate() {
+        let tls = |cert_pem: &str| Tls {
+            cert_pem: cert_pem.to_string(),
+            key_pem: String::new(),
+        };
+        let pem = "-----BEGIN CERTIFICATE-----\nAP+ABwk=\n-----END CERTIFICATE-----\n";
+        let second = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        assert_eq!(
+            tls(&format!("{pem}{second}")).cert_der().unwrap(),
+            [0, 255, 128, 7, 9]
+        );
+        let why = |cert_pem: &str| tls(cert_pem).cert_der().unwrap_err().to_string();
+        assert!(why("hello").contains("has no PEM certificate"));
+        assert!(why("-----BEGIN CERTIFICATE-----\nAAAA\n").contains("not terminated"));
+        assert!(why(&pem.replace("AP+ABwk=", "A!")).contains("not valid base64"));
     }
 
     #[test]
@@ -260,6 +238,9 @@ mod tests {
         );
         let e = from_files(&dir.path().join("junk"), &dir.path().join("k.pem")).unwrap_err();
         assert!(e.to_string().contains("not a PEM certificate"));
+        let e = from_files(&dir.path().join("c.pem"), &dir.path().join("junk")).unwrap_err();
+        assert!(e.to_string().contains("not a PEM private key"));
+        assert_eq!(crate::error::exit_code(&e), Code::Config as u8);
         let e = from_files(&dir.path().join("nope"), &dir.path().join("k.pem")).unwrap_err();
         assert_eq!(crate::error::exit_code(&e), Code::Config as u8);
     }

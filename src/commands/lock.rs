@@ -143,7 +143,9 @@ pub async fn run(project: Option<&Path>, args: LockArgs, printer: Printer) -> an
         base,
         packages,
     };
-    write_atomically(&path, lock.render().as_bytes())?;
+    // A lock is either the old one or the new one, never half of each; it is an ordinary
+    // project file, so it gets the permissions the umask gives any file.
+    crate::state::write_atomically(&path, lock.render().as_bytes(), 0o666)?;
     printer.say(format!(
         "Wrote {}: {} packages on {}",
         path.display(),
@@ -151,12 +153,4 @@ pub async fn run(project: Option<&Path>, args: LockArgs, printer: Printer) -> an
         lock.base
     ));
     Ok(())
-}
-
-/// A lock is either the old one or the new one, never half of each.
-fn write_atomically(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
-    use anyhow::Context;
-    let tmp = path.with_extension(format!("lock.tmp.{}", std::process::id()));
-    std::fs::write(&tmp, contents).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
