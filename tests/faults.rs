@@ -1,20 +1,15 @@
 //! Faults a lab must survive, each on a real engine: a killed server, Ctrl-C at every
 //! stage, the engine going away mid-command, two `up`s at once, a port stolen late.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use common::*;
-
-/// Tests here that remove images must not overlap.
-static IMAGES: Mutex<()> = Mutex::new(());
+use crate::util::*;
 
 /// Follows a running rjup's stderr; `wait_for` blocks until a line contains a needle.
 struct Watched {
@@ -121,10 +116,9 @@ fn second_up_works(project: &Project) {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn a_killed_server_comes_back_by_itself() {
-    if !docker_or_skip("a_killed_server_comes_back_by_itself") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("minimal", "killed");
     let port = free_port();
     project.up(port);
@@ -155,11 +149,10 @@ fn a_killed_server_comes_back_by_itself() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn ctrl_c_during_a_pull_leaves_nothing_and_a_second_up_works() {
-    if !docker_or_skip("ctrl_c_during_a_pull_leaves_nothing_and_a_second_up_works") {
-        return;
-    }
-    let _images = IMAGES.lock().unwrap_or_else(|e| e.into_inner());
+    // It removes the image other tests' labs run, so it runs with no other engine test.
+    let _engine = engine_alone();
     let project = Project::from_example("pulled", "intpull");
     remove_image("jupyter/minimal-notebook:latest");
     let mut run = Watched::start(
@@ -176,10 +169,9 @@ fn ctrl_c_during_a_pull_leaves_nothing_and_a_second_up_works() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn ctrl_c_during_a_build_leaves_nothing_and_a_second_up_works() {
-    if !docker_or_skip("ctrl_c_during_a_build_leaves_nothing_and_a_second_up_works") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("minimal", "intbuild");
     project.write(
         "postBuild",
@@ -200,10 +192,9 @@ fn ctrl_c_during_a_build_leaves_nothing_and_a_second_up_works() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn ctrl_c_while_the_lab_starts_removes_it_and_a_second_up_works() {
-    if !docker_or_skip("ctrl_c_while_the_lab_starts_removes_it_and_a_second_up_works") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("minimal", "intstart");
     project.write("start", "#!/bin/sh\nsleep 60\nexec \"$@\"\n");
     let mut run = Watched::start(
@@ -281,10 +272,9 @@ impl EngineProxy {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn the_engine_going_away_mid_command_is_a_clear_error_and_a_retry_works() {
-    if !docker_or_skip("the_engine_going_away_mid_command_is_a_clear_error_and_a_retry_works") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("minimal", "enginegone");
     project.write("start", "#!/bin/sh\nsleep 5\nexec \"$@\"\n");
     let proxy = EngineProxy::start();
@@ -318,10 +308,9 @@ fn the_engine_going_away_mid_command_is_a_clear_error_and_a_retry_works() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn two_ups_at_once_make_exactly_one_lab_and_both_report_it() {
-    if !docker_or_skip("two_ups_at_once_make_exactly_one_lab_and_both_report_it") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("minimal", "twoups");
     let port = free_port().to_string();
     let args = ["up", "--port", port.as_str()];
@@ -344,10 +333,9 @@ fn two_ups_at_once_make_exactly_one_lab_and_both_report_it() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn a_port_taken_after_rjup_chose_it_is_a_clear_error_naming_a_free_one() {
-    if !docker_or_skip("a_port_taken_after_rjup_chose_it_is_a_clear_error_naming_a_free_one") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("minimal", "latetaken");
     let out = project.rjup(
         &["up", "--port", &free_port().to_string()],
