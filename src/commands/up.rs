@@ -203,10 +203,6 @@ pub async fn converge(
 
     let action = lab::plan(observed.as_ref(), &desired, options.force_recreate);
     let probe = probe_target(spec.bind, port, tls.as_ref())?;
-    // A test hook for the race a user can hit: something takes the port between rjup
-    // choosing it and the engine publishing it.
-    let _port_thief = std::env::var_os("RJUP_TEST_TAKE_PORT_AFTER_CHOOSING")
-        .and_then(|_| std::net::TcpListener::bind(std::net::SocketAddr::new(spec.bind, port)).ok());
     match action {
         // Running is not the same as answering: it may still be starting, say after an
         // `up` that was cut off. The check costs one local request when it answers.
