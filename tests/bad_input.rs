@@ -1,12 +1,10 @@
-//! Bad input, table-driven: every case gets its exact exit code, one message that names
-//! the problem and the fix, and leaves no container, image or state behind.
+//! Bad input, one test per case: each gets its exact exit code, one message that names
+//! the problem and the fix, and leaves no container, image, state or project change.
 
-mod common;
+use crate::util::*;
 
-use common::*;
-
+/// One bad input: the project's files, the command, and what rjup must say.
 struct Case {
-    name: &'static str,
     files: &'static [(&'static str, &'static str)],
     args: &'static [&'static str],
     env: &'static [(&'static str, &'static str)],
@@ -14,370 +12,46 @@ struct Case {
     code: i32,
     /// Substrings the message must hold: what is wrong, and how to fix it.
     says: &'static [&'static str],
-    docker: bool,
 }
 
-const PW: &[(&str, &str)] = &[("RJUP_PASSWORD", "a password")];
-
-const fn case(
-    name: &'static str,
-    files: &'static [(&'static str, &'static str)],
-    code: i32,
-    says: &'static [&'static str],
-) -> Case {
-    Case {
-        name,
-        files,
+impl Case {
+    /// `rjup up` with a password, in an empty project.
+    const UP: Case = Case {
+        files: &[],
         args: &["up"],
-        env: PW,
+        env: &[("RJUP_PASSWORD", "a password")],
         stdin: None,
-        code,
-        says,
-        docker: false,
-    }
-}
+        code: 0,
+        says: &[],
+    };
 
-const CASES: &[Case] = &[
-    // rjup.yaml: keys, types and ranges, with file:line:column.
-    case(
-        "unknown key",
-        &[("rjup.yaml", "prot: 8888\n")],
-        3,
-        &[
-            "rjup.yaml:1:1",
-            "unknown key `prot`",
-            "did you mean `port`?",
-        ],
-    ),
-    case(
-        "nested unknown key",
-        &[("rjup.yaml", "build:\n  pakages: [x]\n")],
-        3,
-        &["rjup.yaml:2:3", "did you mean `packages`?"],
-    ),
-    case(
-        "port not a number",
-        &[("rjup.yaml", "port: eighty\n")],
-        3,
-        &["rjup.yaml:1:7", "`port`", "1 to 65535"],
-    ),
-    case(
-        "port zero",
-        &[("rjup.yaml", "port: 0\n")],
-        3,
-        &["rjup.yaml:1:7", "out of range", "remove the key"],
-    ),
-    case(
-        "port too large",
-        &[("rjup.yaml", "port: 70000\n")],
-        3,
-        &["rjup.yaml:1:7", "1 to 65535"],
-    ),
-    case(
-        "bind not an address",
-        &[("rjup.yaml", "bind: localhost\n")],
-        3,
-        &["rjup.yaml:1:7", "not an IP address", "0.0.0.0"],
-    ),
-    case(
-        "name with spaces",
-        &[("rjup.yaml", "name: My Lab\n")],
-        3,
-        &["rjup.yaml:1:7", "lowercase", "use `mylab`"],
-    ),
-    case(
-        "image url",
-        &[("rjup.yaml", "image: https://hub.example/x\n")],
-        3,
-        &["URL scheme", "repository[:tag]"],
-    ),
-    case(
-        "image uppercase",
-        &[("rjup.yaml", "image: Jupyter/Lab\n")],
-        3,
-        &["must be lowercase"],
-    ),
-    case(
-        "image and build",
-        &[("rjup.yaml", "image: x\nbuild:\n  base: y\n")],
-        3,
-        &["rjup.yaml:1:8", "exclude each other", "remove one"],
-    ),
-    case(
-        "package is an option",
-        &[(
-            "rjup.yaml",
-            "build:\n  packages: ['--index-url=http://x']\n",
-        )],
-        3,
-        &["rjup.yaml:2:", "not a requirement", "one package per entry"],
-    ),
-    case(
-        "reserved env",
-        &[("rjup.yaml", "env:\n  HOME: /x\n")],
-        3,
-        &["cannot set HOME", "remove it"],
-    ),
-    case(
-        "env name",
-        &[("rjup.yaml", "env:\n  1X: y\n")],
-        3,
-        &["not a variable name", "letters, digits"],
-    ),
-    case(
-        "apt entry",
-        &[("rjup.yaml", "build:\n  apt: ['jq; rm -rf /']\n")],
-        3,
-        &["rjup.yaml:2:", "not a Debian package name"],
-    ),
-    case(
-        "tls mode",
-        &[("rjup.yaml", "tls: please\n")],
-        3,
-        &["rjup.yaml:1:6", "not a TLS mode", "self-signed"],
-    ),
-    case(
-        "tls files missing",
-        &[("rjup.yaml", "tls:\n  cert: no.pem\n  key: no.key\n")],
-        3,
-        &["tls.cert", "cannot read", "PEM"],
-    ),
-    case(
-        "memory amount",
-        &[("rjup.yaml", "resources:\n  memory: lots\n")],
-        3,
-        &["rjup.yaml:2:11", "amount of memory", "4g"],
-    ),
-    case(
-        "gpus value",
-        &[("rjup.yaml", "gpus: some\n")],
-        3,
-        &["rjup.yaml:1:7", "`all`"],
-    ),
-    case(
-        "notebook outside",
-        &[("rjup.yaml", "check:\n  notebooks: [../x.ipynb]\n")],
-        3,
-        &["inside the project"],
-    ),
-    case(
-        "yaml syntax",
-        &[("rjup.yaml", "port: [1\n")],
-        3,
-        &["rjup.yaml:1:"],
-    ),
-    // Binder files.
-    case(
-        "apt.txt line",
-        &[("apt.txt", "jq\nrm -rf /\n")],
-        3,
-        &[
-            "apt.txt:2",
-            "not a Debian package name",
-            "one package per line",
-        ],
-    ),
-    case(
-        "runtime.txt",
-        &[("runtime.txt", "r-4.2\n")],
-        3,
-        &["runtime.txt", "python-X.Y"],
-    ),
-    case(
-        "start without exec",
-        &[("start", "#!/bin/sh\necho hi\n")],
-        3,
-        &["start", "exec \"$@\""],
-    ),
-    case(
-        "two binder dirs",
-        &[("binder/apt.txt", "jq\n"), (".binder/apt.txt", "jq\n")],
-        3,
-        &["both binder/ and .binder/", "keep one"],
-    ),
-    case(
-        "requirements override missing",
-        &[("rjup.yaml", "build:\n  requirements: env/r.txt\n")],
-        3,
-        &["`build.requirements` names env/r.txt", "fix the path"],
-    ),
-    // Flags.
-    Case {
-        args: &["up", "--port", "0"],
-        ..case("flag port zero", &[], 2, &["--port", "1..=65535"])
-    },
-    Case {
-        args: &["up", "--port", "70000"],
-        ..case("flag port too large", &[], 2, &["--port", "1..=65535"])
-    },
-    Case {
-        args: &["up", "--bind", "my-server"],
-        ..case("flag bind", &[], 2, &["--bind", "invalid IP address"])
-    },
-    Case {
-        args: &["up", "--timeout", "soon"],
-        ..case(
-            "flag timeout",
-            &[],
-            2,
-            &["--timeout", "invalid value 'soon'"],
-        )
-    },
-    Case {
-        args: &["up", "--prot", "1"],
-        ..case("flag typo", &[], 2, &["--prot", "--port"])
-    },
-    Case {
-        args: &["-C", "/nonexistent/project", "up"],
-        ..case(
-            "missing project dir",
-            &[],
-            3,
-            &["/nonexistent/project", "not usable"],
-        )
-    },
-    Case {
-        args: &["-C", "rjup.yaml", "up"],
-        ..case(
-            "project is a file",
-            &[("rjup.yaml", "")],
-            3,
-            &["not a directory", "project's directory"],
-        )
-    },
-    // Passwords.
-    Case {
-        env: &[("RJUP_PASSWORD", "")],
-        ..case(
-            "empty env password",
-            &[],
-            4,
-            &["RJUP_PASSWORD is set but empty", "unset it"],
-        )
-    },
-    Case {
-        args: &["up", "--password-stdin"],
-        env: &[],
-        stdin: Some("\n"),
-        ..case("empty stdin password", &[], 4, &["empty", "non-empty"])
-    },
-    Case {
-        env: &[],
-        ..case(
-            "no password and no terminal",
-            &[],
-            4,
-            &["no password yet", "RJUP_PASSWORD", "--password-stdin"],
-        )
-    },
-    Case {
-        args: &["check"],
-        env: &[],
-        ..case("check without a password", &[], 4, &["RJUP_PASSWORD"])
-    },
-    // Ports, addresses and images: these need the engine.
-    Case {
-        args: &["up", "--bind", "10.255.255.254"],
-        docker: true,
-        ..case(
-            "bind not on this host",
-            &[],
-            3,
-            &["not an address of this host", "0.0.0.0"],
-        )
-    },
-    Case {
-        docker: true,
-        ..case(
-            "image cannot be pulled",
-            &[("rjup.yaml", "image: rjup-test/no-such-image:latest\n")],
-            7,
-            &[
-                "pulling rjup-test/no-such-image:latest failed",
-                "check the image name",
-            ],
-        )
-    },
-    Case {
-        docker: true,
-        ..case(
-            "image without jupyter",
-            &[("rjup.yaml", "image: python:3.13-slim\n")],
-            7,
-            &["no `jupyter` command", "remove `image:`"],
-        )
-    },
-    Case {
-        args: &["logs"],
-        docker: true,
-        ..case(
-            "logs without a lab",
-            &[],
-            11,
-            &["does not exist", "rjup up"],
-        )
-    },
-    Case {
-        args: &["check", "nope.ipynb"],
-        docker: false,
-        ..case(
-            "check a missing notebook",
-            &[],
-            3,
-            &[
-                "notebook nope.ipynb is not in the project",
-                "relative to the project",
-            ],
-        )
-    },
-    Case {
-        args: &["lock"],
-        ..case(
-            "lock a pulled image",
-            &[("rjup.yaml", "image: jupyter/minimal-notebook:latest\n")],
-            3,
-            &["nothing for rjup lock to pin", "remove `image:`"],
-        )
-    },
-];
-
-#[test]
-fn every_bad_input_gets_its_code_a_fix_and_leaves_nothing_behind() {
-    assert!(CASES.len() >= 25, "the suite must cover at least 25 cases");
-    let docker = docker_or_skip(
-        "every_bad_input_gets_its_code_a_fix_and_leaves_nothing_behind (engine cases)",
-    );
-    let mut failures = Vec::new();
-    let mut ran = 0;
-    for (i, case) in CASES.iter().enumerate() {
-        if case.docker && !docker {
-            continue;
-        }
-        let project = Project::from_example("", &format!("bad{i}"));
-        for (path, text) in case.files {
+    /// Runs the case; `engine` says whether an engine answers, so that containers and
+    /// images can be looked for (without one, rjup cannot have made any).
+    fn run(&self, test: &str, engine: bool) {
+        let project = Project::from_example("", &format!("bad-{test}"));
+        for (path, text) in self.files {
             if let Some(parent) = std::path::Path::new(path).parent() {
                 std::fs::create_dir_all(project.dir.join(parent)).unwrap();
             }
             project.write(path, text);
         }
         let port = free_port().to_string();
-        let mut args: Vec<&str> = case.args.to_vec();
+        let mut args: Vec<&str> = self.args.to_vec();
         if args == ["up"] {
             args.extend(["--port", port.as_str()]);
         }
         let before = snapshot(&project.dir);
-        let out = project.rjup(&args, case.env, case.stdin);
-        ran += 1;
+        let out = project.rjup(&args, self.env, self.stdin);
         let err = stderr(&out);
         let mut problems = Vec::new();
-        if out.status.code() != Some(case.code) {
+        if out.status.code() != Some(self.code) {
             problems.push(format!(
                 "exit code {:?}, expected {}",
                 out.status.code(),
-                case.code
+                self.code
             ));
         }
-        for needle in case.says {
+        for needle in self.says {
             if !err.contains(needle) {
                 problems.push(format!("message lacks {needle:?}"));
             }
@@ -386,20 +60,21 @@ fn every_bad_input_gets_its_code_a_fix_and_leaves_nothing_behind() {
             .lines()
             .filter(|l| l.starts_with("rjup: error: "))
             .collect();
-        if case.code != 2
-            && (error_lines.len() != 1 || !case.says.iter().all(|s| error_lines[0].contains(s)))
+        // Exit 2 is clap's usage error, whose format is clap's.
+        if self.code != 2
+            && (error_lines.len() != 1 || !self.says.iter().all(|s| error_lines[0].contains(s)))
         {
             problems.push(format!(
                 "the problem and its fix are not on one error line: {error_lines:?}"
             ));
         }
-        if docker
+        if engine
             && (inspect(&project.container()).is_some()
                 || !containers_named(&project.name).is_empty())
         {
             problems.push("a container was left".into());
         }
-        if docker && !images_named(&format!("rjup/{}", project.name)).is_empty() {
+        if engine && !images_named(&format!("rjup/{}", project.name)).is_empty() {
             problems.push("an image was left".into());
         }
         if project.state_dir().is_some() {
@@ -408,20 +83,312 @@ fn every_bad_input_gets_its_code_a_fix_and_leaves_nothing_behind() {
         if snapshot(&project.dir) != before {
             problems.push("a project file was touched".into());
         }
-        if !problems.is_empty() {
-            failures.push(format!(
-                "{}: {}\n  stderr: {}",
-                case.name,
-                problems.join("; "),
-                err.trim()
-            ));
-        }
+        assert!(
+            problems.is_empty(),
+            "rjup {}: {}\n  stderr: {}",
+            args.join(" "),
+            problems.join("; "),
+            err.trim()
+        );
     }
+}
+
+/// One `#[test]` per case, named for the input, so that each passes, fails or is
+/// ignored on its own. `engine: true` marks a case that needs the engine.
+macro_rules! test {
+    (name: $name:ident, engine: true, $($field:ident: $value:expr),* $(,)?) => {
+        #[test]
+        #[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+        fn $name() {
+            let _engine = engine();
+            Case { $($field: $value,)* ..Case::UP }.run(stringify!($name), true);
+        }
+    };
+    (name: $name:ident, $($field:ident: $value:expr),* $(,)?) => {
+        #[test]
+        fn $name() {
+            Case { $($field: $value,)* ..Case::UP }.run(stringify!($name), engine_answers());
+        }
+    };
+}
+
+#[test]
+fn the_table_covers_at_least_25_bad_inputs() {
+    let cases = include_str!("bad_input.rs").matches("\ntest! {\n").count();
     assert!(
-        failures.is_empty(),
-        "{} of {ran} bad-input cases failed:\n{}",
-        failures.len(),
-        failures.join("\n")
+        cases >= 25,
+        "the suite must cover at least 25 cases, not {cases}"
     );
-    eprintln!("{ran} bad-input cases: {ran} passed, 0 failed");
+}
+
+// rjup.yaml: keys, types and ranges, with file:line:column.
+test! {
+    name: an_unknown_key,
+    files: &[("rjup.yaml", "prot: 8888\n")],
+    code: 3,
+    says: &["rjup.yaml:1:1", "unknown key `prot`", "did you mean `port`?"],
+}
+test! {
+    name: an_unknown_nested_key,
+    files: &[("rjup.yaml", "build:\n  pakages: [x]\n")],
+    code: 3,
+    says: &["rjup.yaml:2:3", "did you mean `packages`?"],
+}
+test! {
+    name: a_port_that_is_not_a_number,
+    files: &[("rjup.yaml", "port: eighty\n")],
+    code: 3,
+    says: &["rjup.yaml:1:7", "`port`", "1 to 65535"],
+}
+test! {
+    name: port_zero,
+    files: &[("rjup.yaml", "port: 0\n")],
+    code: 3,
+    says: &["rjup.yaml:1:7", "out of range", "remove the key"],
+}
+test! {
+    name: a_port_above_65535,
+    files: &[("rjup.yaml", "port: 70000\n")],
+    code: 3,
+    says: &["rjup.yaml:1:7", "1 to 65535"],
+}
+test! {
+    name: a_bind_that_is_not_an_ip_address,
+    files: &[("rjup.yaml", "bind: localhost\n")],
+    code: 3,
+    says: &["rjup.yaml:1:7", "not an IP address", "0.0.0.0"],
+}
+test! {
+    name: a_name_with_spaces_and_capitals,
+    files: &[("rjup.yaml", "name: My Lab\n")],
+    code: 3,
+    says: &["rjup.yaml:1:7", "lowercase", "use `mylab`"],
+}
+test! {
+    name: an_image_given_as_a_url,
+    files: &[("rjup.yaml", "image: https://hub.example/x\n")],
+    code: 3,
+    says: &["URL scheme", "repository[:tag]"],
+}
+test! {
+    name: an_image_name_in_uppercase,
+    files: &[("rjup.yaml", "image: Jupyter/Lab\n")],
+    code: 3,
+    says: &["must be lowercase"],
+}
+test! {
+    name: both_image_and_build,
+    files: &[("rjup.yaml", "image: x\nbuild:\n  base: y\n")],
+    code: 3,
+    says: &["rjup.yaml:1:8", "exclude each other", "remove one"],
+}
+test! {
+    name: a_package_that_is_a_pip_option,
+    files: &[("rjup.yaml", "build:\n  packages: ['--index-url=http://x']\n")],
+    code: 3,
+    says: &["rjup.yaml:2:", "not a requirement", "one package per entry"],
+}
+test! {
+    name: an_env_variable_rjup_reserves,
+    files: &[("rjup.yaml", "env:\n  HOME: /x\n")],
+    code: 3,
+    says: &["cannot set HOME", "remove it"],
+}
+test! {
+    name: an_env_name_starting_with_a_digit,
+    files: &[("rjup.yaml", "env:\n  1X: y\n")],
+    code: 3,
+    says: &["not a variable name", "letters, digits"],
+}
+test! {
+    name: an_apt_entry_with_shell_syntax,
+    files: &[("rjup.yaml", "build:\n  apt: ['jq; rm -rf /']\n")],
+    code: 3,
+    says: &["rjup.yaml:2:", "not a Debian package name"],
+}
+test! {
+    name: an_unknown_tls_mode,
+    files: &[("rjup.yaml", "tls: please\n")],
+    code: 3,
+    says: &["rjup.yaml:1:6", "not a TLS mode", "self-signed"],
+}
+test! {
+    name: tls_files_that_do_not_exist,
+    files: &[("rjup.yaml", "tls:\n  cert: no.pem\n  key: no.key\n")],
+    code: 3,
+    says: &["tls.cert", "cannot read", "PEM"],
+}
+test! {
+    name: a_memory_limit_that_is_not_an_amount,
+    files: &[("rjup.yaml", "resources:\n  memory: lots\n")],
+    code: 3,
+    says: &["rjup.yaml:2:11", "amount of memory", "4g"],
+}
+test! {
+    name: a_gpus_value_other_than_all,
+    files: &[("rjup.yaml", "gpus: some\n")],
+    code: 3,
+    says: &["rjup.yaml:1:7", "`all`"],
+}
+test! {
+    name: a_check_notebook_outside_the_project,
+    files: &[("rjup.yaml", "check:\n  notebooks: [../x.ipynb]\n")],
+    code: 3,
+    says: &["inside the project"],
+}
+test! {
+    name: broken_yaml_syntax,
+    files: &[("rjup.yaml", "port: [1\n")],
+    code: 3,
+    says: &["rjup.yaml:1:"],
+}
+
+// Binder files.
+test! {
+    name: an_apt_txt_line_with_shell_syntax,
+    files: &[("apt.txt", "jq\nrm -rf /\n")],
+    code: 3,
+    says: &["apt.txt:2", "not a Debian package name", "one package per line"],
+}
+test! {
+    name: a_runtime_txt_that_is_not_python,
+    files: &[("runtime.txt", "r-4.2\n")],
+    code: 3,
+    says: &["runtime.txt", "python-X.Y"],
+}
+test! {
+    name: a_start_script_without_exec,
+    files: &[("start", "#!/bin/sh\necho hi\n")],
+    code: 3,
+    says: &["start", "exec \"$@\""],
+}
+test! {
+    name: both_binder_and_dot_binder_directories,
+    files: &[("binder/apt.txt", "jq\n"), (".binder/apt.txt", "jq\n")],
+    code: 3,
+    says: &["both binder/ and .binder/", "keep one"],
+}
+test! {
+    name: a_missing_build_requirements_file,
+    files: &[("rjup.yaml", "build:\n  requirements: env/r.txt\n")],
+    code: 3,
+    says: &["`build.requirements` names env/r.txt", "fix the path"],
+}
+
+// Flags.
+test! {
+    name: flag_port_zero,
+    args: &["up", "--port", "0"],
+    code: 2,
+    says: &["--port", "1..=65535"],
+}
+test! {
+    name: flag_port_above_65535,
+    args: &["up", "--port", "70000"],
+    code: 2,
+    says: &["--port", "1..=65535"],
+}
+test! {
+    name: flag_bind_given_a_host_name,
+    args: &["up", "--bind", "my-server"],
+    code: 2,
+    says: &["--bind", "invalid IP address"],
+}
+test! {
+    name: flag_timeout_that_is_not_a_duration,
+    args: &["up", "--timeout", "soon"],
+    code: 2,
+    says: &["--timeout", "invalid value 'soon'"],
+}
+test! {
+    name: a_misspelt_flag,
+    args: &["up", "--prot", "1"],
+    code: 2,
+    says: &["--prot", "--port"],
+}
+test! {
+    name: a_project_directory_that_does_not_exist,
+    args: &["-C", "/nonexistent/project", "up"],
+    code: 3,
+    says: &["/nonexistent/project", "not usable"],
+}
+test! {
+    name: a_project_directory_that_is_a_file,
+    args: &["-C", "rjup.yaml", "up"],
+    files: &[("rjup.yaml", "")],
+    code: 3,
+    says: &["not a directory", "project's directory"],
+}
+
+// Passwords.
+test! {
+    name: an_empty_rjup_password_variable,
+    env: &[("RJUP_PASSWORD", "")],
+    code: 4,
+    says: &["RJUP_PASSWORD is set but empty", "unset it"],
+}
+test! {
+    name: an_empty_password_on_stdin,
+    args: &["up", "--password-stdin"],
+    env: &[],
+    stdin: Some("\n"),
+    code: 4,
+    says: &["empty", "non-empty"],
+}
+test! {
+    name: no_password_and_no_terminal,
+    env: &[],
+    code: 4,
+    says: &["no password yet", "RJUP_PASSWORD", "--password-stdin"],
+}
+test! {
+    name: check_without_a_password,
+    args: &["check"],
+    env: &[],
+    code: 4,
+    says: &["RJUP_PASSWORD"],
+}
+
+// Ports, addresses and images: these need the engine.
+test! {
+    name: a_bind_address_not_on_this_host,
+    engine: true,
+    args: &["up", "--bind", "10.255.255.254"],
+    code: 3,
+    says: &["not an address of this host", "0.0.0.0"],
+}
+test! {
+    name: an_image_that_cannot_be_pulled,
+    engine: true,
+    files: &[("rjup.yaml", "image: rjup-test/no-such-image:latest\n")],
+    code: 7,
+    says: &["pulling rjup-test/no-such-image:latest failed", "check the image name"],
+}
+test! {
+    name: an_image_without_jupyter,
+    engine: true,
+    files: &[("rjup.yaml", "image: python:3.13-slim\n")],
+    code: 7,
+    says: &["no `jupyter` command", "remove `image:`"],
+}
+test! {
+    name: logs_without_a_lab,
+    engine: true,
+    args: &["logs"],
+    code: 11,
+    says: &["does not exist", "rjup up"],
+}
+// Other verbs.
+test! {
+    name: check_of_a_notebook_not_in_the_project,
+    args: &["check", "nope.ipynb"],
+    code: 3,
+    says: &["notebook nope.ipynb is not in the project", "relative to the project"],
+}
+test! {
+    name: lock_with_a_pulled_image,
+    args: &["lock"],
+    files: &[("rjup.yaml", "image: jupyter/minimal-notebook:latest\n")],
+    code: 3,
+    says: &["nothing for rjup lock to pin", "remove `image:`"],
 }

@@ -1,10 +1,8 @@
 //! `rjup check`, `rjup ls` and the `--json` outputs, against real labs.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::*;
+use crate::util::*;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -35,10 +33,9 @@ struct Step {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn the_copyable_github_workflow_runs_as_written() {
-    if !docker_or_skip("the_copyable_github_workflow_runs_as_written") {
-        return;
-    }
+    let _engine = engine();
     let text = std::fs::read_to_string(repo_root().join("examples/ci/github-actions.yml")).unwrap();
     let workflow: Workflow = serde_saphyr::from_str(&text).unwrap();
     let project = Project::from_example("ci", "workflow");
@@ -118,12 +115,9 @@ fn the_copyable_github_workflow_runs_as_written() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn check_fails_clearly_on_a_wrong_password_a_raising_notebook_and_a_dying_kernel() {
-    if !docker_or_skip(
-        "check_fails_clearly_on_a_wrong_password_a_raising_notebook_and_a_dying_kernel",
-    ) {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("pulled", "checkfails");
     project.notebook("fine.ipynb", &["x = 40", "print(x + 2)"]);
     project.notebook(
@@ -204,10 +198,9 @@ fn check_fails_clearly_on_a_wrong_password_a_raising_notebook_and_a_dying_kernel
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn check_up_on_a_lab_that_never_becomes_ready_reports_it_and_cleans_up() {
-    if !docker_or_skip("check_up_on_a_lab_that_never_becomes_ready_reports_it_and_cleans_up") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("pulled", "neverready");
     project.write(
         "rjup.yaml",
@@ -232,10 +225,9 @@ fn check_up_on_a_lab_that_never_becomes_ready_reports_it_and_cleans_up() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn ls_lists_labs_across_projects_and_json_outputs_are_pure() {
-    if !docker_or_skip("ls_lists_labs_across_projects_and_json_outputs_are_pure") {
-        return;
-    }
+    let _engine = engine();
     let a = Project::from_example("pulled", "ls-a");
     let b = Project::from_example("pulled", "ls-b");
     let (pa, pb) = (free_port(), free_port());

@@ -1,9 +1,7 @@
 //! The command line without a lab: help, completions, init, and bad input rejected
 //! before anything is created.
 
-mod common;
-
-use common::*;
+use crate::util::*;
 
 fn plain(project: &Project, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     project.rjup(args, env, None)

@@ -1,9 +1,7 @@
 //! No lost work: notebooks written through the lab survive every lab operation, no verb
 //! deletes or changes anything in the project, and the password stays unless forgotten.
 
-mod common;
-
-use common::*;
+use crate::util::*;
 
 fn write_notebook_through_the_lab(port: u16, password: &str, name: &str) {
     let browser = Browser::local(port);
@@ -27,10 +25,9 @@ fn assert_files_intact(project: &Project, port: u16, password: &str, names: &[&s
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn notebooks_survive_down_up_rebuild_password_change_and_switching_images() {
-    if !docker_or_skip("notebooks_survive_down_up_rebuild_password_change_and_switching_images") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("minimal", "survive");
     let port = free_port();
     project.up(port);
@@ -75,10 +72,9 @@ fn notebooks_survive_down_up_rebuild_password_change_and_switching_images() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn no_verb_deletes_or_changes_a_project_file() {
-    if !docker_or_skip("no_verb_deletes_or_changes_a_project_file") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("ci", "untouched");
     let port = free_port().to_string();
     let before = snapshot(&project.dir);
@@ -113,10 +109,9 @@ fn no_verb_deletes_or_changes_a_project_file() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn down_keeps_the_password_and_down_forget_drops_it() {
-    if !docker_or_skip("down_keeps_the_password_and_down_forget_drops_it") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("pulled", "forget");
     let port = free_port();
     project.up(port);

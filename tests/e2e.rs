@@ -1,10 +1,8 @@
 //! End to end: a real engine, a real JupyterLab, real HTTP from a second host.
 
-mod common;
-
 use std::os::unix::fs::MetadataExt;
 
-use common::*;
+use crate::util::*;
 
 /// What a colleague does with a lab: log in from another computer, save a file. Checks
 /// that the file lands in the project directory, owned by the project's owner.
@@ -77,10 +75,9 @@ fn started_at(project: &Project) -> (String, String) {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn build_mode_lab_serves_the_project_to_a_colleague_and_converges() {
-    if !docker_or_skip("build_mode_lab_serves_the_project_to_a_colleague_and_converges") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("minimal", "build");
     let port = free_port();
     let out = project.up(port);
@@ -166,10 +163,9 @@ fn build_mode_lab_serves_the_project_to_a_colleague_and_converges() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn pulled_image_lab_gets_the_config_injected_and_writes_as_the_host_user() {
-    if !docker_or_skip("pulled_image_lab_gets_the_config_injected_and_writes_as_the_host_user") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("pulled", "pulled");
     let port = free_port();
     project.up(port);
@@ -188,10 +184,9 @@ fn pulled_image_lab_gets_the_config_injected_and_writes_as_the_host_user() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn password_change_restarts_the_lab_without_a_rebuild() {
-    if !docker_or_skip("password_change_restarts_the_lab_without_a_rebuild") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("minimal", "passwd");
     let port = free_port();
     project.up(port);
@@ -222,10 +217,9 @@ fn password_change_restarts_the_lab_without_a_rebuild() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn a_taken_port_is_named_with_a_free_one_to_use_instead() {
-    if !docker_or_skip("a_taken_port_is_named_with_a_free_one_to_use_instead") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("minimal", "porttaken");
     let holder = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
     let port = holder.local_addr().unwrap().port();
@@ -247,10 +241,9 @@ fn a_taken_port_is_named_with_a_free_one_to_use_instead() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn a_taken_port_names_the_rjup_lab_that_holds_it() {
-    if !docker_or_skip("a_taken_port_names_the_rjup_lab_that_holds_it") {
-        return;
-    }
+    let _engine = engine();
     let first = Project::from_example("pulled", "holder");
     let port = free_port();
     first.up(port);
@@ -269,10 +262,9 @@ fn a_taken_port_names_the_rjup_lab_that_holds_it() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn an_image_that_cannot_be_pulled_fails_clearly_and_leaves_nothing() {
-    if !docker_or_skip("an_image_that_cannot_be_pulled_fails_clearly_and_leaves_nothing") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("", "nopull");
     project.write("rjup.yaml", "image: rjup-test/does-not-exist:latest\n");
     let out = project.rjup(
@@ -290,10 +282,9 @@ fn an_image_that_cannot_be_pulled_fails_clearly_and_leaves_nothing() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn a_failing_build_names_the_step_and_its_output() {
-    if !docker_or_skip("a_failing_build_names_the_step_and_its_output") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("", "badbuild");
     project.write(
         "rjup.yaml",
@@ -315,10 +306,9 @@ fn a_failing_build_names_the_step_and_its_output() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn a_lab_that_exits_while_starting_shows_its_log_and_leaves_no_container() {
-    if !docker_or_skip("a_lab_that_exits_while_starting_shows_its_log_and_leaves_no_container") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("pulled", "crashes");
     // Python cannot start without its standard library: the server dies at once.
     project.write(
@@ -345,10 +335,9 @@ fn a_lab_that_exits_while_starting_shows_its_log_and_leaves_no_container() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn an_image_without_jupyter_is_refused_and_leaves_no_container() {
-    if !docker_or_skip("an_image_without_jupyter_is_refused_and_leaves_no_container") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("", "nojupyter");
     project.write("rjup.yaml", "image: python:3.13-slim\n");
     let out = project.rjup(

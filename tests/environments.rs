@@ -1,9 +1,7 @@
 //! Per-project environments from the project's own files: the Binder conventions, the
 //! content-hash tag that rebuilds only when they change, and rjup.lock.
 
-mod common;
-
-use common::*;
+use crate::util::*;
 
 /// `rjup check --up --down` in a copy of an example: its notebook asserts the versions.
 fn example_lab_has_its_environment(example: &str, test: &str) {
@@ -31,24 +29,24 @@ fn example_lab_has_its_environment(example: &str, test: &str) {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn requirements_example_kernel_imports_the_pinned_version() {
-    if docker_or_skip("requirements_example_kernel_imports_the_pinned_version") {
-        example_lab_has_its_environment("requirements", "env-req");
-    }
+    let _engine = engine();
+    example_lab_has_its_environment("requirements", "env-req");
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn binder_apt_postbuild_example_gets_apt_requirements_postbuild_and_start() {
-    if docker_or_skip("binder_apt_postbuild_example_gets_apt_requirements_postbuild_and_start") {
-        example_lab_has_its_environment("binder-apt-postbuild", "env-binder");
-    }
+    let _engine = engine();
+    example_lab_has_its_environment("binder-apt-postbuild", "env-binder");
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn pyproject_uv_example_installs_exactly_what_uv_lock_pins() {
-    if docker_or_skip("pyproject_uv_example_installs_exactly_what_uv_lock_pins") {
-        example_lab_has_its_environment("pyproject-uv", "env-uv");
-    }
+    let _engine = engine();
+    example_lab_has_its_environment("pyproject-uv", "env-uv");
 }
 
 fn image_tag(out: &std::process::Output) -> String {
@@ -63,10 +61,9 @@ fn image_tag(out: &std::process::Output) -> String {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn only_environment_files_rebuild_and_data_never_enters_the_build() {
-    if !docker_or_skip("only_environment_files_rebuild_and_data_never_enters_the_build") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("requirements", "rebuild");
     let first = project.rjup(&["build"], &[], None);
     assert_success(&first, "rjup build");
@@ -128,10 +125,9 @@ fn only_environment_files_rebuild_and_data_never_enters_the_build() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn editing_requirements_reuses_the_apt_layer() {
-    if !docker_or_skip("editing_requirements_reuses_the_apt_layer") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("binder-apt-postbuild", "aptcache");
     assert_success(&project.rjup(&["build"], &[], None), "first build");
     // Whole seconds, as the engine records layer times; a layer made before this moment
@@ -194,10 +190,9 @@ fn layers(tag: &str) -> Vec<(String, i64)> {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn environment_yml_on_a_base_without_conda_says_how_to_fix_it() {
-    if !docker_or_skip("environment_yml_on_a_base_without_conda_says_how_to_fix_it") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("", "conda");
     project.write("environment.yml", "name: base\ndependencies:\n  - numpy\n");
     let out = project.rjup(&["build"], &[], None);
@@ -221,10 +216,9 @@ fn both_binder_directories_are_refused_before_anything_runs() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn lock_pins_the_base_by_digest_and_every_package_and_check_catches_drift() {
-    if !docker_or_skip("lock_pins_the_base_by_digest_and_every_package_and_check_catches_drift") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("requirements", "lock");
     let locked = project.rjup(&["lock"], &[], None);
     assert_success(&locked, "rjup lock");
@@ -278,10 +272,9 @@ fn lock_pins_the_base_by_digest_and_every_package_and_check_catches_drift() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn proxy_settings_reach_the_build_and_ca_certificates_reach_the_lab() {
-    if !docker_or_skip("proxy_settings_reach_the_build_and_ca_certificates_reach_the_lab") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("", "proxyca");
     let cert = std::process::Command::new("openssl")
         .args([

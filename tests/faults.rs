@@ -1,20 +1,16 @@
 //! Faults a lab must survive, each on a real engine: a killed server, Ctrl-C at every
 //! stage, the engine going away mid-command, two `up`s at once, a port stolen late.
 
-mod common;
-
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use common::*;
-
-/// Tests here that remove images must not overlap.
-static IMAGES: Mutex<()> = Mutex::new(());
+use crate::util::*;
 
 /// Follows a running rjup's stderr; `wait_for` blocks until a line contains a needle.
 struct Watched {
@@ -121,10 +117,9 @@ fn second_up_works(project: &Project) {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn a_killed_server_comes_back_by_itself() {
-    if !docker_or_skip("a_killed_server_comes_back_by_itself") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("minimal", "killed");
     let port = free_port();
     project.up(port);
@@ -155,11 +150,10 @@ fn a_killed_server_comes_back_by_itself() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn ctrl_c_during_a_pull_leaves_nothing_and_a_second_up_works() {
-    if !docker_or_skip("ctrl_c_during_a_pull_leaves_nothing_and_a_second_up_works") {
-        return;
-    }
-    let _images = IMAGES.lock().unwrap_or_else(|e| e.into_inner());
+    // It removes the image other tests' labs run, so it runs with no other engine test.
+    let _engine = engine_alone();
     let project = Project::from_example("pulled", "intpull");
     remove_image("jupyter/minimal-notebook:latest");
     let mut run = Watched::start(
@@ -176,10 +170,9 @@ fn ctrl_c_during_a_pull_leaves_nothing_and_a_second_up_works() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn ctrl_c_during_a_build_leaves_nothing_and_a_second_up_works() {
-    if !docker_or_skip("ctrl_c_during_a_build_leaves_nothing_and_a_second_up_works") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("minimal", "intbuild");
     project.write(
         "postBuild",
@@ -200,10 +193,9 @@ fn ctrl_c_during_a_build_leaves_nothing_and_a_second_up_works() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn ctrl_c_while_the_lab_starts_removes_it_and_a_second_up_works() {
-    if !docker_or_skip("ctrl_c_while_the_lab_starts_removes_it_and_a_second_up_works") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("minimal", "intstart");
     project.write("start", "#!/bin/sh\nsleep 60\nexec \"$@\"\n");
     let mut run = Watched::start(
@@ -220,15 +212,31 @@ fn ctrl_c_while_the_lab_starts_removes_it_and_a_second_up_works() {
     second_up_works(&project);
 }
 
-/// A Unix socket that forwards to the engine until told to drop everything.
+/// A Unix socket in front of the engine's: it forwards everything until told to drop
+/// it all (the engine going away), and can act on rjup's requests on their way.
 struct EngineProxy {
     path: std::path::PathBuf,
     cut: Arc<AtomicBool>,
+    /// What taking the lab's port gave, once rjup asked the engine to create the lab.
+    taken: Arc<Mutex<Option<std::io::Result<TcpListener>>>>,
     _dir: tempfile::TempDir,
 }
 
 impl EngineProxy {
     fn start() -> EngineProxy {
+        EngineProxy::start_with(None)
+    }
+
+    /// Takes `port` on all interfaces when rjup asks the engine to create its lab, and
+    /// holds it until the proxy drops. rjup has chosen the port by then and found it
+    /// free; the engine publishes it only when the lab starts, after the create. So the
+    /// race a user can hit (something else grabbing the port in between) happens every
+    /// time, from outside rjup.
+    fn taking_port_on_create(port: u16) -> EngineProxy {
+        EngineProxy::start_with(Some(port))
+    }
+
+    fn start_with(take_on_create: Option<u16>) -> EngineProxy {
         let dir = tempfile::tempdir().unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let path = dir.path().join("engine.sock");
@@ -236,6 +244,16 @@ impl EngineProxy {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
         listener.set_nonblocking(true).unwrap();
         let cut = Arc::new(AtomicBool::new(false));
+        let taken = Arc::new(Mutex::new(None));
+        let on_create: Option<Arc<dyn Fn() + Send + Sync>> = take_on_create.map(|port| {
+            let taken = taken.clone();
+            Arc::new(move || {
+                let mut taken = taken.lock().unwrap_or_else(PoisonError::into_inner);
+                if taken.is_none() {
+                    *taken = Some(TcpListener::bind(("0.0.0.0", port)));
+                }
+            }) as Arc<dyn Fn() + Send + Sync>
+        });
         let flag = cut.clone();
         std::thread::spawn(move || {
             let mut open: Vec<UnixStream> = Vec::new();
@@ -244,15 +262,16 @@ impl EngineProxy {
                     Ok((client, _)) => {
                         client.set_nonblocking(false).unwrap();
                         let upstream = UnixStream::connect("/var/run/docker.sock").unwrap();
-                        for (mut from, mut to) in [
-                            (client.try_clone().unwrap(), upstream.try_clone().unwrap()),
-                            (upstream.try_clone().unwrap(), client.try_clone().unwrap()),
-                        ] {
-                            std::thread::spawn(move || {
-                                let _ = std::io::copy(&mut from, &mut to);
-                                let _ = to.shutdown(std::net::Shutdown::Write);
-                            });
-                        }
+                        let (from, to) =
+                            (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+                        let on_create = on_create.clone();
+                        std::thread::spawn(move || forward_requests(from, to, on_create));
+                        let (mut from, mut to) =
+                            (upstream.try_clone().unwrap(), client.try_clone().unwrap());
+                        std::thread::spawn(move || {
+                            let _ = std::io::copy(&mut from, &mut to);
+                            let _ = to.shutdown(std::net::Shutdown::Write);
+                        });
                         open.push(client);
                         open.push(upstream);
                     }
@@ -266,6 +285,7 @@ impl EngineProxy {
         EngineProxy {
             path,
             cut,
+            taken,
             _dir: dir,
         }
     }
@@ -278,13 +298,64 @@ impl EngineProxy {
         self.cut.store(true, Ordering::SeqCst);
         let _ = std::fs::remove_file(&self.path);
     }
+
+    /// Whether the proxy saw the lab's create and took the port; why not, if it did not.
+    fn took_the_port(&self) -> Result<(), String> {
+        match &*self.taken.lock().unwrap_or_else(PoisonError::into_inner) {
+            Some(Ok(_)) => Ok(()),
+            Some(Err(e)) => Err(format!("the proxy could not take the port: {e}")),
+            None => Err("the proxy never saw rjup create its lab".into()),
+        }
+    }
+}
+
+impl Drop for EngineProxy {
+    fn drop(&mut self) {
+        self.cut();
+    }
+}
+
+/// Copies rjup's requests to the engine, calling `on_create` before passing on a request
+/// that creates a lab's container. A lab's create is matched by its `name=rjup-` query,
+/// not by the exact name, since a recreate creates the replacement under a temporary
+/// name with that prefix.
+fn forward_requests(
+    mut from: UnixStream,
+    mut to: UnixStream,
+    on_create: Option<Arc<dyn Fn() + Send + Sync>>,
+) {
+    let mut buf = vec![0u8; 64 << 10];
+    // The end of the previous read, so that a request line split across reads is seen.
+    let mut tail: Vec<u8> = Vec::new();
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if let Some(on_create) = &on_create {
+            let mut seen = std::mem::take(&mut tail);
+            seen.extend_from_slice(&buf[..n]);
+            let creates_a_lab = String::from_utf8_lossy(&seen).lines().any(|line| {
+                line.starts_with("POST ")
+                    && line.contains("/containers/create?")
+                    && line.contains("name=rjup-")
+            });
+            if creates_a_lab {
+                on_create();
+            }
+            tail = seen.split_off(seen.len().saturating_sub(1024));
+        }
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Write);
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn the_engine_going_away_mid_command_is_a_clear_error_and_a_retry_works() {
-    if !docker_or_skip("the_engine_going_away_mid_command_is_a_clear_error_and_a_retry_works") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("minimal", "enginegone");
     project.write("start", "#!/bin/sh\nsleep 5\nexec \"$@\"\n");
     let proxy = EngineProxy::start();
@@ -318,10 +389,9 @@ fn the_engine_going_away_mid_command_is_a_clear_error_and_a_retry_works() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn two_ups_at_once_make_exactly_one_lab_and_both_report_it() {
-    if !docker_or_skip("two_ups_at_once_make_exactly_one_lab_and_both_report_it") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("minimal", "twoups");
     let port = free_port().to_string();
     let args = ["up", "--port", port.as_str()];
@@ -344,19 +414,21 @@ fn two_ups_at_once_make_exactly_one_lab_and_both_report_it() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn a_port_taken_after_rjup_chose_it_is_a_clear_error_naming_a_free_one() {
-    if !docker_or_skip("a_port_taken_after_rjup_chose_it_is_a_clear_error_naming_a_free_one") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("minimal", "latetaken");
+    let port = free_port();
+    let proxy = EngineProxy::taking_port_on_create(port);
+    let host = proxy.docker_host();
     let out = project.rjup(
-        &["up", "--port", &free_port().to_string()],
-        &[
-            ("RJUP_PASSWORD", PASSWORD),
-            ("RJUP_TEST_TAKE_PORT_AFTER_CHOOSING", "1"),
-        ],
+        &["up", "--port", &port.to_string()],
+        &[("RJUP_PASSWORD", PASSWORD), ("DOCKER_HOST", &host)],
         None,
     );
+    if let Err(why) = proxy.took_the_port() {
+        panic!("{why}, so this run tested no race:\n{}", stderr(&out));
+    }
     assert_exit(&out, 6, "up when the port is taken late");
     let err = stderr(&out);
     assert!(
@@ -364,6 +436,10 @@ fn a_port_taken_after_rjup_chose_it_is_a_clear_error_naming_a_free_one() {
         "{err}"
     );
     assert!(inspect(&project.container()).is_none());
+    assert!(
+        containers_named(&project.name).is_empty(),
+        "no container may be left behind, under any name"
+    );
 }
 
 fn remove_image(reference: &str) {
@@ -376,4 +452,45 @@ fn remove_image(reference: &str) {
             )
             .await;
     });
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn a_recreate_onto_a_port_taken_late_brings_the_old_lab_back() {
+    let _engine = engine();
+    let project = Project::from_example("minimal", "swaptaken");
+    let old_port = free_port();
+    project.up(old_port);
+    let old_id = inspect(&project.container()).unwrap()["Id"].clone();
+
+    // The replacement moves to a new port, which is taken once rjup has chosen it.
+    let new_port = free_port();
+    let proxy = EngineProxy::taking_port_on_create(new_port);
+    let out = project.rjup(
+        &["up", "--port", &new_port.to_string()],
+        &[
+            ("RJUP_PASSWORD", PASSWORD),
+            ("DOCKER_HOST", &proxy.docker_host()),
+        ],
+        None,
+    );
+    if let Err(why) = proxy.took_the_port() {
+        panic!("{why}, so this run tested no race:\n{}", stderr(&out));
+    }
+    assert_exit(&out, 6, "a recreate onto a port taken late");
+    let err = stderr(&out);
+    assert!(
+        err.contains("the previous lab was started again") && err.contains("after rjup chose it"),
+        "the error must say the port was taken and the old lab is back: {err}"
+    );
+    assert_eq!(inspect(&project.container()).unwrap()["Id"], old_id);
+    assert!(
+        containers_named(&format!("{}.next", project.container())).is_empty(),
+        "no replacement may be left behind"
+    );
+    assert_eq!(
+        Browser::new(old_port).login(PASSWORD),
+        302,
+        "the old lab must answer at its old address with its old password"
+    );
 }

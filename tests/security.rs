@@ -1,11 +1,9 @@
 //! A lab on a public IP must be safe: TLS, hardening visible in `docker inspect`, login
 //! throttling, and no secret in any place an attacker or a colleague could look.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 
-use common::*;
+use crate::util::*;
 
 fn fingerprint_of(cert: &std::path::Path) -> String {
     let out = std::process::Command::new("openssl")
@@ -18,10 +16,9 @@ fn fingerprint_of(cert: &std::path::Path) -> String {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn tls_self_signed_serves_https_only_with_a_stable_printed_fingerprint() {
-    if !docker_or_skip("tls_self_signed_serves_https_only_with_a_stable_printed_fingerprint") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("pulled", "tls");
     project.write(
         "rjup.yaml",
@@ -67,10 +64,9 @@ fn tls_self_signed_serves_https_only_with_a_stable_printed_fingerprint() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn tls_login_cookie_is_secure() {
-    if !docker_or_skip("tls_login_cookie_is_secure") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("pulled", "tlscookie");
     project.write(
         "rjup.yaml",
@@ -105,10 +101,9 @@ fn set_cookie(headers: &str, name: &str) -> String {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn repeated_failed_logins_from_one_address_are_throttled_and_others_are_not() {
-    if !docker_or_skip("repeated_failed_logins_from_one_address_are_throttled_and_others_are_not") {
-        return;
-    }
+    let _engine = engine();
     if lab_host() != "10.231.0.1" {
         eprintln!(
             "SKIPPED throttle test: needs the client host (root) for a second client address"
@@ -146,10 +141,9 @@ fn repeated_failed_logins_from_one_address_are_throttled_and_others_are_not() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn hardening_is_visible_in_docker_inspect() {
-    if !docker_or_skip("hardening_is_visible_in_docker_inspect") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("pulled", "hardening");
     project.write("rjup.yaml", "image: jupyter/minimal-notebook:latest\nresources:\n  memory: 1g\n  cpus: 1.5\n  pids: 2048\n");
     project.up(free_port());
@@ -186,10 +180,9 @@ fn hardening_is_visible_in_docker_inspect() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn gpus_without_a_gpu_runtime_fail_clearly_and_leave_nothing() {
-    if !docker_or_skip("gpus_without_a_gpu_runtime_fail_clearly_and_leave_nothing") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("pulled", "gpus");
     project.write(
         "rjup.yaml",
@@ -214,10 +207,9 @@ fn gpus_without_a_gpu_runtime_fail_clearly_and_leave_nothing() {
 }
 
 #[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn no_secret_in_inspect_processes_logs_image_layers_or_the_project() {
-    if !docker_or_skip("no_secret_in_inspect_processes_logs_image_layers_or_the_project") {
-        return;
-    }
+    let _engine = engine();
     let project = Project::from_example("minimal", "secrets");
     // A password no package could contain by chance (PASSWORD is a famous phrase).
     let password = format!(

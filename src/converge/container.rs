@@ -103,6 +103,14 @@ impl<'a> Containers<'a> {
                 describe(&old.status)
             ));
         }
+        let moved;
+        let ready = match old.port {
+            Some(port) => {
+                moved = ready.on_port(port);
+                &moved
+            }
+            None => ready,
+        };
         let back = async {
             self.engine.start(&old.id).await?;
             ready.wait(self, &old.id).await

@@ -38,6 +38,18 @@ impl Readiness {
         })
     }
 
+    /// The same readiness for the lab published on `port` at the same address: the lab
+    /// a failed replacement gives way back to may have been published elsewhere.
+    pub fn on_port(&self, port: u16) -> Readiness {
+        let mut probe = self.probe.clone();
+        probe.addr.set_port(port);
+        Readiness {
+            probe,
+            timeout: self.timeout,
+            printer: self.printer,
+        }
+    }
+
     async fn answers(&self) -> bool {
         http::get_status(&self.probe, "/login", PROBE_TIMEOUT)
             .await

@@ -1,12 +1,12 @@
 //! The harness end-to-end tests share: a temporary copy of an example project, rjup run
 //! as an ordinary user in the `docker` group, and a browser on the colleague's laptop.
-#![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 pub const TESTER: &str = "rjup-tester";
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -24,22 +24,62 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// Whether a Docker engine answers; without one, tests skip, except under CI.
-pub fn docker_or_skip(test: &str) -> bool {
-    let socket = std::env::var("DOCKER_HOST")
+/// What to do when a test needs an engine: libtest prints it for each ignored engine
+/// test, and an engine test run without one panics with it.
+pub const NEEDS_ENGINE: &str =
+    "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored";
+
+fn engine_socket() -> String {
+    std::env::var("DOCKER_HOST")
         .ok()
         .and_then(|h| h.strip_prefix("unix://").map(str::to_string))
-        .unwrap_or_else(|| "/var/run/docker.sock".to_string());
-    if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
-        return true;
+        .unwrap_or_else(|| "/var/run/docker.sock".to_string())
+}
+
+/// Whether a Docker engine answers.
+pub fn engine_answers() -> bool {
+    std::os::unix::net::UnixStream::connect(engine_socket()).is_ok()
+}
+
+/// Engine tests share the engine's images; one that removes an image the others use
+/// (the interrupted pull) must have the engine to itself, or it breaks them, or they
+/// keep its image in use so that it cannot remove it.
+static IMAGES: RwLock<()> = RwLock::new(());
+
+fn require_engine() {
+    let socket = engine_socket();
+    if !engine_answers() {
+        panic!("no Docker engine answers at {socket}; this test {NEEDS_ENGINE}");
     }
-    if std::env::var_os("CI").is_some() {
-        panic!("{test}: no Docker engine answers at {socket}, and CI is set; run ../shared/docker/stand-ins.sh first");
-    }
-    eprintln!(
-        "SKIPPED {test}: no Docker engine answers at {socket} (run ../shared/docker/stand-ins.sh)"
-    );
-    false
+}
+
+/// For a test that needs the engine: panics without one, so that no engine test passes
+/// untested. Hold the guard for the whole test.
+#[must_use = "hold the guard until the test ends"]
+pub fn engine() -> RwLockReadGuard<'static, ()> {
+    require_engine();
+    IMAGES.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// As `engine`, with no other engine test running: for a test that removes shared images.
+#[must_use = "hold the guard until the test ends"]
+pub fn engine_alone() -> RwLockWriteGuard<'static, ()> {
+    require_engine();
+    IMAGES.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Builds JupyterLab's layers once per run, before any build-mode test builds them: the
+/// engine caches layers, so every later build reuses them instead of two tests each
+/// installing JupyterLab at the same time on a fresh machine.
+fn lab_layers_built() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let project = Project::from_example("", "lab-layers");
+        assert_success(
+            &project.rjup(&["build"], &[], None),
+            "rjup build of the default lab image",
+        );
+    });
 }
 
 /// The uid and gid rjup runs as in tests: the tester when we are root, else ourselves.
@@ -97,9 +137,23 @@ pub struct Project {
 }
 
 impl Project {
+    /// A copy of `examples/<example>` (empty for ""), named after `test`, which must be
+    /// unique in the run: all areas run in one process, and the name is the lab's.
     pub fn from_example(example: &str, test: &str) -> Project {
         let name = format!("e2e-{}-{}", test.replace('_', "-"), std::process::id());
         let name: String = name.chars().take(60).collect();
+        static NAMES: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+        let fresh = NAMES
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name.clone());
+        assert!(
+            fresh,
+            "two tests use the project name {name}: give each its own"
+        );
+        if !example.is_empty() && example != "pulled" {
+            lab_layers_built();
+        }
         let root = std::env::temp_dir().join(format!("rjup-{name}"));
         let _ = std::fs::remove_dir_all(&root);
         let dir = root.join(&name);
@@ -347,7 +401,13 @@ pub fn lab_host() -> &'static str {
     HOST.get_or_init(|| {
         let script = repo_root().join("../shared/net/client-host.sh");
         if is_root() && script.exists() {
-            let ok = Command::new("bash").arg(&script).status().map(|s| s.success()).unwrap_or(false);
+            // Its output would land in the middle of libtest's.
+            let ok = Command::new("bash")
+                .arg(&script)
+                .stdout(Stdio::null())
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
             if ok {
                 return "10.231.0.1";
             }
@@ -407,6 +467,8 @@ impl Browser {
         self
     }
 
+    // Offered to every area, though none uses it today.
+    #[allow(dead_code)]
     pub fn base(&self) -> &str {
         &self.base
     }
@@ -445,6 +507,8 @@ impl Browser {
     }
 
     /// Fetches a full URL rather than a path of this browser's lab.
+    // Offered to every area, though none uses it today.
+    #[allow(dead_code)]
     pub fn get_url(&self, url: &str) -> Response {
         self.curl(&[url])
     }
@@ -597,6 +661,8 @@ pub fn exec(container: &str, cmd: &[&str]) -> String {
 }
 
 /// Whether an image with this reference exists locally.
+// Offered to every area, though none uses it today.
+#[allow(dead_code)]
 pub fn image_exists(reference: &str) -> bool {
     with_docker(|docker| async move { docker.inspect_image(reference).await.is_ok() })
 }

@@ -1,0 +1,18 @@
+//! rjup's integration tests, one module per area, in one binary so that the harness
+//! (`util`) is compiled once and its once-per-run fixtures are shared by every area.
+//!
+//! Tests that need a Docker engine are `#[ignore]`d, so plain `cargo test` lists them
+//! as ignored instead of passing them untested; `cargo test -- --include-ignored` runs
+//! them, and each fails loudly when no engine answers.
+
+mod util;
+
+mod bad_input;
+mod check;
+mod cli;
+mod data_safety;
+mod e2e;
+mod environments;
+mod faults;
+mod recreate;
+mod security;
