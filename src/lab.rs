@@ -27,8 +27,6 @@ pub mod label {
 
 pub const CONTAINER_PORT: &str = "8888/tcp";
 
-/// What to say when the image cannot run the server.
-pub const NO_JUPYTER: &str = "the image has no `jupyter` command on its PATH; use an image with JupyterLab in `image:`, or remove `image:` to let rjup build one";
 /// The home rjup makes for the lab user in pulled images, which have none for its uid.
 const PULLED_HOME: &str = "/home/lab";
 

@@ -84,13 +84,12 @@ impl Spec {
             return Ok(());
         };
         match &build.lock {
-            Some(lock) if lock.inputs != crate::image::lock_inputs(build) => fail(
-                Code::LockStale,
-                format!(
-                    "{} no longer matches the project's environment files; run `rjup lock` to update it, or delete it to build unpinned",
-                    self.dir.join(lock::FILE_NAME).display()
-                ),
-            ),
+            Some(lock) if lock.inputs != crate::image::lock_inputs(build) => {
+                Err(crate::error::Error::LockStale {
+                    path: self.dir.join(lock::FILE_NAME),
+                }
+                .into())
+            }
             _ => Ok(()),
         }
     }

@@ -5,7 +5,7 @@ use std::path::Path;
 use crate::archive::{Archive, ROOT};
 use crate::cli::LockArgs;
 use crate::engine::Engine;
-use crate::error::{fail, Code};
+use crate::error::Error;
 use crate::image::{self, ImageSource, LAB_REQUIREMENTS, UV_REQUIREMENTS};
 use crate::lock::{self, Lock};
 use crate::printer::Printer;
@@ -34,16 +34,13 @@ exec "$uv" pip compile --quiet --no-header --no-annotate --python "$(command -v 
 pub async fn run(project: Option<&Path>, args: LockArgs, printer: Printer) -> anyhow::Result<()> {
     let spec = settings::resolve(project, Overrides::default())?;
     let ImageSource::Build(build) = &spec.image else {
-        return fail(
-            Code::Config,
-            "`image:` runs a ready image as is, so there is nothing for rjup lock to pin; remove `image:` to build from the project's files",
-        );
+        return Err(Error::LockNeedsBuild.into());
     };
     if let Some(conda) = &build.environment.conda {
-        return fail(
-            Code::Config,
-            format!("rjup lock pins Python packages with uv and cannot pin {}; pin versions in it by hand, or use requirements.txt", conda.shown),
-        );
+        return Err(Error::LockCannotPinConda {
+            file: conda.shown.clone(),
+        }
+        .into());
     }
     let inputs = image::lock_inputs(build);
     let path = spec.dir.join(lock::FILE_NAME);
@@ -53,8 +50,8 @@ pub async fn run(project: Option<&Path>, args: LockArgs, printer: Printer) -> an
                 printer.say(format!("{} matches the environment files", path.display()));
                 Ok(())
             }
-            Some(_) => fail(Code::LockStale, format!("{} no longer matches the environment files; run `rjup lock` and commit the result", path.display())),
-            None => fail(Code::LockStale, format!("{} does not exist; run `rjup lock` and commit the result", path.display())),
+            Some(_) => Err(Error::LockOutdated { path }.into()),
+            None => Err(Error::LockMissing { path }.into()),
         };
     }
 
@@ -63,10 +60,10 @@ pub async fn run(project: Option<&Path>, args: LockArgs, printer: Printer) -> an
         engine.pull(&build.base, printer).await?;
     }
     let Some(base) = engine.repo_digest(&build.base).await? else {
-        return fail(
-            Code::Image,
-            format!("{} has no registry digest (it was built or tagged locally), so it cannot be pinned; use a base image from a registry", build.base),
-        );
+        return Err(Error::NoRegistryDigest {
+            base: build.base.clone(),
+        }
+        .into());
     };
 
     let mut files = Archive::new();
@@ -123,20 +120,18 @@ pub async fn run(project: Option<&Path>, args: LockArgs, printer: Printer) -> an
             .rev()
             .collect::<Vec<_>>()
             .join("\n    ");
-        return fail(
-            Code::Build,
-            format!("resolving the environment failed (exit code {}); fix the requirements it names and run `rjup lock` again:\n    {output}", finished.exit_code),
-        );
+        return Err(Error::ResolveFailed {
+            exit_code: finished.exit_code,
+            output,
+        }
+        .into());
     }
     let packages = lock::parse_compiled(&finished.stdout);
     if !packages
         .iter()
         .any(|p| p.to_lowercase().starts_with("jupyterlab=="))
     {
-        return fail(
-            Code::Build,
-            "the resolution did not include JupyterLab; this is a bug in rjup, please report it",
-        );
+        return Err(Error::ResolvedWithoutJupyter.into());
     }
     let lock = Lock {
         inputs,
