@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use crate::error::{Code, Error};
+use crate::error::Error;
 
 pub const FILE_NAME: &str = "rjup.yaml";
 
@@ -148,7 +148,7 @@ const RESERVED_ENV: &[&str] = &["JUPYTER_CONFIG_DIR", "JUPYTER_TOKEN", "HOME"];
 
 pub fn load(path: &Path) -> anyhow::Result<Config> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::new(Code::Config, format!("cannot read {}: {e}", path.display())))?;
+        .map_err(|e| Error::config(format!("cannot read {}: {e}", path.display())))?;
     parse(&text, &path.display().to_string())
 }
 
@@ -163,10 +163,7 @@ pub fn parse(text: &str, origin: &str) -> anyhow::Result<Config> {
 
 fn validate(file: ConfigFile, origin: &str) -> Result<Config, Error> {
     let at = |loc: &serde_saphyr::Location, msg: String| {
-        Error::new(
-            Code::Config,
-            format!("{origin}:{}:{}: {msg}", loc.line(), loc.column()),
-        )
+        Error::config(format!("{origin}:{}:{}: {msg}", loc.line(), loc.column()))
     };
     let mut config = Config::default();
 
@@ -408,7 +405,7 @@ fn describe_parse_error(err: &serde_saphyr::Error, text: &str, origin: &str) -> 
         None => plain.as_str(),
     };
     let Some(loc) = err.location() else {
-        return Error::new(Code::Config, format!("{origin}: {message}"));
+        return Error::config(format!("{origin}: {message}"));
     };
     let (line, column) = (loc.line(), loc.column());
     let described = if let Some(rest) = message.strip_prefix("unknown field `") {
@@ -436,10 +433,7 @@ fn describe_parse_error(err: &serde_saphyr::Error, text: &str, origin: &str) -> 
     } else {
         format!("{message}; see `rjup init` for an example of every key")
     };
-    Error::new(
-        Code::Config,
-        format!("{origin}:{line}:{column}: {described}"),
-    )
+    Error::config(format!("{origin}:{line}:{column}: {described}"))
 }
 
 /// The key whose value starts at or before `column` on `line`, if the line is `key: value`.
@@ -589,7 +583,10 @@ mod tests {
 
     fn err(text: &str) -> String {
         let e = parse(text, "rjup.yaml").unwrap_err();
-        assert_eq!(crate::error::exit_code(&e), Code::Config as u8);
+        assert_eq!(
+            crate::error::exit_code(&e),
+            crate::error::Code::Config as u8
+        );
         e.to_string()
     }
 

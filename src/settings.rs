@@ -11,7 +11,7 @@ use anyhow::Context;
 use crate::archive::Owner;
 use crate::config::{self, Config, Gpus, TlsConfig};
 use crate::environment::{self, EnvFile, Environment};
-use crate::error::{fail, Code};
+use crate::error::Error;
 use crate::image::{BuildSpec, ImageSource};
 use crate::lock::{self, Lock};
 
@@ -109,19 +109,17 @@ pub fn find_project(start: Option<&Path>) -> anyhow::Result<(PathBuf, Option<Pat
         None => std::env::current_dir().context("finding the current directory")?,
     };
     let start = start.canonicalize().map_err(|e| {
-        crate::error::Error::new(
-            Code::Config,
-            format!("project directory {} is not usable: {e}", start.display()),
-        )
+        Error::config(format!(
+            "project directory {} is not usable: {e}",
+            start.display()
+        ))
     })?;
     if !start.is_dir() {
-        return fail(
-            Code::Config,
-            format!(
-                "{} is not a directory; pass the project's directory",
-                start.display()
-            ),
-        );
+        return Err(Error::config(format!(
+            "{} is not a directory; pass the project's directory",
+            start.display()
+        ))
+        .into());
     }
     for dir in start.ancestors() {
         let file = dir.join(config::FILE_NAME);
@@ -179,16 +177,10 @@ fn read_certificates(dir: &Path, paths: &[String]) -> anyhow::Result<Vec<EnvFile
     for (i, path) in paths.iter().enumerate() {
         let full = dir.join(path);
         let contents = std::fs::read(&full).map_err(|e| {
-            crate::error::Error::new(
-                Code::Config,
-                format!("`build.ca_certificates` names {path}, which cannot be read ({e}); give the path of a PEM certificate"),
-            )
+            Error::config(format!("`build.ca_certificates` names {path}, which cannot be read ({e}); give the path of a PEM certificate"))
         })?;
         if !String::from_utf8_lossy(&contents).contains("-----BEGIN CERTIFICATE-----") {
-            return fail(
-                Code::Config,
-                format!("`build.ca_certificates`: {path} is not a PEM certificate; convert it with `openssl x509 -outform pem`"),
-            );
+            return Err(Error::config(format!("`build.ca_certificates`: {path} is not a PEM certificate; convert it with `openssl x509 -outform pem`")).into());
         }
         let stem = Path::new(path)
             .file_stem()
@@ -221,13 +213,11 @@ fn build_spec(
         .iter()
         .find(|sock| Path::new(sock).starts_with(&dir))
     {
-        return fail(
-            Code::Config,
-            format!(
-                "{} holds the Docker socket {socket}, and mounting it would hand the lab control of this host; run rjup from a project directory",
-                dir.display()
-            ),
-        );
+        return Err(Error::config(format!(
+            "{} holds the Docker socket {socket}, and mounting it would hand the lab control of this host; run rjup from a project directory",
+            dir.display()
+        ))
+        .into());
     }
     let name = match config.name {
         Some(name) => name,
