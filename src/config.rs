@@ -161,6 +161,9 @@ pub fn parse(text: &str, origin: &str) -> anyhow::Result<Config> {
     validate(file, origin).map_err(Into::into)
 }
 
+/// Turns a message about a value into one located at it: `file:line:column: message`.
+type Locate<'a> = dyn Fn(&serde_saphyr::Location, String) -> Error + 'a;
+
 fn validate(file: ConfigFile, origin: &str) -> Result<Config, Error> {
     let at = |loc: &serde_saphyr::Location, msg: String| {
         Error::config(format!("{origin}:{}:{}: {msg}", loc.line(), loc.column()))
@@ -214,7 +217,22 @@ fn validate(file: ConfigFile, origin: &str) -> Result<Config, Error> {
         }
         config.image = Some(image.value);
     }
-    if let Some(build) = file.build {
+    validate_build(file.build, &mut config, &at)?;
+    validate_env(file.env, &mut config, &at)?;
+    validate_tls(file.tls, &mut config, &at)?;
+    validate_resources(file.resources, &mut config, &at)?;
+    validate_gpus(file.gpus, &mut config, &at)?;
+    validate_check(file.check, &mut config, &at)?;
+    Ok(config)
+}
+
+/// `build:`: the base, packages and files the image is built from.
+fn validate_build(
+    build: Option<Spanned<BuildSection>>,
+    config: &mut Config,
+    at: &Locate,
+) -> Result<(), Error> {
+    if let Some(build) = build {
         let build = build.value;
         if let Some(base) = build.base {
             check_image_reference(&base.value)
@@ -260,7 +278,16 @@ fn validate(file: ConfigFile, origin: &str) -> Result<Config, Error> {
             config.ca_certificates.push(cert.value);
         }
     }
-    for (key, value) in file.env.unwrap_or_default() {
+    Ok(())
+}
+
+/// `env:`: variable names, none of them one rjup sets itself.
+fn validate_env(
+    env: Option<BTreeMap<String, Spanned<String>>>,
+    config: &mut Config,
+    at: &Locate,
+) -> Result<(), Error> {
+    for (key, value) in env.unwrap_or_default() {
         if !is_env_name(&key) {
             return Err(at(
                 &value.referenced,
@@ -277,7 +304,16 @@ fn validate(file: ConfigFile, origin: &str) -> Result<Config, Error> {
         }
         config.env.insert(key, value.value);
     }
-    if let Some(tls) = file.tls {
+    Ok(())
+}
+
+/// `tls:`: a mode, or the user's certificate and key.
+fn validate_tls(
+    tls: Option<Spanned<TlsValue>>,
+    config: &mut Config,
+    at: &Locate,
+) -> Result<(), Error> {
+    if let Some(tls) = tls {
         config.tls = match tls.value {
             TlsValue::Mode(mode) if mode == "self-signed" => TlsConfig::SelfSigned,
             TlsValue::Mode(mode) if mode == "off" || mode == "false" => TlsConfig::Off,
@@ -295,7 +331,16 @@ fn validate(file: ConfigFile, origin: &str) -> Result<Config, Error> {
             }
         };
     }
-    if let Some(resources) = file.resources {
+    Ok(())
+}
+
+/// `resources:`: limits the engine can enforce, and that leave Jupyter room to run.
+fn validate_resources(
+    resources: Option<ResourcesSection>,
+    config: &mut Config,
+    at: &Locate,
+) -> Result<(), Error> {
+    if let Some(resources) = resources {
         if let Some(memory) = resources.memory {
             config.memory = Some(parse_memory(&memory.value).ok_or_else(|| {
                 at(
@@ -317,7 +362,16 @@ fn validate(file: ConfigFile, origin: &str) -> Result<Config, Error> {
             config.pids = Some(pids.value);
         }
     }
-    if let Some(gpus) = file.gpus {
+    Ok(())
+}
+
+/// `gpus:`: `all`, or a count.
+fn validate_gpus(
+    gpus: Option<Spanned<String>>,
+    config: &mut Config,
+    at: &Locate,
+) -> Result<(), Error> {
+    if let Some(gpus) = gpus {
         let value = gpus.value.trim();
         config.gpus = Some(match value {
             "all" => Gpus::All,
@@ -332,7 +386,16 @@ fn validate(file: ConfigFile, origin: &str) -> Result<Config, Error> {
             },
         });
     }
-    if let Some(check) = file.check {
+    Ok(())
+}
+
+/// `check:`: notebooks inside the project, and a timeout.
+fn validate_check(
+    check: Option<CheckSection>,
+    config: &mut Config,
+    at: &Locate,
+) -> Result<(), Error> {
+    if let Some(check) = check {
         for notebook in check.notebooks.unwrap_or_default() {
             let path = notebook.value.trim().trim_start_matches("./");
             if path.is_empty()
@@ -357,7 +420,7 @@ fn validate(file: ConfigFile, origin: &str) -> Result<Config, Error> {
             config.check_timeout = Some(timeout.value);
         }
     }
-    Ok(config)
+    Ok(())
 }
 
 /// `4g`, `512m`, `1024k` or plain bytes; at least 64 MiB.
