@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use crate::error::{Code, Error};
+use crate::error::Error;
 
 pub const FILE_NAME: &str = "rjup.yaml";
 
@@ -148,7 +148,7 @@ const RESERVED_ENV: &[&str] = &["JUPYTER_CONFIG_DIR", "JUPYTER_TOKEN", "HOME"];
 
 pub fn load(path: &Path) -> anyhow::Result<Config> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::new(Code::Config, format!("cannot read {}: {e}", path.display())))?;
+        .map_err(|e| Error::config(format!("cannot read {}: {e}", path.display())))?;
     parse(&text, &path.display().to_string())
 }
 
@@ -161,12 +161,12 @@ pub fn parse(text: &str, origin: &str) -> anyhow::Result<Config> {
     validate(file, origin).map_err(Into::into)
 }
 
+/// Turns a message about a value into one located at it: `file:line:column: message`.
+type Locate<'a> = dyn Fn(&serde_saphyr::Location, String) -> Error + 'a;
+
 fn validate(file: ConfigFile, origin: &str) -> Result<Config, Error> {
     let at = |loc: &serde_saphyr::Location, msg: String| {
-        Error::new(
-            Code::Config,
-            format!("{origin}:{}:{}: {msg}", loc.line(), loc.column()),
-        )
+        Error::config(format!("{origin}:{}:{}: {msg}", loc.line(), loc.column()))
     };
     let mut config = Config::default();
 
@@ -217,7 +217,22 @@ fn validate(file: ConfigFile, origin: &str) -> Result<Config, Error> {
         }
         config.image = Some(image.value);
     }
-    if let Some(build) = file.build {
+    validate_build(file.build, &mut config, &at)?;
+    validate_env(file.env, &mut config, &at)?;
+    validate_tls(file.tls, &mut config, &at)?;
+    validate_resources(file.resources, &mut config, &at)?;
+    validate_gpus(file.gpus, &mut config, &at)?;
+    validate_check(file.check, &mut config, &at)?;
+    Ok(config)
+}
+
+/// `build:`: the base, packages and files the image is built from.
+fn validate_build(
+    build: Option<Spanned<BuildSection>>,
+    config: &mut Config,
+    at: &Locate,
+) -> Result<(), Error> {
+    if let Some(build) = build {
         let build = build.value;
         if let Some(base) = build.base {
             check_image_reference(&base.value)
@@ -263,7 +278,16 @@ fn validate(file: ConfigFile, origin: &str) -> Result<Config, Error> {
             config.ca_certificates.push(cert.value);
         }
     }
-    for (key, value) in file.env.unwrap_or_default() {
+    Ok(())
+}
+
+/// `env:`: variable names, none of them one rjup sets itself.
+fn validate_env(
+    env: Option<BTreeMap<String, Spanned<String>>>,
+    config: &mut Config,
+    at: &Locate,
+) -> Result<(), Error> {
+    for (key, value) in env.unwrap_or_default() {
         if !is_env_name(&key) {
             return Err(at(
                 &value.referenced,
@@ -280,7 +304,16 @@ fn validate(file: ConfigFile, origin: &str) -> Result<Config, Error> {
         }
         config.env.insert(key, value.value);
     }
-    if let Some(tls) = file.tls {
+    Ok(())
+}
+
+/// `tls:`: a mode, or the user's certificate and key.
+fn validate_tls(
+    tls: Option<Spanned<TlsValue>>,
+    config: &mut Config,
+    at: &Locate,
+) -> Result<(), Error> {
+    if let Some(tls) = tls {
         config.tls = match tls.value {
             TlsValue::Mode(mode) if mode == "self-signed" => TlsConfig::SelfSigned,
             TlsValue::Mode(mode) if mode == "off" || mode == "false" => TlsConfig::Off,
@@ -298,7 +331,16 @@ fn validate(file: ConfigFile, origin: &str) -> Result<Config, Error> {
             }
         };
     }
-    if let Some(resources) = file.resources {
+    Ok(())
+}
+
+/// `resources:`: limits the engine can enforce, and that leave Jupyter room to run.
+fn validate_resources(
+    resources: Option<ResourcesSection>,
+    config: &mut Config,
+    at: &Locate,
+) -> Result<(), Error> {
+    if let Some(resources) = resources {
         if let Some(memory) = resources.memory {
             config.memory = Some(parse_memory(&memory.value).ok_or_else(|| {
                 at(
@@ -320,7 +362,16 @@ fn validate(file: ConfigFile, origin: &str) -> Result<Config, Error> {
             config.pids = Some(pids.value);
         }
     }
-    if let Some(gpus) = file.gpus {
+    Ok(())
+}
+
+/// `gpus:`: `all`, or a count.
+fn validate_gpus(
+    gpus: Option<Spanned<String>>,
+    config: &mut Config,
+    at: &Locate,
+) -> Result<(), Error> {
+    if let Some(gpus) = gpus {
         let value = gpus.value.trim();
         config.gpus = Some(match value {
             "all" => Gpus::All,
@@ -335,7 +386,16 @@ fn validate(file: ConfigFile, origin: &str) -> Result<Config, Error> {
             },
         });
     }
-    if let Some(check) = file.check {
+    Ok(())
+}
+
+/// `check:`: notebooks inside the project, and a timeout.
+fn validate_check(
+    check: Option<CheckSection>,
+    config: &mut Config,
+    at: &Locate,
+) -> Result<(), Error> {
+    if let Some(check) = check {
         for notebook in check.notebooks.unwrap_or_default() {
             let path = notebook.value.trim().trim_start_matches("./");
             if path.is_empty()
@@ -360,7 +420,7 @@ fn validate(file: ConfigFile, origin: &str) -> Result<Config, Error> {
             config.check_timeout = Some(timeout.value);
         }
     }
-    Ok(config)
+    Ok(())
 }
 
 /// `4g`, `512m`, `1024k` or plain bytes; at least 64 MiB.
@@ -408,7 +468,7 @@ fn describe_parse_error(err: &serde_saphyr::Error, text: &str, origin: &str) -> 
         None => plain.as_str(),
     };
     let Some(loc) = err.location() else {
-        return Error::new(Code::Config, format!("{origin}: {message}"));
+        return Error::config(format!("{origin}: {message}"));
     };
     let (line, column) = (loc.line(), loc.column());
     let described = if let Some(rest) = message.strip_prefix("unknown field `") {
@@ -436,10 +496,7 @@ fn describe_parse_error(err: &serde_saphyr::Error, text: &str, origin: &str) -> 
     } else {
         format!("{message}; see `rjup init` for an example of every key")
     };
-    Error::new(
-        Code::Config,
-        format!("{origin}:{line}:{column}: {described}"),
-    )
+    Error::config(format!("{origin}:{line}:{column}: {described}"))
 }
 
 /// The key whose value starts at or before `column` on `line`, if the line is `key: value`.
@@ -589,7 +646,10 @@ mod tests {
 
     fn err(text: &str) -> String {
         let e = parse(text, "rjup.yaml").unwrap_err();
-        assert_eq!(crate::error::exit_code(&e), Code::Config as u8);
+        assert_eq!(
+            crate::error::exit_code(&e),
+            crate::error::Code::Config as u8
+        );
         e.to_string()
     }
 

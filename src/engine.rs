@@ -14,7 +14,7 @@ use bollard::query_parameters::{
 use bollard::Docker;
 use futures_util::{Stream, StreamExt};
 
-use crate::error::{Code, Error};
+use crate::error::Error;
 use crate::image_ref::ImageRef;
 use crate::printer::Printer;
 use crate::progress;
@@ -89,9 +89,12 @@ impl Engine {
     /// Pulls an image with per-layer progress; returns its id.
     pub async fn pull(&self, reference: &str, printer: Printer) -> anyhow::Result<String> {
         // A reference Docker would refuse fails as a refused pull does.
-        let image: ImageRef = reference
-            .parse()
-            .map_err(|e| Error::new(Code::Image, format!("pulling {reference} failed: {e}")))?;
+        let image = reference
+            .parse::<ImageRef>()
+            .map_err(|e| Error::BadImageRef {
+                reference: reference.to_string(),
+                reason: e.to_string(),
+            })?;
         // A digest names the image by itself, so the engine takes the reference whole.
         let (repository, tag) = match image.digest() {
             Some(_) => (reference, None),
@@ -103,11 +106,9 @@ impl Engine {
         }
         let mut report = progress::Pull::new(reference, printer);
         let mut stream = self.docker.create_image(Some(options.build()), None, None);
-        let failed = |why: String| {
-            Error::new(
-                Code::Image,
-                format!("pulling {reference} failed: {why}; check the image name, and that its registry is reachable from the Docker engine"),
-            )
+        let failed = |reason: String| Error::PullFailed {
+            reference: reference.to_string(),
+            reason,
         };
         while let Some(item) = stream.next().await {
             let info = item.map_err(|e| {
@@ -167,10 +168,11 @@ impl Engine {
             };
             let failing = report.failure_report(15);
             drop(report);
-            return Err(Error::new(
-                Code::Build,
-                format!("building {tag} failed at {failing}\n  {why}\n  Fix the step above (check build.packages and build.base in rjup.yaml) and run `rjup up` again"),
-            )
+            return Err(Error::BuildFailed {
+                tag: tag.to_string(),
+                step_report: failing,
+                reason: why,
+            }
             .into());
         }
         drop(report);
@@ -284,10 +286,11 @@ impl Engine {
         let options = CreateContainerOptionsBuilder::new().name(name).build();
         match self.docker.create_container(Some(options), body).await {
             Ok(created) => Ok(created.id),
-            Err(DockerError::DockerResponseServerError { status_code: 409, .. }) => Err(Error::new(
-                Code::Conflict,
-                format!("a container named {name} appeared while rjup was creating it; another `rjup up` may be running here, so wait for it and run `rjup up` again"),
-            )
+            Err(DockerError::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Err(Error::NameAppeared {
+                name: name.to_string(),
+            }
             .into()),
             Err(e) => Err(engine_error(e, &format!("creating container {name}"))),
         }
@@ -312,27 +315,23 @@ impl Engine {
     }
 
     pub async fn start(&self, id: &str) -> anyhow::Result<()> {
-        self.docker.start_container(id, None::<StartContainerOptions>).await.map_err(|e| {
-            let message = docker_message(&e);
-            if message.contains("could not select device driver") {
-                Error::new(
-                    Code::NoGpu,
-                    format!("`gpus` asks for GPUs, but this Docker engine has no GPU runtime ({message}); install the NVIDIA Container Toolkit and restart Docker, or remove `gpus` from rjup.yaml"),
-                )
-                .into()
-            } else if message.contains("executable file not found") {
-                Error::new(Code::Image, crate::lab::NO_JUPYTER)
-                .into()
-            } else if message.contains("address already in use") || message.contains("port is already allocated") {
-                Error::new(
-                    Code::PortTaken,
-                    format!("the lab's port was taken while it was starting ({message}); run `rjup up` again to pick a free one, or pass --port"),
-                )
-                .into()
-            } else {
-                engine_error(e, "starting the lab's container")
-            }
-        })
+        self.docker
+            .start_container(id, None::<StartContainerOptions>)
+            .await
+            .map_err(|e| {
+                let message = docker_message(&e);
+                if message.contains("could not select device driver") {
+                    Error::NoGpu { reason: message }.into()
+                } else if message.contains("executable file not found") {
+                    Error::NoJupyter.into()
+                } else if message.contains("address already in use")
+                    || message.contains("port is already allocated")
+                {
+                    Error::PortTakenStarting { reason: message }.into()
+                } else {
+                    engine_error(e, "starting the lab's container")
+                }
+            })
     }
 
     pub async fn stop(&self, id: &str) -> anyhow::Result<()> {
@@ -449,10 +448,10 @@ fn is_transport(e: &DockerError) -> bool {
 /// 5), and says that a retry is safe.
 pub fn engine_error(e: DockerError, what: &str) -> anyhow::Error {
     if is_transport(&e) {
-        return Error::new(
-            Code::Docker,
-            format!("lost the connection to the Docker engine while {what} ({e}); check that it is running (or DOCKER_HOST), then run the command again: nothing half-made is kept"),
-        )
+        return Error::EngineLost {
+            doing: what.to_string(),
+            reason: e.to_string(),
+        }
         .into();
     }
     anyhow::Error::new(e).context(what.to_string())
@@ -484,14 +483,13 @@ fn unreachable_engine(host: &str, e: &DockerError) -> anyhow::Error {
         .unwrap_or_default();
     let hint = if text.contains("ermission denied") || source.contains("ermission denied") {
         "add your user to the `docker` group (`sudo usermod -aG docker $USER`, then log in again)"
-            .to_string()
     } else {
         "start it (`sudo systemctl start docker`), or set DOCKER_HOST to the engine's address"
-            .to_string()
     };
-    Error::new(
-        Code::Docker,
-        format!("cannot reach the Docker engine at {host} ({text}); {hint}"),
-    )
+    Error::EngineUnreachable {
+        host: host.to_string(),
+        reason: text,
+        hint,
+    }
     .into()
 }

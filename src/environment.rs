@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{fail, Code};
+use crate::error::Error;
 
 /// One file that goes into the image: where it was found, and its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,13 +71,11 @@ pub fn detect(project: &Path, overrides: &Overrides) -> anyhow::Result<Environme
     let dot_binder = project.join(".binder");
     let (dir, prefix) = match (binder.is_dir(), dot_binder.is_dir()) {
         (true, true) => {
-            return fail(
-                Code::Config,
-                format!(
-                    "{} has both binder/ and .binder/, and Binder would not know which to use; keep one of them",
-                    project.display()
-                ),
-            )
+            return Err(Error::config(format!(
+                "{} has both binder/ and .binder/, and Binder would not know which to use; keep one of them",
+                project.display()
+            ))
+            .into())
         }
         (true, false) => (binder, "binder/"),
         (false, true) => (dot_binder, ".binder/"),
@@ -123,10 +121,11 @@ pub fn detect(project: &Path, overrides: &Overrides) -> anyhow::Result<Environme
     if let Some(start) = &env.start {
         let text = String::from_utf8_lossy(&start.contents);
         if !text.contains("exec \"$@\"") && !text.contains("exec \"${@}\"") {
-            return fail(
-                Code::Config,
-                format!("{} must end by running the server with `exec \"$@\"`; add that line at its end", start.shown),
-            );
+            return Err(Error::config(format!(
+                "{} must end by running the server with `exec \"$@\"`; add that line at its end",
+                start.shown
+            ))
+            .into());
         }
     }
     Ok(env)
@@ -136,7 +135,7 @@ fn read(path: &Path, shown: String) -> anyhow::Result<Option<EnvFile>> {
     match std::fs::read(path) {
         Ok(contents) => Ok(Some(EnvFile { shown, contents })),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => fail(Code::Config, format!("cannot read {shown}: {e}")),
+        Err(e) => Err(Error::config(format!("cannot read {shown}: {e}")).into()),
     }
 }
 
@@ -144,13 +143,11 @@ fn read_required(project: &Path, path: &str, key: &str) -> anyhow::Result<EnvFil
     let full: PathBuf = project.join(path);
     match read(&full, path.to_string())? {
         Some(file) => Ok(file),
-        None => fail(
-            Code::Config,
-            format!(
-                "`{key}` names {path}, which is not in {}; fix the path, relative to the project",
-                project.display()
-            ),
-        ),
+        None => Err(Error::config(format!(
+            "`{key}` names {path}, which is not in {}; fix the path, relative to the project",
+            project.display()
+        ))
+        .into()),
     }
 }
 
@@ -167,10 +164,11 @@ fn parse_runtime(file: &EnvFile) -> anyhow::Result<String> {
     let valid = matches!((parts.next(), parts.next()), (Some(major), Some(minor))
         if !major.is_empty() && !minor.is_empty() && major.chars().chain(minor.chars()).all(|c| c.is_ascii_digit()));
     if !valid {
-        return fail(
-            Code::Config,
-            format!("{}:1: {line:?} is not a Python version; write it as python-X.Y, such as python-3.12", file.shown),
-        );
+        return Err(Error::config(format!(
+            "{}:1: {line:?} is not a Python version; write it as python-X.Y, such as python-3.12",
+            file.shown
+        ))
+        .into());
     }
     Ok(version.split('.').take(2).collect::<Vec<_>>().join("."))
 }
@@ -186,14 +184,12 @@ fn parse_apt(file: &EnvFile) -> anyhow::Result<Vec<String>> {
         }
         for name in line.split_whitespace() {
             if !is_debian_package(name) {
-                return fail(
-                    Code::Config,
-                    format!(
-                        "{}:{}: {name:?} is not a Debian package name (lowercase letters, digits, `+`, `-`, `.`); write one package per line",
-                        file.shown,
-                        n + 1
-                    ),
-                );
+                return Err(Error::config(format!(
+                    "{}:{}: {name:?} is not a Debian package name (lowercase letters, digits, `+`, `-`, `.`); write one package per line",
+                    file.shown,
+                    n + 1
+                ))
+                .into());
             }
             if !packages.iter().any(|p| p == name) {
                 packages.push(name.to_string());
@@ -239,7 +235,10 @@ mod tests {
     fn err(files: &[(&str, &str)]) -> String {
         let dir = project(files);
         let e = detect(dir.path(), &Overrides::default()).unwrap_err();
-        assert_eq!(crate::error::exit_code(&e), Code::Config as u8);
+        assert_eq!(
+            crate::error::exit_code(&e),
+            crate::error::Code::Config as u8
+        );
         e.to_string()
     }
 

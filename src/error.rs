@@ -4,6 +4,10 @@
 //! exits with 1. The codes are part of rjup's interface: the README lists them.
 
 use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use crate::password::ENV_VAR;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
@@ -35,25 +39,292 @@ pub enum Code {
     Interrupted = 130,
 }
 
-/// A failure the user can fix; the message says what is wrong and what to do.
+/// A failure the user can fix. Each variant carries what went wrong, where, and what to
+/// do about it; `Display` turns that into the one line rjup prints, and [`Error::code`]
+/// into the exit code.
 #[derive(Debug)]
-pub struct Error {
-    pub code: Code,
-    pub message: String,
+pub enum Error {
+    /// A bad config file, flag or project directory, already worded as `where: what; fix`.
+    Config { message: String },
+    /// `bind` names an address this host does not have.
+    BindNotLocal { bind: IpAddr },
+    /// `rjup lock` in a project that runs a ready image.
+    LockNeedsBuild,
+    /// `rjup lock` in a project whose environment is a conda file.
+    LockCannotPinConda { file: String },
+
+    /// A password given or typed as the empty string.
+    EmptyPassword,
+    /// `RJUP_PASSWORD` set to the empty string.
+    EmptyPasswordVar,
+    /// A password is needed, and there is no terminal (or `--json`) to ask on.
+    CannotPrompt { why: String },
+    /// The two entries of a new password differ.
+    PasswordsDiffer,
+    /// Starting a lab with something that is not an argon2 hash.
+    NoPasswordHash,
+
+    /// The engine did not answer at all.
+    EngineUnreachable {
+        host: String,
+        reason: String,
+        hint: &'static str,
+    },
+    /// The connection to the engine broke while rjup was `doing` something.
+    EngineLost { doing: String, reason: String },
+
+    /// The port asked for is held by `holder`; `free` is the next free one, if any.
+    PortTaken {
+        port: u16,
+        bind: IpAddr,
+        holder: String,
+        free: Option<u16>,
+    },
+    /// The engine could not publish the lab's port when it started the container.
+    PortTakenStarting { reason: String },
+    /// The same, told with the port: it was free when rjup chose it.
+    PortTakenLate {
+        port: u16,
+        bind: IpAddr,
+        free: Option<u16>,
+    },
+
+    /// An image reference the engine cannot pull by.
+    BadImageRef { reference: String, reason: String },
+    /// The registry or the engine refused the pull.
+    PullFailed { reference: String, reason: String },
+    /// The image cannot run `jupyter`.
+    NoJupyter,
+    /// A base image with no registry digest, which a lock cannot pin.
+    NoRegistryDigest { base: String },
+
+    /// A build step failed; `step_report` is the step and its last output lines.
+    BuildFailed {
+        tag: String,
+        step_report: String,
+        reason: String,
+    },
+    /// `uv pip compile` failed while `rjup lock` resolved the environment.
+    ResolveFailed { exit_code: i64, output: String },
+    /// The resolution left out JupyterLab, which rjup always asks for.
+    ResolvedWithoutJupyter,
+
+    /// The lab stopped or did not answer in time; `log` is its last lines.
+    NotReady {
+        failure: String,
+        fix: &'static str,
+        log: String,
+    },
+
+    /// The container name belongs to another project (`owner` is its path) or to no
+    /// rjup project at all.
+    NameTaken { name: String, owner: Option<String> },
+    /// A container of the name appeared between rjup's look and its create.
+    NameAppeared { name: String },
+
+    /// `rjup logs` of a lab that does not exist.
+    NoLabLog { name: String },
+
+    /// The lock no longer matches the environment files it was made from (at build).
+    LockStale { path: PathBuf },
+    /// The same, found by `rjup lock --check`.
+    LockOutdated { path: PathBuf },
+    /// `rjup lock --check` without a lock.
+    LockMissing { path: PathBuf },
+
+    /// `gpus` asks for GPUs and the engine has no GPU runtime.
+    NoGpu { reason: String },
+
+    /// Ctrl-C, after the cleanup ran.
+    Interrupted,
+
+    /// For messages not yet given a variant of their own.
+    Other { code: Code, message: String },
 }
 
 impl Error {
+    /// An error with a free-text message; prefer a variant of its own.
     pub fn new(code: Code, message: impl Into<String>) -> Self {
-        Error {
+        Error::Other {
             code,
             message: message.into(),
+        }
+    }
+
+    pub fn config(message: impl Into<String>) -> Self {
+        Error::Config {
+            message: message.into(),
+        }
+    }
+
+    pub fn code(&self) -> Code {
+        use Error::*;
+        match self {
+            Config { .. } | BindNotLocal { .. } | LockNeedsBuild | LockCannotPinConda { .. } => {
+                Code::Config
+            }
+            EmptyPassword
+            | EmptyPasswordVar
+            | CannotPrompt { .. }
+            | PasswordsDiffer
+            | NoPasswordHash => Code::Password,
+            EngineUnreachable { .. } | EngineLost { .. } => Code::Docker,
+            PortTaken { .. } | PortTakenStarting { .. } | PortTakenLate { .. } => Code::PortTaken,
+            BadImageRef { .. } | PullFailed { .. } | NoJupyter | NoRegistryDigest { .. } => {
+                Code::Image
+            }
+            BuildFailed { .. } | ResolveFailed { .. } | ResolvedWithoutJupyter => Code::Build,
+            NotReady { .. } => Code::NotReady,
+            NameTaken { .. } | NameAppeared { .. } => Code::Conflict,
+            NoLabLog { .. } => Code::NoLab,
+            LockStale { .. } | LockOutdated { .. } | LockMissing { .. } => Code::LockStale,
+            NoGpu { .. } => Code::NoGpu,
+            Interrupted => Code::Interrupted,
+            Other { code, .. } => *code,
         }
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        use Error::*;
+        match self {
+            Config { message } | Other { message, .. } => f.write_str(message),
+            BindNotLocal { bind } => write!(
+                f,
+                "bind address {bind} is not an address of this host; use one of its addresses, or 0.0.0.0 for all of them"
+            ),
+            LockNeedsBuild => f.write_str(
+                "`image:` runs a ready image as is, so there is nothing for rjup lock to pin; remove `image:` to build from the project's files",
+            ),
+            LockCannotPinConda { file } => write!(
+                f,
+                "rjup lock pins Python packages with uv and cannot pin {file}; pin versions in it by hand, or use requirements.txt"
+            ),
+            EmptyPassword => f.write_str("the password is empty; choose a non-empty one"),
+            EmptyPasswordVar => write!(
+                f,
+                "{ENV_VAR} is set but empty; set it to the password, or unset it"
+            ),
+            CannotPrompt { why } => write!(
+                f,
+                "{why}, and rjup may not ask for it here (no terminal, or --json); set {ENV_VAR} or pipe it to --password-stdin"
+            ),
+            PasswordsDiffer => f.write_str("the two passwords differ; run the command again"),
+            NoPasswordHash => f.write_str(
+                "refusing to start a lab without a password hash; set one with `rjup password`",
+            ),
+            EngineUnreachable { host, reason, hint } => write!(
+                f,
+                "cannot reach the Docker engine at {host} ({reason}); {hint}"
+            ),
+            EngineLost { doing, reason } => write!(
+                f,
+                "lost the connection to the Docker engine while {doing} ({reason}); check that it is running (or DOCKER_HOST), then run the command again: nothing half-made is kept"
+            ),
+            PortTaken {
+                port,
+                bind,
+                holder,
+                free,
+            } => {
+                write!(f, "port {port} on {bind} is taken by {holder}; ")?;
+                match free {
+                    Some(free) => write!(f, "use --port {free} (free), or stop what holds it"),
+                    None => f.write_str("no free port was found above it either"),
+                }
+            }
+            PortTakenStarting { reason } => write!(
+                f,
+                "the lab's port was taken while it was starting ({reason}); run `rjup up` again to pick a free one, or pass --port"
+            ),
+            PortTakenLate { port, bind, free } => {
+                write!(
+                    f,
+                    "port {port} on {bind} was taken by another program after rjup chose it, while the lab was starting; "
+                )?;
+                match free {
+                    Some(free) => write!(f, "use --port {free} (free now)")?,
+                    None => f.write_str("stop what holds it")?,
+                }
+                f.write_str(", or run `rjup up` again")
+            }
+            BadImageRef { reference, reason } => {
+                write!(f, "pulling {reference} failed: {reason}")
+            }
+            PullFailed { reference, reason } => write!(
+                f,
+                "pulling {reference} failed: {reason}; check the image name, and that its registry is reachable from the Docker engine"
+            ),
+            NoJupyter => f.write_str(
+                "the image has no `jupyter` command on its PATH; use an image with JupyterLab in `image:`, or remove `image:` to let rjup build one",
+            ),
+            NoRegistryDigest { base } => write!(
+                f,
+                "{base} has no registry digest (it was built or tagged locally), so it cannot be pinned; use a base image from a registry"
+            ),
+            BuildFailed {
+                tag,
+                step_report,
+                reason,
+            } => write!(
+                f,
+                "building {tag} failed at {step_report}\n  {reason}\n  Fix the step above (check build.packages and build.base in rjup.yaml) and run `rjup up` again"
+            ),
+            ResolveFailed { exit_code, output } => write!(
+                f,
+                "resolving the environment failed (exit code {exit_code}); fix the requirements it names and run `rjup lock` again:\n    {output}"
+            ),
+            ResolvedWithoutJupyter => f.write_str(
+                "the resolution did not include JupyterLab; this is a bug in rjup, please report it",
+            ),
+            NotReady { failure, fix, log } => {
+                writeln!(f, "{failure}; {fix}. Its last log lines:")?;
+                if log.is_empty() {
+                    return f.write_str("  (the log is empty)");
+                }
+                let shown: Vec<String> = log.lines().map(|l| format!("  | {l}")).collect();
+                f.write_str(&shown.join("\n"))
+            }
+            NameTaken { name, owner } => {
+                write!(f, "the container name {name} is taken by ")?;
+                match owner {
+                    Some(path) => write!(f, "the rjup project at {path}")?,
+                    None => f.write_str("something other than rjup")?,
+                }
+                f.write_str("; give this project another name with `name:` in rjup.yaml")
+            }
+            NameAppeared { name } => write!(
+                f,
+                "a container named {name} appeared while rjup was creating it; another `rjup up` may be running here, so wait for it and run `rjup up` again"
+            ),
+            NoLabLog { name } => write!(
+                f,
+                "lab \"{name}\" does not exist, so it has no log; start it with `rjup up`"
+            ),
+            LockStale { path } => write!(
+                f,
+                "{} no longer matches the project's environment files; run `rjup lock` to update it, or delete it to build unpinned",
+                path.display()
+            ),
+            LockOutdated { path } => write!(
+                f,
+                "{} no longer matches the environment files; run `rjup lock` and commit the result",
+                path.display()
+            ),
+            LockMissing { path } => write!(
+                f,
+                "{} does not exist; run `rjup lock` and commit the result",
+                path.display()
+            ),
+            NoGpu { reason } => write!(
+                f,
+                "`gpus` asks for GPUs, but this Docker engine has no GPU runtime ({reason}); install the NVIDIA Container Toolkit and restart Docker, or remove `gpus` from rjup.yaml"
+            ),
+            Interrupted => f.write_str(
+                "interrupted; nothing half-made was left behind, and `rjup up` picks up from here",
+            ),
+        }
     }
 }
 
@@ -66,9 +337,12 @@ pub fn fail<T>(code: Code, message: impl Into<String>) -> anyhow::Result<T> {
 
 /// The exit code for an error chain: the first [`Error`] in it decides, else 1.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
-    err.chain()
-        .find_map(|e| e.downcast_ref::<Error>())
-        .map_or(1, |e| e.code as u8)
+    find(err).map_or(1, |e| e.code() as u8)
+}
+
+/// The first [`Error`] in an error chain, for matching on what went wrong.
+pub fn find(err: &anyhow::Error) -> Option<&Error> {
+    err.chain().find_map(|e| e.downcast_ref::<Error>())
 }
 
 /// Whether the error is a reader that went away, which is a normal way for output to end.
@@ -95,5 +369,111 @@ mod tests {
     #[test]
     fn plain_errors_exit_with_one() {
         assert_eq!(exit_code(&anyhow::anyhow!("boom")), 1);
+    }
+
+    #[test]
+    fn a_taken_port_names_its_holder_and_a_free_one_when_there_is_one() {
+        let taken = |free| Error::PortTaken {
+            port: 8888,
+            bind: "127.0.0.1".parse().unwrap(),
+            holder: "another program on this host".into(),
+            free,
+        };
+        assert_eq!(taken(None).code(), Code::PortTaken);
+        assert_eq!(
+            taken(Some(8889)).to_string(),
+            "port 8888 on 127.0.0.1 is taken by another program on this host; use --port 8889 (free), or stop what holds it"
+        );
+        assert_eq!(
+            taken(None).to_string(),
+            "port 8888 on 127.0.0.1 is taken by another program on this host; no free port was found above it either"
+        );
+        let late = Error::PortTakenLate {
+            port: 8888,
+            bind: "0.0.0.0".parse().unwrap(),
+            free: None,
+        };
+        assert_eq!(late.code(), Code::PortTaken);
+        assert!(late
+            .to_string()
+            .ends_with("; stop what holds it, or run `rjup up` again"));
+    }
+
+    #[test]
+    fn a_lab_that_is_not_ready_shows_its_log_indented_or_says_it_is_empty() {
+        let not_ready = |log: &str| Error::NotReady {
+            failure: "the lab exited".into(),
+            fix: "fix it",
+            log: log.into(),
+        };
+        assert_eq!(not_ready("").code(), Code::NotReady);
+        assert_eq!(
+            not_ready("").to_string(),
+            "the lab exited; fix it. Its last log lines:\n  (the log is empty)"
+        );
+        assert_eq!(
+            not_ready("a\nb").to_string(),
+            "the lab exited; fix it. Its last log lines:\n  | a\n  | b"
+        );
+    }
+
+    #[test]
+    fn a_taken_name_says_whose_it_is() {
+        let taken = |owner: Option<&str>| Error::NameTaken {
+            name: "rjup-lab".into(),
+            owner: owner.map(str::to_string),
+        };
+        assert_eq!(taken(None).code(), Code::Conflict);
+        assert!(taken(None)
+            .to_string()
+            .contains("is taken by something other than rjup; "));
+        assert!(taken(Some("/p"))
+            .to_string()
+            .contains("is taken by the rjup project at /p; "));
+    }
+
+    #[test]
+    fn engine_errors_exit_with_the_docker_code() {
+        let lost = Error::EngineLost {
+            doing: "pulling".into(),
+            reason: "broken pipe".into(),
+        };
+        assert_eq!(lost.code(), Code::Docker);
+        assert!(lost
+            .to_string()
+            .starts_with("lost the connection to the Docker engine while pulling (broken pipe); "));
+        let unreachable = Error::EngineUnreachable {
+            host: "unix:///nowhere".into(),
+            reason: "no such file".into(),
+            hint: "start it",
+        };
+        assert_eq!(unreachable.code(), Code::Docker);
+        assert_eq!(
+            unreachable.to_string(),
+            "cannot reach the Docker engine at unix:///nowhere (no such file); start it"
+        );
+    }
+
+    #[test]
+    fn password_errors_exit_with_the_password_code_and_name_the_variable() {
+        for err in [
+            Error::EmptyPassword,
+            Error::EmptyPasswordVar,
+            Error::PasswordsDiffer,
+            Error::NoPasswordHash,
+        ] {
+            assert_eq!(err.code(), Code::Password, "{err}");
+        }
+        let prompt = Error::CannotPrompt {
+            why: "the lab needs a password".into(),
+        };
+        assert!(prompt.to_string().contains("set RJUP_PASSWORD or pipe it"));
+    }
+
+    #[test]
+    fn free_text_errors_keep_the_code_they_were_given() {
+        let err = fail::<()>(Code::CheckFailed, "a step failed").unwrap_err();
+        assert_eq!(exit_code(&err), Code::CheckFailed as u8);
+        assert_eq!(err.to_string(), "a step failed");
     }
 }

@@ -65,9 +65,27 @@ pub fn plan(name: &str, owner: Owner, source: &ImageSource) -> ImagePlan {
 }
 
 fn plan_build(name: &str, owner: Owner, build: &BuildSpec) -> ImagePlan {
+    let base = build
+        .lock
+        .as_ref()
+        .map_or(build.base.as_str(), |l| l.base.as_str());
+    let mut files = context_files(build);
+    let blocks = Blocks::for_build(build);
+    let dockerfile = render_dockerfile(base, owner.uid, owner.gid, &blocks);
+    files.insert(0, ("Dockerfile".to_string(), dockerfile.into_bytes()));
+    let (hash, context) = hashed_archive(&files);
+    ImagePlan::Build {
+        tag: format!("rjup/{name}:{}", &hash[..12]),
+        base: base.to_string(),
+        context,
+        used: files_used(build),
+    }
+}
+
+/// The build context's files but the Dockerfile: a lock replaces the files it pins.
+fn context_files(build: &BuildSpec) -> Vec<(String, Vec<u8>)> {
     let env = &build.environment;
     let lock = build.lock.as_ref();
-    let base = lock.map_or(build.base.as_str(), |l| l.base.as_str());
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut add = |path: &str, contents: &[u8]| files.push((path.to_string(), contents.to_vec()));
 
@@ -111,24 +129,14 @@ fn plan_build(name: &str, owner: Owner, build: &BuildSpec) -> ImagePlan {
     if let Some(start) = &env.start {
         add("project/start", &start.contents);
     }
-    let blocks = Blocks {
-        ca: !build.ca_certificates.is_empty(),
-        apt: !env.apt.is_empty(),
-        conda: env.conda.is_some(),
-        locked: lock.is_some(),
-        requirements: lock.is_none() && env.requirements.is_some(),
-        pyproject: lock.is_none() && env.pyproject.is_some() && env.uv_lock.is_none(),
-        uvlock: lock.is_none() && env.uv_lock.is_some(),
-        packages: lock.is_none() && !build.packages.is_empty(),
-        post_build: env.post_build.is_some(),
-        start: env.start.is_some(),
-    };
-    let dockerfile = render_dockerfile(base, owner.uid, owner.gid, &blocks);
-    files.insert(0, ("Dockerfile".to_string(), dockerfile.into_bytes()));
+    files
+}
 
+/// The context as a tar archive, and the hash of its paths and contents that tags it.
+fn hashed_archive(files: &[(String, Vec<u8>)]) -> (String, Vec<u8>) {
     let mut hasher = Sha256::new();
     let mut archive = Archive::new();
-    for (path, contents) in &files {
+    for (path, contents) in files {
         // Length-prefixed, so moving bytes between files changes the hash.
         hasher.update(format!("{path}\0{}\0", contents.len()));
         hasher.update(contents);
@@ -139,9 +147,13 @@ fn plan_build(name: &str, owner: Owner, build: &BuildSpec) -> ImagePlan {
         };
         archive.file(path, contents, mode, ROOT);
     }
-    let hash = hex::encode(hasher.finalize());
-    let mut used = env.used();
-    if lock.is_some() {
+    (hex::encode(hasher.finalize()), archive.finish())
+}
+
+/// The files the image is built from, as the user knows them, for telling the user.
+fn files_used(build: &BuildSpec) -> Vec<String> {
+    let mut used = build.environment.used();
+    if build.lock.is_some() {
         let pinned = |f: &String| {
             f.ends_with("requirements.txt")
                 || f.ends_with("pyproject.toml")
@@ -158,12 +170,7 @@ fn plan_build(name: &str, owner: Owner, build: &BuildSpec) -> ImagePlan {
             },
         );
     }
-    ImagePlan::Build {
-        tag: format!("rjup/{name}:{}", &hash[..12]),
-        base: base.to_string(),
-        context: archive.finish(),
-        used,
-    }
+    used
 }
 
 /// Which optional blocks of the template the project needs.
@@ -182,6 +189,23 @@ pub struct Blocks {
 }
 
 impl Blocks {
+    fn for_build(build: &BuildSpec) -> Blocks {
+        let env = &build.environment;
+        let lock = build.lock.as_ref();
+        Blocks {
+            ca: !build.ca_certificates.is_empty(),
+            apt: !env.apt.is_empty(),
+            conda: env.conda.is_some(),
+            locked: lock.is_some(),
+            requirements: lock.is_none() && env.requirements.is_some(),
+            pyproject: lock.is_none() && env.pyproject.is_some() && env.uv_lock.is_none(),
+            uvlock: lock.is_none() && env.uv_lock.is_some(),
+            packages: lock.is_none() && !build.packages.is_empty(),
+            post_build: env.post_build.is_some(),
+            start: env.start.is_some(),
+        }
+    }
+
     fn enabled(&self, name: &str) -> bool {
         match name {
             "ca" => self.ca,

@@ -8,7 +8,7 @@
 //! throttle, which must work in any image, pulled ones included.
 
 use crate::archive::{Archive, Owner};
-use crate::error::{fail, Code};
+use crate::error::Error;
 use crate::tls::Tls;
 
 /// Where the config lives inside the container; `JUPYTER_CONFIG_DIR` points here.
@@ -82,10 +82,7 @@ fn py(s: &str) -> String {
 /// can ever run with neither a token nor a password.
 pub fn render_config(hashed_password: &str, tls: bool) -> anyhow::Result<String> {
     if !hashed_password.starts_with("argon2:$argon2") {
-        return fail(
-            Code::Password,
-            "refusing to start a lab without a password hash; set one with `rjup password`",
-        );
+        return Err(Error::NoPasswordHash.into());
     }
     let mut text = String::from("# Written by rjup and copied into the container before it starts; `rjup up` rewrites it.\n");
     text.push_str(
@@ -224,7 +221,11 @@ mod tests {
     fn no_config_without_a_password_can_be_made() {
         for bad in ["", "sha1:abc", "argon2:"] {
             let e = render_config(bad, false).unwrap_err();
-            assert_eq!(crate::error::exit_code(&e), Code::Password as u8, "{bad:?}");
+            assert_eq!(
+                crate::error::exit_code(&e),
+                crate::error::Code::Password as u8,
+                "{bad:?}"
+            );
         }
     }
 

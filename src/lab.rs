@@ -27,8 +27,6 @@ pub mod label {
 
 pub const CONTAINER_PORT: &str = "8888/tcp";
 
-/// What to say when the image cannot run the server.
-pub const NO_JUPYTER: &str = "the image has no `jupyter` command on its PATH; use an image with JupyterLab in `image:`, or remove `image:` to let rjup build one";
 /// The home rjup makes for the lab user in pulled images, which have none for its uid.
 const PULLED_HOME: &str = "/home/lab";
 
@@ -66,13 +64,6 @@ pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
     if let Some(home) = home {
         env.push(format!("HOME={home}"));
     }
-    let port_bindings = HashMap::from([(
-        CONTAINER_PORT.to_string(),
-        Some(vec![PortBinding {
-            host_ip: Some(spec.bind.to_string()),
-            host_port: Some(inputs.host_port.to_string()),
-        }]),
-    )]);
     let body = ContainerCreateBody {
         image: Some(inputs.image_reference.to_string()),
         user: Some(format!("{}:{}", spec.owner.uid, spec.owner.gid)),
@@ -80,37 +71,7 @@ pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
         cmd: Some(vec!["jupyter".into(), "lab".into()]),
         working_dir: Some(jupyter::ROOT_DIR.to_string()),
         exposed_ports: Some(vec![CONTAINER_PORT.to_string()]),
-        host_config: Some(HostConfig {
-            binds: Some(vec![format!(
-                "{}:{}:rw",
-                spec.dir.display(),
-                jupyter::ROOT_DIR
-            )]),
-            port_bindings: Some(port_bindings),
-            restart_policy: Some(RestartPolicy {
-                name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
-                maximum_retry_count: None,
-            }),
-            // Jupyter runs as an ordinary user and needs no capability at all.
-            cap_drop: Some(vec!["ALL".into()]),
-            security_opt: Some(vec!["no-new-privileges:true".into()]),
-            pids_limit: Some(i64::from(spec.resources.pids)),
-            memory: spec.resources.memory,
-            nano_cpus: spec.resources.cpus.map(|c| (c * 1e9) as i64),
-            device_requests: spec.gpus.map(|gpus| {
-                vec![DeviceRequest {
-                    driver: Some(String::new()),
-                    count: Some(match gpus {
-                        Gpus::All => -1,
-                        Gpus::Count(n) => i64::from(n),
-                    }),
-                    capabilities: Some(vec![vec!["gpu".into()]]),
-                    ..Default::default()
-                }]
-            }),
-            init: Some(true),
-            ..Default::default()
-        }),
+        host_config: Some(host_config(spec, inputs.host_port)),
         ..Default::default()
     };
     let files = jupyter::injected_files(
@@ -128,19 +89,7 @@ pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
     let config_hash = hex::encode(hasher.finalize());
 
     let mut body = body;
-    body.labels = Some(HashMap::from([
-        (label::PROJECT.to_string(), spec.dir.display().to_string()),
-        (label::NAME.to_string(), spec.name.clone()),
-        (label::CONFIG_HASH.to_string(), config_hash.clone()),
-        (label::IMAGE.to_string(), inputs.image_id.to_string()),
-        (
-            label::VERSION.to_string(),
-            env!("CARGO_PKG_VERSION").to_string(),
-        ),
-        (label::PORT.to_string(), inputs.host_port.to_string()),
-        (label::BIND.to_string(), spec.bind.to_string()),
-        (label::SCHEME.to_string(), spec.scheme().to_string()),
-    ]));
+    body.labels = Some(labels(inputs, &config_hash));
     Ok(Desired {
         body,
         files,
@@ -149,6 +98,69 @@ pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
         bind: spec.bind,
         port: inputs.host_port,
     })
+}
+
+/// How the engine runs the lab: the project mounted, the port published, no privileges,
+/// and the limits `resources` and `gpus` ask for.
+fn host_config(spec: &Spec, host_port: u16) -> HostConfig {
+    let port_bindings = HashMap::from([(
+        CONTAINER_PORT.to_string(),
+        Some(vec![PortBinding {
+            host_ip: Some(spec.bind.to_string()),
+            host_port: Some(host_port.to_string()),
+        }]),
+    )]);
+    HostConfig {
+        binds: Some(vec![format!(
+            "{}:{}:rw",
+            spec.dir.display(),
+            jupyter::ROOT_DIR
+        )]),
+        port_bindings: Some(port_bindings),
+        restart_policy: Some(RestartPolicy {
+            name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+            maximum_retry_count: None,
+        }),
+        // Jupyter runs as an ordinary user and needs no capability at all.
+        cap_drop: Some(vec!["ALL".into()]),
+        security_opt: Some(vec!["no-new-privileges:true".into()]),
+        pids_limit: Some(i64::from(spec.resources.pids)),
+        memory: spec.resources.memory,
+        nano_cpus: spec.resources.cpus.map(|c| (c * 1e9) as i64),
+        device_requests: spec.gpus.map(|gpus| {
+            vec![DeviceRequest {
+                driver: Some(String::new()),
+                count: Some(match gpus {
+                    Gpus::All => -1,
+                    Gpus::Count(n) => i64::from(n),
+                }),
+                capabilities: Some(vec![vec!["gpu".into()]]),
+                ..Default::default()
+            }]
+        }),
+        init: Some(true),
+        ..Default::default()
+    }
+}
+
+/// What rjup finds its labs by, and reads their settings back from.
+fn labels(inputs: &Inputs<'_>, config_hash: &str) -> HashMap<String, String> {
+    HashMap::from([
+        (
+            label::PROJECT.to_string(),
+            inputs.spec.dir.display().to_string(),
+        ),
+        (label::NAME.to_string(), inputs.spec.name.clone()),
+        (label::CONFIG_HASH.to_string(), config_hash.to_string()),
+        (label::IMAGE.to_string(), inputs.image_id.to_string()),
+        (
+            label::VERSION.to_string(),
+            env!("CARGO_PKG_VERSION").to_string(),
+        ),
+        (label::PORT.to_string(), inputs.host_port.to_string()),
+        (label::BIND.to_string(), inputs.spec.bind.to_string()),
+        (label::SCHEME.to_string(), inputs.spec.scheme().to_string()),
+    ])
 }
 
 #[cfg(test)]

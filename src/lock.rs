@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::error::{Code, Error};
+use crate::error::Error;
 
 pub const FILE_NAME: &str = "rjup.lock";
 
@@ -54,11 +54,7 @@ pub fn load(project: &Path) -> anyhow::Result<Option<Lock>> {
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(
-                Error::new(Code::Config, format!("cannot read {}: {e}", path.display())).into(),
-            )
-        }
+        Err(e) => return Err(Error::config(format!("cannot read {}: {e}", path.display())).into()),
     };
     serde_saphyr::from_str::<Lock>(&text)
         .map(Some)
@@ -66,14 +62,11 @@ pub fn load(project: &Path) -> anyhow::Result<Option<Lock>> {
             let at = e
                 .location()
                 .map_or(String::new(), |l| format!(":{}:{}", l.line(), l.column()));
-            Error::new(
-                Code::Config,
-                format!(
-                    "{}{at}: not a valid lock file ({}); run `rjup lock` to write it anew",
-                    path.display(),
-                    e.without_snippet()
-                ),
-            )
+            Error::config(format!(
+                "{}{at}: not a valid lock file ({}); run `rjup lock` to write it anew",
+                path.display(),
+                e.without_snippet()
+            ))
             .into()
         })
 }

@@ -10,7 +10,7 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 use zeroize::Zeroize;
 
-use crate::error::{fail, Code};
+use crate::error::Error;
 use crate::printer::Printer;
 use crate::state::ProjectState;
 
@@ -26,10 +26,7 @@ impl Secret {
     pub fn new(text: String) -> anyhow::Result<Self> {
         let secret = Secret(text);
         if secret.0.is_empty() {
-            return fail(
-                Code::Password,
-                "the password is empty; choose a non-empty one",
-            );
+            return Err(Error::EmptyPassword.into());
         }
         Ok(secret)
     }
@@ -94,13 +91,9 @@ pub fn given(from_stdin: bool) -> anyhow::Result<Option<Secret>> {
         return Secret::new(line).map(Some);
     }
     match std::env::var(ENV_VAR) {
-        Ok(value) => Secret::new(value).map(Some).map_err(|_| {
-            crate::error::Error::new(
-                Code::Password,
-                format!("{ENV_VAR} is set but empty; set it to the password, or unset it"),
-            )
-            .into()
-        }),
+        Ok(value) => Secret::new(value)
+            .map(Some)
+            .map_err(|_| Error::EmptyPasswordVar.into()),
         Err(_) => Ok(None),
     }
 }
@@ -109,10 +102,10 @@ fn ensure_can_prompt(why: &str, printer: Printer) -> anyhow::Result<()> {
     if printer.may_prompt() {
         return Ok(());
     }
-    fail(
-        Code::Password,
-        format!("{why}, and rjup may not ask for it here (no terminal, or --json); set {ENV_VAR} or pipe it to --password-stdin"),
-    )
+    Err(Error::CannotPrompt {
+        why: why.to_string(),
+    }
+    .into())
 }
 
 /// Asks once, hidden: for logging in to a lab that already has a password.
@@ -132,10 +125,7 @@ pub fn prompt_new(why: &str, printer: Printer) -> anyhow::Result<Secret> {
     )?;
     let second = Secret(rpassword::prompt_password("Repeat it: ").context("reading the password")?);
     if first.0 != second.0 {
-        return fail(
-            Code::Password,
-            "the two passwords differ; run the command again",
-        );
+        return Err(Error::PasswordsDiffer.into());
     }
     Ok(first)
 }
@@ -201,7 +191,10 @@ mod tests {
     #[test]
     fn empty_password_is_refused() {
         let err = Secret::new(String::new()).unwrap_err();
-        assert_eq!(crate::error::exit_code(&err), Code::Password as u8);
+        assert_eq!(
+            crate::error::exit_code(&err),
+            crate::error::Code::Password as u8
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::io::ErrorKind;
 use std::net::IpAddr;
 
 use crate::engine::Engine;
-use crate::error::{fail, Code};
+use crate::error::{self, Error};
 use crate::lab::label;
 use crate::net;
 use crate::printer::Printer;
@@ -42,19 +42,13 @@ pub async fn choose(
             }
             Ok(free)
         }
-        (_, free) => {
-            let instead = free.map_or_else(
-                || "no free port was found above it either".to_string(),
-                |p| format!("use --port {p} (free), or stop what holds it"),
-            );
-            fail(
-                Code::PortTaken,
-                format!(
-                    "port {wanted} on {} is taken by {holder}; {instead}",
-                    spec.bind
-                ),
-            )
+        (_, free) => Err(Error::PortTaken {
+            port: wanted,
+            bind: spec.bind,
+            holder,
+            free,
         }
+        .into()),
     }
 }
 
@@ -104,11 +98,12 @@ async fn port_holder(
     }
     match net::can_listen(bind, port) {
         Ok(()) => Ok(None),
-        Err(e) if e.kind() == ErrorKind::AddrInUse => Ok(Some("another program on this host".to_string())),
-        Err(e) if e.kind() == ErrorKind::AddrNotAvailable => fail(
-            Code::Config,
-            format!("bind address {bind} is not an address of this host; use one of its addresses, or 0.0.0.0 for all of them"),
-        ),
+        Err(e) if e.kind() == ErrorKind::AddrInUse => {
+            Ok(Some("another program on this host".to_string()))
+        }
+        Err(e) if e.kind() == ErrorKind::AddrNotAvailable => {
+            Err(Error::BindNotLocal { bind }.into())
+        }
         // Privileged ports: the engine, not rjup, will listen there.
         Err(_) => Ok(None),
     }
@@ -116,18 +111,11 @@ async fn port_holder(
 
 /// When the engine could not publish the port it was given, names a free one instead.
 pub fn taken_late(err: anyhow::Error, bind: IpAddr, port: u16) -> anyhow::Result<()> {
-    if crate::error::exit_code(&err) != Code::PortTaken as u8 {
+    if !matches!(error::find(&err), Some(Error::PortTakenStarting { .. })) {
         return Err(err);
     }
     let free = (port.saturating_add(1)..=u16::MAX)
         .chain(settings::DEFAULT_PORT..port)
         .find(|p| net::can_listen(bind, *p).is_ok());
-    let instead = free.map_or_else(
-        || "stop what holds it".to_string(),
-        |p| format!("use --port {p} (free now)"),
-    );
-    fail(
-        Code::PortTaken,
-        format!("port {port} on {bind} was taken by another program after rjup chose it, while the lab was starting; {instead}, or run `rjup up` again"),
-    )
+    Err(Error::PortTakenLate { port, bind, free }.into())
 }

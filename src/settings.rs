@@ -11,7 +11,7 @@ use anyhow::Context;
 use crate::archive::Owner;
 use crate::config::{self, Config, Gpus, TlsConfig};
 use crate::environment::{self, EnvFile, Environment};
-use crate::error::{fail, Code};
+use crate::error::Error;
 use crate::image::{BuildSpec, ImageSource};
 use crate::lock::{self, Lock};
 
@@ -84,13 +84,12 @@ impl Spec {
             return Ok(());
         };
         match &build.lock {
-            Some(lock) if lock.inputs != crate::image::lock_inputs(build) => fail(
-                Code::LockStale,
-                format!(
-                    "{} no longer matches the project's environment files; run `rjup lock` to update it, or delete it to build unpinned",
-                    self.dir.join(lock::FILE_NAME).display()
-                ),
-            ),
+            Some(lock) if lock.inputs != crate::image::lock_inputs(build) => {
+                Err(crate::error::Error::LockStale {
+                    path: self.dir.join(lock::FILE_NAME),
+                }
+                .into())
+            }
             _ => Ok(()),
         }
     }
@@ -110,19 +109,17 @@ pub fn find_project(start: Option<&Path>) -> anyhow::Result<(PathBuf, Option<Pat
         None => std::env::current_dir().context("finding the current directory")?,
     };
     let start = start.canonicalize().map_err(|e| {
-        crate::error::Error::new(
-            Code::Config,
-            format!("project directory {} is not usable: {e}", start.display()),
-        )
+        Error::config(format!(
+            "project directory {} is not usable: {e}",
+            start.display()
+        ))
     })?;
     if !start.is_dir() {
-        return fail(
-            Code::Config,
-            format!(
-                "{} is not a directory; pass the project's directory",
-                start.display()
-            ),
-        );
+        return Err(Error::config(format!(
+            "{} is not a directory; pass the project's directory",
+            start.display()
+        ))
+        .into());
     }
     for dir in start.ancestors() {
         let file = dir.join(config::FILE_NAME);
@@ -180,16 +177,10 @@ fn read_certificates(dir: &Path, paths: &[String]) -> anyhow::Result<Vec<EnvFile
     for (i, path) in paths.iter().enumerate() {
         let full = dir.join(path);
         let contents = std::fs::read(&full).map_err(|e| {
-            crate::error::Error::new(
-                Code::Config,
-                format!("`build.ca_certificates` names {path}, which cannot be read ({e}); give the path of a PEM certificate"),
-            )
+            Error::config(format!("`build.ca_certificates` names {path}, which cannot be read ({e}); give the path of a PEM certificate"))
         })?;
         if !String::from_utf8_lossy(&contents).contains("-----BEGIN CERTIFICATE-----") {
-            return fail(
-                Code::Config,
-                format!("`build.ca_certificates`: {path} is not a PEM certificate; convert it with `openssl x509 -outform pem`"),
-            );
+            return Err(Error::config(format!("`build.ca_certificates`: {path} is not a PEM certificate; convert it with `openssl x509 -outform pem`")).into());
         }
         let stem = Path::new(path)
             .file_stem()
@@ -217,55 +208,16 @@ fn build_spec(
     files: ProjectFiles,
 ) -> anyhow::Result<Spec> {
     let mut warnings = Vec::new();
-    let docker_sockets = ["/var/run/docker.sock", "/run/docker.sock"];
-    if let Some(socket) = docker_sockets
-        .iter()
-        .find(|sock| Path::new(sock).starts_with(&dir))
-    {
-        return fail(
-            Code::Config,
-            format!(
-                "{} holds the Docker socket {socket}, and mounting it would hand the lab control of this host; run rjup from a project directory",
-                dir.display()
-            ),
-        );
-    }
-    let name = match config.name {
-        Some(name) => name,
-        None => {
-            let base = dir
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            config::sanitize_name(&base).unwrap_or_else(|| "lab".to_string())
-        }
-    };
+    refuse_docker_socket(&dir)?;
+    let name = config.name.unwrap_or_else(|| default_name(&dir));
     let owner = lab_owner(&dir, dir_owner, &mut warnings);
-    let image = match config.image {
-        Some(reference) => ImageSource::Pull(reference),
-        None => {
-            let from_runtime = files
-                .environment
-                .python
-                .as_ref()
-                .map(|v| format!("python:{v}-slim"));
-            if let (Some(base), Some(runtime)) = (&config.base, &files.environment.runtime_txt) {
-                warnings.push(format!(
-                    "build.base {base} in rjup.yaml wins over {runtime}"
-                ));
-            }
-            ImageSource::Build(Box::new(BuildSpec {
-                base: config
-                    .base
-                    .or(from_runtime)
-                    .unwrap_or_else(|| DEFAULT_BASE.to_string()),
-                packages: config.packages,
-                environment: files.environment,
-                ca_certificates: files.ca_certificates,
-                lock: files.lock,
-            }))
-        }
-    };
+    let image = image_source(
+        config.image,
+        config.base,
+        config.packages,
+        files,
+        &mut warnings,
+    );
     Ok(Spec {
         dir,
         config_file,
@@ -292,6 +244,65 @@ fn build_spec(
         gpus: config.gpus,
         warnings,
     })
+}
+
+/// Mounting a directory that holds the engine's socket would hand the lab the host.
+fn refuse_docker_socket(dir: &Path) -> anyhow::Result<()> {
+    let docker_sockets = ["/var/run/docker.sock", "/run/docker.sock"];
+    if let Some(socket) = docker_sockets
+        .iter()
+        .find(|sock| Path::new(sock).starts_with(dir))
+    {
+        return Err(Error::config(format!(
+            "{} holds the Docker socket {socket}, and mounting it would hand the lab control of this host; run rjup from a project directory",
+            dir.display()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// The project directory's name, sanitised as compose sanitises project names.
+fn default_name(dir: &Path) -> String {
+    let base = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    config::sanitize_name(&base).unwrap_or_else(|| "lab".to_string())
+}
+
+/// A ready image to pull, else a build on the base `build.base` or `runtime.txt` names.
+fn image_source(
+    image: Option<String>,
+    base: Option<String>,
+    packages: Vec<String>,
+    files: ProjectFiles,
+    warnings: &mut Vec<String>,
+) -> ImageSource {
+    match image {
+        Some(reference) => ImageSource::Pull(reference),
+        None => {
+            let from_runtime = files
+                .environment
+                .python
+                .as_ref()
+                .map(|v| format!("python:{v}-slim"));
+            if let (Some(base), Some(runtime)) = (&base, &files.environment.runtime_txt) {
+                warnings.push(format!(
+                    "build.base {base} in rjup.yaml wins over {runtime}"
+                ));
+            }
+            ImageSource::Build(Box::new(BuildSpec {
+                base: base
+                    .or(from_runtime)
+                    .unwrap_or_else(|| DEFAULT_BASE.to_string()),
+                packages,
+                environment: files.environment,
+                ca_certificates: files.ca_certificates,
+                lock: files.lock,
+            }))
+        }
+    }
 }
 
 /// The lab runs as the project directory's owner, never as root, so its files belong to

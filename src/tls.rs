@@ -12,7 +12,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use sha2::{Digest, Sha256};
 
-use crate::error::{fail, Code};
+use crate::error::Error;
 
 /// A certificate and key for the lab, in PEM.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,13 +83,10 @@ pub fn subject_names(addresses: &[IpAddr], hostname: Option<&str>) -> Vec<String
 pub fn from_files(cert: &std::path::Path, key: &std::path::Path) -> anyhow::Result<Tls> {
     let read = |p: &std::path::Path, what: &str| {
         std::fs::read_to_string(p).map_err(|e| {
-            crate::error::Error::new(
-                Code::Config,
-                format!(
-                    "`tls.{what}`: cannot read {} ({e}); give the path of a PEM file",
-                    p.display()
-                ),
-            )
+            Error::config(format!(
+                "`tls.{what}`: cannot read {} ({e}); give the path of a PEM file",
+                p.display()
+            ))
         })
     };
     let tls = Tls {
@@ -97,16 +94,18 @@ pub fn from_files(cert: &std::path::Path, key: &std::path::Path) -> anyhow::Resu
         key_pem: read(key, "key")?,
     };
     if !tls.cert_pem.contains("-----BEGIN CERTIFICATE-----") {
-        return fail(
-            Code::Config,
-            format!("`tls.cert`: {} is not a PEM certificate", cert.display()),
-        );
+        return Err(Error::config(format!(
+            "`tls.cert`: {} is not a PEM certificate",
+            cert.display()
+        ))
+        .into());
     }
     if PrivateKeyDer::from_pem_slice(tls.key_pem.as_bytes()).is_err() {
-        return fail(
-            Code::Config,
-            format!("`tls.key`: {} is not a PEM private key", key.display()),
-        );
+        return Err(Error::config(format!(
+            "`tls.key`: {} is not a PEM private key",
+            key.display()
+        ))
+        .into());
     }
     tls.cert_der()?;
     Ok(tls)
@@ -240,8 +239,14 @@ mod tests {
         assert!(e.to_string().contains("not a PEM certificate"));
         let e = from_files(&dir.path().join("c.pem"), &dir.path().join("junk")).unwrap_err();
         assert!(e.to_string().contains("not a PEM private key"));
-        assert_eq!(crate::error::exit_code(&e), Code::Config as u8);
+        assert_eq!(
+            crate::error::exit_code(&e),
+            crate::error::Code::Config as u8
+        );
         let e = from_files(&dir.path().join("nope"), &dir.path().join("k.pem")).unwrap_err();
-        assert_eq!(crate::error::exit_code(&e), Code::Config as u8);
+        assert_eq!(
+            crate::error::exit_code(&e),
+            crate::error::Code::Config as u8
+        );
     }
 }

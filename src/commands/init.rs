@@ -5,7 +5,7 @@ use anyhow::Context;
 
 use crate::cli::InitArgs;
 use crate::config;
-use crate::error::{fail, Code};
+use crate::error::Error;
 use crate::printer::Printer;
 
 pub fn run(project: Option<&Path>, args: InitArgs, printer: Printer) -> anyhow::Result<()> {
@@ -16,10 +16,7 @@ pub fn run(project: Option<&Path>, args: InitArgs, printer: Printer) -> anyhow::
     let name = match args.name {
         Some(name) if config::is_valid_name(&name) => name,
         Some(name) => {
-            return fail(
-                Code::Config,
-                format!("--name {name:?} must be lowercase letters, digits, `-` and `_`, starting with a letter or digit"),
-            )
+            return Err(Error::config(format!("--name {name:?} must be lowercase letters, digits, `-` and `_`, starting with a letter or digit")).into())
         }
         None => dir
             .canonicalize()
@@ -36,13 +33,11 @@ pub fn run(project: Option<&Path>, args: InitArgs, printer: Printer) -> anyhow::
     {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return fail(
-                Code::Config,
-                format!(
-                    "{} already exists; edit it, or move it away to write a fresh one",
-                    path.display()
-                ),
-            )
+            return Err(Error::config(format!(
+                "{} already exists; edit it, or move it away to write a fresh one",
+                path.display()
+            ))
+            .into())
         }
         Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
     };

@@ -1,12 +1,12 @@
 //! `rjup lock`: resolve the environment inside the base image and pin it in `rjup.lock`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::archive::{Archive, ROOT};
 use crate::cli::LockArgs;
 use crate::engine::Engine;
-use crate::error::{fail, Code};
-use crate::image::{self, ImageSource, LAB_REQUIREMENTS, UV_REQUIREMENTS};
+use crate::error::Error;
+use crate::image::{self, BuildSpec, ImageSource, LAB_REQUIREMENTS, UV_REQUIREMENTS};
 use crate::lock::{self, Lock};
 use crate::printer::Printer;
 use crate::progress::Wait;
@@ -34,41 +34,108 @@ exec "$uv" pip compile --quiet --no-header --no-annotate --python "$(command -v 
 pub async fn run(project: Option<&Path>, args: LockArgs, printer: Printer) -> anyhow::Result<()> {
     let spec = settings::resolve(project, Overrides::default())?;
     let ImageSource::Build(build) = &spec.image else {
-        return fail(
-            Code::Config,
-            "`image:` runs a ready image as is, so there is nothing for rjup lock to pin; remove `image:` to build from the project's files",
-        );
+        return Err(Error::LockNeedsBuild.into());
     };
     if let Some(conda) = &build.environment.conda {
-        return fail(
-            Code::Config,
-            format!("rjup lock pins Python packages with uv and cannot pin {}; pin versions in it by hand, or use requirements.txt", conda.shown),
-        );
+        return Err(Error::LockCannotPinConda {
+            file: conda.shown.clone(),
+        }
+        .into());
     }
     let inputs = image::lock_inputs(build);
     let path = spec.dir.join(lock::FILE_NAME);
     if args.check {
-        return match &build.lock {
-            Some(lock) if lock.inputs == inputs => {
-                printer.say(format!("{} matches the environment files", path.display()));
-                Ok(())
-            }
-            Some(_) => fail(Code::LockStale, format!("{} no longer matches the environment files; run `rjup lock` and commit the result", path.display())),
-            None => fail(Code::LockStale, format!("{} does not exist; run `rjup lock` and commit the result", path.display())),
-        };
+        return check(build.lock.as_ref(), &inputs, path, printer);
     }
 
     let engine = Engine::connect().await?;
-    if engine.image_id(&build.base).await?.is_none() {
-        engine.pull(&build.base, printer).await?;
-    }
-    let Some(base) = engine.repo_digest(&build.base).await? else {
-        return fail(
-            Code::Image,
-            format!("{} has no registry digest (it was built or tagged locally), so it cannot be pinned; use a base image from a registry", build.base),
-        );
+    let base = pinned_base(&engine, &build.base, printer).await?;
+    let packages = resolve(&engine, &base, build, printer).await?;
+    let lock = Lock {
+        inputs,
+        base,
+        packages,
     };
+    // A lock is either the old one or the new one, never half of each; it is an ordinary
+    // project file, so it gets the permissions the umask gives any file.
+    crate::state::write_atomically(&path, lock.render().as_bytes(), 0o666)?;
+    printer.say(format!(
+        "Wrote {}: {} packages on {}",
+        path.display(),
+        lock.packages.len(),
+        lock.base
+    ));
+    Ok(())
+}
 
+/// `--check`: whether the lock at `path` was made from these inputs.
+fn check(lock: Option<&Lock>, inputs: &str, path: PathBuf, printer: Printer) -> anyhow::Result<()> {
+    match lock {
+        Some(lock) if lock.inputs == inputs => {
+            printer.say(format!("{} matches the environment files", path.display()));
+            Ok(())
+        }
+        Some(_) => Err(Error::LockOutdated { path }.into()),
+        None => Err(Error::LockMissing { path }.into()),
+    }
+}
+
+/// The base image by its registry digest, pulled first if the engine lacks it.
+async fn pinned_base(engine: &Engine, base: &str, printer: Printer) -> anyhow::Result<String> {
+    if engine.image_id(base).await?.is_none() {
+        engine.pull(base, printer).await?;
+    }
+    match engine.repo_digest(base).await? {
+        Some(digest) => Ok(digest),
+        None => Err(Error::NoRegistryDigest {
+            base: base.to_string(),
+        }
+        .into()),
+    }
+}
+
+/// Resolves the environment inside `base`; returns the pins, JupyterLab among them.
+async fn resolve(
+    engine: &Engine,
+    base: &str,
+    build: &BuildSpec,
+    printer: Printer,
+) -> anyhow::Result<Vec<String>> {
+    let wait = Wait::new(&format!("Resolving the environment in {base}"), printer);
+    let finished = engine
+        .run_once(base, RESOLVE, resolver_files(build))
+        .await?;
+    drop(wait);
+    if finished.exit_code != 0 {
+        let output = finished
+            .stderr
+            .trim_end()
+            .lines()
+            .rev()
+            .take(15)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n    ");
+        return Err(Error::ResolveFailed {
+            exit_code: finished.exit_code,
+            output,
+        }
+        .into());
+    }
+    let packages = lock::parse_compiled(&finished.stdout);
+    if !packages
+        .iter()
+        .any(|p| p.to_lowercase().starts_with("jupyterlab=="))
+    {
+        return Err(Error::ResolvedWithoutJupyter.into());
+    }
+    Ok(packages)
+}
+
+/// The files [`RESOLVE`] reads, as a tar archive for the throwaway container.
+fn resolver_files(build: &BuildSpec) -> Vec<u8> {
     let mut files = Archive::new();
     let dir = "tmp/rjup-lock";
     files
@@ -107,50 +174,5 @@ pub async fn run(project: Option<&Path>, args: LockArgs, printer: Printer) -> an
     if let Some(f) = &env.uv_lock {
         files.file(&format!("{dir}/project/uv.lock"), &f.contents, 0o644, ROOT);
     }
-
-    let wait = Wait::new(&format!("Resolving the environment in {base}"), printer);
-    let finished = engine.run_once(&base, RESOLVE, files.finish()).await?;
-    drop(wait);
-    if finished.exit_code != 0 {
-        let output = finished
-            .stderr
-            .trim_end()
-            .lines()
-            .rev()
-            .take(15)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join("\n    ");
-        return fail(
-            Code::Build,
-            format!("resolving the environment failed (exit code {}); fix the requirements it names and run `rjup lock` again:\n    {output}", finished.exit_code),
-        );
-    }
-    let packages = lock::parse_compiled(&finished.stdout);
-    if !packages
-        .iter()
-        .any(|p| p.to_lowercase().starts_with("jupyterlab=="))
-    {
-        return fail(
-            Code::Build,
-            "the resolution did not include JupyterLab; this is a bug in rjup, please report it",
-        );
-    }
-    let lock = Lock {
-        inputs,
-        base,
-        packages,
-    };
-    // A lock is either the old one or the new one, never half of each; it is an ordinary
-    // project file, so it gets the permissions the umask gives any file.
-    crate::state::write_atomically(&path, lock.render().as_bytes(), 0o666)?;
-    printer.say(format!(
-        "Wrote {}: {} packages on {}",
-        path.display(),
-        lock.packages.len(),
-        lock.base
-    ));
-    Ok(())
+    files.finish()
 }

@@ -6,7 +6,7 @@ use futures_util::StreamExt;
 use crate::cli::LogsArgs;
 use crate::converge::container;
 use crate::engine::Engine;
-use crate::error::{fail, Code};
+use crate::error::Error;
 use crate::settings::{self, Overrides};
 
 pub async fn run(project: Option<&Path>, args: LogsArgs) -> anyhow::Result<()> {
@@ -14,13 +14,10 @@ pub async fn run(project: Option<&Path>, args: LogsArgs) -> anyhow::Result<()> {
     let engine = Engine::connect().await?;
     let name = spec.container_name();
     if container::existing(&engine, &spec).await?.is_none() {
-        return fail(
-            Code::NoLab,
-            format!(
-                "lab \"{}\" does not exist, so it has no log; start it with `rjup up`",
-                spec.name
-            ),
-        );
+        return Err(Error::NoLabLog {
+            name: spec.name.clone(),
+        }
+        .into());
     }
     let mut stream = Box::pin(engine.logs(&name, args.tail, args.follow));
     let mut out = std::io::stdout().lock();

@@ -16,7 +16,7 @@ mod view;
 
 use crate::cleanup::Cleanup;
 use crate::cli::{Cli, Command};
-use crate::error::{Code, Error};
+use crate::error::Error;
 use crate::printer::Printer;
 
 /// `--json` decides how a verb prints: stdout then carries only JSON, and nothing may
@@ -70,7 +70,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     result = work => result,
                     _ = tokio::signal::ctrl_c() => {
                         cleanup.run().await;
-                        Err(Error::new(Code::Interrupted, "interrupted; nothing half-made was left behind, and `rjup up` picks up from here").into())
+                        Err(Error::Interrupted.into())
                     }
                 }
             })

@@ -5,7 +5,7 @@ use bollard::models::ContainerInspectResponse;
 use super::{Observed, Readiness, Runtime, Status};
 use crate::cleanup::Cleanup;
 use crate::engine::Engine;
-use crate::error::{fail, Code};
+use crate::error::Error;
 use crate::lab::{label, Desired};
 use crate::ports;
 use crate::printer::Printer;
@@ -263,16 +263,11 @@ fn check_owner(
     if owner == Some(project) {
         return Ok(());
     }
-    let owner = match owner {
-        Some(path) => format!("the rjup project at {path}"),
-        None => "something other than rjup".to_string(),
-    };
-    fail(
-        Code::Conflict,
-        format!(
-            "the container name {name} is taken by {owner}; give this project another name with `name:` in rjup.yaml"
-        ),
-    )
+    Err(Error::NameTaken {
+        name: name.to_string(),
+        owner: owner.map(str::to_string),
+    }
+    .into())
 }
 
 pub fn label_of<'a>(container: &'a ContainerInspectResponse, key: &str) -> Option<&'a str> {

@@ -5,11 +5,11 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use super::Runtime;
-use crate::error::{fail, Code, Error};
+use crate::error::Error;
 use crate::http::{self, Target};
+use crate::net;
 use crate::printer::Printer;
 use crate::tls::{self, Tls};
-use crate::{lab, net};
 
 pub struct Readiness {
     probe: Target,
@@ -94,20 +94,13 @@ impl Readiness {
         let log = log.trim_end();
         // The init in front of the server reports a missing command this way.
         if log.contains("exec jupyter failed") {
-            return fail(Code::Image, lab::NO_JUPYTER);
+            return Err(Error::NoJupyter.into());
         }
-        let shown = if log.is_empty() {
-            "  (the log is empty)".to_string()
-        } else {
-            log.lines()
-                .map(|l| format!("  | {l}"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        };
-        Err(Error::new(
-            Code::NotReady,
-            format!("{failure}; {fix}. Its last log lines:\n{shown}"),
-        )
+        Err(Error::NotReady {
+            failure,
+            fix,
+            log: log.to_string(),
+        }
         .into())
     }
 }
