@@ -391,9 +391,9 @@ impl Engine {
         String::from_utf8_lossy(&text).into_owned()
     }
 
-    /// Every rjup lab on this engine, running or not, as `inspect` sees it.
-    pub async fn labs(&self) -> anyhow::Result<Vec<ContainerInspectResponse>> {
-        let filters = HashMap::from([("label", vec![crate::lab::label::PROJECT.to_string()])]);
+    /// Every container with `label`, running or not, as `inspect` sees it: rjup's labs.
+    pub async fn labs(&self, label: &str) -> anyhow::Result<Vec<ContainerInspectResponse>> {
+        let filters = HashMap::from([("label", vec![label.to_string()])]);
         let options = ListContainersOptionsBuilder::new()
             .all(true)
             .filters(&filters)

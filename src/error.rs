@@ -7,8 +7,6 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use crate::password::ENV_VAR;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
     /// Bad `rjup.yaml`, flag or project directory.
@@ -56,9 +54,10 @@ pub enum Error {
     /// A password given or typed as the empty string.
     EmptyPassword,
     /// `RJUP_PASSWORD` set to the empty string.
-    EmptyPasswordVar,
+    /// The variable that gives the password is set but empty.
+    EmptyPasswordVar { var: &'static str },
     /// A password is needed, and there is no terminal (or `--json`) to ask on.
-    CannotPrompt { why: String },
+    CannotPrompt { why: String, var: &'static str },
     /// The two entries of a new password differ.
     PasswordsDiffer,
     /// Starting a lab with something that is not an argon2 hash.
@@ -164,7 +163,7 @@ impl Error {
                 Code::Config
             }
             EmptyPassword
-            | EmptyPasswordVar
+            | EmptyPasswordVar { .. }
             | CannotPrompt { .. }
             | PasswordsDiffer
             | NoPasswordHash => Code::Password,
@@ -202,13 +201,13 @@ impl fmt::Display for Error {
                 "rjup lock pins Python packages with uv and cannot pin {file}; pin versions in it by hand, or use requirements.txt"
             ),
             EmptyPassword => f.write_str("the password is empty; choose a non-empty one"),
-            EmptyPasswordVar => write!(
+            EmptyPasswordVar { var } => write!(
                 f,
-                "{ENV_VAR} is set but empty; set it to the password, or unset it"
+                "{var} is set but empty; set it to the password, or unset it"
             ),
-            CannotPrompt { why } => write!(
+            CannotPrompt { why, var } => write!(
                 f,
-                "{why}, and rjup may not ask for it here (no terminal, or --json); set {ENV_VAR} or pipe it to --password-stdin"
+                "{why}, and rjup may not ask for it here (no terminal, or --json); set {var} or pipe it to --password-stdin"
             ),
             PasswordsDiffer => f.write_str("the two passwords differ; run the command again"),
             NoPasswordHash => f.write_str(
@@ -458,7 +457,9 @@ mod tests {
     fn password_errors_exit_with_the_password_code_and_name_the_variable() {
         for err in [
             Error::EmptyPassword,
-            Error::EmptyPasswordVar,
+            Error::EmptyPasswordVar {
+                var: "RJUP_PASSWORD",
+            },
             Error::PasswordsDiffer,
             Error::NoPasswordHash,
         ] {
@@ -466,6 +467,7 @@ mod tests {
         }
         let prompt = Error::CannotPrompt {
             why: "the lab needs a password".into(),
+            var: "RJUP_PASSWORD",
         };
         assert!(prompt.to_string().contains("set RJUP_PASSWORD or pipe it"));
     }

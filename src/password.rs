@@ -93,7 +93,7 @@ pub fn given(from_stdin: bool) -> anyhow::Result<Option<Secret>> {
     match std::env::var(ENV_VAR) {
         Ok(value) => Secret::new(value)
             .map(Some)
-            .map_err(|_| Error::EmptyPasswordVar.into()),
+            .map_err(|_| Error::EmptyPasswordVar { var: ENV_VAR }.into()),
         Err(_) => Ok(None),
     }
 }
@@ -104,6 +104,7 @@ fn ensure_can_prompt(why: &str, printer: Printer) -> anyhow::Result<()> {
     }
     Err(Error::CannotPrompt {
         why: why.to_string(),
+        var: ENV_VAR,
     }
     .into())
 }

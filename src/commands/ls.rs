@@ -11,7 +11,7 @@ use crate::printer::Printer;
 pub async fn run(args: LsArgs, printer: Printer) -> anyhow::Result<()> {
     let engine = Engine::connect().await?;
     let mut labs = Vec::new();
-    for container in engine.labs().await? {
+    for container in engine.labs(label::PROJECT).await? {
         let labels = container
             .config
             .as_ref()
