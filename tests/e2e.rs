@@ -356,3 +356,35 @@ fn an_image_without_jupyter_is_refused_and_leaves_no_container() {
         "a half-made container was left behind"
     );
 }
+
+/// Regression: `rjup logs | head -1` ended with "rjup: error: Broken pipe".
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn a_reader_that_stops_reading_is_a_normal_stop() {
+    let _engine = engine();
+    let project = Project::from_example("minimal", "pipe");
+    let port = free_port();
+    project.up(port);
+    // `true` exits before rjup writes a byte, so every write meets a closed pipe.
+    for command in [
+        "rjup logs",
+        "rjup logs -f",
+        "rjup status",
+        "rjup ls",
+        "rjup status --json",
+    ] {
+        let out = project.shell(
+            &format!("set +o pipefail; {command} 2>err.txt | true; echo \"exit=${{PIPESTATUS[0]}}\"; cat err.txt; rm err.txt"),
+            &[],
+        );
+        let text = stdout(&out);
+        assert!(
+            text.starts_with("exit=0\n") && !text.contains("error") && !text.contains("panicked"),
+            "`{command} | true` must stop quietly with exit 0, got: {text}"
+        );
+    }
+    let out = project.shell("rjup logs | head -1", &[]);
+    assert_success(&out, "rjup logs | head -1");
+    assert_eq!(stdout(&out).lines().count(), 1);
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+}
