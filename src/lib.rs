@@ -5,12 +5,12 @@
 
 mod archive;
 pub mod cli;
+mod client;
 pub mod commands;
 mod config;
 mod engine;
 mod environment;
 pub mod error;
-mod http;
 mod image;
 mod jupyter;
 mod lab;
@@ -22,4 +22,3 @@ mod settings;
 mod smoke;
 mod state;
 mod tls;
-mod websocket;

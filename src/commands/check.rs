@@ -7,9 +7,9 @@ use anyhow::Context;
 use serde_json::json;
 
 use crate::cli::CheckArgs;
+use crate::client::Target;
 use crate::engine::Engine;
 use crate::error::{fail, Code, Error};
-use crate::http::Target;
 use crate::lab::label;
 use crate::password;
 use crate::settings::{self, Overrides};
@@ -203,7 +203,7 @@ async fn finish(
     if let Some(path) = &args.junit {
         std::fs::write(
             path,
-            smoke::junit(&report, &format!("rjup check {}", spec.name)),
+            smoke::junit(&report, &format!("rjup check {}", spec.name))?,
         )
         .with_context(|| format!("writing the JUnit report to {}", path.display()))?;
     }

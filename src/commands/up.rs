@@ -18,7 +18,7 @@ use crate::progress::{say, warn};
 use crate::settings::{self, Overrides, PortRequest, Spec};
 use crate::state::ProjectState;
 use crate::tls::{self, Tls};
-use crate::{http, net, password};
+use crate::{client, net, password};
 
 /// A container made by this run that is not yet serving; Ctrl-C removes it.
 static HALF_MADE: Mutex<Option<String>> = Mutex::new(None);
@@ -150,9 +150,9 @@ pub fn tls_material(spec: &Spec, state: &ProjectState) -> anyhow::Result<Option<
 }
 
 /// How rjup itself reaches the lab: over HTTPS trusting exactly its certificate.
-pub fn probe_target(bind: IpAddr, port: u16, tls: Option<&Tls>) -> anyhow::Result<http::Target> {
+pub fn probe_target(bind: IpAddr, port: u16, tls: Option<&Tls>) -> anyhow::Result<client::Target> {
     let addr = net::probe_address(bind, port);
-    Ok(http::Target {
+    Ok(client::Target {
         addr,
         tls: match tls {
             Some(tls) => Some(tls::pinned_client(tls.cert_der()?)?),
@@ -468,11 +468,11 @@ async fn port_holder(
 async fn wait_ready(
     engine: &Engine,
     id: &str,
-    probe: &http::Target,
+    probe: &client::Target,
     timeout: Duration,
 ) -> anyhow::Result<()> {
     let answers = |status: u16| (200..400).contains(&status);
-    if http::get_status(probe, "/login", Duration::from_secs(2))
+    if client::get_status(probe, "/login", Duration::from_secs(2))
         .await
         .is_ok_and(answers)
     {
@@ -482,7 +482,7 @@ async fn wait_ready(
     let started = Instant::now();
     let mut last_check = Instant::now();
     let (failure, fix) = loop {
-        if let Ok(status) = http::get_status(probe, "/login", Duration::from_secs(2)).await {
+        if let Ok(status) = client::get_status(probe, "/login", Duration::from_secs(2)).await {
             if (200..400).contains(&status) {
                 return Ok(());
             }
