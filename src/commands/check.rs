@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde_json::json;
+use tokio::sync::OnceCell;
 
 use crate::cli::CheckArgs;
 use crate::client::Target;
@@ -41,7 +42,12 @@ pub async fn run(project: Option<&Path>, args: CheckArgs) -> anyhow::Result<()> 
             return fail(Code::Config, format!("notebook {notebook} is not in the project {}; give its path relative to the project", spec.dir.display()));
         }
     }
-    let engine = Engine::connect().await?;
+    // `--url` alone needs no engine, so a check against a remote lab works on a host
+    // without one; otherwise connect now, so a missing engine fails before any step.
+    let engine = OnceCell::new();
+    if args.up || args.down || args.url.is_none() {
+        connected(&engine).await?;
+    }
     let mut report = Report {
         ok: true,
         steps: Vec::new(),
@@ -57,7 +63,7 @@ pub async fn run(project: Option<&Path>, args: CheckArgs) -> anyhow::Result<()> 
                 rebuild: false,
                 timeout: Duration::from_secs(args.timeout),
             };
-            super::up::converge(&engine, &spec, &state, &hashed, &options).await
+            super::up::converge(connected(&engine).await?, &spec, &state, &hashed, &options).await
         })
         .await;
         match converged {
@@ -94,6 +100,10 @@ pub async fn run(project: Option<&Path>, args: CheckArgs) -> anyhow::Result<()> 
     finish(&engine, &spec, &args, report, None).await
 }
 
+async fn connected(engine: &OnceCell<Engine>) -> anyhow::Result<&Engine> {
+    engine.get_or_try_init(Engine::connect).await
+}
+
 fn secret_copy(secret: &password::Secret) -> anyhow::Result<password::Secret> {
     password::Secret::new(secret.expose().to_string())
 }
@@ -101,7 +111,7 @@ fn secret_copy(secret: &password::Secret) -> anyhow::Result<password::Secret> {
 /// Where the lab answers: `--url`, else the address this host publishes it on; over
 /// HTTPS, trusting exactly the certificate rjup gave the lab.
 async fn lab_target(
-    engine: &Engine,
+    engine: &OnceCell<Engine>,
     spec: &settings::Spec,
     url: Option<&str>,
 ) -> anyhow::Result<Target> {
@@ -138,7 +148,10 @@ async fn lab_target(
         }
         return super::up::probe_target(addr.ip(), addr.port(), tls.as_ref());
     }
-    let container = engine.inspect(&spec.container_name()).await?;
+    let container = connected(engine)
+        .await?
+        .inspect(&spec.container_name())
+        .await?;
     let Some(container) = container else {
         return fail(
             Code::NoLab,
@@ -166,7 +179,7 @@ async fn lab_target(
 }
 
 async fn finish(
-    engine: &Engine,
+    engine: &OnceCell<Engine>,
     spec: &settings::Spec,
     args: &CheckArgs,
     mut report: Report,
@@ -174,7 +187,8 @@ async fn finish(
 ) -> anyhow::Result<()> {
     if args.down {
         let t = Instant::now();
-        let removed = engine
+        let removed = connected(engine)
+            .await?
             .remove(&spec.container_name())
             .await
             .map(|()| "lab removed".to_string())
