@@ -2,14 +2,14 @@
 //! and JupyterLab use it: log in, start a kernel, run code over the kernel's WebSocket
 //! (Jupyter messaging protocol 5.3), shut it down, and run notebooks inside the lab.
 
-use std::collections::BTreeMap;
+use std::fmt;
 use std::time::{Duration, Instant};
 
+use reqwest::{Method, Url};
 use serde_json::{json, Value};
 
-use crate::http::{self, Target};
+use crate::client::{self, Http, Target, WebSocket};
 use crate::password::Secret;
-use crate::websocket::WebSocket;
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -45,116 +45,143 @@ impl Report {
         self.ok = self.steps.iter().all(|s| s.ok);
         ok
     }
+
+    fn record(
+        &mut self,
+        name: impl Into<String>,
+        started: Instant,
+        result: Result<String, StepError>,
+    ) -> bool {
+        self.push(name, started, result.map_err(|e| e.to_string()))
+    }
 }
 
-/// A browser session: cookies, and the `_xsrf` token Jupyter wants echoed back.
+/// Why a step failed.
+#[derive(Debug)]
+pub enum StepError {
+    /// rjup could not talk to the lab (connection, TLS, time, size, WebSocket), while
+    /// doing what the first field says, if anything.
+    Talk(&'static str, client::Error),
+    /// The lab refused the password.
+    WrongPassword,
+    /// The lab answered, but not as a working Jupyter server would; or the code failed.
+    Failed(String),
+}
+
+impl fmt::Display for StepError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StepError::Talk("", e) => write!(f, "{e}"),
+            StepError::Talk(doing, e) => write!(f, "{doing}: {e}"),
+            StepError::WrongPassword => f.write_str("the lab refused the password (HTTP 401); check RJUP_PASSWORD or --password-stdin, or set a new one with `rjup password`"),
+            StepError::Failed(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for StepError {}
+
+impl From<client::Error> for StepError {
+    fn from(e: client::Error) -> Self {
+        StepError::Talk("", e)
+    }
+}
+
+fn failed(why: impl Into<String>) -> StepError {
+    StepError::Failed(why.into())
+}
+
+/// A browser session: the cookie jar lives in [`Http`]; Jupyter wants its `_xsrf`
+/// cookie echoed back in a header.
 pub struct Client {
-    target: Target,
-    cookies: BTreeMap<String, String>,
+    http: Http,
 }
 
 impl Client {
-    pub fn new(target: Target) -> Self {
-        Client {
-            target,
-            cookies: BTreeMap::new(),
-        }
+    pub fn new(target: Target) -> Result<Self, StepError> {
+        Ok(Client {
+            http: Http::new(target, REQUEST_TIMEOUT)?,
+        })
     }
 
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    fn xsrf(&self) -> String {
-        self.cookies.get("_xsrf").cloned().unwrap_or_default()
-    }
-
-    async fn send(
-        &mut self,
-        method: &str,
-        path: &str,
-        content_type: Option<&str>,
-        body: &[u8],
-    ) -> Result<http::Response, String> {
-        let mut headers = vec![
-            ("Cookie", self.cookie_header()),
-            ("X-XSRFToken", self.xsrf()),
-        ];
-        if let Some(ct) = content_type {
-            headers.push(("Content-Type", ct.to_string()));
+    fn request(&self, method: Method, url: Url) -> reqwest::RequestBuilder {
+        let request = self.http.request(method, url);
+        match self.http.cookie("_xsrf") {
+            Some(xsrf) => request.header("X-XSRFToken", xsrf),
+            None => request,
         }
-        let response = http::request(&self.target, method, path, &headers, body, REQUEST_TIMEOUT)
-            .await
-            .map_err(|e| format!("{method} {}{path}: {e}", self.target))?;
-        for cookie in response.headers_named("Set-Cookie") {
-            if let Some((name, rest)) = cookie.split_once('=') {
-                let value = rest.split(';').next().unwrap_or("").trim_matches('"');
-                self.cookies
-                    .insert(name.trim().to_string(), value.to_string());
-            }
-        }
-        Ok(response)
     }
 
     async fn json(
         &mut self,
-        method: &str,
-        path: &str,
+        method: Method,
+        url: Url,
         body: Option<Value>,
         expect: u16,
-    ) -> Result<Value, String> {
-        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-        let r = self
-            .send(method, path, Some("application/json"), &bytes)
-            .await?;
+    ) -> Result<Value, StepError> {
+        let path = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_string(),
+        };
+        let mut request = self
+            .request(method.clone(), url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        if let Some(body) = body {
+            request = request.body(body.to_string());
+        }
+        let r = self.http.send(request).await?;
         if r.status != expect {
-            return Err(format!(
+            return Err(failed(format!(
                 "{method} {path} answered HTTP {} (expected {expect}): {}",
                 r.status,
                 excerpt(&r.text(), 300)
-            ));
+            )));
         }
         if r.body.is_empty() {
             return Ok(Value::Null);
         }
         serde_json::from_slice(&r.body)
-            .map_err(|e| format!("{method} {path} returned no JSON: {e}"))
+            .map_err(|e| failed(format!("{method} {path} returned no JSON: {e}")))
+    }
+
+    fn url(&self, path: &str) -> Result<Url, StepError> {
+        Ok(self.http.target().url(path)?)
     }
 
     /// The login form, as a browser submits it.
-    pub async fn login(&mut self, password: &Secret) -> Result<String, String> {
-        let page = self.send("GET", "/login", None, &[]).await?;
+    pub async fn login(&mut self, password: &Secret) -> Result<String, StepError> {
+        let url = self.url("/login")?;
+        let page = self
+            .http
+            .send(self.request(Method::GET, url.clone()))
+            .await?;
         if page.status != 200 {
-            return Err(format!("GET /login answered HTTP {}", page.status));
+            return Err(failed(format!("GET /login answered HTTP {}", page.status)));
         }
-        if self.xsrf().is_empty() {
-            return Err("the login page set no _xsrf cookie".into());
-        }
-        let form = http::form_encode(&[("_xsrf", &self.xsrf()), ("password", password.expose())]);
+        let Some(xsrf) = self.http.cookie("_xsrf").filter(|x| !x.is_empty()) else {
+            return Err(failed("the login page set no _xsrf cookie"));
+        };
+        let form = [("_xsrf", xsrf.as_str()), ("password", password.expose())];
         let r = self
-            .send(
-                "POST",
-                "/login",
-                Some("application/x-www-form-urlencoded"),
-                form.as_bytes(),
-            )
+            .http
+            .send(self.request(Method::POST, url).form(&form))
             .await?;
         match r.status {
-            302 => Ok(format!("logged in (HTTP 302 to {})", r.header("Location").unwrap_or("/"))),
-            401 => Err("the lab refused the password (HTTP 401); check RJUP_PASSWORD or --password-stdin, or set a new one with `rjup password`".into()),
-            other => Err(format!("POST /login answered HTTP {other}")),
+            302 => Ok(format!(
+                "logged in (HTTP 302 to {})",
+                r.location.as_deref().unwrap_or("/")
+            )),
+            401 => Err(StepError::WrongPassword),
+            other => Err(failed(format!("POST /login answered HTTP {other}"))),
         }
     }
 
-    pub async fn start_kernel(&mut self, name: &str, path: &str) -> Result<String, String> {
+    pub async fn start_kernel(&mut self, name: &str, path: &str) -> Result<String, StepError> {
+        let url = self.url("/api/kernels")?;
         let kernel = self
             .json(
-                "POST",
-                "/api/kernels",
+                Method::POST,
+                url,
                 Some(json!({"name": name, "path": path})),
                 201,
             )
@@ -162,39 +189,34 @@ impl Client {
         kernel["id"]
             .as_str()
             .map(str::to_string)
-            .ok_or_else(|| "the lab returned a kernel without an id".into())
+            .ok_or_else(|| failed("the lab returned a kernel without an id"))
     }
 
-    pub async fn shutdown_kernel(&mut self, id: &str) -> Result<String, String> {
-        self.json("DELETE", &format!("/api/kernels/{id}"), None, 204)
-            .await?;
+    pub async fn shutdown_kernel(&mut self, id: &str) -> Result<String, StepError> {
+        let url = self.url(&format!("/api/kernels/{id}"))?;
+        self.json(Method::DELETE, url, None, 204).await?;
         Ok(format!("kernel {id} shut down"))
     }
 
-    pub async fn channels(&mut self, id: &str) -> Result<Kernel, String> {
-        let session = uuid();
+    pub async fn channels(&mut self, id: &str) -> Result<Kernel, StepError> {
+        let session = uuid()?;
         let path = format!("/api/kernels/{id}/channels?session_id={session}");
-        let headers = [("Cookie", self.cookie_header())];
-        let ws = WebSocket::connect(&self.target, &path, &headers)
+        let ws = self
+            .http
+            .websocket(&path)
             .await
-            .map_err(|e| format!("opening the kernel's WebSocket: {e}"))?;
+            .map_err(|e| StepError::Talk("opening the kernel's WebSocket", e))?;
         Ok(Kernel { ws, session })
     }
 
-    pub async fn notebook(&mut self, path: &str) -> Result<Value, String> {
-        let encoded: String = path
-            .split('/')
-            .map(|p| http::form_encode(&[("", p)])[1..].replace('+', "%20"))
-            .collect::<Vec<_>>()
-            .join("/");
-        let model = self
-            .json(
-                "GET",
-                &format!("/api/contents/{encoded}?type=notebook&content=1"),
-                None,
-                200,
-            )
-            .await?;
+    pub async fn notebook(&mut self, path: &str) -> Result<Value, StepError> {
+        let mut url = self.url("/api/contents")?;
+        // Each segment percent-encoded, as a browser would: notebook names have spaces.
+        url.path_segments_mut()
+            .map_err(|()| failed("the lab's URL cannot hold a notebook path"))?
+            .extend(path.split('/'));
+        url.set_query(Some("type=notebook&content=1"));
+        let model = self.json(Method::GET, url, None, 200).await?;
         Ok(model["content"].clone())
     }
 }
@@ -214,8 +236,8 @@ pub struct Execution {
 
 impl Kernel {
     /// Runs `code` and collects what it printed; fails if the kernel dies meanwhile.
-    pub async fn execute(&mut self, code: &str) -> Result<Execution, String> {
-        let msg_id = uuid();
+    pub async fn execute(&mut self, code: &str) -> Result<Execution, StepError> {
+        let msg_id = uuid()?;
         let message = json!({
             "header": {
                 "msg_id": msg_id,
@@ -239,9 +261,9 @@ impl Kernel {
             "buffers": [],
         });
         self.ws
-            .send_text(&message.to_string())
+            .send_text(message.to_string())
             .await
-            .map_err(|e| format!("sending code to the kernel: {e}"))?;
+            .map_err(|e| StepError::Talk("sending code to the kernel", e))?;
         let mut execution = Execution::default();
         let (mut idle, mut replied) = (false, false);
         while !(idle && replied) {
@@ -249,9 +271,9 @@ impl Kernel {
                 .ws
                 .recv()
                 .await
-                .map_err(|e| format!("reading from the kernel: {e}"))?
+                .map_err(|e| StepError::Talk("reading from the kernel", e))?
             else {
-                return Err("the kernel's WebSocket closed: the kernel died".into());
+                return Err(failed("the kernel's WebSocket closed: the kernel died"));
             };
             let Ok(msg) = serde_json::from_str::<Value>(&text) else {
                 continue;
@@ -264,10 +286,10 @@ impl Kernel {
                     Some("restarting" | "dead" | "autorestarting")
                 )
             {
-                return Err(format!(
+                return Err(failed(format!(
                     "the kernel died ({}) while running the code",
                     content["execution_state"].as_str().unwrap_or("")
-                ));
+                )));
             }
             if msg["parent_header"]["msg_id"].as_str() != Some(msg_id.as_str()) {
                 continue;
@@ -323,11 +345,16 @@ pub async fn run(
         ok: true,
         steps: Vec::new(),
     };
-    let mut client = Client::new(target);
-
     let t = Instant::now();
+    let mut client = match Client::new(target) {
+        Ok(client) => client,
+        Err(e) => {
+            report.record("login", t, Err(e));
+            return report;
+        }
+    };
     let login = client.login(password).await;
-    if !report.push("login", t, login) {
+    if !report.record("login", t, login) {
         return report;
     }
 
@@ -338,30 +365,42 @@ pub async fn run(
             id
         }
         Err(e) => {
-            report.push("start kernel", t, Err(e));
+            report.record("start kernel", t, Err(e));
             return report;
         }
     };
 
     let t = Instant::now();
-    let executed = execute_probe(&mut client, &kernel_id).await;
-    report.push("execute code", t, executed);
+    // Bounded like a notebook: a lab that accepts the code and never answers must not
+    // hold the check forever.
+    let executed = match tokio::time::timeout(
+        notebook_timeout,
+        execute_probe(&mut client, &kernel_id),
+    )
+    .await
+    {
+        Ok(executed) => executed,
+        Err(_) => Err(too_slow(notebook_timeout)),
+    };
+    report.record("execute code", t, executed);
 
     let t = Instant::now();
     let shutdown = client.shutdown_kernel(&kernel_id).await;
-    report.push("shut down kernel", t, shutdown);
+    report.record("shut down kernel", t, shutdown);
 
     for notebook in notebooks {
         let t = Instant::now();
         let result = run_notebook(&mut client, notebook, notebook_timeout).await;
-        report.push(format!("notebook {notebook}"), t, result);
+        report.record(format!("notebook {notebook}"), t, result);
     }
     report
 }
 
 /// Runs arithmetic whose answer the kernel cannot have cached, and checks the answer.
-async fn execute_probe(client: &mut Client, kernel_id: &str) -> Result<String, String> {
-    let [a, b] = crate::state::random_bytes::<2>().map_err(|e| e.to_string())?;
+async fn execute_probe(client: &mut Client, kernel_id: &str) -> Result<String, StepError> {
+    let mut ab = [0u8; 2];
+    getrandom::fill(&mut ab).map_err(|e| failed(format!("no randomness for the probe: {e}")))?;
+    let [a, b] = ab;
     let (a, b) = (u32::from(a) + 1000, u32::from(b) + 1000);
     let expected = (a * b).to_string();
     let mut kernel = client.channels(kernel_id).await?;
@@ -369,15 +408,15 @@ async fn execute_probe(client: &mut Client, kernel_id: &str) -> Result<String, S
     kernel.close().await;
     let execution = result?;
     if let Some(error) = execution.error {
-        return Err(format!("the code raised {error}"));
+        return Err(failed(format!("the code raised {error}")));
     }
     if execution.output.trim() == expected {
         Ok(format!("print({a} * {b}) gave {expected}"))
     } else {
-        Err(format!(
+        Err(failed(format!(
             "print({a} * {b}) gave {:?}, expected {expected}",
             execution.output.trim()
-        ))
+        )))
     }
 }
 
@@ -387,7 +426,7 @@ async fn run_notebook(
     client: &mut Client,
     path: &str,
     timeout: Duration,
-) -> Result<String, String> {
+) -> Result<String, StepError> {
     let notebook = client.notebook(path).await?;
     let kernel_name = notebook["metadata"]["kernelspec"]["name"]
         .as_str()
@@ -419,36 +458,41 @@ async fn run_notebook(
             match kernel.execute(&source).await {
                 Ok(Execution {
                     error: Some(error), ..
-                }) => return Err(format!("{label} raised {error}")),
+                }) => return Err(failed(format!("{label} raised {error}"))),
                 Ok(_) => {}
-                Err(e) => return Err(format!("{label}: {e}")),
+                Err(e) => return Err(failed(format!("{label}: {e}"))),
             }
         }
         Ok(format!("{ran} code cells ran"))
     };
     let outcome = match tokio::time::timeout(timeout, cells).await {
         Ok(outcome) => outcome,
-        Err(_) => Err(format!(
-            "did not finish within {} s (raise check.timeout in rjup.yaml, or pass --notebook-timeout)",
-            timeout.as_secs()
-        )),
+        Err(_) => Err(too_slow(timeout)),
     };
     kernel.close().await;
     let _ = client.shutdown_kernel(&id).await;
     outcome
 }
 
-fn uuid() -> String {
-    let b = crate::state::random_bytes::<16>().unwrap_or_default();
-    let h = crate::state::hex(&b);
-    format!(
+fn too_slow(timeout: Duration) -> StepError {
+    failed(format!(
+        "did not finish within {} s (raise check.timeout in rjup.yaml, or pass --notebook-timeout)",
+        timeout.as_secs()
+    ))
+}
+
+fn uuid() -> Result<String, StepError> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| failed(format!("no randomness for an id: {e}")))?;
+    let h = hex::encode(b);
+    Ok(format!(
         "{}-{}-{}-{}-{}",
         &h[..8],
         &h[8..12],
         &h[12..16],
         &h[16..20],
         &h[20..]
-    )
+    ))
 }
 
 fn excerpt(text: &str, max: usize) -> String {
@@ -478,41 +522,30 @@ fn strip_ansi(text: &str) -> String {
 }
 
 /// JUnit XML, which CI systems read as test results.
-pub fn junit(report: &Report, suite: &str) -> String {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
-    let failures = report.steps.iter().filter(|s| !s.ok).count();
-    let total: f64 = report.steps.iter().map(|s| s.seconds).sum();
-    let mut xml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites tests=\"{}\" failures=\"{failures}\" time=\"{total:.3}\">\n  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" time=\"{total:.3}\">\n",
-        report.steps.len(),
-        esc(suite),
-        report.steps.len()
-    );
+pub fn junit(report: &Report, suite: &str) -> anyhow::Result<String> {
+    use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+    // A hand-edited report could hold a negative time; that is no reason to fail.
+    let time = |seconds: f64| Duration::try_from_secs_f64(seconds).unwrap_or_default();
+    let mut cases = TestSuite::new(suite);
     for step in &report.steps {
-        xml.push_str(&format!(
-            "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
-            esc(suite),
-            esc(&step.name),
-            step.seconds
-        ));
-        if step.ok {
-            xml.push_str("/>\n");
+        let status = if step.ok {
+            TestCaseStatus::success()
         } else {
-            let first = step.detail.lines().next().unwrap_or("");
-            xml.push_str(&format!(
-                ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
-                esc(first),
-                esc(&step.detail)
-            ));
-        }
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            status
+                .set_message(step.detail.lines().next().unwrap_or(""))
+                .set_description(step.detail.as_str());
+            status
+        };
+        let mut case = TestCase::new(step.name.as_str(), status);
+        case.set_classname(suite).set_time(time(step.seconds));
+        cases.add_test_case(case);
     }
-    xml.push_str("  </testsuite>\n</testsuites>\n");
-    xml
+    let total = time(report.steps.iter().map(|s| s.seconds).sum());
+    cases.set_time(total);
+    let mut xml = quick_junit::Report::new(suite);
+    xml.set_time(total).add_test_suite(cases);
+    Ok(xml.to_string()?)
 }
 
 #[cfg(test)]
@@ -555,16 +588,121 @@ mod tests {
             Instant::now(),
             Err("cell 2 raised \"x\" & y".into()),
         );
-        let xml = junit(&r, "rjup check demo");
-        assert!(xml.contains("tests=\"2\" failures=\"1\""));
-        assert!(xml.contains("name=\"notebook a&lt;b&gt;.ipynb\""));
-        assert!(xml.contains("<failure message=\"cell 2 raised &quot;x&quot; &amp; y\">"));
+        r.push(
+            "execute code",
+            Instant::now(),
+            Err("the kernel said \u{1b}[31mno\u{1b}[0m\u{0}\u{7}".into()),
+        );
+        let xml = junit(&r, "rjup check demo").unwrap();
+        assert!(xml.contains("tests=\"3\""), "{xml}");
+        assert!(xml.contains("failures=\"2\""), "{xml}");
+        assert!(xml.contains("name=\"notebook a&lt;b&gt;.ipynb\""), "{xml}");
+        assert!(
+            xml.contains("<failure message=\"cell 2 raised &quot;x&quot; &amp; y\">"),
+            "{xml}"
+        );
+        // XML 1.0 cannot carry control characters at all, escaped or not.
+        assert!(xml.contains("the kernel said no"), "{xml}");
+        assert!(!xml.contains('\u{7}') && !xml.contains('\u{0}') && !xml.contains('\u{1b}'));
     }
 
     #[test]
     fn uuids_have_the_usual_shape() {
-        let u = uuid();
+        let u = uuid().unwrap();
         assert_eq!(u.len(), 36);
         assert_eq!(u.matches('-').count(), 4);
+    }
+
+    use crate::client::tests::{reply, serve};
+
+    /// Enough of Jupyter for login and kernels: `_xsrf` on the login page, a login
+    /// cookie for the right form, and kernel start and shutdown for a logged-in session.
+    /// The kernel's WebSocket upgrade answers a wrong `Sec-WebSocket-Accept`.
+    fn fake_jupyter(request: &str) -> Vec<u8> {
+        let cookies = request
+            .lines()
+            .find_map(|l| l.strip_prefix("cookie: "))
+            .unwrap_or("");
+        let xsrf = cookies.split("; ").any(|c| c == "_xsrf=tok")
+            && request.contains("x-xsrftoken: tok\r\n");
+        let logged_in = xsrf && cookies.split("; ").any(|c| c == "login=yes");
+        let line = request.lines().next().unwrap_or("");
+        match line.split(' ').take(2).collect::<Vec<_>>()[..] {
+            ["GET", "/login"] => reply("200 OK", &["Set-Cookie: _xsrf=tok; Path=/"], "<form>"),
+            ["POST", "/login"] if !request.ends_with("_xsrf=tok&password=s3+cr%26t") => {
+                reply("401 Unauthorized", &[], "")
+            }
+            ["POST", "/login"] if xsrf => reply(
+                "302 Found",
+                &["Location: /lab", "Set-Cookie: login=yes; Path=/; HttpOnly"],
+                "",
+            ),
+            ["POST", "/api/kernels"] if logged_in => reply("201 Created", &[], r#"{"id": "k1"}"#),
+            ["DELETE", "/api/kernels/k1"] if logged_in => reply("204 No Content", &[], ""),
+            ["GET", path] if path.starts_with("/api/kernels/k1/channels?session_id=") => {
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: d3Jvbmc=\r\n\r\n".to_vec()
+            }
+            ["GET", "/api/contents/my%20dir/a%20b.ipynb?type=notebook&content=1"] if logged_in => {
+                reply("200 OK", &[], r#"{"content": {"cells": []}}"#)
+            }
+            _ => reply("403 Forbidden", &[], "no"),
+        }
+    }
+
+    fn secret(text: &str) -> Secret {
+        Secret::new(text.to_string()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn login_posts_the_form_with_the_xsrf_token_and_keeps_the_cookies() {
+        let addr = serve(fake_jupyter).await;
+        let mut client = Client::new(Target::plain(addr)).unwrap();
+        let login = client.login(&secret("s3 cr&t")).await.unwrap();
+        assert_eq!(login, "logged in (HTTP 302 to /lab)");
+        assert_eq!(client.start_kernel("python3", "").await.unwrap(), "k1");
+        let notebook = client.notebook("my dir/a b.ipynb").await.unwrap();
+        assert_eq!(notebook["cells"], json!([]));
+    }
+
+    #[tokio::test]
+    async fn a_refused_password_says_how_to_fix_it() {
+        let addr = serve(fake_jupyter).await;
+        let mut client = Client::new(Target::plain(addr)).unwrap();
+        let e = client.login(&secret("wrong")).await.unwrap_err();
+        assert!(matches!(e, StepError::WrongPassword));
+        assert!(e.to_string().contains("RJUP_PASSWORD"));
+    }
+
+    #[tokio::test]
+    async fn a_wrong_websocket_accept_fails_the_execute_step_only() {
+        let addr = serve(fake_jupyter).await;
+        let report = run(
+            Target::plain(addr),
+            &secret("s3 cr&t"),
+            &[],
+            Duration::from_secs(10),
+        )
+        .await;
+        let steps: Vec<(&str, bool)> = report
+            .steps
+            .iter()
+            .map(|s| (s.name.as_str(), s.ok))
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                ("login", true),
+                ("start kernel", true),
+                ("execute code", false),
+                ("shut down kernel", true)
+            ]
+        );
+        assert!(!report.ok);
+        let detail = &report.steps[2].detail;
+        assert!(
+            detail.starts_with("opening the kernel's WebSocket: ws://"),
+            "{detail}"
+        );
+        assert!(detail.contains("Sec-WebSocket-Accept"), "{detail}");
     }
 }

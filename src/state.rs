@@ -205,11 +205,6 @@ pub fn random_bytes<const N: usize>() -> anyhow::Result<[u8; N]> {
     Ok(buf)
 }
 
-/// Kept for code that still calls it; new code calls `hex::encode`.
-pub fn hex(bytes: &[u8]) -> String {
-    hex::encode(bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

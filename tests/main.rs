@@ -15,5 +15,6 @@ mod data_safety;
 mod e2e;
 mod environments;
 mod faults;
+mod hostile;
 mod recreate;
 mod security;

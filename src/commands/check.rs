@@ -5,14 +5,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde_json::json;
+use tokio::sync::OnceCell;
 
 use crate::certificate;
 use crate::cleanup::Cleanup;
 use crate::cli::CheckArgs;
+use crate::client::Target;
 use crate::converge::{self, container, probe_target, Options};
 use crate::engine::Engine;
 use crate::error::{fail, Code, Error};
-use crate::http::Target;
 use crate::lab::label;
 use crate::password;
 use crate::printer::Printer;
@@ -50,7 +51,12 @@ pub async fn run(
             return fail(Code::Config, format!("notebook {notebook} is not in the project {}; give its path relative to the project", spec.dir.display()));
         }
     }
-    let engine = Engine::connect().await?;
+    // `--url` alone needs no engine, so a check against a remote lab works on a host
+    // without one; otherwise connect now, so a missing engine fails before any step.
+    let engine = OnceCell::new();
+    if args.up || args.down || args.url.is_none() {
+        connected(&engine).await?;
+    }
     let mut report = Report {
         ok: true,
         steps: Vec::new(),
@@ -67,8 +73,16 @@ pub async fn run(
                     rebuild: false,
                     timeout: Duration::from_secs(args.timeout),
                 };
-                converge::converge(&engine, &spec, &state, &hashed, &options, printer, cleanup)
-                    .await
+                converge::converge(
+                    connected(&engine).await?,
+                    &spec,
+                    &state,
+                    &hashed,
+                    &options,
+                    printer,
+                    cleanup,
+                )
+                .await
             })
             .await;
         match converged {
@@ -105,6 +119,10 @@ pub async fn run(
     finish(&engine, &spec, &args, report, None, printer).await
 }
 
+async fn connected(engine: &OnceCell<Engine>) -> anyhow::Result<&Engine> {
+    engine.get_or_try_init(Engine::connect).await
+}
+
 fn secret_copy(secret: &password::Secret) -> anyhow::Result<password::Secret> {
     password::Secret::new(secret.expose().to_string())
 }
@@ -112,7 +130,7 @@ fn secret_copy(secret: &password::Secret) -> anyhow::Result<password::Secret> {
 /// Where the lab answers: `--url`, else the address this host publishes it on; over
 /// HTTPS, trusting exactly the certificate rjup gave the lab.
 async fn lab_target(
-    engine: &Engine,
+    engine: &OnceCell<Engine>,
     spec: &settings::Spec,
     url: Option<&str>,
     printer: Printer,
@@ -150,7 +168,7 @@ async fn lab_target(
         }
         return probe_target(addr.ip(), addr.port(), tls.as_ref());
     }
-    let Some(container) = container::existing(engine, spec).await? else {
+    let Some(container) = container::existing(connected(engine).await?, spec).await? else {
         return fail(
             Code::NoLab,
             format!(
@@ -176,7 +194,7 @@ async fn lab_target(
 }
 
 async fn finish(
-    engine: &Engine,
+    engine: &OnceCell<Engine>,
     spec: &settings::Spec,
     args: &CheckArgs,
     mut report: Report,
@@ -185,7 +203,8 @@ async fn finish(
 ) -> anyhow::Result<()> {
     if args.down {
         let t = Instant::now();
-        let removed = engine
+        let removed = connected(engine)
+            .await?
             .remove(&spec.container_name())
             .await
             .map(|()| "lab removed".to_string())
@@ -214,7 +233,7 @@ async fn finish(
     if let Some(path) = &args.junit {
         std::fs::write(
             path,
-            smoke::junit(&report, &format!("rjup check {}", spec.name)),
+            smoke::junit(&report, &format!("rjup check {}", spec.name))?,
         )
         .with_context(|| format!("writing the JUnit report to {}", path.display()))?;
     }

@@ -5,8 +5,8 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use super::Runtime;
+use crate::client::{self, Target};
 use crate::error::Error;
-use crate::http::{self, Target};
 use crate::net;
 use crate::printer::Printer;
 use crate::tls::{self, Tls};
@@ -51,7 +51,7 @@ impl Readiness {
     }
 
     async fn answers(&self) -> bool {
-        http::get_status(&self.probe, "/login", PROBE_TIMEOUT)
+        client::get_status(&self.probe, "/login", PROBE_TIMEOUT)
             .await
             .is_ok_and(|status| (200..400).contains(&status))
     }
