@@ -53,7 +53,6 @@ pub enum Error {
 
     /// A password given or typed as the empty string.
     EmptyPassword,
-    /// `RJUP_PASSWORD` set to the empty string.
     /// The variable that gives the password is set but empty.
     EmptyPasswordVar { var: &'static str },
     /// A password is needed, and there is no terminal (or `--json`) to ask on.
@@ -123,6 +122,10 @@ pub enum Error {
 
     /// `rjup logs` of a lab that does not exist.
     NoLabLog { name: String },
+    /// `rjup check` of a lab that has no container.
+    LabNotRunning { name: String },
+    /// `rjup check` ran, and these steps failed.
+    CheckFailed { steps: Vec<String> },
 
     /// The lock no longer matches the environment files it was made from (at build).
     LockStale { path: PathBuf },
@@ -175,7 +178,8 @@ impl Error {
             BuildFailed { .. } | ResolveFailed { .. } | ResolvedWithoutJupyter => Code::Build,
             NotReady { .. } => Code::NotReady,
             NameTaken { .. } | NameAppeared { .. } => Code::Conflict,
-            NoLabLog { .. } => Code::NoLab,
+            NoLabLog { .. } | LabNotRunning { .. } => Code::NoLab,
+            CheckFailed { .. } => Code::CheckFailed,
             LockStale { .. } | LockOutdated { .. } | LockMissing { .. } => Code::LockStale,
             NoGpu { .. } => Code::NoGpu,
             Interrupted => Code::Interrupted,
@@ -300,6 +304,15 @@ impl fmt::Display for Error {
             NoLabLog { name } => write!(
                 f,
                 "lab \"{name}\" does not exist, so it has no log; start it with `rjup up`"
+            ),
+            LabNotRunning { name } => write!(
+                f,
+                "lab \"{name}\" is not running; start it with `rjup up`, or pass --up"
+            ),
+            CheckFailed { steps } => write!(
+                f,
+                "the check failed at: {}; see the report above",
+                steps.join(", ")
             ),
             LockStale { path } => write!(
                 f,

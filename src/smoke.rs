@@ -234,34 +234,67 @@ pub struct Execution {
     pub error: Option<String>,
 }
 
+impl Execution {
+    /// Keeps what an iopub message of `kind` says about the code's run.
+    fn record(&mut self, kind: &str, content: &Value) {
+        match kind {
+            "stream" => self.output.push_str(content["text"].as_str().unwrap_or("")),
+            "execute_result" | "display_data" => {
+                if let Some(text) = content["data"]["text/plain"].as_str() {
+                    self.output.push_str(text);
+                    self.output.push('\n');
+                }
+            }
+            "error" => {
+                let traceback: Vec<String> = content["traceback"]
+                    .as_array()
+                    .map(|t| t.iter().filter_map(Value::as_str).map(strip_ansi).collect())
+                    .unwrap_or_default();
+                self.error = Some(format!(
+                    "{}: {}\n{}",
+                    content["ename"].as_str().unwrap_or("Error"),
+                    content["evalue"].as_str().unwrap_or(""),
+                    traceback.join("\n")
+                ));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A Jupyter messaging protocol 5.3 `execute_request` on the shell channel.
+fn execute_request(msg_id: &str, session: &str, code: &str) -> Value {
+    json!({
+        "header": {
+            "msg_id": msg_id,
+            "username": "rjup",
+            "session": session,
+            "msg_type": "execute_request",
+            "version": "5.3",
+            "date": "1970-01-01T00:00:00.000000Z",
+        },
+        "parent_header": {},
+        "metadata": {},
+        "content": {
+            "code": code,
+            "silent": false,
+            "store_history": false,
+            "user_expressions": {},
+            "allow_stdin": false,
+            "stop_on_error": true,
+        },
+        "channel": "shell",
+        "buffers": [],
+    })
+}
+
 impl Kernel {
     /// Runs `code` and collects what it printed; fails if the kernel dies meanwhile.
     pub async fn execute(&mut self, code: &str) -> Result<Execution, StepError> {
         let msg_id = uuid()?;
-        let message = json!({
-            "header": {
-                "msg_id": msg_id,
-                "username": "rjup",
-                "session": self.session,
-                "msg_type": "execute_request",
-                "version": "5.3",
-                "date": "1970-01-01T00:00:00.000000Z",
-            },
-            "parent_header": {},
-            "metadata": {},
-            "content": {
-                "code": code,
-                "silent": false,
-                "store_history": false,
-                "user_expressions": {},
-                "allow_stdin": false,
-                "stop_on_error": true,
-            },
-            "channel": "shell",
-            "buffers": [],
-        });
+        let request = execute_request(&msg_id, &self.session, code);
         self.ws
-            .send_text(message.to_string())
+            .send_text(request.to_string())
             .await
             .map_err(|e| StepError::Talk("sending code to the kernel", e))?;
         let mut execution = Execution::default();
@@ -280,49 +313,20 @@ impl Kernel {
             };
             let msg_type = msg["header"]["msg_type"].as_str().unwrap_or("");
             let content = &msg["content"];
-            if msg_type == "status"
-                && matches!(
-                    content["execution_state"].as_str(),
-                    Some("restarting" | "dead" | "autorestarting")
-                )
+            if let (Some(state @ ("restarting" | "dead" | "autorestarting")), "status") =
+                (content["execution_state"].as_str(), msg_type)
             {
                 return Err(failed(format!(
-                    "the kernel died ({}) while running the code",
-                    content["execution_state"].as_str().unwrap_or("")
+                    "the kernel died ({state}) while running the code"
                 )));
             }
             if msg["parent_header"]["msg_id"].as_str() != Some(msg_id.as_str()) {
                 continue;
             }
             match (msg["channel"].as_str().unwrap_or(""), msg_type) {
-                ("iopub", "stream") => execution
-                    .output
-                    .push_str(content["text"].as_str().unwrap_or("")),
-                ("iopub", "execute_result" | "display_data") => {
-                    if let Some(text) = content["data"]["text/plain"].as_str() {
-                        execution.output.push_str(text);
-                        execution.output.push('\n');
-                    }
-                }
-                ("iopub", "error") => {
-                    let traceback: Vec<String> = content["traceback"]
-                        .as_array()
-                        .map(|t| {
-                            t.iter()
-                                .filter_map(|l| l.as_str())
-                                .map(strip_ansi)
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    execution.error = Some(format!(
-                        "{}: {}\n{}",
-                        content["ename"].as_str().unwrap_or("Error"),
-                        content["evalue"].as_str().unwrap_or(""),
-                        traceback.join("\n")
-                    ));
-                }
                 ("iopub", "status") if content["execution_state"] == "idle" => idle = true,
                 ("shell", "execute_reply") => replied = true,
+                ("iopub", kind) => execution.record(kind, content),
                 _ => {}
             }
         }

@@ -13,7 +13,7 @@ use crate::cli::CheckArgs;
 use crate::client::Target;
 use crate::converge::{self, container, probe_target, Options};
 use crate::engine::Engine;
-use crate::error::{fail, Code, Error};
+use crate::error::Error;
 use crate::lab::label;
 use crate::password;
 use crate::printer::Printer;
@@ -41,16 +41,7 @@ pub async fn run(
             printer,
         )?,
     };
-    let notebooks = if args.notebooks.is_empty() {
-        spec.check_notebooks.clone()
-    } else {
-        args.notebooks.clone()
-    };
-    for notebook in &notebooks {
-        if !spec.dir.join(notebook).is_file() {
-            return fail(Code::Config, format!("notebook {notebook} is not in the project {}; give its path relative to the project", spec.dir.display()));
-        }
-    }
+    let notebooks = notebooks_to_run(&spec, &args)?;
     // `--url` alone needs no engine, so a check against a remote lab works on a host
     // without one; otherwise connect now, so a missing engine fails before any step.
     let engine = OnceCell::new();
@@ -64,27 +55,7 @@ pub async fn run(
 
     if args.up {
         let t = Instant::now();
-        let state = ProjectState::for_project(&spec.dir, &spec.name)?;
-        let converged = cleanup
-            .state_only_on_success(&state, async {
-                let hashed = password::for_lab(&state, Some(secret_copy(&secret)?), printer)?;
-                let options = Options {
-                    force_recreate: false,
-                    rebuild: false,
-                    timeout: Duration::from_secs(args.timeout),
-                };
-                converge::converge(
-                    connected(&engine).await?,
-                    &spec,
-                    &state,
-                    &hashed,
-                    &options,
-                    printer,
-                    cleanup,
-                )
-                .await
-            })
-            .await;
+        let converged = bring_up(&engine, &spec, &secret, &args, printer, cleanup).await;
         match converged {
             Ok(outcome) => {
                 report.push(
@@ -119,6 +90,53 @@ pub async fn run(
     finish(&engine, &spec, &args, report, None, printer).await
 }
 
+/// The notebooks to run: the ones named, else `check.notebooks`; each must exist.
+fn notebooks_to_run(spec: &settings::Spec, args: &CheckArgs) -> anyhow::Result<Vec<String>> {
+    let notebooks = if args.notebooks.is_empty() {
+        spec.check_notebooks.clone()
+    } else {
+        args.notebooks.clone()
+    };
+    for notebook in &notebooks {
+        if !spec.dir.join(notebook).is_file() {
+            return Err(Error::config(format!("notebook {notebook} is not in the project {}; give its path relative to the project", spec.dir.display())).into());
+        }
+    }
+    Ok(notebooks)
+}
+
+/// `--up`: the lab as `rjup up` would make it, with the password the check logs in with.
+async fn bring_up(
+    engine: &OnceCell<Engine>,
+    spec: &settings::Spec,
+    secret: &password::Secret,
+    args: &CheckArgs,
+    printer: Printer,
+    cleanup: &Cleanup,
+) -> anyhow::Result<converge::Outcome> {
+    let state = ProjectState::for_project(&spec.dir, &spec.name)?;
+    cleanup
+        .state_only_on_success(&state, async {
+            let hashed = password::for_lab(&state, Some(secret_copy(secret)?), printer)?;
+            let options = Options {
+                force_recreate: false,
+                rebuild: false,
+                timeout: Duration::from_secs(args.timeout),
+            };
+            converge::converge(
+                connected(engine).await?,
+                spec,
+                &state,
+                &hashed,
+                &options,
+                printer,
+                cleanup,
+            )
+            .await
+        })
+        .await
+}
+
 async fn connected(engine: &OnceCell<Engine>) -> anyhow::Result<&Engine> {
     engine.get_or_try_init(Engine::connect).await
 }
@@ -141,10 +159,10 @@ async fn lab_target(
             (Some(rest), _) => (false, rest),
             (_, Some(rest)) => (true, rest),
             _ => {
-                return fail(
-                    Code::Config,
-                    format!("--url {url} must look like http://HOST:PORT or https://HOST:PORT"),
-                )
+                return Err(Error::config(format!(
+                    "--url {url} must look like http://HOST:PORT or https://HOST:PORT"
+                ))
+                .into())
             }
         };
         let hostport = rest.split('/').next().unwrap_or(rest);
@@ -152,30 +170,22 @@ async fn lab_target(
             .await
             .ok()
             .and_then(|mut addrs| addrs.next())
-            .ok_or_else(|| {
-                Error::new(
-                    Code::Config,
-                    format!("--url {url}: cannot resolve {hostport}"),
-                )
-            })?;
+            .ok_or_else(|| Error::config(format!("--url {url}: cannot resolve {hostport}")))?;
         let tls = if https {
             certificate::for_lab(spec, &state, printer)?
         } else {
             None
         };
         if https && tls.is_none() {
-            return fail(Code::Config, format!("--url {url} is https, but rjup.yaml sets no `tls`, so rjup has no certificate to trust"));
+            return Err(Error::config(format!("--url {url} is https, but rjup.yaml sets no `tls`, so rjup has no certificate to trust")).into());
         }
         return probe_target(addr.ip(), addr.port(), tls.as_ref());
     }
     let Some(container) = container::existing(connected(engine).await?, spec).await? else {
-        return fail(
-            Code::NoLab,
-            format!(
-                "lab \"{}\" is not running; start it with `rjup up`, or pass --up",
-                spec.name
-            ),
-        );
+        return Err(Error::LabNotRunning {
+            name: spec.name.clone(),
+        }
+        .into());
     };
     let labels = container.config.and_then(|c| c.labels).unwrap_or_default();
     let port: u16 = labels
@@ -244,19 +254,13 @@ async fn finish(
     if let Some(err) = up_error {
         return Err(err);
     }
-    let failed: Vec<&str> = report
+    let steps = report
         .steps
         .iter()
         .filter(|s| !s.ok)
-        .map(|s| s.name.as_str())
+        .map(|s| s.name.clone())
         .collect();
-    fail(
-        Code::CheckFailed,
-        format!(
-            "the check failed at: {}; see the report above",
-            failed.join(", ")
-        ),
-    )
+    Err(Error::CheckFailed { steps }.into())
 }
 
 fn first_line(text: &str) -> &str {
