@@ -60,6 +60,12 @@ impl Cleanup {
             .retain(|(id, _)| *id != registered.0);
     }
 
+    pub fn done_if(&self, registered: Option<Registered>) {
+        if let Some(registered) = registered {
+            self.done(registered);
+        }
+    }
+
     /// Undoes everything still registered, newest first; best effort, since the user
     /// is already leaving and the next `up` converges from whatever is left.
     pub async fn run(&self) {

@@ -212,6 +212,43 @@ fn ctrl_c_while_the_lab_starts_removes_it_and_a_second_up_works() {
     second_up_works(&project);
 }
 
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn ctrl_c_during_a_recreate_brings_the_old_lab_back() {
+    let _engine = engine();
+    let project = Project::from_example("minimal", "intswap");
+    let port = free_port();
+    project.up(port);
+    let old_id = inspect(&project.container()).unwrap()["Id"].clone();
+    // The replacement runs but takes its time to answer, so the swap is cut mid-way.
+    project.write("start", "#!/bin/sh\nsleep 60\nexec \"$@\"\n");
+    let mut run = Watched::start(
+        &project,
+        &["up", "--port", &port.to_string()],
+        &[("RJUP_PASSWORD", "a password never put in place")],
+    );
+    run.wait_for("Waiting for the lab to answer", Duration::from_secs(300));
+    std::thread::sleep(Duration::from_millis(500));
+    run.interrupt();
+    let (code, output) = run.finish(Duration::from_secs(60));
+    assert_eq!(code, Some(130), "{output}");
+    assert_eq!(inspect(&project.container()).unwrap()["Id"], old_id);
+    assert!(
+        containers_named(&format!("{}.next", project.container())).is_empty(),
+        "the replacement must be removed: {output}"
+    );
+    // The old lab is started again; it answers once its server is back up.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while Browser::new(port).get("/login").status != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old lab did not come back: {output}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(Browser::new(port).login(PASSWORD), 302, "{output}");
+}
+
 /// A Unix socket in front of the engine's: it forwards everything until told to drop
 /// it all (the engine going away), and can act on rjup's requests on their way.
 struct EngineProxy {

@@ -193,10 +193,18 @@ impl Runtime for Containers<'_> {
         desired: &Desired,
         ready: &Readiness,
     ) -> anyhow::Result<()> {
-        let made = self.create_as(&self.replacement_name(), desired).await?;
-        // One port, one publisher: the old lab stops before the new one starts, and is
-        // started again should this command be interrupted before the swap is done.
-        let stopped = self.cleanup.restart_container(self.engine, &current.id);
+        // One port, one publisher: the old lab stops before the new one starts. Should
+        // this command be interrupted before the swap is done, the replacement (registered
+        // later, so undone first) is removed and then the old lab started again.
+        let stopped = (current.status == Status::Running)
+            .then(|| self.cleanup.restart_container(self.engine, &current.id));
+        let made = match self.create_as(&self.replacement_name(), desired).await {
+            Ok(made) => made,
+            Err(err) => {
+                self.cleanup.done_if(stopped);
+                return Err(err);
+            }
+        };
         let swapped = async {
             self.engine.stop(&current.id).await?;
             self.start_and_wait(&made.id, desired, ready).await
@@ -209,11 +217,11 @@ impl Runtime for Containers<'_> {
             ));
             self.discard(made).await;
             let failure = self.restore(current, ready, failure).await;
-            self.cleanup.done(stopped);
+            self.cleanup.done_if(stopped);
             return Err(failure);
         }
         self.engine.remove(&current.id).await?;
-        self.cleanup.done(stopped);
+        self.cleanup.done_if(stopped);
         self.engine.rename(&made.id, &self.name).await?;
         self.cleanup.done(made.registered);
         Ok(())
