@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 mod config;
 mod converge;
+mod credentials;
 mod engine;
 mod environment;
 pub mod error;
