@@ -237,12 +237,14 @@ impl Store {
             return Err(failed("a helper's name cannot hold `/`".into()));
         }
         let program = format!("docker-credential-{name}");
-        let output = run_helper(&program, key, self.helper_path.as_ref()).map_err(|e| {
-            failed(match e.kind() {
-                std::io::ErrorKind::NotFound => format!("{program} is not on PATH"),
-                _ => format!("running {program}: {e}"),
-            })
-        })?;
+        let search = self
+            .helper_path
+            .clone()
+            .or_else(|| std::env::var_os("PATH"));
+        let found = find_on_path(&program, search.as_ref())
+            .ok_or_else(|| failed(format!("{program} is not on PATH")))?;
+        let output = run_helper(&found, key, self.helper_path.as_ref())
+            .map_err(|e| failed(format!("running {}: {e}", found.display())))?;
         if !output.status.success() {
             let said = String::from_utf8_lossy(&output.stdout).to_string()
                 + &String::from_utf8_lossy(&output.stderr);
@@ -273,8 +275,20 @@ impl Store {
     }
 }
 
+/// The first executable `program` on `path`. Searched here rather than by `exec`, whose
+/// answer for a PATH with a directory the user may not enter is "permission denied".
+fn find_on_path(program: &str, path: Option<&OsString>) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::split_paths(path?)
+        .map(|dir| dir.join(program))
+        .find(|file| {
+            std::fs::metadata(file)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
 fn run_helper(
-    program: &str,
+    program: &std::path::Path,
     key: &str,
     path: Option<&OsString>,
 ) -> std::io::Result<std::process::Output> {

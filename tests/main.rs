@@ -16,4 +16,5 @@ mod e2e;
 mod environments;
 mod faults;
 mod recreate;
+mod registry;
 mod security;
