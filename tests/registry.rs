@@ -240,6 +240,15 @@ fn a_credential_helper_gives_the_login_for_a_private_base() {
         "the password was printed"
     );
     assert_lab_serves(&project, &env, &login.password);
+
+    // `--pull` fetches a newer base, and needs the login as much as the first pull.
+    let out = project.rjup(&["build", "--pull"], &env, None);
+    assert_success(&out, "rjup build --pull of a private base");
+    assert_eq!(
+        std::fs::read_to_string(&asked).unwrap(),
+        format!("get {REGISTRY}\nget {REGISTRY}\n"),
+        "rjup build --pull did not ask the helper for the login"
+    );
 }
 
 #[test]
