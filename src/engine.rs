@@ -104,12 +104,13 @@ impl Engine {
         if let Some(tag) = tag {
             options = options.tag(tag);
         }
+        let login = registry_login(&image).await?;
+        let credentials = login.as_ref().map(crate::credentials::Login::to_docker);
         let mut report = progress::Pull::new(reference, printer);
-        let mut stream = self.docker.create_image(Some(options.build()), None, None);
-        let failed = |reason: String| Error::PullFailed {
-            reference: reference.to_string(),
-            reason,
-        };
+        let mut stream = self
+            .docker
+            .create_image(Some(options.build()), None, credentials);
+        let failed = |reason: String| pull_failure(reference, &image, login.as_ref(), reason);
         while let Some(item) = stream.next().await {
             let info = item.map_err(|e| {
                 if is_transport(&e) {
@@ -429,6 +430,38 @@ impl Engine {
             .list_containers(Some(options))
             .await
             .map_err(|e| engine_error(e, "listing containers"))
+    }
+}
+
+/// The user's login for `image`'s registry. Credential helpers may wait on a keychain,
+/// so the lookup runs off the runtime's thread, where Ctrl-C is still heard.
+async fn registry_login(image: &ImageRef) -> anyhow::Result<Option<crate::credentials::Login>> {
+    let image = image.clone();
+    let login = tokio::task::spawn_blocking(move || crate::credentials::login_for(&image))
+        .await
+        .context("looking up the registry login")??;
+    Ok(login)
+}
+
+/// A refused pull: for want of a login, when the registry said so, else as the engine
+/// put it.
+fn pull_failure(
+    reference: &str,
+    image: &ImageRef,
+    login: Option<&crate::credentials::Login>,
+    reason: String,
+) -> Error {
+    if crate::credentials::is_refused_login(&reason) {
+        return Error::RegistryLogin {
+            reference: reference.to_string(),
+            registry: image.registry().map(str::to_string),
+            stored: login.map(|l| l.source.clone()),
+            reason,
+        };
+    }
+    Error::PullFailed {
+        reference: reference.to_string(),
+        reason,
     }
 }
 

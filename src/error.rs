@@ -91,6 +91,24 @@ pub enum Error {
     BadImageRef { reference: String, reason: String },
     /// The registry or the engine refused the pull.
     PullFailed { reference: String, reason: String },
+    /// The registry refused a pull for want of a login; `stored` is where the login that
+    /// was sent came from, if one was.
+    /// `registry` is host[:port], `None` for Docker Hub.
+    RegistryLogin {
+        reference: String,
+        registry: Option<String>,
+        stored: Option<String>,
+        reason: String,
+    },
+    /// The docker config that holds registry logins cannot be read.
+    CredentialsFile { path: PathBuf, reason: String },
+    /// A credential helper that the docker config names did not give a login.
+    CredentialHelper {
+        helper: String,
+        registry: Option<String>,
+        path: PathBuf,
+        reason: String,
+    },
     /// The image cannot run `jupyter`.
     NoJupyter,
     /// A base image with no registry digest, which a lock cannot pin.
@@ -175,6 +193,8 @@ impl Error {
             BadImageRef { .. } | PullFailed { .. } | NoJupyter | NoRegistryDigest { .. } => {
                 Code::Image
             }
+            RegistryLogin { .. } | CredentialHelper { .. } => Code::Image,
+            CredentialsFile { .. } => Code::Config,
             BuildFailed { .. } | ResolveFailed { .. } | ResolvedWithoutJupyter => Code::Build,
             NotReady { .. } => Code::NotReady,
             NameTaken { .. } | NameAppeared { .. } => Code::Conflict,
@@ -259,6 +279,42 @@ impl fmt::Display for Error {
                 f,
                 "pulling {reference} failed: {reason}; check the image name, and that its registry is reachable from the Docker engine"
             ),
+            RegistryLogin {
+                reference,
+                registry,
+                stored,
+                reason,
+            } => {
+                let login = login_command(registry);
+                match stored {
+                    None => write!(
+                        f,
+                        "pulling {reference} failed: {} wants a login ({reason}); run `{login}` as the user who runs rjup, then run rjup again",
+                        registry_name(registry)
+                    ),
+                    Some(from) => write!(
+                        f,
+                        "pulling {reference} failed: {} refused the login from {from} ({reason}); run `{login}` again",
+                        registry_name(registry)
+                    ),
+                }
+            }
+            CredentialsFile { path, reason } => write!(
+                f,
+                "cannot read registry logins from {}: {reason}; fix the file, or move it away and run `docker login` again",
+                path.display()
+            ),
+            CredentialHelper {
+                helper,
+                registry,
+                path,
+                reason,
+            } => write!(
+                f,
+                "getting the login for {} from docker-credential-{helper} (named in {}) failed: {reason}; fix or install the helper, or take it out of that file",
+                registry_name(registry),
+                path.display()
+            ),
             NoJupyter => f.write_str(
                 "the image has no `jupyter` command on its PATH; use an image with JupyterLab in `image:`, or remove `image:` to let rjup build one",
             ),
@@ -341,6 +397,22 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// A registry by its host[:port]; `None` is Docker Hub.
+fn registry_name(registry: &Option<String>) -> String {
+    match registry {
+        Some(host) => format!("the registry {host}"),
+        None => "Docker Hub".to_string(),
+    }
+}
+
+/// The command that stores a login for `registry` where rjup (and docker) look.
+fn login_command(registry: &Option<String>) -> String {
+    match registry {
+        Some(host) => format!("docker login {host}"),
+        None => "docker login".to_string(),
+    }
+}
 
 /// Shorthand for `Err(Error::new(code, message).into())`.
 pub fn fail<T>(code: Code, message: impl Into<String>) -> anyhow::Result<T> {
@@ -483,6 +555,35 @@ mod tests {
             var: "RJUP_PASSWORD",
         };
         assert!(prompt.to_string().contains("set RJUP_PASSWORD or pipe it"));
+    }
+
+    #[test]
+    fn a_pull_refused_for_want_of_a_login_is_one_line_with_the_login_to_run() {
+        let refused = |registry: Option<&str>, stored: Option<&str>| Error::RegistryLogin {
+            reference: "127.0.0.1:5001/private/python:3.13-slim".into(),
+            registry: registry.map(str::to_string),
+            stored: stored.map(str::to_string),
+            reason: "no basic auth credentials".into(),
+        };
+        let none = refused(Some("127.0.0.1:5001"), None);
+        assert_eq!(none.code(), Code::Image);
+        assert_eq!(
+            none.to_string(),
+            "pulling 127.0.0.1:5001/private/python:3.13-slim failed: the registry 127.0.0.1:5001 wants a login (no basic auth credentials); run `docker login 127.0.0.1:5001` as the user who runs rjup, then run rjup again"
+        );
+        let stale = refused(Some("127.0.0.1:5001"), Some("/h/.docker/config.json")).to_string();
+        assert!(
+            stale.contains("refused the login from /h/.docker/config.json")
+                && stale.ends_with("run `docker login 127.0.0.1:5001` again"),
+            "{stale}"
+        );
+        let hub = refused(None, None).to_string();
+        assert!(hub.contains("Docker Hub wants a login") && hub.contains("run `docker login` as"));
+        let file = Error::CredentialsFile {
+            path: "/h/.docker/config.json".into(),
+            reason: "not valid JSON at line 1, column 2".into(),
+        };
+        assert_eq!(file.code(), Code::Config);
     }
 
     #[test]

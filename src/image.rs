@@ -283,9 +283,15 @@ pub async fn ensure(
                     return Ok(id);
                 }
             }
-            if engine.image_id(base).await?.is_none() {
+            // rjup pulls the base itself, with the user's registry login, which the
+            // engine's own pull inside a build would not send.
+            if flags.pull || engine.image_id(base).await?.is_none() {
                 engine.pull(base, printer).await?;
             }
+            let flags = BuildFlags {
+                pull: false,
+                ..flags
+            };
             engine.build(tag, context.clone(), flags, printer).await
         }
     }

@@ -33,6 +33,22 @@ impl ImageRef {
     pub fn digest(&self) -> Option<&str> {
         self.digest.as_deref()
     }
+
+    /// The registry's host[:port] as written, or `None` for Docker Hub, which Docker
+    /// also reaches under its own host names.
+    pub fn registry(&self) -> Option<&str> {
+        match self.repository.split_once('/') {
+            Some(("docker.io" | "index.docker.io" | "registry-1.docker.io", _)) => None,
+            Some((host, _)) if is_registry_host(host) => Some(host),
+            _ => None,
+        }
+    }
+}
+
+/// Whether the first part of a name is a registry host rather than a Docker Hub user:
+/// Docker's rule is a dot, a port or `localhost`.
+fn is_registry_host(first: &str) -> bool {
+    first.contains(['.', ':']) || first == "localhost"
 }
 
 impl FromStr for ImageRef {
@@ -72,7 +88,7 @@ impl FromStr for ImageRef {
         };
         // A first part with a dot, a colon or "localhost" is a registry host, which may hold capitals.
         let path = match repository.split_once('/') {
-            Some((host, path)) if host.contains(['.', ':']) || host == "localhost" => path,
+            Some((host, path)) if is_registry_host(host) => path,
             _ => repository,
         };
         if path.chars().any(|c| c.is_ascii_uppercase()) {
@@ -152,6 +168,24 @@ mod tests {
         assert_eq!(parse("x@sha256:ab").digest(), Some("sha256:ab"));
         assert_eq!(parse("x:1@sha256:ab").tag(), Some("1"));
         assert_eq!(parse("x").digest(), None);
+    }
+
+    #[test]
+    fn the_registry_is_the_first_part_when_it_is_a_host_and_none_for_docker_hub() {
+        let registry = |reference: &str| parse(reference).registry().map(str::to_string);
+        assert_eq!(registry("python:3.13-slim"), None);
+        assert_eq!(registry("jupyter/minimal-notebook"), None);
+        assert_eq!(registry("docker.io/library/python:3"), None);
+        assert_eq!(registry("index.docker.io/jupyter/base"), None);
+        assert_eq!(
+            registry("127.0.0.1:5001/private/python:3.13-slim").as_deref(),
+            Some("127.0.0.1:5001")
+        );
+        assert_eq!(
+            registry("Registry.Example.org/team/lab@sha256:ab").as_deref(),
+            Some("Registry.Example.org")
+        );
+        assert_eq!(registry("localhost/lab").as_deref(), Some("localhost"));
     }
 
     #[test]

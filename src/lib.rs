@@ -11,6 +11,7 @@ mod client;
 pub mod commands;
 mod config;
 mod converge;
+mod credentials;
 mod engine;
 mod environment;
 pub mod error;

@@ -17,4 +17,5 @@ mod environments;
 mod faults;
 mod hostile;
 mod recreate;
+mod registry;
 mod security;
