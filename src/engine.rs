@@ -419,17 +419,25 @@ impl Engine {
         Ok(labs)
     }
 
-    /// Running containers that publish host port `port`.
+    /// Running containers that publish host port `port`. Filtered here rather than by
+    /// the engine: Podman refuses the `publish` filter (`publish is an invalid filter`).
     pub async fn containers_publishing(&self, port: u16) -> anyhow::Result<Vec<ContainerSummary>> {
-        let filters = HashMap::from([("publish", vec![port.to_string()])]);
-        let options = ListContainersOptionsBuilder::new()
-            .filters(&filters)
-            .build();
-        self.docker
+        let options = ListContainersOptionsBuilder::new().build();
+        let running = self
+            .docker
             .list_containers(Some(options))
             .await
-            .map_err(|e| engine_error(e, "listing containers"))
+            .map_err(|e| engine_error(e, "listing containers"))?;
+        Ok(running.into_iter().filter(|c| publishes(c, port)).collect())
     }
+}
+
+fn publishes(container: &ContainerSummary, port: u16) -> bool {
+    container
+        .ports
+        .iter()
+        .flatten()
+        .any(|p| p.public_port == Some(port))
 }
 
 /// A transport failure (the engine went away) rather than an answer from the engine.
@@ -492,4 +500,27 @@ fn unreachable_engine(host: &str, e: &DockerError) -> anyhow::Error {
         hint,
     }
     .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard::models::{PortSummary, PortSummaryTypeEnum};
+
+    #[test]
+    fn a_container_publishes_a_port_when_one_of_its_public_ports_is_it() {
+        let port = |public| PortSummary {
+            private_port: 8888,
+            public_port: public,
+            typ: Some(PortSummaryTypeEnum::TCP),
+            ..Default::default()
+        };
+        let container = ContainerSummary {
+            ports: Some(vec![port(None), port(Some(9000))]),
+            ..Default::default()
+        };
+        assert!(publishes(&container, 9000));
+        assert!(!publishes(&container, 8888), "8888 is only exposed");
+        assert!(!publishes(&ContainerSummary::default(), 9000));
+    }
 }
