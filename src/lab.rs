@@ -2,6 +2,7 @@
 //! lab sees is hashed into a label, which `converge` compares with what runs.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
 
 use bollard::models::{
     ContainerCreateBody, DeviceRequest, HostConfig, PortBinding, RestartPolicy,
@@ -106,7 +107,7 @@ fn host_config(spec: &Spec, host_port: u16) -> HostConfig {
     let port_bindings = HashMap::from([(
         CONTAINER_PORT.to_string(),
         Some(vec![PortBinding {
-            host_ip: Some(spec.bind.to_string()),
+            host_ip: Some(published_ip(spec.bind)),
             host_port: Some(host_port.to_string()),
         }]),
     )]);
@@ -140,6 +141,17 @@ fn host_config(spec: &Spec, host_port: u16) -> HostConfig {
         }),
         init: Some(true),
         ..Default::default()
+    }
+}
+
+/// The HostIp to publish on. "All IPv4 addresses" is the empty HostIp, which Docker and
+/// Podman both take that way, while Podman under netavark never answers on an explicit
+/// `0.0.0.0`. The `bind` label and `status` still say `0.0.0.0`.
+fn published_ip(bind: IpAddr) -> String {
+    if bind == IpAddr::V4(Ipv4Addr::UNSPECIFIED) {
+        String::new()
+    } else {
+        bind.to_string()
     }
 }
 
@@ -215,7 +227,7 @@ mod tests {
         let binding = &hc.port_bindings.as_ref().unwrap()["8888/tcp"]
             .as_ref()
             .unwrap()[0];
-        assert_eq!(binding.host_ip.as_deref(), Some("0.0.0.0"));
+        assert_eq!(binding.host_ip.as_deref(), Some(""), "all addresses");
         assert_eq!(binding.host_port.as_deref(), Some("8888"));
         assert_eq!(
             hc.restart_policy.as_ref().unwrap().name,
@@ -225,8 +237,20 @@ mod tests {
         assert_eq!(d.body.user.as_deref(), Some("1500:1500"));
         let labels = d.body.labels.as_ref().unwrap();
         assert_eq!(labels[label::PROJECT], "/home/ada/demo");
+        assert_eq!(labels[label::BIND], "0.0.0.0");
         assert_eq!(labels[label::CONFIG_HASH], d.config_hash);
         assert_eq!(labels[label::IMAGE], "sha256:aaaa");
+    }
+
+    #[test]
+    fn a_bind_address_other_than_all_is_published_as_given() {
+        let mut s = spec();
+        s.bind = "10.1.2.3".parse().unwrap();
+        let hc = desired(&inputs(&s)).unwrap().body.host_config.unwrap();
+        let binding = &hc.port_bindings.as_ref().unwrap()["8888/tcp"]
+            .as_ref()
+            .unwrap()[0];
+        assert_eq!(binding.host_ip.as_deref(), Some("10.1.2.3"));
     }
 
     #[test]
