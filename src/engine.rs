@@ -292,6 +292,10 @@ impl Engine {
                 name: name.to_string(),
             }
             .into()),
+            Err(e) if no_init_binary(&e) => Err(Error::NoInitBinary {
+                reason: docker_message(&e),
+            }
+            .into()),
             Err(e) => Err(engine_error(e, &format!("creating container {name}"))),
         }
     }
@@ -320,7 +324,9 @@ impl Engine {
             .await
             .map_err(|e| {
                 let message = docker_message(&e);
-                if message.contains("could not select device driver") {
+                if no_init_binary(&e) {
+                    Error::NoInitBinary { reason: message }.into()
+                } else if message.contains("could not select device driver") {
                     Error::NoGpu { reason: message }.into()
                 } else if message.contains("executable file not found") {
                     Error::NoJupyter.into()
@@ -463,6 +469,11 @@ pub fn engine_error(e: DockerError, what: &str) -> anyhow::Error {
         .into();
     }
     anyhow::Error::new(e).context(what.to_string())
+}
+
+/// Podman's answer to `Init: true` without its init binary, at create or at start.
+fn no_init_binary(e: &DockerError) -> bool {
+    docker_message(e).contains("container-init binary not found")
 }
 
 fn is_not_found(e: &DockerError) -> bool {
