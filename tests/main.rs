@@ -15,5 +15,7 @@ mod data_safety;
 mod e2e;
 mod environments;
 mod faults;
+mod podman;
 mod recreate;
+mod rootless;
 mod security;
