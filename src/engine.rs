@@ -1,10 +1,14 @@
 //! Every conversation with the Docker engine goes through here, over its API.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use anyhow::Context;
 use bollard::errors::Error as DockerError;
-use bollard::models::{ContainerCreateBody, ContainerInspectResponse, ContainerSummary};
+use bollard::models::{
+    ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerSummary,
+    SystemInfo, SystemInfoCgroupDriverEnum,
+};
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
     ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
@@ -13,6 +17,7 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use futures_util::{Stream, StreamExt};
+use tokio::sync::OnceCell;
 
 use crate::error::Error;
 use crate::image_ref::ImageRef;
@@ -22,6 +27,35 @@ use crate::progress;
 #[derive(Clone)]
 pub struct Engine {
     docker: Docker,
+    /// Asked of the engine once, by the first command step that needs it.
+    flavour: Arc<OnceCell<Flavour>>,
+}
+
+/// What sort of engine this is, as far as the lab's container depends on it. Detected
+/// here and nowhere else, from the engine's `info`, which Docker and Podman both answer.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Flavour {
+    /// Rootless Docker or rootless Podman: container uid 0 is the user who runs the
+    /// engine, and any other uid a subordinate id that owns nothing on the host.
+    pub rootless: bool,
+    /// The engine enforces no pids limit: no cgroup driver (rootless Docker without
+    /// cgroup v2) or no pids controller, though it accepts and shows the limit.
+    pub ignores_pids_limit: bool,
+}
+
+impl Flavour {
+    fn of(info: &SystemInfo) -> Flavour {
+        let rootless = info
+            .security_options
+            .iter()
+            .flatten()
+            .any(|o| o.split(',').any(|field| field == "name=rootless"));
+        Flavour {
+            rootless,
+            ignores_pids_limit: info.cgroup_driver == Some(SystemInfoCgroupDriverEnum::NONE)
+                || info.pids_limit == Some(false),
+        }
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -74,7 +108,22 @@ impl Engine {
             .negotiate_version()
             .await
             .map_err(|e| unreachable_engine(&host, &e))?;
-        Ok(Engine { docker })
+        Ok(Engine {
+            docker,
+            flavour: Arc::default(),
+        })
+    }
+
+    pub async fn flavour(&self) -> anyhow::Result<Flavour> {
+        self.flavour
+            .get_or_try_init(|| async {
+                let info = self.docker.info().await;
+                Ok(Flavour::of(&info.map_err(|e| {
+                    engine_error(e, "asking the engine what it is")
+                })?))
+            })
+            .await
+            .copied()
     }
 
     /// The id of a local image, or `None` if it is not here.
@@ -283,14 +332,24 @@ impl Engine {
         }
     }
 
-    pub async fn create(&self, name: &str, body: ContainerCreateBody) -> anyhow::Result<String> {
+    /// Creates a container; the response carries the engine's warnings, such as limits
+    /// it accepted but will not apply.
+    pub async fn create(
+        &self,
+        name: &str,
+        body: ContainerCreateBody,
+    ) -> anyhow::Result<ContainerCreateResponse> {
         let options = CreateContainerOptionsBuilder::new().name(name).build();
         match self.docker.create_container(Some(options), body).await {
-            Ok(created) => Ok(created.id),
+            Ok(created) => Ok(created),
             Err(DockerError::DockerResponseServerError {
                 status_code: 409, ..
             }) => Err(Error::NameAppeared {
                 name: name.to_string(),
+            }
+            .into()),
+            Err(e) if no_init_binary(&e) => Err(Error::NoInitBinary {
+                reason: docker_message(&e),
             }
             .into()),
             Err(e) => Err(engine_error(e, &format!("creating container {name}"))),
@@ -321,7 +380,9 @@ impl Engine {
             .await
             .map_err(|e| {
                 let message = docker_message(&e);
-                if message.contains("could not select device driver") {
+                if no_init_binary(&e) {
+                    Error::NoInitBinary { reason: message }.into()
+                } else if message.contains("could not select device driver") {
                     Error::NoGpu { reason: message }.into()
                 } else if message.contains("executable file not found") {
                     Error::NoJupyter.into()
@@ -420,16 +481,16 @@ impl Engine {
         Ok(labs)
     }
 
-    /// Running containers that publish host port `port`.
+    /// Running containers that publish host port `port`. Filtered here rather than by
+    /// the engine: Podman refuses the `publish` filter (`publish is an invalid filter`).
     pub async fn containers_publishing(&self, port: u16) -> anyhow::Result<Vec<ContainerSummary>> {
-        let filters = HashMap::from([("publish", vec![port.to_string()])]);
-        let options = ListContainersOptionsBuilder::new()
-            .filters(&filters)
-            .build();
-        self.docker
+        let options = ListContainersOptionsBuilder::new().build();
+        let running = self
+            .docker
             .list_containers(Some(options))
             .await
-            .map_err(|e| engine_error(e, "listing containers"))
+            .map_err(|e| engine_error(e, "listing containers"))?;
+        Ok(running.into_iter().filter(|c| publishes(c, port)).collect())
     }
 }
 
@@ -465,6 +526,14 @@ fn pull_failure(
     }
 }
 
+fn publishes(container: &ContainerSummary, port: u16) -> bool {
+    container
+        .ports
+        .iter()
+        .flatten()
+        .any(|p| p.public_port == Some(port))
+}
+
 /// A transport failure (the engine went away) rather than an answer from the engine.
 fn is_transport(e: &DockerError) -> bool {
     !matches!(
@@ -488,6 +557,11 @@ pub fn engine_error(e: DockerError, what: &str) -> anyhow::Error {
         .into();
     }
     anyhow::Error::new(e).context(what.to_string())
+}
+
+/// Podman's answer to `Init: true` without its init binary, at create or at start.
+fn no_init_binary(e: &DockerError) -> bool {
+    docker_message(e).contains("container-init binary not found")
 }
 
 fn is_not_found(e: &DockerError) -> bool {
@@ -525,4 +599,54 @@ fn unreachable_engine(host: &str, e: &DockerError) -> anyhow::Error {
         hint,
     }
     .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard::models::{PortSummary, PortSummaryTypeEnum};
+
+    #[test]
+    fn rootless_engines_and_ignored_pids_limits_are_told_by_info() {
+        let info = |options: &[&str], driver: &str, pids: bool| SystemInfo {
+            security_options: Some(options.iter().map(|o| o.to_string()).collect()),
+            cgroup_driver: Some(driver.parse().unwrap()),
+            pids_limit: Some(pids),
+            ..Default::default()
+        };
+        let rootless_docker = info(
+            &["name=seccomp,profile=default", "name=rootless"],
+            "none",
+            false,
+        );
+        assert_eq!(
+            Flavour::of(&rootless_docker),
+            Flavour {
+                rootless: true,
+                ignores_pids_limit: true
+            }
+        );
+        let podman = info(&["name=seccomp,profile=default"], "cgroupfs", true);
+        assert_eq!(Flavour::of(&podman), Flavour::default());
+        let rootless_podman = info(&["name=rootless"], "cgroupfs", true);
+        assert!(Flavour::of(&rootless_podman).rootless);
+        assert_eq!(Flavour::of(&SystemInfo::default()), Flavour::default());
+    }
+
+    #[test]
+    fn a_container_publishes_a_port_when_one_of_its_public_ports_is_it() {
+        let port = |public| PortSummary {
+            private_port: 8888,
+            public_port: public,
+            typ: Some(PortSummaryTypeEnum::TCP),
+            ..Default::default()
+        };
+        let container = ContainerSummary {
+            ports: Some(vec![port(None), port(Some(9000))]),
+            ..Default::default()
+        };
+        assert!(publishes(&container, 9000));
+        assert!(!publishes(&container, 8888), "8888 is only exposed");
+        assert!(!publishes(&ContainerSummary::default(), 9000));
+    }
 }

@@ -154,6 +154,9 @@ pub enum Error {
 
     /// `gpus` asks for GPUs and the engine has no GPU runtime.
     NoGpu { reason: String },
+    /// The engine has no init binary for the lab's `Init: true`: Podman without
+    /// `catatonit`, which Debian's podman only recommends.
+    NoInitBinary { reason: String },
 
     /// Ctrl-C, after the cleanup ran.
     Interrupted,
@@ -188,7 +191,7 @@ impl Error {
             | CannotPrompt { .. }
             | PasswordsDiffer
             | NoPasswordHash => Code::Password,
-            EngineUnreachable { .. } | EngineLost { .. } => Code::Docker,
+            EngineUnreachable { .. } | EngineLost { .. } | NoInitBinary { .. } => Code::Docker,
             PortTaken { .. } | PortTakenStarting { .. } | PortTakenLate { .. } => Code::PortTaken,
             BadImageRef { .. } | PullFailed { .. } | NoJupyter | NoRegistryDigest { .. } => {
                 Code::Image
@@ -389,6 +392,10 @@ impl fmt::Display for Error {
                 f,
                 "`gpus` asks for GPUs, but this Docker engine has no GPU runtime ({reason}); install the NVIDIA Container Toolkit and restart Docker, or remove `gpus` from rjup.yaml"
             ),
+            NoInitBinary { reason } => write!(
+                f,
+                "the engine cannot start the lab's init process ({reason}); on Podman, install the `catatonit` package on the engine's host (`sudo apt-get install catatonit`, `sudo dnf install catatonit`)"
+            ),
             Interrupted => f.write_str(
                 "interrupted; nothing half-made was left behind, and `rjup up` picks up from here",
             ),
@@ -448,6 +455,19 @@ mod tests {
             .unwrap_err();
         assert_eq!(exit_code(&err), 6);
         assert_eq!(format!("{err:#}"), "starting the lab: port 8888 is taken");
+    }
+
+    #[test]
+    fn a_missing_init_binary_names_catatonit_and_is_an_engine_problem() {
+        let e = Error::NoInitBinary {
+            reason: "container-init binary not found on the host".into(),
+        };
+        assert_eq!(e.code(), Code::Docker);
+        let line = e.to_string();
+        assert!(
+            line.contains("`catatonit`") && !line.contains('\n'),
+            "{line}"
+        );
     }
 
     #[test]

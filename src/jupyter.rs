@@ -80,7 +80,9 @@ fn py(s: &str) -> String {
 
 /// The config file's text. Refuses to produce a config without a password, so no lab
 /// can ever run with neither a token nor a password.
-pub fn render_config(hashed_password: &str, tls: bool) -> anyhow::Result<String> {
+/// `as_root` lets Jupyter run as uid 0, which rjup asks for only in a rootless engine,
+/// where uid 0 is the user and has no capabilities.
+pub fn render_config(hashed_password: &str, tls: bool, as_root: bool) -> anyhow::Result<String> {
     if !hashed_password.starts_with("argon2:$argon2") {
         return Err(Error::NoPasswordHash.into());
     }
@@ -98,7 +100,10 @@ pub fn render_config(hashed_password: &str, tls: bool) -> anyhow::Result<String>
         "c.ServerApp.open_browser = False".to_string(),
         format!("c.ServerApp.root_dir = {}", py(ROOT_DIR)),
         "c.ServerApp.allow_remote_access = True".to_string(),
-        "c.ServerApp.allow_root = False".to_string(),
+        format!(
+            "c.ServerApp.allow_root = {}",
+            if as_root { "True" } else { "False" }
+        ),
         format!(
             "c.ServerApp.cookie_secret_file = {}",
             py(&format!("{CONFIG_DIR}/{COOKIE_SECRET_FILE}"))
@@ -148,7 +153,7 @@ pub fn injected_files(
         .dir(&format!("{dir}/"), 0o700, owner)
         .file(
             &format!("{dir}/{CONFIG_FILE}"),
-            render_config(hashed_password, tls.is_some())?.as_bytes(),
+            render_config(hashed_password, tls.is_some(), owner.uid == 0)?.as_bytes(),
             0o600,
             owner,
         )
@@ -188,7 +193,7 @@ mod tests {
 
     #[test]
     fn config_listens_everywhere_with_a_password_and_no_token() {
-        let c = render_config(HASH, false).unwrap();
+        let c = render_config(HASH, false, false).unwrap();
         for line in [
             "c.ServerApp.ip = \"0.0.0.0\"",
             "c.ServerApp.port = 8888",
@@ -207,11 +212,16 @@ mod tests {
             "ServerApp.password is deprecated"
         );
         assert!(!c.contains("certfile"));
+        assert!(c.lines().any(|l| l == "c.ServerApp.allow_root = False"));
+        let rootless = render_config(HASH, false, true).unwrap();
+        assert!(rootless
+            .lines()
+            .any(|l| l == "c.ServerApp.allow_root = True"));
     }
 
     #[test]
     fn the_throttle_is_valid_python_with_its_thresholds_filled_in() {
-        let c = render_config(HASH, false).unwrap();
+        let c = render_config(HASH, false, false).unwrap();
         assert!(c.contains("    FREE_FAILURES = 5\n") && c.contains("    FIRST_LOCKOUT = 30.0\n"));
         assert!(c.contains("    _failures = {}\n"));
         assert!(!c.contains("{free_failures}") && !c.contains("{{"));
@@ -220,7 +230,7 @@ mod tests {
     #[test]
     fn no_config_without_a_password_can_be_made() {
         for bad in ["", "sha1:abc", "argon2:"] {
-            let e = render_config(bad, false).unwrap_err();
+            let e = render_config(bad, false, false).unwrap_err();
             assert_eq!(
                 crate::error::exit_code(&e),
                 crate::error::Code::Password as u8,
@@ -231,7 +241,7 @@ mod tests {
 
     #[test]
     fn tls_adds_the_certificate_and_secure_cookies() {
-        let c = render_config(HASH, true).unwrap();
+        let c = render_config(HASH, true, false).unwrap();
         assert!(c.contains("c.ServerApp.certfile = \"/etc/rjup/jupyter/lab.crt\""));
         assert!(c.contains("c.ServerApp.keyfile = \"/etc/rjup/jupyter/lab.key\""));
         assert!(c.contains("c.IdentityProvider.secure_cookie = True"));

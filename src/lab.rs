@@ -2,6 +2,7 @@
 //! lab sees is hashed into a label, which `converge` compares with what runs.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
 
 use bollard::models::{
     ContainerCreateBody, DeviceRequest, HostConfig, PortBinding, RestartPolicy,
@@ -9,6 +10,7 @@ use bollard::models::{
 };
 use sha2::{Digest, Sha256};
 
+use crate::archive::ROOT;
 use crate::config::Gpus;
 use crate::jupyter;
 use crate::settings::Spec;
@@ -29,6 +31,9 @@ pub const CONTAINER_PORT: &str = "8888/tcp";
 
 /// The home rjup makes for the lab user in pulled images, which have none for its uid.
 const PULLED_HOME: &str = "/home/lab";
+/// The lab's home in a rootless engine, made afresh for uid 0: a built image's
+/// `/home/lab` belongs to a uid that the lab, without capabilities, cannot write as.
+const ROOTLESS_HOME: &str = "/root";
 
 /// The container `up` wants, ready to create.
 #[derive(Debug, Clone)]
@@ -52,13 +57,22 @@ pub struct Inputs<'a> {
     pub hashed_password: &'a str,
     pub cookie_secret: &'a str,
     pub tls: Option<&'a Tls>,
+    /// The engine is rootless ([`crate::engine::Flavour`]).
+    pub rootless: bool,
 }
 
 /// The container `up` wants. Hardened by default: no capabilities, no privilege gain,
 /// a process limit, an init that reaps dead kernels, and only the project mounted.
 pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
     let spec = inputs.spec;
-    let home = inputs.pulled.then_some(PULLED_HOME);
+    // In a rootless engine uid 0 is the user who runs it, while the project owner's uid
+    // would be a subordinate id: the project would not be writable and what the lab
+    // makes would belong to no one. Uid 0 there is still without capabilities.
+    let (owner, home) = if inputs.rootless {
+        (ROOT, Some(ROOTLESS_HOME))
+    } else {
+        (spec.owner, inputs.pulled.then_some(PULLED_HOME))
+    };
     let mut env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
     env.push(format!("JUPYTER_CONFIG_DIR={}", jupyter::CONFIG_DIR));
     if let Some(home) = home {
@@ -66,7 +80,7 @@ pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
     }
     let body = ContainerCreateBody {
         image: Some(inputs.image_reference.to_string()),
-        user: Some(format!("{}:{}", spec.owner.uid, spec.owner.gid)),
+        user: Some(format!("{}:{}", owner.uid, owner.gid)),
         env: Some(env),
         cmd: Some(vec!["jupyter".into(), "lab".into()]),
         working_dir: Some(jupyter::ROOT_DIR.to_string()),
@@ -77,7 +91,7 @@ pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
     let files = jupyter::injected_files(
         inputs.hashed_password,
         inputs.cookie_secret,
-        spec.owner,
+        owner,
         home,
         inputs.tls,
     )?;
@@ -106,7 +120,7 @@ fn host_config(spec: &Spec, host_port: u16) -> HostConfig {
     let port_bindings = HashMap::from([(
         CONTAINER_PORT.to_string(),
         Some(vec![PortBinding {
-            host_ip: Some(spec.bind.to_string()),
+            host_ip: Some(published_ip(spec.bind)),
             host_port: Some(host_port.to_string()),
         }]),
     )]);
@@ -140,6 +154,17 @@ fn host_config(spec: &Spec, host_port: u16) -> HostConfig {
         }),
         init: Some(true),
         ..Default::default()
+    }
+}
+
+/// The HostIp to publish on. "All IPv4 addresses" is the empty HostIp, which Docker and
+/// Podman both take that way, while Podman under netavark never answers on an explicit
+/// `0.0.0.0`. The `bind` label and `status` still say `0.0.0.0`.
+fn published_ip(bind: IpAddr) -> String {
+    if bind == IpAddr::V4(Ipv4Addr::UNSPECIFIED) {
+        String::new()
+    } else {
+        bind.to_string()
     }
 }
 
@@ -180,6 +205,7 @@ mod tests {
             hashed_password: HASH,
             cookie_secret: "c00k1e",
             tls: None,
+            rootless: false,
         }
     }
 
@@ -215,7 +241,7 @@ mod tests {
         let binding = &hc.port_bindings.as_ref().unwrap()["8888/tcp"]
             .as_ref()
             .unwrap()[0];
-        assert_eq!(binding.host_ip.as_deref(), Some("0.0.0.0"));
+        assert_eq!(binding.host_ip.as_deref(), Some(""), "all addresses");
         assert_eq!(binding.host_port.as_deref(), Some("8888"));
         assert_eq!(
             hc.restart_policy.as_ref().unwrap().name,
@@ -225,8 +251,20 @@ mod tests {
         assert_eq!(d.body.user.as_deref(), Some("1500:1500"));
         let labels = d.body.labels.as_ref().unwrap();
         assert_eq!(labels[label::PROJECT], "/home/ada/demo");
+        assert_eq!(labels[label::BIND], "0.0.0.0");
         assert_eq!(labels[label::CONFIG_HASH], d.config_hash);
         assert_eq!(labels[label::IMAGE], "sha256:aaaa");
+    }
+
+    #[test]
+    fn a_bind_address_other_than_all_is_published_as_given() {
+        let mut s = spec();
+        s.bind = "10.1.2.3".parse().unwrap();
+        let hc = desired(&inputs(&s)).unwrap().body.host_config.unwrap();
+        let binding = &hc.port_bindings.as_ref().unwrap()["8888/tcp"]
+            .as_ref()
+            .unwrap()[0];
+        assert_eq!(binding.host_ip.as_deref(), Some("10.1.2.3"));
     }
 
     #[test]
@@ -251,6 +289,33 @@ mod tests {
             (hc.memory, hc.nano_cpus, hc.device_requests),
             (None, None, None)
         );
+    }
+
+    #[test]
+    fn in_a_rootless_engine_the_lab_is_uid_0_there_without_capabilities() {
+        let s = spec();
+        let mut i = inputs(&s);
+        i.rootless = true;
+        let d = desired(&i).unwrap();
+        assert_eq!(d.body.user.as_deref(), Some("0:0"));
+        assert!(d
+            .body
+            .env
+            .as_ref()
+            .unwrap()
+            .contains(&"HOME=/root".to_string()));
+        let hc = d.body.host_config.as_ref().unwrap();
+        assert_eq!(hc.cap_drop, Some(vec!["ALL".to_string()]));
+        assert_eq!(
+            hc.security_opt,
+            Some(vec!["no-new-privileges:true".to_string()])
+        );
+        let mut files = tar::Archive::new(d.files.as_slice());
+        for entry in files.entries().unwrap() {
+            let h = entry.unwrap().header().clone();
+            assert_eq!((h.uid().unwrap(), h.gid().unwrap()), (0, 0));
+        }
+        assert_ne!(d.config_hash, desired(&inputs(&s)).unwrap().config_hash);
     }
 
     #[test]

@@ -180,10 +180,19 @@ fn one_line(text: &str, max: usize) -> String {
     }
 }
 
-/// `Step 3/9 : RUN ...` → (3, 9, "RUN ...").
+/// `Step 3/9 : RUN ...` (Docker's classic builder) or `STEP 3/9: RUN ...` (buildah,
+/// behind Podman's API, which prefixes `[1/2] ` in multi-stage builds) → (3, 9, "RUN ...").
 fn parse_step(line: &str) -> Option<(u64, u64, &str)> {
-    let rest = line.strip_prefix("Step ")?;
-    let (counts, what) = rest.split_once(" : ")?;
+    let (counts, what) = match line.strip_prefix("Step ") {
+        Some(rest) => rest.split_once(" : ")?,
+        None => {
+            let line = match line.strip_prefix('[') {
+                Some(staged) => staged.split_once("] ")?.1,
+                None => line,
+            };
+            line.strip_prefix("STEP ")?.split_once(": ")?
+        }
+    };
     let (n, total) = counts.split_once('/')?;
     Some((n.parse().ok()?, total.parse().ok()?, what))
 }
@@ -235,6 +244,20 @@ mod tests {
             Some((3, 9, "RUN uv pip install"))
         );
         assert_eq!(parse_step(" ---> Running in 1234"), None);
+    }
+
+    #[test]
+    fn buildah_steps_are_recognised() {
+        assert_eq!(
+            parse_step("STEP 3/9: RUN uv pip install"),
+            Some((3, 9, "RUN uv pip install"))
+        );
+        assert_eq!(
+            parse_step("[2/2] STEP 1/4: FROM python:3.13-slim"),
+            Some((1, 4, "FROM python:3.13-slim"))
+        );
+        assert_eq!(parse_step("COMMIT rjup/demo:0123"), None);
+        assert_eq!(parse_step("[notice] STEP up"), None);
     }
 
     #[test]

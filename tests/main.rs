@@ -16,6 +16,8 @@ mod e2e;
 mod environments;
 mod faults;
 mod hostile;
+mod podman;
 mod recreate;
 mod registry;
+mod rootless;
 mod security;

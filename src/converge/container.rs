@@ -45,7 +45,11 @@ impl<'a> Containers<'a> {
     /// Creates the container under `name` with its files copied in, registered for
     /// removal should the command be interrupted before it serves.
     async fn create_as(&self, name: &str, desired: &Desired) -> anyhow::Result<Made> {
-        let id = self.engine.create(name, desired.body.clone()).await?;
+        let created = self.engine.create(name, desired.body.clone()).await?;
+        for warning in &created.warnings {
+            self.printer.warn(warning);
+        }
+        let id = created.id;
         let registered = self.cleanup.remove_container(self.engine, &id);
         let made = Made { id, registered };
         if let Err(err) = self.engine.upload(&made.id, desired.files.clone()).await {

@@ -21,7 +21,7 @@ pub use plan::{plan, Action, Observed, Status};
 pub use ready::{probe_target, Readiness};
 
 use crate::cleanup::Cleanup;
-use crate::engine::{BuildFlags, Engine};
+use crate::engine::{BuildFlags, Engine, Flavour};
 use crate::image::{self, ImagePlan};
 use crate::printer::Printer;
 use crate::settings::Spec;
@@ -99,6 +99,17 @@ pub async fn act<R: Runtime>(
     }
 }
 
+/// Limits the engine accepts and shows in inspect but does not apply deserve a word, not
+/// silence: the hardening the README promises is weaker on such an engine.
+fn warn_ignored_limits(flavour: Flavour, spec: &Spec, printer: Printer) {
+    if flavour.ignores_pids_limit {
+        printer.warn(format!(
+            "this engine applies no pids limit (no cgroup driver, as in rootless Docker without cgroup v2), so the lab's limit of {} processes is not enforced",
+            spec.resources.pids
+        ));
+    }
+}
+
 pub struct Options {
     pub force_recreate: bool,
     pub rebuild: bool,
@@ -142,6 +153,7 @@ pub async fn converge(
         printer,
     )
     .await?;
+    let flavour = engine.flavour().await?;
     let cookie_secret = state.cookie_secret()?;
     let tls = certificate::for_lab(spec, state, printer)?;
     let desired = lab::desired(&lab::Inputs {
@@ -153,6 +165,7 @@ pub async fn converge(
         hashed_password,
         cookie_secret: &cookie_secret,
         tls: tls.as_ref(),
+        rootless: flavour.rootless,
     })?;
     let (config_hash, image) = container::Containers::wanted(&desired);
     let action = plan(
@@ -161,6 +174,9 @@ pub async fn converge(
         image,
         options.force_recreate,
     );
+    if action != Action::Nothing {
+        warn_ignored_limits(flavour, spec, printer);
+    }
     let ready = Readiness::new(spec.bind, port, tls.as_ref(), options.timeout, printer)?;
     act(
         &runtime,

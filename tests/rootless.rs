@@ -1,0 +1,63 @@
+//! Rootless Docker (`../shared/docker/rootless.sh`): the tester's own dockerd, in whose
+//! user namespace container uid 0 is the tester.
+
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::PermissionsExt;
+use std::sync::OnceLock;
+
+use crate::podman::{start_engine, OnEngine};
+use crate::util::*;
+
+/// The tester's rootless Docker, started once per run.
+fn rootless_docker() -> &'static str {
+    static HOST: OnceLock<String> = OnceLock::new();
+    HOST.get_or_init(|| {
+        tester_ids().expect("rootless Docker is started for the tester, which needs root");
+        // slirp4netns opens the tun device as the user; distributions make it 0666,
+        // and a machine where it is root's only cannot run any rootless engine.
+        let tun = std::path::Path::new("/dev/net/tun");
+        std::fs::set_permissions(tun, std::fs::Permissions::from_mode(0o666)).unwrap();
+        start_engine("rootless.sh", &[TESTER])
+    })
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn on_rootless_docker_the_lab_writes_as_the_user_and_may_change_the_users_files() {
+    let _engine = engine();
+    let lab = OnEngine::new(
+        Project::from_example("pulled", "rootless-pulled"),
+        rootless_docker(),
+    );
+    lab.project.write("from-the-user.txt", "made on the host\n");
+    let port = free_port();
+    let up = lab.up_and_check(port);
+    assert!(
+        stderr(&up).contains("rjup: warning: this engine applies no pids limit"),
+        "the ignored pids limit is told: {}",
+        stderr(&up)
+    );
+
+    let browser = Browser::new(port);
+    assert_eq!(browser.login(PASSWORD), 302, "a colleague logs in");
+    let made = browser.put_notebook("made-in-the-lab.ipynb", "print(1)");
+    assert_eq!(made.status, 201, "{}", made.body);
+    let changed = browser.put_file("from-the-user.txt", "changed in the lab\n");
+    assert_eq!(
+        changed.status, 200,
+        "the user's file is writable: {}",
+        changed.body
+    );
+
+    let (uid, gid) = tester_ids().unwrap();
+    let dir = &lab.project.dir;
+    for file in ["made-in-the-lab.ipynb", "from-the-user.txt"] {
+        let meta = std::fs::metadata(dir.join(file)).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (uid, gid), "{file} is the user's");
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.join("from-the-user.txt")).unwrap(),
+        "changed in the lab\n"
+    );
+    lab.down();
+}
