@@ -10,6 +10,7 @@ use crate::certificate;
 use crate::cleanup::Cleanup;
 use crate::cli::CheckArgs;
 use crate::converge::{self, container, probe_target, Options};
+use crate::endpoint::Endpoint;
 use crate::engine::Engine;
 use crate::error::{fail, Code, Error};
 use crate::http::Target;
@@ -22,6 +23,7 @@ use crate::state::ProjectState;
 
 pub async fn run(
     project: Option<&Path>,
+    endpoint: &Endpoint,
     args: CheckArgs,
     printer: Printer,
     cleanup: &Cleanup,
@@ -50,7 +52,7 @@ pub async fn run(
             return fail(Code::Config, format!("notebook {notebook} is not in the project {}; give its path relative to the project", spec.dir.display()));
         }
     }
-    let engine = Engine::connect().await?;
+    let engine = Engine::connect(endpoint).await?;
     let mut report = Report {
         ok: true,
         steps: Vec::new(),
