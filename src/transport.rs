@@ -2,14 +2,15 @@
 //! through bollard's own clients; `tcp://` with TLS through rustls, and `ssh://` through
 //! the user's own `ssh` running `docker system dial-stdio` (as the docker CLI does, so
 //! the user's config, agent, known hosts and any port work), each as a bollard custom
-//! transport speaking HTTP/1.1 over one fresh connection per request.
+//! transport speaking HTTP/1.1 over connections it keeps for the next request.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bollard::errors::Error as DockerError;
 use bollard::{BollardRequest, Docker, API_DEFAULT_VERSION};
-use hyper::body::{Body, Incoming};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
 use hyper::http::{header, HeaderValue, Request, Response, Uri};
 use hyper_util::rt::TokioIo;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -17,6 +18,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::task::JoinHandle;
 
 use crate::endpoint::{Endpoint, Tls};
 use crate::error::Error;
@@ -42,9 +44,10 @@ pub fn docker(endpoint: &Endpoint) -> Result<Docker, Error> {
             return tls_docker(target, config).map_err(|why| refused(why, TLS_FILES_HINT));
         }
         ("ssh", _) => {
-            let ssh = Ssh::parse(rest).map_err(|why| refused(why, SSH_URL_HINT))?;
+            let ssh = Arc::new(Ssh::parse(rest).map_err(|why| refused(why, SSH_URL_HINT))?);
+            let pool = Arc::new(Pool::default());
             Docker::connect_with_custom_transport(
-                move |request| ssh.clone().request(request),
+                move |request| ssh.clone().request(pool.clone(), request),
                 Some("http://docker"),
                 TIMEOUT,
                 API_DEFAULT_VERSION,
@@ -112,27 +115,63 @@ fn with_port(authority: &str, default: u16) -> String {
     }
 }
 
-/// Sends one request over `io` and returns the response; `keep` lives as long as the
-/// connection (the ssh child, which dies with it).
-async fn send<I, B, K>(
-    io: I,
-    request: Request<B>,
-    keep: K,
-) -> Result<Response<Incoming>, DockerError>
+/// The body type of bollard's requests, which bollard names only through its request.
+trait HasBody {
+    type Body;
+}
+
+impl<B> HasBody for Request<B> {
+    type Body = B;
+}
+
+type Sender = SendRequest<<BollardRequest as HasBody>::Body>;
+
+/// Idle connections to the engine, reused as the docker CLI reuses its one: a fresh ssh
+/// or TLS handshake per request would cost more than most requests.
+#[derive(Default)]
+struct Pool {
+    idle: Mutex<Vec<Sender>>,
+}
+
+impl Pool {
+    /// A connection that has finished its last response and may take another.
+    fn take(&self) -> Option<Sender> {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        // A connection still streaming (logs -f) stays until it is ready or closed.
+        idle.retain(|sender| !sender.is_closed());
+        let ready = idle.iter().position(SendRequest::is_ready)?;
+        Some(idle.swap_remove(ready))
+    }
+
+    /// Sends the request, and keeps the connection for the next one.
+    async fn send(
+        &self,
+        mut sender: Sender,
+        request: BollardRequest,
+    ) -> Result<Response<Incoming>, DockerError> {
+        sender.ready().await?;
+        let response = sender.send_request(origin_form(request)).await?;
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(sender);
+        Ok(response)
+    }
+}
+
+/// HTTP/1.1 over `io`; `keep` lives as long as the connection (the ssh child, which is
+/// killed when it drops).
+async fn handshake<I, K>(io: I, keep: K) -> Result<Sender, DockerError>
 where
     I: AsyncRead + AsyncWrite + Send + Unpin + 'static,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     K: Send + 'static,
 {
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await?;
     tokio::spawn(async move {
         let _ = connection.await;
         drop(keep);
     });
-    sender.ready().await?;
-    Ok(sender.send_request(origin_form(request)).await?)
+    Ok(sender)
 }
 
 /// HTTP/1.1 wants the path on the request line and the host in a header; bollard's
@@ -163,15 +202,23 @@ fn tls_docker(target: String, config: Arc<rustls::ClientConfig>) -> Result<Docke
         .to_string();
     let name = ServerName::try_from(host).map_err(|e| format!("{target}: {e}"))?;
     let address = format!("http://{target}");
+    let pool = Arc::new(Pool::default());
     Docker::connect_with_custom_transport(
         move |request: BollardRequest| {
             let (target, name, config) = (target.clone(), name.clone(), config.clone());
+            let pool = pool.clone();
             async move {
-                let tcp = tokio::net::TcpStream::connect(&target).await?;
-                let tls = tokio_rustls::TlsConnector::from(config)
-                    .connect(name, tcp)
-                    .await?;
-                send(tls, request, ()).await
+                let sender = match pool.take() {
+                    Some(sender) => sender,
+                    None => {
+                        let tcp = tokio::net::TcpStream::connect(&target).await?;
+                        let tls = tokio_rustls::TlsConnector::from(config)
+                            .connect(name, tcp)
+                            .await?;
+                        handshake(tls, ()).await?
+                    }
+                };
+                pool.send(sender, request).await
             }
         },
         Some(address),
@@ -350,9 +397,25 @@ impl Ssh {
         words.join(" ")
     }
 
-    /// One request over a fresh `ssh ... docker system dial-stdio`. BatchMode: a prompt
-    /// per request would be unusable, and without a terminal it would hang.
-    async fn request(self, request: BollardRequest) -> Result<Response<Incoming>, DockerError> {
+    /// One request, over an idle connection or a fresh `ssh ... docker system
+    /// dial-stdio`; a fresh one that fails says what ssh said.
+    async fn request(
+        self: Arc<Self>,
+        pool: Arc<Pool>,
+        request: BollardRequest,
+    ) -> Result<Response<Incoming>, DockerError> {
+        if let Some(sender) = pool.take() {
+            return pool.send(sender, request).await;
+        }
+        let (sender, said) = self.connect().await?;
+        match pool.send(sender, request).await {
+            Ok(response) => Ok(response),
+            Err(e) => Err(ssh_failure(e, said).await),
+        }
+    }
+
+    /// BatchMode: ssh may not prompt, since without a terminal it would hang.
+    async fn connect(&self) -> Result<(Sender, JoinHandle<String>), DockerError> {
         let mut child = tokio::process::Command::new("ssh")
             .args(self.arguments())
             .args(["-o", "BatchMode=yes", "-o", "ConnectTimeout=30", "-T", "--"])
@@ -374,15 +437,13 @@ impl Ssh {
             let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut text).await;
             String::from_utf8_lossy(&text).into_owned()
         });
-        match send(tokio::io::join(stdout, stdin), request, child).await {
-            Ok(response) => Ok(response),
-            Err(e) => Err(ssh_failure(e, said).await),
-        }
+        let sender = handshake(tokio::io::join(stdout, stdin), child).await?;
+        Ok((sender, said))
     }
 }
 
 /// ssh's own reason (its last line on stderr) beats hyper's "connection closed".
-async fn ssh_failure(e: DockerError, said: tokio::task::JoinHandle<String>) -> DockerError {
+async fn ssh_failure(e: DockerError, said: JoinHandle<String>) -> DockerError {
     let text = tokio::time::timeout(Duration::from_secs(5), said)
         .await
         .ok()
