@@ -68,11 +68,15 @@ const SSH_URL_HINT: &str = "write it as ssh://[USER@]HOST[:PORT]";
 
 /// The engine did not answer: why, and a fix that fits how rjup tried to reach it.
 pub fn unreachable(endpoint: &Endpoint, e: &DockerError) -> Error {
-    let mut reason = format!("{e}");
-    if let Some(source) = std::error::Error::source(e) {
-        if !reason.contains(&source.to_string()) {
-            reason = format!("{reason}: {source}");
+    // The root cause ("Connection refused") is at the end of hyper's chain.
+    let mut reason = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !reason.contains(&text) {
+            reason = format!("{reason}: {text}");
         }
+        source = cause.source();
     }
     let reason = reason.replace('\n', " ");
     let other = if endpoint.name == endpoint.host {

@@ -347,6 +347,30 @@ fn logs_follow_streams_over_ssh() {
 
 #[test]
 #[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn a_build_streams_its_steps_over_ssh() {
+    let _engine = engine();
+    let host = format!("ssh://{TESTER}@127.0.0.1:{}", sshd().port);
+    let project = Project::from_example("minimal", "ssh-build");
+    // Only this last step is new: every layer before it is the default image's.
+    project.write(
+        "postBuild",
+        "#!/bin/sh\necho built-over-ssh > /tmp/marker\n",
+    );
+    let out = project.rjup(&["build"], &[("DOCKER_HOST", &host)], None);
+    assert_success(&out, "rjup build over ssh");
+    let said = stderr(&out) + &stdout(&out);
+    assert!(
+        said.contains(&format!("Building rjup/{}:", project.name)),
+        "{said}"
+    );
+    assert!(
+        !images_named(&format!("rjup/{}", project.name)).is_empty(),
+        "no image"
+    );
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn an_ssh_host_that_refuses_the_key_is_exit_5_with_ssh_s_reason() {
     let _engine = engine();
     let host = format!("ssh://nobody@127.0.0.1:{}", sshd().port);
