@@ -44,7 +44,10 @@ pub async fn run(endpoint: &Endpoint, args: LsArgs, printer: Printer) -> anyhow:
         return Ok(());
     }
     if labs.is_empty() {
-        printer.say("No rjup labs on this engine; start one with `rjup up` in a project directory");
+        printer.say(format!(
+            "No rjup labs on the engine {}; start one with `rjup up` in a project directory",
+            engine.name()
+        ));
         return Ok(());
     }
     let width = labs.iter().map(|l| l.name.len()).max().unwrap_or(4).max(4);
