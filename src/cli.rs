@@ -33,6 +33,10 @@ pub struct Cli {
     #[arg(short = 'C', long = "project", global = true, value_name = "DIR")]
     pub project: Option<PathBuf>,
 
+    /// The Docker context to use (overrides DOCKER_HOST, DOCKER_CONTEXT and `docker context use`)
+    #[arg(short = 'c', long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }

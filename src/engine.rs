@@ -19,16 +19,20 @@ use bollard::Docker;
 use futures_util::{Stream, StreamExt};
 use tokio::sync::OnceCell;
 
+use crate::endpoint::Endpoint;
 use crate::error::Error;
 use crate::image_ref::ImageRef;
 use crate::printer::Printer;
 use crate::progress;
+use crate::transport;
 
 #[derive(Clone)]
 pub struct Engine {
     docker: Docker,
     /// Asked of the engine once, by the first command step that needs it.
     flavour: Arc<OnceCell<Flavour>>,
+    /// The context's name or the host, for `status` and `ls`.
+    name: String,
 }
 
 /// What sort of engine this is, as far as the lab's container depends on it. Detected
@@ -98,19 +102,17 @@ pub fn proxy_variables() -> HashMap<String, String> {
 const STOP_TIMEOUT: i32 = 10;
 
 impl Engine {
-    /// Connects as the `docker` CLI would (`DOCKER_HOST`, else the local socket) and
-    /// agrees on an API version the engine speaks.
-    pub async fn connect() -> anyhow::Result<Engine> {
-        let host = std::env::var("DOCKER_HOST")
-            .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
-        let docker = Docker::connect_with_defaults().map_err(|e| unreachable_engine(&host, &e))?;
+    /// Connects to the engine the endpoint names and agrees on an API version it speaks.
+    pub async fn connect(endpoint: &Endpoint) -> anyhow::Result<Engine> {
+        let docker = transport::docker(endpoint)?;
         let docker = docker
             .negotiate_version()
             .await
-            .map_err(|e| unreachable_engine(&host, &e))?;
+            .map_err(|e| transport::unreachable(endpoint, &e))?;
         Ok(Engine {
             docker,
             flavour: Arc::default(),
+            name: endpoint.name.clone(),
         })
     }
 
@@ -124,6 +126,11 @@ impl Engine {
             })
             .await
             .copied()
+    }
+
+    /// The context's name, or the host when no context named the engine.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The id of a local image, or `None` if it is not here.
@@ -582,25 +589,6 @@ pub fn docker_message(e: &DockerError) -> String {
         other => other.to_string(),
     }
 }
-
-fn unreachable_engine(host: &str, e: &DockerError) -> anyhow::Error {
-    let text = format!("{e:#}");
-    let source = std::error::Error::source(e)
-        .map(|s| s.to_string())
-        .unwrap_or_default();
-    let hint = if text.contains("ermission denied") || source.contains("ermission denied") {
-        "add your user to the `docker` group (`sudo usermod -aG docker $USER`, then log in again)"
-    } else {
-        "start it (`sudo systemctl start docker`), or set DOCKER_HOST to the engine's address"
-    };
-    Error::EngineUnreachable {
-        host: host.to_string(),
-        reason: text,
-        hint,
-    }
-    .into()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -66,7 +66,14 @@ pub enum Error {
     EngineUnreachable {
         host: String,
         reason: String,
-        hint: &'static str,
+        hint: String,
+    },
+    /// `--context`, `DOCKER_CONTEXT` or `currentContext` names a context the docker CLI's
+    /// store does not hold; `known` are the ones it does.
+    UnknownContext {
+        name: String,
+        source: &'static str,
+        known: Vec<String>,
     },
     /// The connection to the engine broke while rjup was `doing` something.
     EngineLost { doing: String, reason: String },
@@ -183,9 +190,11 @@ impl Error {
     pub fn code(&self) -> Code {
         use Error::*;
         match self {
-            Config { .. } | BindNotLocal { .. } | LockNeedsBuild | LockCannotPinConda { .. } => {
-                Code::Config
-            }
+            Config { .. }
+            | BindNotLocal { .. }
+            | LockNeedsBuild
+            | LockCannotPinConda { .. }
+            | UnknownContext { .. } => Code::Config,
             EmptyPassword
             | EmptyPasswordVar { .. }
             | CannotPrompt { .. }
@@ -244,6 +253,21 @@ impl fmt::Display for Error {
                 f,
                 "cannot reach the Docker engine at {host} ({reason}); {hint}"
             ),
+            UnknownContext {
+                name,
+                source,
+                known,
+            } => {
+                write!(
+                    f,
+                    "there is no Docker context \"{name}\" (from {source}); the known ones are {}",
+                    known.join(", ")
+                )?;
+                if let Some(close) = closest(name, known) {
+                    write!(f, "; did you mean \"{close}\"?")?;
+                }
+                f.write_str(" (`docker context ls` lists them, `docker context create` makes one)")
+            }
             EngineLost { doing, reason } => write!(
                 f,
                 "lost the connection to the Docker engine while {doing} ({reason}); check that it is running (or DOCKER_HOST), then run the command again: nothing half-made is kept"
@@ -421,6 +445,16 @@ fn login_command(registry: &Option<String>) -> String {
     }
 }
 
+/// The known name a mistyped one most likely meant, if any is close enough.
+fn closest<'a>(name: &str, known: &'a [String]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (strsim::levenshtein(name, k), k.as_str()))
+        .filter(|(distance, k)| *distance <= 2.max(k.len() / 3))
+        .min()
+        .map(|(_, k)| k)
+}
+
 /// Shorthand for `Err(Error::new(code, message).into())`.
 pub fn fail<T>(code: Code, message: impl Into<String>) -> anyhow::Result<T> {
     Err(Error::new(code, message).into())
@@ -549,7 +583,7 @@ mod tests {
         let unreachable = Error::EngineUnreachable {
             host: "unix:///nowhere".into(),
             reason: "no such file".into(),
-            hint: "start it",
+            hint: "start it".into(),
         };
         assert_eq!(unreachable.code(), Code::Docker);
         assert_eq!(

@@ -13,6 +13,7 @@ mod check;
 mod cli;
 mod data_safety;
 mod e2e;
+mod engines;
 mod environments;
 mod faults;
 mod hostile;

@@ -1,18 +1,24 @@
 use std::path::Path;
 
 use crate::cli::BuildArgs;
+use crate::endpoint::Endpoint;
 use crate::engine::{BuildFlags, Engine};
 use crate::image::{self, ImagePlan};
 use crate::printer::Printer;
 use crate::settings::{self, Overrides};
 
-pub async fn run(project: Option<&Path>, args: BuildArgs, printer: Printer) -> anyhow::Result<()> {
+pub async fn run(
+    project: Option<&Path>,
+    endpoint: &Endpoint,
+    args: BuildArgs,
+    printer: Printer,
+) -> anyhow::Result<()> {
     let spec = settings::resolve(project, Overrides::default())?;
     for warning in &spec.warnings {
         printer.warn(warning);
     }
     spec.ensure_lock_fresh()?;
-    let engine = Engine::connect().await?;
+    let engine = Engine::connect(endpoint).await?;
     let plan = image::plan(&spec.name, spec.owner, &spec.image);
     let flags = BuildFlags {
         no_cache: args.no_cache,

@@ -12,6 +12,7 @@ use crate::cleanup::Cleanup;
 use crate::cli::CheckArgs;
 use crate::client::Target;
 use crate::converge::{self, container, probe_target, Options};
+use crate::endpoint::Endpoint;
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::lab::label;
@@ -23,6 +24,7 @@ use crate::state::ProjectState;
 
 pub async fn run(
     project: Option<&Path>,
+    endpoint: &Endpoint,
     args: CheckArgs,
     printer: Printer,
     cleanup: &Cleanup,
@@ -44,9 +46,12 @@ pub async fn run(
     let notebooks = notebooks_to_run(&spec, &args)?;
     // `--url` alone needs no engine, so a check against a remote lab works on a host
     // without one; otherwise connect now, so a missing engine fails before any step.
-    let engine = OnceCell::new();
+    let engine = LazyEngine {
+        endpoint,
+        engine: OnceCell::new(),
+    };
     if args.up || args.down || args.url.is_none() {
-        connected(&engine).await?;
+        engine.get().await?;
     }
     let mut report = Report {
         ok: true,
@@ -107,7 +112,7 @@ fn notebooks_to_run(spec: &settings::Spec, args: &CheckArgs) -> anyhow::Result<V
 
 /// `--up`: the lab as `rjup up` would make it, with the password the check logs in with.
 async fn bring_up(
-    engine: &OnceCell<Engine>,
+    engine: &LazyEngine<'_>,
     spec: &settings::Spec,
     secret: &password::Secret,
     args: &CheckArgs,
@@ -124,7 +129,7 @@ async fn bring_up(
                 timeout: Duration::from_secs(args.timeout),
             };
             converge::converge(
-                connected(engine).await?,
+                engine.get().await?,
                 spec,
                 &state,
                 &hashed,
@@ -137,8 +142,18 @@ async fn bring_up(
         .await
 }
 
-async fn connected(engine: &OnceCell<Engine>) -> anyhow::Result<&Engine> {
-    engine.get_or_try_init(Engine::connect).await
+/// The engine, connected the first time a step needs it.
+struct LazyEngine<'a> {
+    endpoint: &'a Endpoint,
+    engine: OnceCell<Engine>,
+}
+
+impl LazyEngine<'_> {
+    async fn get(&self) -> anyhow::Result<&Engine> {
+        self.engine
+            .get_or_try_init(|| Engine::connect(self.endpoint))
+            .await
+    }
 }
 
 fn secret_copy(secret: &password::Secret) -> anyhow::Result<password::Secret> {
@@ -148,7 +163,7 @@ fn secret_copy(secret: &password::Secret) -> anyhow::Result<password::Secret> {
 /// Where the lab answers: `--url`, else the address this host publishes it on; over
 /// HTTPS, trusting exactly the certificate rjup gave the lab.
 async fn lab_target(
-    engine: &OnceCell<Engine>,
+    engine: &LazyEngine<'_>,
     spec: &settings::Spec,
     url: Option<&str>,
     printer: Printer,
@@ -181,7 +196,7 @@ async fn lab_target(
         }
         return probe_target(addr.ip(), addr.port(), tls.as_ref());
     }
-    let Some(container) = container::existing(connected(engine).await?, spec).await? else {
+    let Some(container) = container::existing(engine.get().await?, spec).await? else {
         return Err(Error::LabNotRunning {
             name: spec.name.clone(),
         }
@@ -204,7 +219,7 @@ async fn lab_target(
 }
 
 async fn finish(
-    engine: &OnceCell<Engine>,
+    engine: &LazyEngine<'_>,
     spec: &settings::Spec,
     args: &CheckArgs,
     mut report: Report,
@@ -213,7 +228,8 @@ async fn finish(
 ) -> anyhow::Result<()> {
     if args.down {
         let t = Instant::now();
-        let removed = connected(engine)
+        let removed = engine
+            .get()
             .await?
             .remove(&spec.container_name())
             .await

@@ -4,14 +4,20 @@ use serde_json::json;
 
 use crate::cli::DownArgs;
 use crate::converge::container;
+use crate::endpoint::Endpoint;
 use crate::engine::Engine;
 use crate::printer::Printer;
 use crate::settings::{self, Overrides};
 use crate::state::ProjectState;
 
-pub async fn run(project: Option<&Path>, args: DownArgs, printer: Printer) -> anyhow::Result<()> {
+pub async fn run(
+    project: Option<&Path>,
+    endpoint: &Endpoint,
+    args: DownArgs,
+    printer: Printer,
+) -> anyhow::Result<()> {
     let spec = settings::resolve(project, Overrides::default())?;
-    let engine = Engine::connect().await?;
+    let engine = Engine::connect(endpoint).await?;
     let name = spec.container_name();
     let removed = match container::existing(&engine, &spec).await? {
         None => {

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use crate::archive::{Archive, ROOT};
 use crate::cli::LockArgs;
+use crate::endpoint::Endpoint;
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::image::{self, BuildSpec, ImageSource, LAB_REQUIREMENTS, UV_REQUIREMENTS};
@@ -31,7 +32,12 @@ fi
 exec "$uv" pip compile --quiet --no-header --no-annotate --python "$(command -v python3)" $inputs
 "#;
 
-pub async fn run(project: Option<&Path>, args: LockArgs, printer: Printer) -> anyhow::Result<()> {
+pub async fn run(
+    project: Option<&Path>,
+    endpoint: &Endpoint,
+    args: LockArgs,
+    printer: Printer,
+) -> anyhow::Result<()> {
     let spec = settings::resolve(project, Overrides::default())?;
     let ImageSource::Build(build) = &spec.image else {
         return Err(Error::LockNeedsBuild.into());
@@ -48,7 +54,7 @@ pub async fn run(project: Option<&Path>, args: LockArgs, printer: Printer) -> an
         return check(build.lock.as_ref(), &inputs, path, printer);
     }
 
-    let engine = Engine::connect().await?;
+    let engine = Engine::connect(endpoint).await?;
     let base = pinned_base(&engine, &build.base, printer).await?;
     let packages = resolve(&engine, &base, build, printer).await?;
     let lock = Lock {

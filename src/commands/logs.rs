@@ -5,13 +5,18 @@ use futures_util::StreamExt;
 
 use crate::cli::LogsArgs;
 use crate::converge::container;
+use crate::endpoint::Endpoint;
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::settings::{self, Overrides};
 
-pub async fn run(project: Option<&Path>, args: LogsArgs) -> anyhow::Result<()> {
+pub async fn run(
+    project: Option<&Path>,
+    endpoint: &Endpoint,
+    args: LogsArgs,
+) -> anyhow::Result<()> {
     let spec = settings::resolve(project, Overrides::default())?;
-    let engine = Engine::connect().await?;
+    let engine = Engine::connect(endpoint).await?;
     let name = spec.container_name();
     if container::existing(&engine, &spec).await?.is_none() {
         return Err(Error::NoLabLog {

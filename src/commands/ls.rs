@@ -4,12 +4,13 @@ use serde_json::json;
 
 use super::view::LabView;
 use crate::cli::LsArgs;
+use crate::endpoint::Endpoint;
 use crate::engine::Engine;
 use crate::lab::label;
 use crate::printer::Printer;
 
-pub async fn run(args: LsArgs, printer: Printer) -> anyhow::Result<()> {
-    let engine = Engine::connect().await?;
+pub async fn run(endpoint: &Endpoint, args: LsArgs, printer: Printer) -> anyhow::Result<()> {
+    let engine = Engine::connect(endpoint).await?;
     let mut labs = Vec::new();
     for container in engine.labs(label::PROJECT).await? {
         let labels = container
@@ -25,22 +26,28 @@ pub async fn run(args: LsArgs, printer: Printer) -> anyhow::Result<()> {
             .unwrap_or("")
             .trim_start_matches('/')
             .to_string();
-        labs.push(LabView::new(
-            &name,
-            &project,
-            &container_name,
-            Some(&container),
-            None,
-            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        ));
+        labs.push(
+            LabView::new(
+                &name,
+                &project,
+                &container_name,
+                Some(&container),
+                None,
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            )
+            .on_engine(engine.name()),
+        );
     }
     labs.sort_by(|a, b| a.name.cmp(&b.name).then(a.project.cmp(&b.project)));
     if args.json {
-        printer.out(json!({ "labs": labs }))?;
+        printer.out(json!({ "engine": engine.name(), "labs": labs }))?;
         return Ok(());
     }
     if labs.is_empty() {
-        printer.say("No rjup labs on this engine; start one with `rjup up` in a project directory");
+        printer.say(format!(
+            "No rjup labs on the engine {}; start one with `rjup up` in a project directory",
+            engine.name()
+        ));
         return Ok(());
     }
     let width = labs.iter().map(|l| l.name.len()).max().unwrap_or(4).max(4);

@@ -16,6 +16,7 @@ mod view;
 
 use crate::cleanup::Cleanup;
 use crate::cli::{Cli, Command};
+use crate::endpoint::{Endpoint, Env};
 use crate::error::Error;
 use crate::printer::Printer;
 
@@ -44,6 +45,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Completions(args) => completions::run(args),
         Command::Init(args) => init::run(project, args, printer),
         command => {
+            // Before anything else: a mistyped context costs nothing.
+            let endpoint = Endpoint::resolve(cli.context.as_deref(), &Env::from_process())?;
+            let endpoint = &endpoint;
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -52,16 +56,22 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             runtime.block_on(async {
                 let work = async {
                     match command {
-                        Command::Up(args) => up::run(project, args, printer, &cleanup).await,
-                        Command::Down(args) => down::run(project, args, printer).await,
-                        Command::Check(args) => check::run(project, args, printer, &cleanup).await,
-                        Command::Build(args) => build::run(project, args, printer).await,
-                        Command::Lock(args) => lock::run(project, args, printer).await,
-                        Command::Ls(args) => ls::run(args, printer).await,
-                        Command::Status(args) => status::run(project, args, printer).await,
-                        Command::Logs(args) => logs::run(project, args).await,
+                        Command::Up(args) => {
+                            up::run(project, endpoint, args, printer, &cleanup).await
+                        }
+                        Command::Down(args) => down::run(project, endpoint, args, printer).await,
+                        Command::Check(args) => {
+                            check::run(project, endpoint, args, printer, &cleanup).await
+                        }
+                        Command::Build(args) => build::run(project, endpoint, args, printer).await,
+                        Command::Lock(args) => lock::run(project, endpoint, args, printer).await,
+                        Command::Ls(args) => ls::run(endpoint, args, printer).await,
+                        Command::Status(args) => {
+                            status::run(project, endpoint, args, printer).await
+                        }
+                        Command::Logs(args) => logs::run(project, endpoint, args).await,
                         Command::Password(args) => {
-                            password::run(project, args, printer, &cleanup).await
+                            password::run(project, endpoint, args, printer, &cleanup).await
                         }
                         Command::Completions(_) | Command::Init(_) => unreachable!("handled above"),
                     }

@@ -4,6 +4,7 @@ use std::time::Duration;
 use crate::cleanup::Cleanup;
 use crate::cli::PasswordArgs;
 use crate::converge::{self, container, Options};
+use crate::endpoint::Endpoint;
 use crate::engine::Engine;
 use crate::password;
 use crate::printer::Printer;
@@ -12,13 +13,14 @@ use crate::state::ProjectState;
 
 pub async fn run(
     project: Option<&Path>,
+    endpoint: &Endpoint,
     args: PasswordArgs,
     printer: Printer,
     cleanup: &Cleanup,
 ) -> anyhow::Result<()> {
     let spec = settings::resolve(project, Overrides::default())?;
     let state = ProjectState::for_project(&spec.dir, &spec.name)?;
-    let engine = Engine::connect().await?;
+    let engine = Engine::connect(endpoint).await?;
     let existing = container::existing(&engine, &spec).await?;
     let secret = match password::given(args.password.password_stdin)? {
         Some(secret) => secret,

@@ -3,14 +3,20 @@ use std::path::Path;
 use super::view::LabView;
 use crate::cli::StatusArgs;
 use crate::converge::container;
+use crate::endpoint::Endpoint;
 use crate::engine::Engine;
 use crate::printer::Printer;
 use crate::settings::{self, Overrides, Spec};
 use crate::state::ProjectState;
 
-pub async fn run(project: Option<&Path>, args: StatusArgs, printer: Printer) -> anyhow::Result<()> {
+pub async fn run(
+    project: Option<&Path>,
+    endpoint: &Endpoint,
+    args: StatusArgs,
+    printer: Printer,
+) -> anyhow::Result<()> {
     let spec = settings::resolve(project, Overrides::default())?;
-    let engine = Engine::connect().await?;
+    let engine = Engine::connect(endpoint).await?;
     let view = view(&engine, &spec).await?;
     if args.json {
         printer.out(serde_json::to_string(&view)?)?;
@@ -18,6 +24,7 @@ pub async fn run(project: Option<&Path>, args: StatusArgs, printer: Printer) -> 
     }
     printer.out(format!("Lab \"{}\": {}", view.name, view.state))?;
     printer.out(format!("  project:   {}", view.project))?;
+    printer.out(format!("  engine:    {}", view.engine))?;
     if let Some(file) = &spec.config_file {
         printer.out(format!("  config:    {}", file.display()))?;
     }
@@ -53,5 +60,6 @@ pub async fn view(engine: &Engine, spec: &Spec) -> anyhow::Result<LabView> {
         container.as_ref(),
         remembered,
         spec.bind,
-    ))
+    )
+    .on_engine(engine.name()))
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::cleanup::Cleanup;
 use crate::cli::UpArgs;
 use crate::converge::{self, Options, Outcome};
+use crate::endpoint::Endpoint;
 use crate::engine::Engine;
 use crate::printer::Printer;
 use crate::settings::{self, Overrides, Spec};
@@ -14,6 +15,7 @@ use crate::{net, password};
 
 pub async fn run(
     project: Option<&Path>,
+    endpoint: &Endpoint,
     args: UpArgs,
     printer: Printer,
     cleanup: &Cleanup,
@@ -38,7 +40,7 @@ pub async fn run(
     let (engine, outcome) = cleanup
         .state_only_on_success(&state, async {
             let hashed = password::for_lab(&state, given, printer)?;
-            let engine = Engine::connect().await?;
+            let engine = Engine::connect(endpoint).await?;
             let outcome =
                 converge::converge(&engine, &spec, &state, &hashed, &options, printer, cleanup)
                     .await?;

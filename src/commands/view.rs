@@ -25,6 +25,8 @@ pub struct LabView {
     pub project: String,
     pub started_at: Option<String>,
     pub uptime_seconds: Option<u64>,
+    /// The engine asked: the Docker context's name, or the host.
+    pub engine: String,
 }
 
 impl LabView {
@@ -83,7 +85,13 @@ impl LabView {
             project: project.to_string(),
             started_at,
             uptime_seconds,
+            engine: String::new(),
         }
+    }
+
+    pub fn on_engine(mut self, engine: &str) -> LabView {
+        self.engine = engine.to_string();
+        self
     }
 
     pub fn uptime(&self) -> Option<String> {

@@ -1,0 +1,588 @@
+//! Engines reached the way the docker CLI reaches them: a context chosen by `docker
+//! context use`, `DOCKER_CONTEXT` and `--context`; `ssh://` with a port, through a real
+//! sshd on loopback; `tcp://` with TLS, through a TLS-terminating proxy in front of the
+//! engine's socket. Each runs a real lab (`up`, `status`, `check`, `down`); each bad
+//! engine is one line, its exit code, and nothing made.
+
+use std::io::Read;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::util::*;
+
+const SOCKET: &str = "/var/run/docker.sock";
+
+/// `up`, `status` (text and JSON: the engine named), `check` and `down`, each with its
+/// own environment, so that a test can show each verb finding the engine its own way.
+fn run_a_lab(project: &Project, envs: [&[(&str, &str)]; 4], engine: &str) {
+    let port = free_port().to_string();
+    let up = project.rjup(&["up", "--port", &port], &with_password(envs[0]), None);
+    assert_success(&up, "rjup up");
+
+    let status = project.rjup(&["status", "--json"], envs[1], None);
+    assert_success(&status, "rjup status --json");
+    let json: serde_json::Value = serde_json::from_str(&stdout(&status)).unwrap();
+    assert_eq!(json["engine"], engine, "{json}");
+    assert_eq!(json["state"], "running", "{json}");
+    let text = project.rjup(&["status"], envs[1], None);
+    assert!(
+        stdout(&text).contains(&format!("engine:    {engine}\n")),
+        "{}",
+        stdout(&text)
+    );
+
+    let check = project.rjup(&["check"], &with_password(envs[2]), None);
+    assert_success(&check, "rjup check");
+
+    let down = project.rjup(&["down"], envs[3], None);
+    assert_success(&down, "rjup down");
+    assert!(inspect(&project.container()).is_none(), "down left the lab");
+}
+
+fn with_password<'a>(env: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut env = env.to_vec();
+    env.push(("RJUP_PASSWORD", PASSWORD));
+    env
+}
+
+/// One line on stderr, the exit code, the words that say which engine and why, and
+/// nothing made: no container, no state.
+fn refused(project: &Project, env: &[(&str, &str)], code: i32, words: &[&str], not: &[&str]) {
+    let out = project.rjup(&["up"], &with_password(env), None);
+    assert_exit(&out, code, "rjup up against a bad engine");
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "not one line:\n{err}");
+    assert!(lines[0].starts_with("rjup: error: "), "{err}");
+    for word in words {
+        assert!(err.contains(word), "{err:?} lacks {word:?}");
+    }
+    for word in not {
+        assert!(!err.contains(word), "{err:?} has {word:?}");
+    }
+    assert!(
+        containers_named(&project.name).is_empty(),
+        "a container was made"
+    );
+    assert!(project.state_dir().is_none(), "state was kept");
+}
+
+// ---- contexts -------------------------------------------------------------------------
+
+/// A docker CLI config directory of the tester's, holding the context `name` made by
+/// `docker context create` with `host`.
+fn docker_config(project: &Project, name: &str, host: &str) -> String {
+    let dir = project.state_home.with_file_name("docker-config");
+    let dir = dir.display().to_string();
+    let script =
+        format!("mkdir -p {dir} && docker context create {name} --docker host={host} >/dev/null");
+    let out = project.shell(&script, &[("DOCKER_CONFIG", &dir)]);
+    assert_success(&out, "docker context create");
+    dir
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn a_context_is_found_by_docker_context_use_docker_context_and_the_flag() {
+    let _engine = engine();
+    let project = Project::from_example("minimal", "ctx-lab");
+    let context = format!("rjup-ctx-{}", std::process::id());
+    let config = docker_config(&project, &context, &format!("unix://{SOCKET}"));
+    let use_it = project.shell(
+        &format!("docker context use {context} >/dev/null"),
+        &[("DOCKER_CONFIG", &config)],
+    );
+    assert_success(&use_it, "docker context use");
+    let by_use: &[(&str, &str)] = &[("DOCKER_CONFIG", &config)];
+    // The flag beats DOCKER_HOST and DOCKER_CONTEXT, both set to engines that are not there.
+    let flag_env: &[(&str, &str)] = &[
+        ("DOCKER_CONFIG", &config),
+        ("DOCKER_HOST", "unix:///nonexistent.sock"),
+        ("DOCKER_CONTEXT", "nonexistent"),
+    ];
+    let by_flag = format!("--context={context}");
+    let port = free_port().to_string();
+    let up = project.rjup(
+        &["up", "--port", &port],
+        &[("DOCKER_CONFIG", &config), ("RJUP_PASSWORD", PASSWORD)],
+        None,
+    );
+    assert_success(&up, "rjup up with `docker context use`");
+    let status = |args: &[&str], env: &[(&str, &str)]| {
+        let out = project.rjup(args, env, None);
+        assert_success(&out, "rjup status --json");
+        serde_json::from_str::<serde_json::Value>(&stdout(&out)).unwrap()
+    };
+    assert_eq!(status(&["status", "--json"], by_use)["engine"], context);
+    assert_eq!(
+        status(&["-c", &context, "status", "--json"], flag_env)["engine"],
+        context
+    );
+    let ls = status(&[&by_flag, "ls", "--json"], flag_env);
+    assert_eq!(ls["engine"], context, "{ls}");
+
+    // DOCKER_CONTEXT with `docker context use default`: the variable wins.
+    let reset = project.shell(
+        "docker context use default >/dev/null",
+        &[("DOCKER_CONFIG", &config)],
+    );
+    assert_success(&reset, "docker context use default");
+    let by_var: &[(&str, &str)] = &[("DOCKER_CONFIG", &config), ("DOCKER_CONTEXT", &context)];
+    assert_eq!(status(&["status", "--json"], by_var)["engine"], context);
+    assert_eq!(status(&["status", "--json"], by_use)["engine"], "default");
+    let check = project.rjup(
+        &["check"],
+        &[
+            ("DOCKER_CONFIG", &config),
+            ("DOCKER_CONTEXT", &context),
+            ("RJUP_PASSWORD", PASSWORD),
+        ],
+        None,
+    );
+    assert_success(&check, "rjup check with DOCKER_CONTEXT");
+    let down = project.rjup(&[&by_flag, "down"], flag_env, None);
+    assert_success(&down, "rjup down --context");
+    assert!(inspect(&project.container()).is_none(), "down left the lab");
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn an_unknown_context_is_exit_3_and_names_the_ones_there_are() {
+    let _engine = engine();
+    let project = Project::from_example("", "ctx-unknown");
+    let context = format!("rjup-known-{}", std::process::id());
+    let config = docker_config(&project, &context, &format!("unix://{SOCKET}"));
+    let typo = context.replacen("known", "knwon", 1);
+    refused(
+        &project,
+        &[("DOCKER_CONFIG", &config), ("DOCKER_CONTEXT", &typo)],
+        3,
+        &[
+            &format!("\"{typo}\""),
+            "DOCKER_CONTEXT",
+            &format!("did you mean \"{context}\""),
+        ],
+        &[],
+    );
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn a_context_whose_engine_is_down_is_exit_5_and_names_the_context() {
+    let _engine = engine();
+    let project = Project::from_example("", "ctx-down");
+    let host = format!("tcp://127.0.0.1:{}", free_port());
+    let config = docker_config(&project, "rjup-down", &host);
+    refused(
+        &project,
+        &[("DOCKER_CONFIG", &config), ("DOCKER_CONTEXT", "rjup-down")],
+        5,
+        &[&host, "context \"rjup-down\"", "--context"],
+        &["systemctl"],
+    );
+}
+
+// ---- ssh ------------------------------------------------------------------------------
+
+/// A private sshd on a loopback port that lets the tester in with the key in the
+/// tester's ~/.ssh, and nobody else; its host key is in the tester's known_hosts.
+struct Sshd {
+    port: u16,
+    _stop: Mutex<ChildStdin>,
+    _child: Mutex<Child>,
+}
+
+fn sshd() -> &'static Sshd {
+    static SSHD: OnceLock<Sshd> = OnceLock::new();
+    SSHD.get_or_init(|| {
+        assert!(is_root(), "the ssh tests start sshd, which needs root");
+        let sshd = Path::new("/usr/sbin/sshd");
+        assert!(
+            sshd.exists(),
+            "no /usr/sbin/sshd: apt-get install openssh-server (.ci/run does)"
+        );
+        let dir = std::env::temp_dir().join(format!("rjup-sshd-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("keys")).unwrap();
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        keygen(&dir.join("host_key"));
+        let tester_key = tester_ssh_key();
+        std::fs::copy(
+            tester_key.with_extension("pub"),
+            dir.join("keys").join(TESTER),
+        )
+        .unwrap();
+        let port = free_port();
+        let host_key = std::fs::read_to_string(dir.join("host_key.pub")).unwrap();
+        let host_key: Vec<&str> = host_key.split_whitespace().take(2).collect();
+        append_known_host(&format!("[127.0.0.1]:{port} {}", host_key.join(" ")));
+        let config = dir.join("sshd_config");
+        std::fs::write(&config, sshd_config(&dir)).unwrap();
+        // sshd outlives a killed test run unless something stops it: it dies when this
+        // process's end of the pipe closes, however the process ends.
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "{} -D -e -f {} -p {port} 2>{}/sshd.log & read _; kill $!",
+                sshd.display(),
+                config.display(),
+                dir.display()
+            ))
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stop = child.stdin.take().unwrap();
+        wait_for_port(port);
+        Sshd {
+            port,
+            _stop: Mutex::new(stop),
+            _child: Mutex::new(child),
+        }
+    })
+}
+
+fn sshd_config(dir: &Path) -> String {
+    let d = dir.display();
+    format!(
+        "ListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
+         AuthorizedKeysFile {d}/keys/%u\nPubkeyAuthentication yes\nPasswordAuthentication no\n\
+         KbdInteractiveAuthentication no\nStrictModes no\nUsePAM yes\n"
+    )
+}
+
+fn keygen(path: &Path) {
+    let ok = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(path)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "ssh-keygen {}", path.display());
+}
+
+fn tester_ssh_dir() -> PathBuf {
+    let (uid, gid) = tester_ids().unwrap();
+    let dir = PathBuf::from(format!("/home/{TESTER}/.ssh"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).unwrap();
+    dir
+}
+
+/// The tester's own default key, as a user has one; made once if missing.
+fn tester_ssh_key() -> PathBuf {
+    let (uid, gid) = tester_ids().unwrap();
+    let key = tester_ssh_dir().join("id_ed25519");
+    if !key.exists() {
+        keygen(&key);
+    }
+    for file in [key.clone(), key.with_extension("pub")] {
+        std::os::unix::fs::chown(&file, Some(uid), Some(gid)).unwrap();
+    }
+    key
+}
+
+fn append_known_host(line: &str) {
+    use std::io::Write;
+    let (uid, gid) = tester_ids().unwrap();
+    let file = tester_ssh_dir().join("known_hosts");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&file)
+        .unwrap();
+    writeln!(f, "{line}").unwrap();
+    std::os::unix::fs::chown(&file, Some(uid), Some(gid)).unwrap();
+}
+
+fn wait_for_port(port: u16) {
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "nothing listens on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn an_ssh_engine_on_a_non_default_port_runs_a_lab() {
+    let _engine = engine();
+    let host = format!("ssh://{TESTER}@127.0.0.1:{}", sshd().port);
+    let project = Project::from_example("minimal", "ssh-lab");
+    let env: &[(&str, &str)] = &[("DOCKER_HOST", &host)];
+    run_a_lab(&project, [env; 4], &host);
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn logs_follow_streams_over_ssh() {
+    let _engine = engine();
+    let host = format!("ssh://{TESTER}@127.0.0.1:{}", sshd().port);
+    let project = Project::from_example("minimal", "ssh-logs");
+    project.up(free_port());
+    let mut follow = spawn_as_tester(
+        &project.dir,
+        &project.state_home,
+        &["logs", "-f"],
+        &[("DOCKER_HOST", &host)],
+    );
+    let mut stdout = follow.stdout.take().unwrap();
+    let mut first = [0u8; 64];
+    let read = stdout.read(&mut first).unwrap();
+    let still_following = follow.try_wait().unwrap().is_none();
+    follow.kill().unwrap();
+    let _ = follow.wait();
+    assert!(read > 0, "rjup logs -f over ssh printed nothing");
+    assert!(
+        still_following,
+        "rjup logs -f over ssh did not keep following"
+    );
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn a_build_streams_its_steps_over_ssh() {
+    let _engine = engine();
+    let host = format!("ssh://{TESTER}@127.0.0.1:{}", sshd().port);
+    let project = Project::from_example("minimal", "ssh-build");
+    // Only this last step is new: every layer before it is the default image's.
+    project.write(
+        "postBuild",
+        "#!/bin/sh\necho built-over-ssh > /tmp/marker\n",
+    );
+    let out = project.rjup(&["build"], &[("DOCKER_HOST", &host)], None);
+    assert_success(&out, "rjup build over ssh");
+    let said = stderr(&out) + &stdout(&out);
+    assert!(
+        said.contains(&format!("Building rjup/{}:", project.name)),
+        "{said}"
+    );
+    assert!(
+        !images_named(&format!("rjup/{}", project.name)).is_empty(),
+        "no image"
+    );
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn an_ssh_host_that_refuses_the_key_is_exit_5_with_ssh_s_reason() {
+    let _engine = engine();
+    let host = format!("ssh://nobody@127.0.0.1:{}", sshd().port);
+    let project = Project::from_example("", "ssh-refused");
+    refused(
+        &project,
+        &[("DOCKER_HOST", &host)],
+        5,
+        &[&host, "Permission denied (publickey)", "ssh -p"],
+        &["systemctl"],
+    );
+}
+
+// ---- tcp with TLS ---------------------------------------------------------------------
+
+/// A TLS-terminating proxy on loopback in front of the engine's socket, requiring a
+/// client certificate; `certs` holds the CA, client certificate and key, `wrong_ca` the
+/// same with another CA. `plain` counts connections that did not start with TLS.
+struct TlsEngine {
+    port: u16,
+    certs: PathBuf,
+    wrong_ca: PathBuf,
+    plain: Arc<AtomicUsize>,
+}
+
+fn tls_engine() -> &'static TlsEngine {
+    static ENGINE: OnceLock<TlsEngine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("rjup-tls-engine-{}", std::process::id()));
+        let (certs, wrong_ca) = (dir.join("certs"), dir.join("wrong-ca"));
+        let ca = certificate_authority("rjup test engine CA");
+        let (client_cert, client_key) = issue(&ca, &[], rcgen::ExtendedKeyUsagePurpose::ClientAuth);
+        let other = certificate_authority("some other CA");
+        for (d, ca_pem) in [(&certs, ca.pem()), (&wrong_ca, other.pem())] {
+            std::fs::create_dir_all(d).unwrap();
+            std::fs::write(d.join("ca.pem"), ca_pem).unwrap();
+            std::fs::write(d.join("cert.pem"), &client_cert).unwrap();
+            std::fs::write(d.join("key.pem"), &client_key).unwrap();
+        }
+        let (server_cert, server_key) = issue(
+            &ca,
+            &["127.0.0.1"],
+            rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+        );
+        let config = server_config(ca.der().clone(), &server_cert, &server_key);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let plain = Arc::new(AtomicUsize::new(0));
+        let counter = plain.clone();
+        std::thread::spawn(move || proxy(listener, config, counter));
+        TlsEngine {
+            port,
+            certs,
+            wrong_ca,
+            plain,
+        }
+    })
+}
+
+fn certificate_authority(name: &str) -> rcgen::CertifiedIssuer<'static, rcgen::KeyPair> {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap()).unwrap()
+}
+
+/// A certificate and key in PEM, signed by `ca`.
+fn issue(
+    ca: &rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+    names: &[&str],
+    usage: rcgen::ExtendedKeyUsagePurpose,
+) -> (String, String) {
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let mut params = rcgen::CertificateParams::new(names).unwrap();
+    params.extended_key_usages = vec![usage];
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, ca).unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+fn server_config(
+    ca: rustls_pki_types::CertificateDer<'static>,
+    cert_pem: &str,
+    key_pem: &str,
+) -> Arc<rustls::ServerConfig> {
+    use rustls_pki_types::pem::PemObject;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca).unwrap();
+    let clients = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .unwrap();
+    let cert = rustls_pki_types::CertificateDer::from_pem_slice(cert_pem.as_bytes()).unwrap();
+    let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(clients)
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    Arc::new(config)
+}
+
+fn proxy(
+    listener: std::net::TcpListener,
+    config: Arc<rustls::ServerConfig>,
+    plain: Arc<AtomicUsize>,
+) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        listener.set_nonblocking(true).unwrap();
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            let (acceptor, plain) = (acceptor.clone(), plain.clone());
+            tokio::spawn(async move {
+                let mut first = [0u8; 1];
+                // 0x16 opens every TLS handshake; anything else is plain HTTP.
+                if tcp.peek(&mut first).await.is_ok_and(|n| n == 1) && first[0] != 0x16 {
+                    plain.fetch_add(1, Ordering::SeqCst);
+                    return;
+                }
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok(mut engine) = tokio::net::UnixStream::connect(SOCKET).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut engine).await;
+            });
+        }
+    });
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn a_tls_engine_runs_a_lab() {
+    let _engine = engine();
+    let tls = tls_engine();
+    let host = format!("tcp://127.0.0.1:{}", tls.port);
+    let certs = tls.certs.display().to_string();
+    let project = Project::from_example("minimal", "tls-lab");
+    let env: &[(&str, &str)] = &[
+        ("DOCKER_HOST", &host),
+        ("DOCKER_TLS_VERIFY", "1"),
+        ("DOCKER_CERT_PATH", &certs),
+    ];
+    run_a_lab(&project, [env; 4], &host);
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn tls_asked_for_without_certificates_is_refused_never_plain() {
+    let _engine = engine();
+    let tls = tls_engine();
+    let host = format!("tcp://127.0.0.1:{}", tls.port);
+    let project = Project::from_example("", "tls-no-certs");
+    let missing = project.dir.join("no-such-dir").display().to_string();
+    refused(
+        &project,
+        &[
+            ("DOCKER_HOST", &host),
+            ("DOCKER_TLS_VERIFY", "1"),
+            ("DOCKER_CERT_PATH", &missing),
+        ],
+        5,
+        &[
+            &format!("{missing}/ca.pem"),
+            "DOCKER_TLS_VERIFY",
+            "never falls back to plain HTTP",
+        ],
+        &["systemctl"],
+    );
+    assert_eq!(
+        tls.plain.load(Ordering::SeqCst),
+        0,
+        "rjup spoke plain HTTP to the TLS engine"
+    );
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn a_tls_engine_with_another_ca_is_exit_5_naming_the_certificate() {
+    let _engine = engine();
+    let tls = tls_engine();
+    let host = format!("tcp://127.0.0.1:{}", tls.port);
+    let wrong = tls.wrong_ca.display().to_string();
+    let project = Project::from_example("", "tls-wrong-ca");
+    refused(
+        &project,
+        &[
+            ("DOCKER_HOST", &host),
+            ("DOCKER_TLS_VERIFY", "1"),
+            ("DOCKER_CERT_PATH", &wrong),
+        ],
+        5,
+        &[&host, "certificate", "UnknownIssuer"],
+        &["systemctl"],
+    );
+}
