@@ -4,7 +4,6 @@
 //! No engine calls here: a [`Login`] becomes the `DockerCredentials` that a pull (or a
 //! push) sends along. Secrets never reach a message, a log or a `Debug` print.
 
-use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fmt;
 use std::io::Write;
@@ -15,6 +14,7 @@ use base64::Engine as _;
 use bollard::auth::DockerCredentials;
 use serde::Deserialize;
 
+use crate::docker_config::{self, AuthEntry, ConfigFile};
 use crate::error::Error;
 use crate::image_ref::ImageRef;
 
@@ -90,24 +90,6 @@ impl fmt::Debug for Login {
     }
 }
 
-/// The docker CLI's config file, as far as logins go.
-#[derive(Deserialize, Default)]
-struct ConfigFile {
-    auths: Option<HashMap<String, AuthEntry>>,
-    #[serde(rename = "credsStore")]
-    creds_store: Option<String>,
-    #[serde(rename = "credHelpers")]
-    cred_helpers: Option<HashMap<String, String>>,
-}
-
-#[derive(Deserialize, Default)]
-struct AuthEntry {
-    auth: Option<String>,
-    username: Option<String>,
-    password: Option<String>,
-    identitytoken: Option<String>,
-}
-
 /// What a credential helper prints for `get`.
 #[derive(Deserialize)]
 struct HelperAnswer {
@@ -128,27 +110,12 @@ pub struct Store {
 impl Store {
     /// `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`, as the docker CLI reads.
     pub fn load() -> Result<Store, Error> {
-        let dir = match std::env::var_os("DOCKER_CONFIG").filter(|d| !d.is_empty()) {
-            Some(dir) => PathBuf::from(dir),
-            None => match std::env::var_os("HOME") {
-                Some(home) => PathBuf::from(home).join(".docker"),
-                None => PathBuf::from(".docker"),
-            },
-        };
-        Store::open(dir.join("config.json"))
+        Store::open(docker_config::dir_from_env().join("config.json"))
     }
 
     /// The logins in `path`; a file that is not there holds none.
     pub fn open(path: PathBuf) -> Result<Store, Error> {
-        let broken = |reason: String| Error::CredentialsFile {
-            path: path.clone(),
-            reason,
-        };
-        let config = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| broken(json_problem(&e)))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => ConfigFile::default(),
-            Err(e) => return Err(broken(e.to_string())),
-        };
+        let config = docker_config::read(&path)?;
         Ok(Store {
             path,
             config,
@@ -209,7 +176,7 @@ impl Store {
             return Ok(Some(Secret::IdentityToken(token.clone())));
         }
         let (username, password) = match entry.auth.as_deref().filter(|a| !a.is_empty()) {
-            Some(auth) => decode_auth(auth).ok_or_else(|| Error::CredentialsFile {
+            Some(auth) => decode_auth(auth).ok_or_else(|| Error::DockerConfig {
                 path: self.path.clone(),
                 reason: format!("the `auth` of {key:?} is not base64 of user:password"),
             })?,
@@ -325,15 +292,6 @@ fn decode_auth(auth: &str) -> Option<(String, String)> {
     let text = String::from_utf8(bytes).ok()?;
     let (user, password) = text.split_once(':')?;
     Some((user.to_string(), password.to_string()))
-}
-
-/// Where a config file stops being JSON, without quoting it: it holds secrets.
-fn json_problem(e: &serde_json::Error) -> String {
-    let what = match e.classify() {
-        serde_json::error::Category::Data => "not the shape of a docker config",
-        _ => "not valid JSON",
-    };
-    format!("{what} at line {}, column {}", e.line(), e.column())
 }
 
 fn first_line(text: &str) -> String {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::docker_config;
 use crate::error::Error;
 
 /// The engine the docker CLI uses when nothing names another.
@@ -72,12 +73,7 @@ impl Env {
     }
 
     fn config_dir(&self) -> PathBuf {
-        self.docker_config.clone().unwrap_or_else(|| {
-            self.home
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("/"))
-                .join(".docker")
-        })
+        docker_config::dir(self.docker_config.as_deref(), self.home.as_deref())
     }
 }
 
@@ -171,19 +167,8 @@ struct Store {
 
 impl Store {
     fn current_context(&self) -> Result<Option<String>, Error> {
-        let file = self.dir.join("config.json");
-        let text = match std::fs::read_to_string(&file) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(unreadable(&file, &e.to_string())),
-        };
-        let json: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| unreadable(&file, &e.to_string()))?;
-        Ok(json
-            .get("currentContext")
-            .and_then(|c| c.as_str())
-            .filter(|c| !c.is_empty())
-            .map(str::to_string))
+        let config = docker_config::read(&self.dir.join("config.json"))?;
+        Ok(config.current_context.filter(|c| !c.is_empty()))
     }
 
     fn context(&self, name: &str, source: Source) -> Result<Endpoint, Error> {

@@ -108,7 +108,7 @@ pub enum Error {
         reason: String,
     },
     /// The docker config that holds registry logins cannot be read.
-    CredentialsFile { path: PathBuf, reason: String },
+    DockerConfig { path: PathBuf, reason: String },
     /// A credential helper that the docker config names did not give a login.
     CredentialHelper {
         helper: String,
@@ -206,7 +206,7 @@ impl Error {
                 Code::Image
             }
             RegistryLogin { .. } | CredentialHelper { .. } => Code::Image,
-            CredentialsFile { .. } => Code::Config,
+            DockerConfig { .. } => Code::Config,
             BuildFailed { .. } | ResolveFailed { .. } | ResolvedWithoutJupyter => Code::Build,
             NotReady { .. } => Code::NotReady,
             NameTaken { .. } | NameAppeared { .. } => Code::Conflict,
@@ -326,9 +326,9 @@ impl fmt::Display for Error {
                     ),
                 }
             }
-            CredentialsFile { path, reason } => write!(
+            DockerConfig { path, reason } => write!(
                 f,
-                "cannot read registry logins from {}: {reason}; fix the file, or move it away and run `docker login` again",
+                "cannot read the docker CLI's configuration {}: {reason}; fix the file, or move it away and run `docker login` (and `docker context use`) again",
                 path.display()
             ),
             CredentialHelper {
@@ -633,7 +633,7 @@ mod tests {
         );
         let hub = refused(None, None).to_string();
         assert!(hub.contains("Docker Hub wants a login") && hub.contains("run `docker login` as"));
-        let file = Error::CredentialsFile {
+        let file = Error::DockerConfig {
             path: "/h/.docker/config.json".into(),
             reason: "not valid JSON at line 1, column 2".into(),
         };

@@ -12,6 +12,7 @@ pub mod commands;
 mod config;
 mod converge;
 mod credentials;
+mod docker_config;
 mod endpoint;
 mod engine;
 mod environment;
