@@ -377,7 +377,10 @@ impl Engine {
                 reason: docker_message(&e),
             }
             .into()),
-            Err(e) => Err(engine_error(e, &format!("creating container {name}"))),
+            Err(e) => match self.missing_mount_source(&docker_message(&e)) {
+                Some(missing) => Err(missing.into()),
+                None => Err(engine_error(e, &format!("creating container {name}"))),
+            },
         }
     }
 
@@ -409,6 +412,8 @@ impl Engine {
                     Error::NoInitBinary { reason: message }.into()
                 } else if message.contains("could not select device driver") {
                     Error::NoGpu { reason: message }.into()
+                } else if let Some(missing) = self.missing_mount_source(&message) {
+                    missing.into()
                 } else if message.contains("executable file not found") {
                     Error::NoJupyter.into()
                 } else if message.contains("address already in use")
@@ -419,6 +424,16 @@ impl Engine {
                     engine_error(e, "starting the lab's container")
                 }
             })
+    }
+
+    /// The engine's refusal to mount a path its host does not have, which for the lab is
+    /// the project: Docker refuses a `Mounts` bind at create, some engines at start.
+    fn missing_mount_source(&self, message: &str) -> Option<Error> {
+        let (_, path) = message.split_once("bind source path does not exist: ")?;
+        Some(Error::ProjectNotOnEngine {
+            path: path.trim().into(),
+            engine: self.endpoint.describe(),
+        })
     }
 
     pub async fn stop(&self, id: &str) -> anyhow::Result<()> {
