@@ -2,23 +2,35 @@
 //! self-signed one, made once and kept so its fingerprint stays the same.
 
 use crate::config::TlsConfig;
+use crate::host::LabHost;
 use crate::net;
 use crate::printer::Printer;
 use crate::settings::Spec;
 use crate::state::ProjectState;
 use crate::tls::{self, Tls};
 
-pub fn for_lab(spec: &Spec, state: &ProjectState, printer: Printer) -> anyhow::Result<Option<Tls>> {
+/// The certificate for a lab published on `host`, naming the addresses it is reached at
+/// there; with no `host`, the one kept, whatever it names (a lab checked by its URL).
+pub fn for_lab(
+    spec: &Spec,
+    state: &ProjectState,
+    host: Option<&LabHost>,
+    printer: Printer,
+) -> anyhow::Result<Option<Tls>> {
     match &spec.tls {
         TlsConfig::Off => Ok(None),
         TlsConfig::Files { cert, key } => {
             tls::from_files(&spec.dir.join(cert), &spec.dir.join(key)).map(Some)
         }
         TlsConfig::SelfSigned => {
-            let names = tls::subject_names(
-                &net::published_addresses(spec.bind),
-                net::hostname().as_deref(),
-            );
+            let names = match host {
+                Some(host) => tls::subject_names(
+                    &net::published_addresses(host, spec.bind),
+                    net::host_name(host).as_deref(),
+                ),
+                // Asking for no name keeps whatever certificate there is.
+                None => Vec::new(),
+            };
             let (material, made) = state.self_signed_tls(&names)?;
             if made {
                 printer.say(format!(

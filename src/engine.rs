@@ -21,6 +21,7 @@ use tokio::sync::OnceCell;
 
 use crate::endpoint::Endpoint;
 use crate::error::Error;
+use crate::host::{self, LabHost};
 use crate::image_ref::ImageRef;
 use crate::printer::Printer;
 use crate::progress;
@@ -31,8 +32,9 @@ pub struct Engine {
     docker: Docker,
     /// Asked of the engine once, by the first command step that needs it.
     flavour: Arc<OnceCell<Flavour>>,
-    /// The context's name or the host, for `status` and `ls`.
-    name: String,
+    endpoint: Endpoint,
+    /// Where labs are published, found once, by the first step that needs it.
+    lab_host: Arc<OnceCell<LabHost>>,
 }
 
 /// What sort of engine this is, as far as the lab's container depends on it. Detected
@@ -112,8 +114,24 @@ impl Engine {
         Ok(Engine {
             docker,
             flavour: Arc::default(),
-            name: endpoint.name.clone(),
+            endpoint: endpoint.clone(),
+            lab_host: Arc::default(),
         })
+    }
+
+    /// The machine this engine publishes labs on ([`LabHost`]).
+    pub async fn lab_host(&self) -> LabHost {
+        let found = self
+            .lab_host
+            .get_or_init(|| {
+                let own_name = async {
+                    let info = self.docker.info().await.ok()?;
+                    info.name
+                };
+                host::locate(&self.endpoint, own_name)
+            })
+            .await;
+        found.clone()
     }
 
     pub async fn flavour(&self) -> anyhow::Result<Flavour> {
@@ -130,7 +148,7 @@ impl Engine {
 
     /// The context's name, or the host when no context named the engine.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.endpoint.name
     }
 
     /// The id of a local image, or `None` if it is not here.
@@ -359,7 +377,10 @@ impl Engine {
                 reason: docker_message(&e),
             }
             .into()),
-            Err(e) => Err(engine_error(e, &format!("creating container {name}"))),
+            Err(e) => match self.missing_mount_source(&docker_message(&e)) {
+                Some(missing) => Err(missing.into()),
+                None => Err(engine_error(e, &format!("creating container {name}"))),
+            },
         }
     }
 
@@ -391,6 +412,8 @@ impl Engine {
                     Error::NoInitBinary { reason: message }.into()
                 } else if message.contains("could not select device driver") {
                     Error::NoGpu { reason: message }.into()
+                } else if let Some(missing) = self.missing_mount_source(&message) {
+                    missing.into()
                 } else if message.contains("executable file not found") {
                     Error::NoJupyter.into()
                 } else if message.contains("address already in use")
@@ -401,6 +424,16 @@ impl Engine {
                     engine_error(e, "starting the lab's container")
                 }
             })
+    }
+
+    /// The engine's refusal to mount a path its host does not have, which for the lab is
+    /// the project: Docker refuses a `Mounts` bind at create, some engines at start.
+    fn missing_mount_source(&self, message: &str) -> Option<Error> {
+        let (_, path) = message.split_once("bind source path does not exist: ")?;
+        Some(Error::ProjectNotOnEngine {
+            path: path.trim().into(),
+            engine: self.endpoint.describe(),
+        })
     }
 
     pub async fn stop(&self, id: &str) -> anyhow::Result<()> {

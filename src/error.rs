@@ -46,6 +46,9 @@ pub enum Error {
     Config { message: String },
     /// `bind` names an address this host does not have.
     BindNotLocal { bind: IpAddr },
+    /// The engine's host has no directory at the project's path, so the engine (told to
+    /// refuse rather than make one) cannot mount it: a remote engine on another machine.
+    ProjectNotOnEngine { path: PathBuf, engine: String },
     /// `rjup lock` in a project that runs a ready image.
     LockNeedsBuild,
     /// `rjup lock` in a project whose environment is a conda file.
@@ -192,6 +195,7 @@ impl Error {
         match self {
             Config { .. }
             | BindNotLocal { .. }
+            | ProjectNotOnEngine { .. }
             | LockNeedsBuild
             | LockCannotPinConda { .. }
             | UnknownContext { .. } => Code::Config,
@@ -228,6 +232,11 @@ impl fmt::Display for Error {
             BindNotLocal { bind } => write!(
                 f,
                 "bind address {bind} is not an address of this host; use one of its addresses, or 0.0.0.0 for all of them"
+            ),
+            ProjectNotOnEngine { path, engine } => write!(
+                f,
+                "the project {} does not exist on the host of the Docker engine {engine}: the engine mounts the project from its own machine, so the project must exist at the same path there (e.g. a shared home directory); put it there, or use an engine on this machine",
+                path.display()
             ),
             LockNeedsBuild => f.write_str(
                 "`image:` runs a ready image as is, so there is nothing for rjup lock to pin; remove `image:` to build from the project's files",
@@ -638,6 +647,25 @@ mod tests {
             reason: "not valid JSON at line 1, column 2".into(),
         };
         assert_eq!(file.code(), Code::Config);
+    }
+
+    #[test]
+    fn a_project_the_engine_s_host_lacks_is_one_line_saying_where_it_must_be() {
+        let err = Error::ProjectNotOnEngine {
+            path: "/home/ada/demo".into(),
+            engine: "ssh://ada@gpu-box (DOCKER_HOST)".into(),
+        };
+        assert_eq!(err.code(), Code::Config);
+        let text = err.to_string();
+        assert!(!text.contains('\n'), "{text}");
+        for words in [
+            "/home/ada/demo",
+            "ssh://ada@gpu-box (DOCKER_HOST)",
+            "same path",
+            "shared home directory",
+        ] {
+            assert!(text.contains(words), "{text} lacks {words}");
+        }
     }
 
     #[test]

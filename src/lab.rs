@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use bollard::models::{
-    ContainerCreateBody, DeviceRequest, HostConfig, PortBinding, RestartPolicy,
+    ContainerCreateBody, DeviceRequest, HostConfig, Mount, MountType, PortBinding, RestartPolicy,
     RestartPolicyNameEnum,
 };
 use sha2::{Digest, Sha256};
@@ -125,11 +125,15 @@ fn host_config(spec: &Spec, host_port: u16) -> HostConfig {
         }]),
     )]);
     HostConfig {
-        binds: Some(vec![format!(
-            "{}:{}:rw",
-            spec.dir.display(),
-            jupyter::ROOT_DIR
-        )]),
+        // A `Mounts` bind, not `Binds`: for a path its host lacks (a remote engine's), the
+        // engine refuses instead of making an empty root-owned directory there.
+        mounts: Some(vec![Mount {
+            typ: Some(MountType::BIND),
+            source: Some(spec.dir.display().to_string()),
+            target: Some(jupyter::ROOT_DIR.to_string()),
+            read_only: Some(false),
+            ..Default::default()
+        }]),
         port_bindings: Some(port_bindings),
         restart_policy: Some(RestartPolicy {
             name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
@@ -247,7 +251,14 @@ mod tests {
             hc.restart_policy.as_ref().unwrap().name,
             Some(RestartPolicyNameEnum::UNLESS_STOPPED)
         );
-        assert_eq!(hc.binds.as_ref().unwrap()[0], "/home/ada/demo:/project:rw");
+        let project = &hc.mounts.as_ref().unwrap()[0];
+        assert_eq!(project.typ, Some(MountType::BIND));
+        assert_eq!(
+            (project.source.as_deref(), project.target.as_deref()),
+            (Some("/home/ada/demo"), Some("/project"))
+        );
+        assert_eq!(project.read_only, Some(false));
+        assert_eq!(hc.binds, None, "a Binds entry would make a missing path");
         assert_eq!(d.body.user.as_deref(), Some("1500:1500"));
         let labels = d.body.labels.as_ref().unwrap();
         assert_eq!(labels[label::PROJECT], "/home/ada/demo");
@@ -279,12 +290,10 @@ mod tests {
         );
         assert_eq!(hc.pids_limit, Some(4096));
         assert_eq!(hc.privileged, None);
-        assert_eq!(
-            hc.binds.as_ref().unwrap().len(),
-            1,
-            "only the project is mounted"
-        );
-        assert!(!hc.binds.unwrap()[0].contains("docker.sock"));
+        let mounts = hc.mounts.unwrap();
+        assert_eq!(mounts.len(), 1, "only the project is mounted");
+        assert_eq!(mounts[0].source.as_deref(), Some("/home/ada/demo"));
+        assert_eq!((hc.binds, hc.volumes_from), (None, None));
         assert_eq!(
             (hc.memory, hc.nano_cpus, hc.device_requests),
             (None, None, None)

@@ -17,6 +17,7 @@ mod endpoint;
 mod engine;
 mod environment;
 pub mod error;
+mod host;
 mod image;
 mod image_ref;
 mod jupyter;

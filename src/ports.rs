@@ -1,12 +1,11 @@
 //! Which host port a lab is published on, and who holds a port that is taken.
 
-use std::io::ErrorKind;
 use std::net::IpAddr;
 
 use crate::engine::Engine;
 use crate::error::{self, Error};
 use crate::lab::label;
-use crate::net;
+use crate::net::{self, PortUse};
 use crate::printer::Printer;
 use crate::settings::{self, PortRequest, Spec};
 use crate::state::ProjectState;
@@ -71,7 +70,7 @@ async fn next_free_port(
     Ok(None)
 }
 
-/// Who holds `bind:port`, or `None` if rjup may publish there.
+/// Who holds `bind:port` on the lab's host, or `None` if rjup may publish there.
 async fn port_holder(
     engine: &Engine,
     bind: IpAddr,
@@ -96,26 +95,33 @@ async fn port_holder(
             },
         ));
     }
-    match net::can_listen(bind, port) {
-        Ok(()) => Ok(None),
-        Err(e) if e.kind() == ErrorKind::AddrInUse => {
-            Ok(Some("another program on this host".to_string()))
-        }
-        Err(e) if e.kind() == ErrorKind::AddrNotAvailable => {
-            Err(Error::BindNotLocal { bind }.into())
-        }
-        // Privileged ports: the engine, not rjup, will listen there.
-        Err(_) => Ok(None),
+    match net::port_use(&engine.lab_host().await, bind, port).await {
+        PortUse::Free => Ok(None),
+        PortUse::Taken(holder) => Ok(Some(holder)),
+        PortUse::NotLocal => Err(Error::BindNotLocal { bind }.into()),
     }
 }
 
 /// When the engine could not publish the port it was given, names a free one instead.
-pub fn taken_late(err: anyhow::Error, bind: IpAddr, port: u16) -> anyhow::Result<()> {
+pub async fn taken_late(
+    engine: &Engine,
+    err: anyhow::Error,
+    bind: IpAddr,
+    port: u16,
+) -> anyhow::Result<()> {
     if !matches!(error::find(&err), Some(Error::PortTakenStarting { .. })) {
         return Err(err);
     }
-    let free = (port.saturating_add(1)..=u16::MAX)
+    let host = engine.lab_host().await;
+    let mut free = None;
+    for candidate in (port.saturating_add(1)..=u16::MAX)
         .chain(settings::DEFAULT_PORT..port)
-        .find(|p| net::can_listen(bind, *p).is_ok());
+        .take(200)
+    {
+        if net::port_use(&host, bind, candidate).await == PortUse::Free {
+            free = Some(candidate);
+            break;
+        }
+    }
     Err(Error::PortTakenLate { port, bind, free }.into())
 }

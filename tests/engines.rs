@@ -7,7 +7,7 @@
 use std::io::Read;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -53,8 +53,12 @@ fn with_password<'a>(env: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
 /// nothing made: no container, no state.
 fn refused(project: &Project, env: &[(&str, &str)], code: i32, words: &[&str], not: &[&str]) {
     let out = project.rjup(&["up"], &with_password(env), None);
-    assert_exit(&out, code, "rjup up against a bad engine");
-    let err = stderr(&out);
+    assert_refused(project, &out, code, words, not);
+}
+
+fn assert_refused(project: &Project, out: &Output, code: i32, words: &[&str], not: &[&str]) {
+    assert_exit(out, code, "rjup up against a bad engine");
+    let err = stderr(out);
     let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "not one line:\n{err}");
     assert!(lines[0].starts_with("rjup: error: "), "{err}");
@@ -382,6 +386,152 @@ fn an_ssh_host_that_refuses_the_key_is_exit_5_with_ssh_s_reason() {
         &[&host, "Permission denied (publickey)", "ssh -p"],
         &["systemctl"],
     );
+}
+
+// ---- a remote engine is another machine -----------------------------------------------
+
+fn ssh_host() -> String {
+    format!("ssh://{TESTER}@127.0.0.1:{}", sshd().port)
+}
+
+/// The lab is published on the engine's host, here the loopback address the endpoint
+/// names, and every URL rjup gives says so, never this machine's other interfaces.
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn an_ssh_engine_s_lab_urls_name_the_engine_s_host() {
+    let _engine = engine();
+    let host = ssh_host();
+    let project = Project::from_example("minimal", "ssh-urls");
+    let port = free_port();
+    let env: &[(&str, &str)] = &[("DOCKER_HOST", &host)];
+    let only = vec![format!("http://127.0.0.1:{port}/lab")];
+    let up = project.rjup(
+        &["up", "--port", &port.to_string()],
+        &with_password(env),
+        None,
+    );
+    assert_success(&up, "rjup up over ssh");
+    let printed: Vec<String> = stdout(&up)
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("http"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(printed, only, "{}", stdout(&up));
+    let status = project.rjup(&["status", "--json"], env, None);
+    assert_success(&status, "rjup status --json over ssh");
+    let json: serde_json::Value = serde_json::from_str(&stdout(&status)).unwrap();
+    assert_eq!(json["urls"], serde_json::json!(only), "{json}");
+    let ls = project.rjup(&["ls", "--json"], env, None);
+    assert_success(&ls, "rjup ls --json over ssh");
+    let json: serde_json::Value = serde_json::from_str(&stdout(&ls)).unwrap();
+    let lab = json["labs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == project.name.as_str())
+        .unwrap_or_else(|| panic!("ls lacks the lab: {json}"));
+    assert_eq!(lab["urls"], serde_json::json!(only), "{json}");
+}
+
+/// rjup in a mount namespace of its own, where `dir` is a tmpfs the engine, in the
+/// machine's namespace, cannot see: a project on this machine that the engine's machine
+/// does not have.
+fn up_where_the_engine_cannot_see(
+    dir: &Path,
+    name: &str,
+    state_home: &Path,
+    env: &[(&str, &str)],
+) -> Output {
+    let (uid, gid) = tester_ids().expect("the test makes a mount namespace, which needs root");
+    let project = dir.join(name);
+    let example = repo_root().join("examples/minimal");
+    let script = format!(
+        "mount -t tmpfs -o mode=0755 tmpfs {d} && mkdir {p} && cp -r {e}/. {p} && chown -R {uid}:{gid} {p} \
+         && cd {p} && exec setpriv --reuid={uid} --regid={gid} --init-groups -- {rjup} up",
+        d = dir.display(),
+        p = project.display(),
+        e = example.display(),
+        rjup = rjup_bin(),
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .env("HOME", format!("/home/{TESTER}"))
+        .env("XDG_STATE_HOME", state_home)
+        .env("RJUP_PASSWORD", PASSWORD)
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("running unshare")
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn a_remote_engine_without_the_project_s_path_is_exit_3_and_makes_nothing() {
+    let _engine = engine();
+    let host = ssh_host();
+    // Named after the project, so that its lab would be this test's.
+    let project = Project::from_example("minimal", "ssh-no-path");
+    let elsewhere = project.dir.with_file_name("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let path = elsewhere.join(&project.name);
+    let out = up_where_the_engine_cannot_see(
+        &elsewhere,
+        &project.name,
+        &project.state_home,
+        &[("DOCKER_HOST", &host)],
+    );
+    // The image is built first (its progress is on stderr too); the error is the last line.
+    assert_exit(&out, 3, "rjup up on an engine without the project's path");
+    let err = stderr(&out);
+    let last = err
+        .lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    assert_eq!(err.matches("rjup: error: ").count(), 1, "{err}");
+    let opening = format!("rjup: error: the project {} does not exist", path.display());
+    for words in [opening.as_str(), host.as_str(), "same path"] {
+        assert!(last.contains(words), "{last:?} lacks {words:?}");
+    }
+    assert!(
+        containers_named(&project.name).is_empty(),
+        "a container was left"
+    );
+    assert!(project.state_dir().is_none(), "state was kept");
+    assert!(
+        !path.exists(),
+        "the engine made the project's directory on its host"
+    );
+}
+
+/// A port held on the engine's host by a program, not a container: rjup cannot listen
+/// there to find out, so it asks whether anything answers.
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn a_port_taken_on_a_remote_engine_s_host_is_exit_6_naming_a_free_one() {
+    let _engine = engine();
+    let host = ssh_host();
+    let project = Project::from_example("", "ssh-port-taken");
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port().to_string();
+    let out = project.rjup(
+        &["up", "--port", &port],
+        &with_password(&[("DOCKER_HOST", &host)]),
+        None,
+    );
+    assert_refused(
+        &project,
+        &out,
+        6,
+        &[
+            &format!("port {port} on 0.0.0.0 is taken by another program on the engine's host"),
+            &format!("127.0.0.1:{port}"),
+            "(free)",
+        ],
+        &["this host"],
+    );
+    drop(held);
 }
 
 // ---- tcp with TLS ---------------------------------------------------------------------

@@ -11,7 +11,7 @@ use crate::certificate;
 use crate::cleanup::Cleanup;
 use crate::cli::CheckArgs;
 use crate::client::Target;
-use crate::converge::{self, container, probe_target, Options};
+use crate::converge::{self, container, lab_address, probe_target, Options};
 use crate::endpoint::Endpoint;
 use crate::engine::Engine;
 use crate::error::Error;
@@ -160,7 +160,7 @@ fn secret_copy(secret: &password::Secret) -> anyhow::Result<password::Secret> {
     password::Secret::new(secret.expose().to_string())
 }
 
-/// Where the lab answers: `--url`, else the address this host publishes it on; over
+/// Where the lab answers: `--url`, else where the engine's host publishes it; over
 /// HTTPS, trusting exactly the certificate rjup gave the lab.
 async fn lab_target(
     engine: &LazyEngine<'_>,
@@ -187,16 +187,17 @@ async fn lab_target(
             .and_then(|mut addrs| addrs.next())
             .ok_or_else(|| Error::config(format!("--url {url}: cannot resolve {hostport}")))?;
         let tls = if https {
-            certificate::for_lab(spec, &state, printer)?
+            certificate::for_lab(spec, &state, None, printer)?
         } else {
             None
         };
         if https && tls.is_none() {
             return Err(Error::config(format!("--url {url} is https, but rjup.yaml sets no `tls`, so rjup has no certificate to trust")).into());
         }
-        return probe_target(addr.ip(), addr.port(), tls.as_ref());
+        return probe_target(addr, tls.as_ref());
     }
-    let Some(container) = container::existing(engine.get().await?, spec).await? else {
+    let engine = engine.get().await?;
+    let Some(container) = container::existing(engine, spec).await? else {
         return Err(Error::LabNotRunning {
             name: spec.name.clone(),
         }
@@ -211,11 +212,12 @@ async fn lab_target(
         .get(label::BIND)
         .and_then(|b| b.parse().ok())
         .unwrap_or(spec.bind);
+    let host = engine.lab_host().await;
     let tls = match labels.get(label::SCHEME).map(String::as_str) {
-        Some("https") => certificate::for_lab(spec, &state, printer)?,
+        Some("https") => certificate::for_lab(spec, &state, Some(&host), printer)?,
         _ => None,
     };
-    probe_target(bind, port, tls.as_ref())
+    probe_target(lab_address(&host, bind, port)?, tls.as_ref())
 }
 
 async fn finish(

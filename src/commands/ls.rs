@@ -11,6 +11,7 @@ use crate::printer::Printer;
 
 pub async fn run(endpoint: &Endpoint, args: LsArgs, printer: Printer) -> anyhow::Result<()> {
     let engine = Engine::connect(endpoint).await?;
+    let host = engine.lab_host().await;
     let mut labs = Vec::new();
     for container in engine.labs(label::PROJECT).await? {
         let labels = container
@@ -28,6 +29,7 @@ pub async fn run(endpoint: &Endpoint, args: LsArgs, printer: Printer) -> anyhow:
             .to_string();
         labs.push(
             LabView::new(
+                &host,
                 &name,
                 &project,
                 &container_name,

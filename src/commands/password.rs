@@ -49,5 +49,5 @@ pub async fn run(
         converge::converge(&engine, &spec, &state, &hashed, &options, printer, cleanup).await?;
     state.set_password_hash(&hashed)?;
     printer.say("Password changed; the lab restarted with it");
-    super::up::print_urls(&spec, &outcome, printer)
+    super::up::print_urls(&engine.lab_host().await, &spec, &outcome, printer)
 }

@@ -54,6 +54,7 @@ pub async fn view(engine: &Engine, spec: &Spec) -> anyhow::Result<LabView> {
     let container = container::existing(engine, spec).await?;
     let remembered = ProjectState::for_project(&spec.dir, &spec.name)?.port()?;
     Ok(LabView::new(
+        &engine.lab_host().await,
         &spec.name,
         &spec.dir.display().to_string(),
         &spec.container_name(),

@@ -8,6 +8,7 @@ use crate::cli::UpArgs;
 use crate::converge::{self, Options, Outcome};
 use crate::endpoint::Endpoint;
 use crate::engine::Engine;
+use crate::host::LabHost;
 use crate::printer::Printer;
 use crate::settings::{self, Overrides, Spec};
 use crate::state::ProjectState;
@@ -55,13 +56,18 @@ pub async fn run(
         printer.out(json)?;
         Ok(())
     } else {
-        print_urls(&spec, &outcome, printer)
+        print_urls(&engine.lab_host().await, &spec, &outcome, printer)
     }
 }
 
-pub fn print_urls(spec: &Spec, outcome: &Outcome, printer: Printer) -> anyhow::Result<()> {
+pub fn print_urls(
+    host: &LabHost,
+    spec: &Spec,
+    outcome: &Outcome,
+    printer: Printer,
+) -> anyhow::Result<()> {
     printer.out(format!("Lab \"{}\" is up:", spec.name))?;
-    for url in net::urls(spec.scheme(), spec.bind, outcome.port) {
+    for url in net::urls(spec.scheme(), host, spec.bind, outcome.port) {
         printer.out(format!("  {url}"))?;
     }
     if let Some(fingerprint) = &outcome.fingerprint {

@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bollard::models::ContainerInspectResponse;
 use serde::Serialize;
 
+use crate::host::LabHost;
 use crate::lab::label;
 use crate::net;
 
@@ -30,8 +31,10 @@ pub struct LabView {
 }
 
 impl LabView {
-    /// `fallback_port` and `fallback_bind` describe a lab that has no container.
+    /// `fallback_port` and `fallback_bind` describe a lab that has no container; `host`
+    /// is where its engine publishes it.
     pub fn new(
+        host: &LabHost,
         name: &str,
         project: &str,
         container_name: &str,
@@ -59,7 +62,7 @@ impl LabView {
             .unwrap_or(fallback_bind);
         let scheme = labels.get(label::SCHEME).map_or("http", String::as_str);
         let urls = match (state, port) {
-            ("running", Some(port)) => net::urls(scheme, bind, port),
+            ("running", Some(port)) => net::urls(scheme, host, bind, port),
             _ => Vec::new(),
         };
         let started_at = docker_state.started_at.filter(|_| state == "running");
@@ -151,6 +154,7 @@ mod tests {
     #[test]
     fn an_absent_lab_has_no_urls_but_keeps_its_remembered_port() {
         let v = LabView::new(
+            &LabHost::Local,
             "demo",
             "/p/demo",
             "rjup-demo",

@@ -71,10 +71,9 @@ impl<'a> Containers<'a> {
         desired: &Desired,
         ready: &Readiness,
     ) -> anyhow::Result<()> {
-        self.engine
-            .start(id)
-            .await
-            .or_else(|e| ports::taken_late(e, desired.bind, desired.port))?;
+        if let Err(e) = self.engine.start(id).await {
+            ports::taken_late(self.engine, e, desired.bind, desired.port).await?;
+        }
         ready.wait(self, id).await
     }
 

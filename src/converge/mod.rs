@@ -18,7 +18,7 @@ mod ready;
 use std::time::Duration;
 
 pub use plan::{plan, Action, Observed, Status};
-pub use ready::{probe_target, Readiness};
+pub use ready::{lab_address, probe_target, Readiness};
 
 use crate::cleanup::Cleanup;
 use crate::engine::{BuildFlags, Engine, Flavour};
@@ -155,7 +155,9 @@ pub async fn converge(
     .await?;
     let flavour = engine.flavour().await?;
     let cookie_secret = state.cookie_secret()?;
-    let tls = certificate::for_lab(spec, state, printer)?;
+    let lab_host = engine.lab_host().await;
+    let probe = lab_address(&lab_host, spec.bind, port)?;
+    let tls = certificate::for_lab(spec, state, Some(&lab_host), printer)?;
     let desired = lab::desired(&lab::Inputs {
         spec,
         image_reference: image_plan.reference(),
@@ -177,7 +179,7 @@ pub async fn converge(
     if action != Action::Nothing {
         warn_ignored_limits(flavour, spec, printer);
     }
-    let ready = Readiness::new(spec.bind, port, tls.as_ref(), options.timeout, printer)?;
+    let ready = Readiness::new(probe, tls.as_ref(), options.timeout, printer)?;
     act(
         &runtime,
         &action,

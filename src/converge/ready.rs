@@ -1,12 +1,13 @@
 //! When a lab counts as up: its login page answers. Until then rjup waits, and gives up
 //! early, with the lab's last words, when the lab stops.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::Runtime;
 use crate::client::{self, Target};
 use crate::error::Error;
+use crate::host::LabHost;
 use crate::net;
 use crate::printer::Printer;
 use crate::tls::{self, Tls};
@@ -22,17 +23,16 @@ const STOPPED_CHECK: Duration = Duration::from_secs(1);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Readiness {
-    /// Readiness of a lab published on `bind:port`, probed as rjup itself reaches it:
+    /// Readiness of a lab that answers at `addr`, probed as rjup itself reaches it:
     /// over HTTPS trusting exactly its certificate, when it has one.
     pub fn new(
-        bind: IpAddr,
-        port: u16,
+        addr: SocketAddr,
         tls: Option<&Tls>,
         timeout: Duration,
         printer: Printer,
     ) -> anyhow::Result<Readiness> {
         Ok(Readiness {
-            probe: probe_target(bind, port, tls)?,
+            probe: probe_target(addr, tls)?,
             timeout,
             printer,
         })
@@ -105,10 +105,25 @@ impl Readiness {
     }
 }
 
-/// How rjup itself reaches a lab published on `bind:port`.
-pub fn probe_target(bind: IpAddr, port: u16, tls: Option<&Tls>) -> anyhow::Result<Target> {
+/// Where rjup itself reaches a lab published on `bind:port` of `host`: checked before
+/// anything is made, since a lab rjup cannot reach would never count as up.
+pub fn lab_address(host: &LabHost, bind: IpAddr, port: u16) -> anyhow::Result<SocketAddr> {
+    net::probe_address(host, bind, port).ok_or_else(|| {
+        let name = match host {
+            LabHost::Remote { name, .. } => name.as_str(),
+            LabHost::Local => "this machine",
+        };
+        Error::config(format!(
+            "the Docker engine publishes labs on its host {name}, which has no address on this machine, so rjup could not reach the lab; make {name} resolve here (DNS or /etc/hosts), or name the engine by an address"
+        ))
+        .into()
+    })
+}
+
+/// How rjup itself reaches a lab that answers at `addr`.
+pub fn probe_target(addr: SocketAddr, tls: Option<&Tls>) -> anyhow::Result<Target> {
     Ok(Target {
-        addr: net::probe_address(bind, port),
+        addr,
         tls: match tls {
             Some(tls) => Some(tls::pinned_client(tls.cert_der()?)?),
             None => None,
