@@ -102,23 +102,11 @@ impl LabView {
     }
 }
 
-/// Seconds since the epoch of Docker's RFC 3339 UTC timestamps (`2026-11-25T17:40:01.12Z`).
+/// Seconds since the epoch of Docker's RFC 3339 timestamps (`2026-11-25T17:40:01.12Z`).
 fn unix_seconds(timestamp: &str) -> Option<i64> {
-    let (date, time) = timestamp.split_once('T')?;
-    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
-    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
-    let time = time.trim_end_matches('Z');
-    let time = time.split(['.', '+']).next()?;
-    let mut t = time.split(':').map(|p| p.parse::<i64>().ok());
-    let (hh, mm, ss) = (t.next()??, t.next()??, t.next()??);
-    // Days from civil, after Howard Hinnant.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+    let parsed =
+        time::OffsetDateTime::parse(timestamp, &time::format_description::well_known::Rfc3339);
+    parsed.ok().map(time::OffsetDateTime::unix_timestamp)
 }
 
 fn human_duration(seconds: u64) -> String {
