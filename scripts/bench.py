@@ -6,7 +6,8 @@
     python3 scripts/bench.py --smoke          # one round of each, no BENCHMARKS.md: keeps this script working in CI
 
 Needs a Docker engine (and on machines without a registry, ../shared/docker/stand-ins.sh)
-and builds rjup in release mode. Runs as root or as a member of the docker group.
+and builds rjup in release mode (into $CARGO_TARGET_DIR when set). Runs as root or as a
+member of the docker group.
 Traffic goes to loopback only.
 """
 import argparse
@@ -24,7 +25,9 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RJUP = os.path.join(REPO, "target", "release", "rjup")
+# The binary `cargo build --release` below makes: under CARGO_TARGET_DIR when that is set
+# (relative to the repo, where cargo runs), else the repo's own target/.
+RJUP = os.path.join(REPO, os.environ.get("CARGO_TARGET_DIR") or "target", "release", "rjup")
 PASSWORD = "bench-password"
 
 
