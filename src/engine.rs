@@ -106,11 +106,13 @@ const STOP_TIMEOUT: i32 = 10;
 impl Engine {
     /// Connects to the engine the endpoint names and agrees on an API version it speaks.
     pub async fn connect(endpoint: &Endpoint) -> anyhow::Result<Engine> {
-        let docker = transport::docker(endpoint)?;
-        let docker = docker
-            .negotiate_version()
-            .await
-            .map_err(|e| transport::unreachable(endpoint, &e))?;
+        let docker = match transport::ping_version(endpoint).await {
+            Some(version) => transport::docker_speaking(endpoint, &version)?,
+            None => transport::docker(endpoint)?
+                .negotiate_version()
+                .await
+                .map_err(|e| transport::unreachable(endpoint, &e))?,
+        };
         Ok(Engine {
             docker,
             flavour: Arc::default(),

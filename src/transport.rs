@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bollard::errors::Error as DockerError;
-use bollard::{BollardRequest, Docker, API_DEFAULT_VERSION};
+use bollard::{BollardRequest, ClientVersion, Docker, API_DEFAULT_VERSION};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper::http::{header, HeaderValue, Request, Response, Uri};
@@ -28,6 +28,53 @@ const TIMEOUT: u64 = 120;
 
 /// A client for the endpoint's engine; nothing is sent until the first request.
 pub fn docker(endpoint: &Endpoint) -> Result<Docker, Error> {
+    docker_speaking(endpoint, API_DEFAULT_VERSION)
+}
+
+/// The API version the engine speaks, from the `Api-Version` header of `/_ping`, as the
+/// docker CLI learns it: Podman takes a quarter of a second to answer `/version`, and
+/// `/_ping` none. Only for the local socket and plain `tcp://`, where one more
+/// connection is free; `None` when it cannot tell, and then `/version` decides.
+pub async fn ping_version(endpoint: &Endpoint) -> Option<ClientVersion> {
+    let (scheme, rest) = endpoint.host.split_once("://")?;
+    let request = Request::head("/_ping")
+        .header(header::HOST, "docker")
+        .body(String::new())
+        .ok()?;
+    let response = match (scheme, &endpoint.tls) {
+        ("unix", _) => ping(tokio::net::UnixStream::connect(rest).await.ok()?, request).await?,
+        ("tcp" | "http", None) => {
+            let address = with_port(rest.trim_end_matches('/'), 2375);
+            ping(tokio::net::TcpStream::connect(address).await.ok()?, request).await?
+        }
+        _ => return None,
+    };
+    let version = response.headers().get("api-version")?.to_str().ok()?;
+    let (major, minor) = version.split_once('.')?;
+    let server = ClientVersion {
+        major_version: major.parse().ok()?,
+        minor_version: minor.parse().ok()?,
+    };
+    Some(if server < *API_DEFAULT_VERSION {
+        server
+    } else {
+        *API_DEFAULT_VERSION
+    })
+}
+
+async fn ping<I>(io: I, request: Request<String>) -> Option<Response<Incoming>>
+where
+    I: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .ok()?;
+    tokio::spawn(connection);
+    sender.send_request(request).await.ok()
+}
+
+/// A client for the endpoint's engine that speaks `version` of the API.
+pub fn docker_speaking(endpoint: &Endpoint, version: &ClientVersion) -> Result<Docker, Error> {
     let host = endpoint.host.as_str();
     let refused = |reason: String, hint: &str| Error::EngineUnreachable {
         host: endpoint.describe(),
@@ -36,12 +83,12 @@ pub fn docker(endpoint: &Endpoint) -> Result<Docker, Error> {
     };
     let (scheme, rest) = host.split_once("://").unwrap_or(("", host));
     let connected = match (scheme, &endpoint.tls) {
-        ("unix", _) => Docker::connect_with_unix(host, TIMEOUT, API_DEFAULT_VERSION),
-        ("tcp" | "http", None) => Docker::connect_with_http(host, TIMEOUT, API_DEFAULT_VERSION),
+        ("unix", _) => Docker::connect_with_unix(host, TIMEOUT, version),
+        ("tcp" | "http", None) => Docker::connect_with_http(host, TIMEOUT, version),
         ("tcp" | "https", Some(tls)) => {
             let config = client_config(tls).map_err(|why| refused(why, TLS_FILES_HINT))?;
             let target = with_port(rest.trim_end_matches('/'), 2376);
-            return tls_docker(target, config).map_err(|why| refused(why, TLS_FILES_HINT));
+            return tls_docker(target, config, version).map_err(|why| refused(why, TLS_FILES_HINT));
         }
         ("ssh", _) => {
             let ssh = Arc::new(Ssh::parse(rest).map_err(|why| refused(why, SSH_URL_HINT))?);
@@ -50,7 +97,7 @@ pub fn docker(endpoint: &Endpoint) -> Result<Docker, Error> {
                 move |request| ssh.clone().request(pool.clone(), request),
                 Some("http://docker"),
                 TIMEOUT,
-                API_DEFAULT_VERSION,
+                version,
             )
         }
         _ => {
@@ -197,7 +244,11 @@ fn origin_form<B>(mut request: Request<B>) -> Request<B> {
     request
 }
 
-fn tls_docker(target: String, config: Arc<rustls::ClientConfig>) -> Result<Docker, String> {
+fn tls_docker(
+    target: String,
+    config: Arc<rustls::ClientConfig>,
+    version: &ClientVersion,
+) -> Result<Docker, String> {
     let host = target
         .rsplit_once(':')
         .map_or(target.as_str(), |(h, _)| h)
@@ -227,7 +278,7 @@ fn tls_docker(target: String, config: Arc<rustls::ClientConfig>) -> Result<Docke
         },
         Some(address),
         TIMEOUT,
-        API_DEFAULT_VERSION,
+        version,
     )
     .map_err(|e| e.to_string())
 }

@@ -136,7 +136,9 @@ pub async fn converge(
 ) -> anyhow::Result<Outcome> {
     let _lock = state.lock(printer).await?;
     let runtime = container::Containers::new(engine, spec, cleanup, printer);
-    let observed = runtime.observe().await?;
+    // What kind of engine this is costs Podman a request of its own: ask it meanwhile.
+    let (observed, flavour) = tokio::join!(runtime.observe(), engine.flavour());
+    let (observed, flavour) = (observed?, flavour?);
     spec.ensure_lock_fresh()?;
     // The port first: a taken port or a wrong bind address fails before a long build.
     let ours = observed
@@ -153,7 +155,6 @@ pub async fn converge(
         printer,
     )
     .await?;
-    let flavour = engine.flavour().await?;
     let cookie_secret = state.cookie_secret()?;
     let lab_host = engine.lab_host().await;
     let probe = lab_address(&lab_host, spec.bind, port)?;
