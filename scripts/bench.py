@@ -587,13 +587,16 @@ WHY_MISSED = {
         "Docker 23+), a warm uv cache would make rebuilds download nothing."
     ),
     "P10": (
-        "Measured on a loaded machine (load average 5 on 2 cores), but every rjup round "
-        "was slower than every baseline round. Part of the gap is the init process: rjup "
-        "runs the lab with `Init: true` (Podman's catatonit), and the baseline with "
-        "`--init` took about 2.0 s instead of 1.8 s (3 rounds, by hand). The rest, about "
-        "0.5 s, was not broken down: rjup's checks before creating, the container's "
-        "settings and injected files, or how Podman's API handles them. Next step: time "
-        "each API call of `up` against Podman."
+        "Most of the gap was two slow Podman answers rjup asked for one after the other on "
+        "every `up`: `/version` (about 0.28 s on Podman, 0.01 s on Docker) to agree on the "
+        "API version, and `/info` (0.17 s) to tell a rootless engine. rjup now learns the "
+        "version from `/_ping` as the docker CLI does and asks `/info` while it observes "
+        "the lab: 1.62x became 1.27x (runs 2 and 3). What remains is mostly the init "
+        "process the lab runs under (`Init: true`, catatonit on Podman, which reaps dead "
+        "kernels), which the baseline does not start: by hand, `docker run --init` on "
+        "Podman took about 0.2 s longer than without. Dropping the init would meet the "
+        "target and lose the reaping; caching `/info` per engine would save what is left "
+        "of it."
     ),
 }
 
