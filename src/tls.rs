@@ -118,18 +118,40 @@ pub fn pinned_client(cert_der: Vec<u8>) -> anyhow::Result<Arc<rustls::ClientConf
         .with_safe_default_protocol_versions()
         .context("setting up TLS")?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Pinned { cert_der, provider }))
+        .with_custom_certificate_verifier(Arc::new(Verifier {
+            accept: Accept::Exactly(cert_der),
+            provider,
+        }))
         .with_no_client_auth();
     Ok(Arc::new(config))
 }
 
+/// Which server certificate a [`Verifier`] takes; the handshake's signatures are
+/// checked either way, so the connection is encrypted to whoever holds the key.
 #[derive(Debug)]
-struct Pinned {
-    cert_der: Vec<u8>,
+enum Accept {
+    /// The lab's own certificate, which rjup made or was given.
+    Exactly(Vec<u8>),
+    /// Any: the docker CLI's `SkipTLSVerify` and `DOCKER_TLS` without verification.
+    Any,
+}
+
+#[derive(Debug)]
+pub struct Verifier {
+    accept: Accept,
     provider: Arc<rustls::crypto::CryptoProvider>,
 }
 
-impl ServerCertVerifier for Pinned {
+impl Verifier {
+    pub fn accepting_any(provider: Arc<rustls::crypto::CryptoProvider>) -> Verifier {
+        Verifier {
+            accept: Accept::Any,
+            provider,
+        }
+    }
+}
+
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -138,12 +160,14 @@ impl ServerCertVerifier for Pinned {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if end_entity.as_ref() == self.cert_der.as_slice() {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General(
+        match &self.accept {
+            Accept::Any => Ok(ServerCertVerified::assertion()),
+            Accept::Exactly(der) if end_entity.as_ref() == der.as_slice() => {
+                Ok(ServerCertVerified::assertion())
+            }
+            Accept::Exactly(_) => Err(rustls::Error::General(
                 "the lab presented a certificate other than the one rjup gave it".into(),
-            ))
+            )),
         }
     }
 
@@ -153,12 +177,8 @@ impl ServerCertVerifier for Pinned {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
     }
 
     fn verify_tls13_signature(
@@ -167,12 +187,8 @@ impl ServerCertVerifier for Pinned {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

@@ -13,10 +13,8 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper::http::{header, HeaderValue, Request, Response, Uri};
 use hyper_util::rt::TokioIo;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::task::JoinHandle;
 
@@ -294,7 +292,9 @@ fn client_config(tls: &Tls) -> Result<Arc<rustls::ClientConfig>, String> {
     let builder = match (&tls.ca, tls.verify) {
         (_, false) => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Unverified { provider })),
+            .with_custom_certificate_verifier(Arc::new(crate::tls::Verifier::accepting_any(
+                provider,
+            ))),
         (None, true) => {
             return Err(format!(
                 "TLS was asked for by {}, but there is no ca.pem to check the engine against",
@@ -352,50 +352,6 @@ fn missing(path: &std::path::Path, tls: &Tls, why: &str) -> String {
         tls.asked_by,
         path.display()
     )
-}
-
-/// `SkipTLSVerify`: encrypted, but any certificate is accepted, as the docker CLI does.
-#[derive(Debug)]
-struct Unverified {
-    provider: Arc<rustls::crypto::CryptoProvider>,
-}
-
-impl ServerCertVerifier for Unverified {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algorithms = &self.provider.signature_verification_algorithms;
-        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algorithms = &self.provider.signature_verification_algorithms;
-        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        let algorithms = &self.provider.signature_verification_algorithms;
-        algorithms.supported_schemes()
-    }
 }
 
 /// `ssh://[user@]host[:port]`, reached as the docker CLI reaches it.
