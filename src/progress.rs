@@ -120,6 +120,8 @@ impl Build {
         let Some(text) = info.stream.as_deref() else {
             return;
         };
+        // Colours are for terminals; output kept for reports and logs is plain text.
+        let text = strip_ansi(text);
         for line in text.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
             if let Some((n, total, what)) = parse_step(line) {
                 self.step = line.to_string();
@@ -161,6 +163,42 @@ impl Drop for Build {
             bar.finish_and_clear();
         }
     }
+}
+
+/// Text without terminal escapes: colours (CSI), titles and links (OSC), and the rest.
+pub fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            // CSI ends with a byte in @..~.
+            Some('[') => {
+                for d in chars.by_ref() {
+                    if ('@'..='~').contains(&d) {
+                        break;
+                    }
+                }
+            }
+            // OSC ends with BEL or ESC \.
+            Some(']') => {
+                while let Some(d) = chars.next() {
+                    if d == '\u{7}' {
+                        break;
+                    }
+                    if d == '\u{1b}' && chars.peek() == Some(&'\\') {
+                        chars.next();
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 pub fn human_bytes(n: usize) -> String {
@@ -244,6 +282,34 @@ mod tests {
             Some((3, 9, "RUN uv pip install"))
         );
         assert_eq!(parse_step(" ---> Running in 1234"), None);
+    }
+
+    #[test]
+    fn terminal_escapes_are_stripped() {
+        assert_eq!(
+            strip_ansi("\u{1b}[0;31mValueError\u{1b}[0m: boom"),
+            "ValueError: boom"
+        );
+        assert_eq!(strip_ansi("\u{1b}[?25lhi\u{1b}[2K"), "hi");
+        assert_eq!(
+            strip_ansi("\u{1b}]8;;http://x\u{7}link\u{1b}]8;;\u{1b}\\"),
+            "link"
+        );
+    }
+
+    #[test]
+    fn build_output_is_kept_without_colours() {
+        let mut b = Build {
+            printer: Printer::Plain,
+            bar: None,
+            step: String::new(),
+            output: Vec::new(),
+        };
+        b.update(&BuildInfo {
+            stream: Some("Step 1/1 : RUN x\n\u{1b}[31merror\u{1b}[0m: no\n".into()),
+            ..Default::default()
+        });
+        assert_eq!(b.failure_report(5), "Step 1/1 : RUN x\n    error: no");
     }
 
     #[test]

@@ -189,18 +189,23 @@ fn layers(tag: &str) -> Vec<(String, i64)> {
     })
 }
 
+/// Refused before any build step, so no engine is needed to see it, and said once.
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn environment_yml_on_a_base_without_conda_says_how_to_fix_it() {
-    let _engine = engine();
+fn environment_yml_on_a_base_without_conda_is_refused_before_building() {
     let project = Project::from_example("", "conda");
     project.write("environment.yml", "name: base\ndependencies:\n  - numpy\n");
+    project.write("rjup.yaml", "build:\n  base: python:3.12-slim\n");
     let out = project.rjup(&["build"], &[], None);
-    assert_exit(&out, 8, "build with environment.yml on python:3.13-slim");
+    assert_exit(&out, 3, "build with environment.yml on python:3.12-slim");
     let err = stderr(&out);
+    assert_eq!(
+        err.matches("environment.yml needs a base image with conda or mamba")
+            .count(),
+        1,
+        "{err}"
+    );
     assert!(
-        err.contains("environment.yml needs a base image with conda or mamba")
-            && err.contains("build.base"),
+        err.contains("build.base python:3.12-slim") && !err.contains("Step "),
         "{err}"
     );
 }
