@@ -309,7 +309,7 @@ fn image_source(
     image: Option<String>,
     base: Option<String>,
     packages: Vec<String>,
-    files: ProjectFiles,
+    mut files: ProjectFiles,
     warnings: &mut Vec<String>,
 ) -> ImageSource {
     match image {
@@ -324,6 +324,8 @@ fn image_source(
                 warnings.push(format!(
                     "build.base {base} in rjup.yaml wins over {runtime}"
                 ));
+                // Ignored, so not listed among the files the image is built from.
+                files.environment.runtime_txt = None;
             }
             ImageSource::Build(Box::new(BuildSpec {
                 base: base
@@ -497,6 +499,10 @@ pub mod tests {
         };
         assert_eq!(b.base, "python:3.11-slim");
         assert!(s.warnings[0].contains("wins over runtime.txt"));
+        assert!(
+            !b.environment.used().contains(&"runtime.txt".to_string()),
+            "an ignored runtime.txt is not listed as used"
+        );
     }
 
     #[test]

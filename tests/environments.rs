@@ -189,6 +189,40 @@ fn layers(tag: &str) -> Vec<(String, i64)> {
     })
 }
 
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn a_runtime_txt_base_that_cannot_be_pulled_names_runtime_txt_and_the_override() {
+    let _engine = engine();
+    let project = Project::from_example("", "runtime310");
+    project.write("runtime.txt", "python-3.10\n");
+    let out = project.rjup(&["build"], &[], None);
+    assert_exit(
+        &out,
+        7,
+        "build with runtime.txt naming an image the engine cannot pull",
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("runtime.txt asks for python:3.10-slim")
+            && err.contains("set build.base in rjup.yaml")
+            && err.contains("pulling python:3.10-slim failed"),
+        "{err}"
+    );
+    // With build.base set, runtime.txt is ignored, and not listed as used.
+    project.write("rjup.yaml", "build:\n  base: rjup-test/no-such-base:1\n");
+    let out = project.rjup(&["build"], &[], None);
+    let err = stderr(&out);
+    let environment = err
+        .lines()
+        .find(|l| l.starts_with("Environment:"))
+        .unwrap_or_else(|| panic!("no Environment: line in {err}"));
+    assert!(!environment.contains("runtime.txt"), "{environment}");
+    assert!(
+        err.contains("wins over runtime.txt") && !err.contains("runtime.txt asks for"),
+        "{err}"
+    );
+}
+
 /// Refused before any build step, so no engine is needed to see it, and said once.
 #[test]
 fn environment_yml_on_a_base_without_conda_is_refused_before_building() {
