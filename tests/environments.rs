@@ -223,6 +223,37 @@ fn a_runtime_txt_base_that_cannot_be_pulled_names_runtime_txt_and_the_override()
     );
 }
 
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn a_failing_postbuild_is_named_and_its_whole_output_kept_in_a_log() {
+    let _engine = engine();
+    let project = Project::from_example("", "postbuildlog");
+    project.write(
+        "postBuild",
+        "#!/bin/sh\nfor n in $(seq 1 40); do echo \"line $n\"; done\nprintf '\\033[31mred\\033[0m\\n'\nexit 3\n",
+    );
+    let out = project.rjup(&["build"], &[], None);
+    assert_exit(&out, 8, "build with a failing postBuild");
+    let err = stderr(&out);
+    assert!(!err.contains('\u{1b}'), "escapes off a terminal: {err:?}");
+    assert!(
+        err.contains("Fix: fix postBuild") && !err.contains("check `build.packages`"),
+        "{err}"
+    );
+    let cut = err
+        .lines()
+        .find(|l| l.contains("earlier lines in "))
+        .unwrap_or_else(|| panic!("the shown part is not marked as cut: {err}"));
+    let path = cut.split("earlier lines in ").nth(1).unwrap().trim();
+    assert!(path.ends_with("build.log"), "{cut}");
+    let log = std::fs::read_to_string(path).unwrap();
+    assert!(
+        log.contains("line 1\n") && log.contains("line 40\n") && log.contains("red"),
+        "{log}"
+    );
+    assert!(err.contains("    red"), "{err}");
+}
+
 /// Refused before any build step, so no engine is needed to see it, and said once.
 #[test]
 fn environment_yml_on_a_base_without_conda_is_refused_before_building() {

@@ -6,6 +6,7 @@ use crate::engine::{BuildFlags, Engine};
 use crate::image::{self, ImagePlan};
 use crate::printer::Printer;
 use crate::settings::{self, Overrides};
+use crate::state::ProjectState;
 
 pub async fn run(
     project: Option<&Path>,
@@ -23,6 +24,9 @@ pub async fn run(
     let flags = BuildFlags {
         no_cache: args.no_cache,
         pull: args.pull,
+        log: ProjectState::for_project(&spec.dir, &spec.name)
+            .ok()
+            .map(|state| state.build_log()),
     };
     if let ImagePlan::Build { tag, .. } = &plan {
         if !args.no_cache && !args.pull && engine.image_id(tag).await?.is_some() {
