@@ -384,6 +384,12 @@ test! {
     code: 3,
     says: &["environment.yml needs a base image with conda or mamba", "set build.base in rjup.yaml"],
 }
+test! {
+    name: locked_and_frozen_together,
+    args: &["up", "--locked", "--frozen"],
+    code: 2,
+    says: &["--locked", "--frozen"],
+}
 // Other verbs.
 test! {
     name: check_of_a_notebook_that_does_not_exist,

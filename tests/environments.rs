@@ -307,21 +307,72 @@ fn lock_pins_the_base_by_digest_and_every_package_and_check_catches_drift() {
         "lock --check on a fresh lock",
     );
 
-    project.write("requirements.txt", "tabulate==0.8.10\nsix\n");
+    project.write("requirements.txt", "tabulate==0.9.0\ntoolz\n");
     assert_exit(
         &project.rjup(&["lock", "--check"], &[], None),
         13,
         "lock --check after editing requirements.txt",
     );
-    let up = project.rjup(
-        &["up", "--port", &free_port().to_string()],
-        &[("RJUP_PASSWORD", PASSWORD)],
+    let port = free_port().to_string();
+    let password = [("RJUP_PASSWORD", PASSWORD)];
+    let up = project.rjup(&["up", "--locked", "--port", &port], &password, None);
+    assert_exit(&up, 13, "up --locked with a stale lock");
+    assert!(stderr(&up).contains("run `rjup lock`"));
+    let check = project.rjup(
+        &["check", "--up", "--locked", "--port", &port],
+        &password,
         None,
     );
-    assert_exit(&up, 13, "up with a stale lock");
-    assert!(stderr(&up).contains("run `rjup lock`"));
+    assert_exit(&check, 13, "check --up --locked with a stale lock");
+    assert!(
+        inspect(&project.container()).is_none(),
+        "a refused lock starts no lab"
+    );
 
+    // Without --locked, as uv does: resolve again, say what changed, and go on.
+    let up = project.rjup(&["up", "--port", &port], &password, None);
+    assert_success(&up, "up with a stale lock re-locks");
+    let err = stderr(&up);
+    assert!(
+        err.contains("Updated ")
+            && err.contains("added toolz==")
+            && err.contains("upgraded tabulate 0.8.10 → 0.9.0"),
+        "{err}"
+    );
+    let relocked = std::fs::read_to_string(project.dir.join("rjup.lock")).unwrap();
+    assert!(
+        relocked.contains("\"toolz==") && relocked.contains("\"tabulate==0.9.0\""),
+        "{relocked}"
+    );
+    assert_success(
+        &project.rjup(&["lock", "--check"], &[], None),
+        "lock --check after the re-lock",
+    );
+    project.notebook(
+        "new.ipynb",
+        &["import tabulate, toolz\nassert tabulate.__version__ == '0.9.0'"],
+    );
+    assert_success(
+        &project.rjup(&["check", "new.ipynb"], &password, None),
+        "the lab has the new package",
+    );
+    assert_success(&project.rjup(&["down"], &[], None), "down");
+
+    // --frozen builds from the lock as it is: the image it made already exists.
     project.write("requirements.txt", "tabulate==0.8.10\n");
+    let frozen = project.rjup(&["build", "--frozen"], &[], None);
+    assert_success(&frozen, "build --frozen with a stale lock");
+    assert!(
+        stderr(&frozen).contains("is up to date"),
+        "{}",
+        stderr(&frozen)
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.dir.join("rjup.lock")).unwrap(),
+        relocked,
+        "--frozen leaves the lock alone"
+    );
+    std::fs::write(project.dir.join("rjup.lock"), &text).unwrap();
     let out = project.rjup(
         &[
             "check",

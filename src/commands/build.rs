@@ -14,12 +14,12 @@ pub async fn run(
     args: BuildArgs,
     printer: Printer,
 ) -> anyhow::Result<()> {
-    let spec = settings::resolve(project, Overrides::default())?;
+    let mut spec = settings::resolve(project, Overrides::default())?;
     for warning in &spec.warnings {
         printer.warn(warning);
     }
-    spec.ensure_lock_fresh()?;
     let engine = Engine::connect(endpoint).await?;
+    super::lock::refresh(&engine, &mut spec, args.lock, printer).await?;
     let plan = image::plan(&spec.name, spec.owner, &spec.image);
     let flags = BuildFlags {
         no_cache: args.no_cache,

@@ -149,9 +149,11 @@ async fn bring_up(
     cleanup: &Cleanup,
 ) -> anyhow::Result<converge::Outcome> {
     let state = ProjectState::for_project(&spec.dir, &spec.name)?;
+    let mut spec = spec.clone();
     cleanup
         .state_only_on_success(&state, async {
             let hashed = password::for_lab(&state, Some(secret_copy(secret)?), printer)?;
+            super::lock::refresh(engine.get().await?, &mut spec, args.lock, printer).await?;
             let options = Options {
                 force_recreate: false,
                 rebuild: false,
@@ -159,7 +161,7 @@ async fn bring_up(
             };
             converge::converge(
                 engine.get().await?,
-                spec,
+                &spec,
                 &state,
                 &hashed,
                 &options,
