@@ -100,7 +100,7 @@ impl Cleanup {
         let result = work.await;
         self.done(registered);
         if result.is_err() {
-            let _ = state.forget();
+            let _ = state.forget_but_build_log();
         }
         result
     }

@@ -142,6 +142,9 @@ pub struct UpArgs {
     /// Print one JSON object on stdout instead of text; never prompt
     #[arg(long)]
     pub json: bool,
+
+    #[command(flatten)]
+    pub lock: LockFlags,
 }
 
 #[derive(Debug, Args)]
@@ -153,6 +156,22 @@ pub struct BuildArgs {
     /// Pull a newer version of the base image if there is one
     #[arg(long)]
     pub pull: bool,
+
+    #[command(flatten)]
+    pub lock: LockFlags,
+}
+
+/// What to do with an `rjup.lock` that no longer matches the environment files, as uv's
+/// and cargo's flags of the same names do; by default it is resolved again.
+#[derive(Debug, Default, Clone, Copy, Args)]
+pub struct LockFlags {
+    /// Refuse a stale rjup.lock (exit 13) instead of updating it, as CI should
+    #[arg(long, conflicts_with = "frozen")]
+    pub locked: bool,
+
+    /// Use rjup.lock as it is, without checking it against the environment files
+    #[arg(long)]
+    pub frozen: bool,
 }
 
 #[derive(Debug, Args)]
@@ -224,6 +243,10 @@ pub struct CheckArgs {
     /// Seconds each notebook may take (overrides check.timeout)
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
     pub notebook_timeout: Option<u64>,
+
+    /// For --up: what to do with a stale rjup.lock, as `rjup up` does
+    #[command(flatten)]
+    pub lock: LockFlags,
 }
 
 #[derive(Debug, Args)]

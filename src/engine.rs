@@ -64,12 +64,14 @@ impl Flavour {
     }
 }
 
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct BuildFlags {
     /// Build every step anew, ignoring the layer cache.
     pub no_cache: bool,
     /// Pull a newer base image if there is one.
     pub pull: bool,
+    /// Where the failing step's whole output goes when the error shows only its end.
+    pub log: Option<std::path::PathBuf>,
 }
 
 /// What a one-off container printed, and how it ended.
@@ -243,7 +245,7 @@ impl Engine {
                 }
                 Err(e) => docker_message(&e),
             };
-            let failing = report.failure_report(15);
+            let failing = report.failure_report(15, flags.log.as_deref());
             drop(report);
             return Err(Error::BuildFailed {
                 tag: tag.to_string(),

@@ -364,7 +364,8 @@ impl fmt::Display for Error {
                 reason,
             } => write!(
                 f,
-                "building {tag} failed at {step_report}\n  {reason}\n  Fix the step above (check build.packages and build.base in rjup.yaml) and run `rjup up` again"
+                "building {tag} failed at {step_report}\n  {reason}\n  Fix: {}; then run `rjup up` again",
+                build_hint(step_report)
             ),
             ResolveFailed { exit_code, output } => write!(
                 f,
@@ -474,6 +475,33 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     find(err).map_or(1, |e| e.code() as u8)
 }
 
+/// What to look at when the build step `report` (its first line is the step) failed,
+/// told by what that step of the Dockerfile template installs.
+pub fn build_hint(report: &str) -> &'static str {
+    // In template order where two could match: each step names its own file.
+    const HINTS: &[(&str, &str)] = &[
+        ("postBuild", "fix postBuild, which runs in the image as the lab user, in its home directory and without the project's files"),
+        ("/opt/rjup/start", "fix start, which must end with `exec \"$@\"`"),
+        ("update-ca-certificates", "check the files `build.ca_certificates` in rjup.yaml names: each must be a PEM certificate"),
+        ("apt-get", "check the packages in apt.txt and `build.apt`: each must be a Debian package of the base image's release"),
+        ("mamba", "check environment.yml: a package or version conda could not find, or a `build.base` without conda"),
+        ("/opt/rjup/requirements.txt", "check requirements.txt (or the file `build.requirements` names): a package or version uv could not find or build"),
+        ("uv sync", "check pyproject.toml and uv.lock: uv.lock must match pyproject.toml (run `uv lock`)"),
+        ("pyproject.toml", "check the dependencies in pyproject.toml: a package or version uv could not find or build"),
+        ("packages.txt", "check `build.packages` in rjup.yaml: a package or version uv could not find"),
+        ("lab-requirements.txt", "check `build.base` in rjup.yaml: JupyterLab needs a Debian-based image with python3; with rjup.lock, run `rjup lock` again"),
+        ("FROM ", "check `build.base` in rjup.yaml"),
+    ];
+    let step = report.lines().next().unwrap_or("");
+    HINTS
+        .iter()
+        .find(|(needle, _)| step.contains(needle))
+        .map_or(
+            "check `build.packages` and `build.base` in rjup.yaml",
+            |(_, hint)| hint,
+        )
+}
+
 /// The first [`Error`] in an error chain, for matching on what went wrong.
 pub fn find(err: &anyhow::Error) -> Option<&Error> {
     err.chain().find_map(|e| e.downcast_ref::<Error>())
@@ -498,6 +526,44 @@ mod tests {
             .unwrap_err();
         assert_eq!(exit_code(&err), 6);
         assert_eq!(format!("{err:#}"), "starting the lab: port 8888 is taken");
+    }
+
+    #[test]
+    fn build_hints_name_the_file_behind_the_failing_step() {
+        let hint = |step: &str| build_hint(&format!("{step}\n    some output"));
+        assert!(
+            hint("Step 9/12 : RUN cd /home/lab && /opt/rjup/postBuild").contains("fix postBuild")
+        );
+        assert!(hint("Step 3/9 : RUN apt-get update -qq && apt-get install").contains("apt.txt"));
+        assert!(hint("STEP 8/9: RUN uv pip install --quiet --python /opt/lab/bin/python -r /opt/rjup/requirements.txt").contains("requirements.txt"));
+        assert!(hint("Step 8/9 : RUN cd /opt/rjup/project && UV_PROJECT_ENVIRONMENT=/opt/lab uv sync --frozen").contains("uv.lock"));
+        assert!(
+            hint("Step 8/9 : RUN uv pip install -r /opt/rjup/project/pyproject.toml")
+                .contains("pyproject.toml")
+        );
+        assert!(
+            hint("Step 5/9 : RUN if command -v mamba >/dev/null; then").contains("environment.yml")
+        );
+        assert!(
+            hint("Step 2/9 : RUN update-ca-certificates >/dev/null").contains("ca_certificates")
+        );
+        assert!(hint("Step 4/9 : RUN python3 -m venv /opt/rjup/uv && uv pip install -r /opt/rjup/lab-requirements.txt").contains("build.base"));
+        assert!(hint("Step 9/9 : RUN chmod 755 /opt/rjup/start").contains("fix start"));
+        assert!(
+            hint("Step 7/9 : RUN uv pip install -r /opt/rjup/packages.txt")
+                .contains("build.packages")
+        );
+        let e = Error::BuildFailed {
+            tag: "rjup/x:1".into(),
+            step_report: "Step 9/9 : RUN cd /home/lab && /opt/rjup/postBuild\n    wget: not found"
+                .into(),
+            reason: "exit code 127".into(),
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("Fix: fix postBuild") && !text.contains("build.packages"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -41,6 +41,8 @@ pub enum ImagePlan {
         context: Vec<u8>,
         /// The project files that went in, for telling the user.
         used: Vec<String>,
+        /// The file that chose `base` (runtime.txt), when rjup.yaml did not.
+        base_from: Option<String>,
     },
 }
 
@@ -79,6 +81,7 @@ fn plan_build(name: &str, owner: Owner, build: &BuildSpec) -> ImagePlan {
         base: base.to_string(),
         context,
         used: files_used(build),
+        base_from: build.environment.runtime_txt.clone(),
     }
 }
 
@@ -272,6 +275,7 @@ pub async fn ensure(
             base,
             context,
             used,
+            base_from,
         } => {
             if used.is_empty() {
                 printer.say("Environment: JupyterLab only (no environment files found)");
@@ -286,7 +290,15 @@ pub async fn ensure(
             // rjup pulls the base itself, with the user's registry login, which the
             // engine's own pull inside a build would not send.
             if flags.pull || engine.image_id(base).await?.is_none() {
-                engine.pull(base, printer).await?;
+                engine
+                    .pull(base, printer)
+                    .await
+                    .map_err(|e| match base_from {
+                        Some(file) => e.context(format!(
+                        "{file} asks for {base} (set build.base in rjup.yaml to use another base)"
+                    )),
+                        None => e,
+                    })?;
             }
             let flags = BuildFlags {
                 pull: false,

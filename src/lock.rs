@@ -10,7 +10,7 @@ use crate::error::Error;
 
 pub const FILE_NAME: &str = "rjup.lock";
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Lock {
     /// A hash of the environment files the lock was resolved from.

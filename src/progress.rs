@@ -2,6 +2,7 @@
 //! Everything here goes to stderr, so stdout stays for results.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::time::Duration;
 
 use bollard::models::{BuildInfo, CreateImageInfo};
@@ -120,6 +121,8 @@ impl Build {
         let Some(text) = info.stream.as_deref() else {
             return;
         };
+        // Colours are for terminals; output kept for reports and logs is plain text.
+        let text = strip_ansi(text);
         for line in text.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
             if let Some((n, total, what)) = parse_step(line) {
                 self.step = line.to_string();
@@ -136,17 +139,28 @@ impl Build {
                 }
             } else {
                 self.output.push(line.to_string());
-                if self.output.len() > 200 {
-                    self.output.remove(0);
+                // The whole step goes to the log on failure; this bounds a runaway one.
+                if self.output.len() > MAX_STEP_LINES {
+                    self.output.drain(..MAX_STEP_LINES / 2);
                 }
             }
         }
     }
 
-    /// The failing step and the last lines it printed.
-    pub fn failure_report(&self, tail: usize) -> String {
+    /// The failing step and the last `tail` lines it printed; when it printed more, all
+    /// of it goes to `log`, and the report says where.
+    pub fn failure_report(&self, tail: usize, log: Option<&Path>) -> String {
         let start = self.output.len().saturating_sub(tail);
         let mut report = self.step.clone();
+        if start > 0 {
+            let whole = format!("{}\n{}\n", self.step, self.output.join("\n"));
+            let written = log.filter(|path| write_log(path, whole.as_bytes()).is_ok());
+            let lines = if start == 1 { "line" } else { "lines" };
+            report.push_str(&match written {
+                Some(path) => format!("\n    … {start} earlier {lines} in {}", path.display()),
+                None => format!("\n    … {start} earlier {lines} not shown"),
+            });
+        }
         for line in &self.output[start..] {
             report.push_str("\n    ");
             report.push_str(line);
@@ -155,12 +169,61 @@ impl Build {
     }
 }
 
+const MAX_STEP_LINES: usize = 100_000;
+
+fn write_log(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    crate::state::write_atomically(path, contents, 0o600)
+}
+
 impl Drop for Build {
     fn drop(&mut self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
     }
+}
+
+/// Text without terminal escapes: colours (CSI), titles and links (OSC), and the rest.
+pub fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            // CSI ends with a byte in @..~.
+            Some('[') => {
+                for d in chars.by_ref() {
+                    if ('@'..='~').contains(&d) {
+                        break;
+                    }
+                }
+            }
+            // OSC ends with BEL or ESC \.
+            Some(']') => {
+                while let Some(d) = chars.next() {
+                    if d == '\u{7}' {
+                        break;
+                    }
+                    if d == '\u{1b}' && chars.peek() == Some(&'\\') {
+                        chars.next();
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 pub fn human_bytes(n: usize) -> String {
@@ -247,6 +310,69 @@ mod tests {
     }
 
     #[test]
+    fn terminal_escapes_are_stripped() {
+        assert_eq!(
+            strip_ansi("\u{1b}[0;31mValueError\u{1b}[0m: boom"),
+            "ValueError: boom"
+        );
+        assert_eq!(strip_ansi("\u{1b}[?25lhi\u{1b}[2K"), "hi");
+        assert_eq!(
+            strip_ansi("\u{1b}]8;;http://x\u{7}link\u{1b}]8;;\u{1b}\\"),
+            "link"
+        );
+    }
+
+    #[test]
+    fn build_output_is_kept_without_colours() {
+        let mut b = Build {
+            printer: Printer::Plain,
+            bar: None,
+            step: String::new(),
+            output: Vec::new(),
+        };
+        b.update(&BuildInfo {
+            stream: Some("Step 1/1 : RUN x\n\u{1b}[31merror\u{1b}[0m: no\n".into()),
+            ..Default::default()
+        });
+        assert_eq!(b.failure_report(5, None), "Step 1/1 : RUN x\n    error: no");
+    }
+
+    #[test]
+    fn a_long_failing_step_goes_whole_to_the_log_and_the_report_says_so() {
+        let mut b = Build {
+            printer: Printer::Plain,
+            bar: None,
+            step: String::new(),
+            output: Vec::new(),
+        };
+        let lines: String = (1..=40).map(|n| format!("line {n}\n")).collect();
+        b.update(&BuildInfo {
+            stream: Some(format!("Step 9/9 : RUN ./postBuild\n{lines}")),
+            ..Default::default()
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("state/build.log");
+        let report = b.failure_report(15, Some(&log));
+        let shown: Vec<&str> = report.lines().collect();
+        assert_eq!(shown[0], "Step 9/9 : RUN ./postBuild");
+        assert_eq!(
+            shown[1],
+            format!("    … 25 earlier lines in {}", log.display())
+        );
+        assert_eq!(shown[2], "    line 26");
+        assert_eq!(shown.len(), 17);
+        let whole = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            whole.starts_with("Step 9/9 : RUN ./postBuild\nline 1\n")
+                && whole.ends_with("line 40\n")
+        );
+        assert!(b
+            .failure_report(15, None)
+            .contains("… 25 earlier lines not shown"));
+        assert!(!b.failure_report(40, Some(&log)).contains('…'));
+    }
+
+    #[test]
     fn buildah_steps_are_recognised() {
         assert_eq!(
             parse_step("STEP 3/9: RUN uv pip install"),
@@ -277,8 +403,8 @@ mod tests {
         b.update(&stream("Step 2/2 : RUN false\n"));
         b.update(&stream("oops\nno such package\n"));
         assert_eq!(
-            b.failure_report(1),
-            "Step 2/2 : RUN false\n    no such package"
+            b.failure_report(1, None),
+            "Step 2/2 : RUN false\n    … 1 earlier line not shown\n    no such package"
         );
     }
 }

@@ -218,6 +218,7 @@ fn build_spec(
         files,
         &mut warnings,
     );
+    refuse_conda_without_conda(&image)?;
     Ok(Spec {
         dir,
         config_file,
@@ -244,6 +245,38 @@ fn build_spec(
         gpus: config.gpus,
         warnings,
     })
+}
+
+/// `environment.yml` on a base known to lack conda, refused before a build that would
+/// fail steps later: Docker's `python` images (the default is one) never have conda.
+/// Any other base may, so it is tried.
+fn refuse_conda_without_conda(image: &ImageSource) -> anyhow::Result<()> {
+    let ImageSource::Build(build) = image else {
+        return Ok(());
+    };
+    let Some(conda) = &build.environment.conda else {
+        return Ok(());
+    };
+    if !is_docker_python(&build.base) {
+        return Ok(());
+    }
+    Err(Error::config(format!(
+        "{} needs a base image with conda or mamba, and build.base {} has neither; set build.base in rjup.yaml to one that has (such as condaforge/miniforge3), or list the packages in requirements.txt instead",
+        conda.shown, build.base
+    ))
+    .into())
+}
+
+fn is_docker_python(base: &str) -> bool {
+    let name = base.split('@').next().unwrap_or(base);
+    let name = match name.rsplit_once(':') {
+        Some((repository, tag)) if !tag.contains('/') => repository,
+        _ => name,
+    };
+    matches!(
+        name,
+        "python" | "library/python" | "docker.io/library/python" | "index.docker.io/library/python"
+    )
 }
 
 /// Mounting a directory that holds the engine's socket would hand the lab the host.
@@ -276,7 +309,7 @@ fn image_source(
     image: Option<String>,
     base: Option<String>,
     packages: Vec<String>,
-    files: ProjectFiles,
+    mut files: ProjectFiles,
     warnings: &mut Vec<String>,
 ) -> ImageSource {
     match image {
@@ -291,6 +324,8 @@ fn image_source(
                 warnings.push(format!(
                     "build.base {base} in rjup.yaml wins over {runtime}"
                 ));
+                // Ignored, so not listed among the files the image is built from.
+                files.environment.runtime_txt = None;
             }
             ImageSource::Build(Box::new(BuildSpec {
                 base: base
@@ -464,6 +499,30 @@ pub mod tests {
         };
         assert_eq!(b.base, "python:3.11-slim");
         assert!(s.warnings[0].contains("wins over runtime.txt"));
+        assert!(
+            !b.environment.used().contains(&"runtime.txt".to_string()),
+            "an ignored runtime.txt is not listed as used"
+        );
+    }
+
+    #[test]
+    fn only_docker_python_bases_are_known_to_lack_conda() {
+        for base in [
+            DEFAULT_BASE,
+            "python:3.11",
+            "docker.io/library/python:3.12-slim",
+            "python@sha256:ab",
+        ] {
+            assert!(is_docker_python(base), "{base}");
+        }
+        for base in [
+            "condaforge/miniforge3",
+            "quay.io/jupyter/minimal-notebook:latest",
+            "localhost:5000/python",
+            "mypython:3",
+        ] {
+            assert!(!is_docker_python(base), "{base}");
+        }
     }
 
     #[test]

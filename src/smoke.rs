@@ -248,7 +248,12 @@ impl Execution {
             "error" => {
                 let traceback: Vec<String> = content["traceback"]
                     .as_array()
-                    .map(|t| t.iter().filter_map(Value::as_str).map(strip_ansi).collect())
+                    .map(|t| {
+                        t.iter()
+                            .filter_map(Value::as_str)
+                            .map(crate::progress::strip_ansi)
+                            .collect()
+                    })
                     .unwrap_or_default();
                 self.error = Some(format!(
                     "{}: {}\n{}",
@@ -278,7 +283,9 @@ fn execute_request(msg_id: &str, session: &str, code: &str) -> Value {
         "content": {
             "code": code,
             "silent": false,
-            "store_history": false,
+            // The kernel numbers only stored executions, and tracebacks name the cell by
+            // that number: `Cell In[3]` for the third cell, as a person running it sees.
+            "store_history": true,
             "user_expressions": {},
             "allow_stdin": false,
             "stop_on_error": true,
@@ -467,7 +474,7 @@ async fn run_notebook(
                 Err(e) => return Err(failed(format!("{label}: {e}"))),
             }
         }
-        Ok(format!("{ran} code cells ran"))
+        Ok(cells_ran(ran))
     };
     let outcome = match tokio::time::timeout(timeout, cells).await {
         Ok(outcome) => outcome,
@@ -476,6 +483,13 @@ async fn run_notebook(
     kernel.close().await;
     let _ = client.shutdown_kernel(&id).await;
     outcome
+}
+
+fn cells_ran(n: usize) -> String {
+    match n {
+        1 => "1 code cell ran".to_string(),
+        n => format!("{n} code cells ran"),
+    }
 }
 
 fn too_slow(timeout: Duration) -> StepError {
@@ -504,25 +518,6 @@ fn excerpt(text: &str, max: usize) -> String {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_string(),
     }
-}
-
-/// Tracebacks come coloured for terminals; reports want plain text.
-fn strip_ansi(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            // Skip to the end of a CSI sequence: a letter.
-            for d in chars.by_ref() {
-                if d.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// JUnit XML, which CI systems read as test results.
@@ -555,14 +550,6 @@ pub fn junit(report: &Report, suite: &str) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ansi_colours_are_stripped_from_tracebacks() {
-        assert_eq!(
-            strip_ansi("\u{1b}[0;31mValueError\u{1b}[0m: boom"),
-            "ValueError: boom"
-        );
-    }
 
     #[test]
     fn report_is_ok_only_when_every_step_is() {
@@ -608,6 +595,19 @@ mod tests {
         // XML 1.0 cannot carry control characters at all, escaped or not.
         assert!(xml.contains("the kernel said no"), "{xml}");
         assert!(!xml.contains('\u{7}') && !xml.contains('\u{0}') && !xml.contains('\u{1b}'));
+    }
+
+    #[test]
+    fn the_cell_count_is_worded_for_one_and_many() {
+        assert_eq!(cells_ran(0), "0 code cells ran");
+        assert_eq!(cells_ran(1), "1 code cell ran");
+        assert_eq!(cells_ran(3), "3 code cells ran");
+    }
+
+    #[test]
+    fn executions_are_stored_so_the_kernel_numbers_them() {
+        let request = execute_request("m", "s", "1/0");
+        assert_eq!(request["content"]["store_history"], true);
     }
 
     #[test]

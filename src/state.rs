@@ -36,6 +36,7 @@ const TLS_CERT: &str = "tls-cert.pem";
 const TLS_KEY: &str = "tls-key.pem";
 const TLS_NAMES: &str = "tls-names";
 const LOCK: &str = "lock";
+const BUILD_LOG: &str = "build.log";
 
 impl ProjectState {
     /// Keyed by the project's path, so renaming the lab keeps its password and port.
@@ -162,6 +163,34 @@ impl ProjectState {
             .context("waiting for the project's lock")?
             .with_context(|| format!("locking {}", path.display()))?;
         Ok(ProjectLock { _file: file })
+    }
+
+    /// Where a failed build's whole output is written; made only when a build fails.
+    pub fn build_log(&self) -> PathBuf {
+        self.dir.join(BUILD_LOG)
+    }
+
+    /// Forgets what a failed first `up` made, but the build log its error points at.
+    pub fn forget_but_build_log(&self) -> anyhow::Result<()> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", self.dir.display())),
+        };
+        let mut kept = false;
+        for entry in entries {
+            let entry = entry?;
+            if entry.file_name() == BUILD_LOG {
+                kept = true;
+            } else {
+                fs::remove_file(entry.path())
+                    .with_context(|| format!("removing {}", entry.path().display()))?;
+            }
+        }
+        if !kept {
+            self.forget()?;
+        }
+        Ok(())
     }
 
     /// Forgets the project: password hash, cookie secret, port and certificate.

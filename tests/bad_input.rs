@@ -378,12 +378,38 @@ test! {
     code: 11,
     says: &["does not exist", "rjup up"],
 }
+test! {
+    name: environment_yml_on_the_default_base,
+    files: &[("environment.yml", "dependencies:\n  - numpy\n")],
+    code: 3,
+    says: &["environment.yml needs a base image with conda or mamba", "set build.base in rjup.yaml"],
+}
+test! {
+    name: locked_and_frozen_together,
+    args: &["up", "--locked", "--frozen"],
+    code: 2,
+    says: &["--locked", "--frozen"],
+}
 // Other verbs.
 test! {
-    name: check_of_a_notebook_not_in_the_project,
+    name: check_of_a_notebook_that_does_not_exist,
     args: &["check", "nope.ipynb"],
     code: 3,
-    says: &["notebook nope.ipynb is not in the project", "relative to the project"],
+    says: &["notebook nope.ipynb does not exist in the project", "check its name", "relative to the project"],
+}
+test! {
+    name: check_of_a_notebook_outside_the_project,
+    args: &["check", "../nope.ipynb"],
+    code: 3,
+    says: &["notebook ../nope.ipynb is not in the project", "relative to the project"],
+}
+test! {
+    name: check_without_a_lab,
+    engine: true,
+    args: &["check"],
+    env: &[("RJUP_PASSWORD", "a password")],
+    code: 11,
+    says: &["is not running", "rjup up"],
 }
 test! {
     name: lock_with_a_pulled_image,

@@ -125,6 +125,11 @@ fn check_fails_clearly_on_a_wrong_password_a_raising_notebook_and_a_dying_kernel
         &["x = 1", "raise ValueError('the data is wrong')"],
     );
     project.notebook("dies.ipynb", &["import os\nos._exit(3)"]);
+    project.notebook("one.ipynb", &["print('one')"]);
+    project.notebook(
+        "third.ipynb",
+        &["a = 1", "b = 2", "raise ValueError('in the third cell')"],
+    );
     project.up(free_port());
 
     let wrong = project.rjup(&["check", "--json"], &[("RJUP_PASSWORD", "not it")], None);
@@ -150,6 +155,8 @@ fn check_fails_clearly_on_a_wrong_password_a_raising_notebook_and_a_dying_kernel
             "fine.ipynb",
             "raises.ipynb",
             "dies.ipynb",
+            "one.ipynb",
+            "third.ipynb",
         ],
         &[("RJUP_PASSWORD", PASSWORD)],
         None,
@@ -167,6 +174,17 @@ fn check_fails_clearly_on_a_wrong_password_a_raising_notebook_and_a_dying_kernel
     };
     assert_eq!(step("execute code")["ok"], true);
     assert_eq!(step("notebook fine.ipynb")["ok"], true);
+    assert_eq!(step("notebook fine.ipynb")["detail"], "2 code cells ran");
+    assert_eq!(step("notebook one.ipynb")["detail"], "1 code cell ran");
+    // Tracebacks number the cell as a person running the notebook would see it.
+    let third = step("notebook third.ipynb");
+    let detail = third["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("cell 3")
+            && detail.contains("Cell In[3]")
+            && !detail.contains("Cell In[1]"),
+        "{detail}"
+    );
     let raised = step("notebook raises.ipynb");
     assert_eq!(raised["ok"], false);
     let detail = raised["detail"].as_str().unwrap();

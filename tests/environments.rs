@@ -191,16 +191,86 @@ fn layers(tag: &str) -> Vec<(String, i64)> {
 
 #[test]
 #[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn environment_yml_on_a_base_without_conda_says_how_to_fix_it() {
+fn a_runtime_txt_base_that_cannot_be_pulled_names_runtime_txt_and_the_override() {
     let _engine = engine();
-    let project = Project::from_example("", "conda");
-    project.write("environment.yml", "name: base\ndependencies:\n  - numpy\n");
+    let project = Project::from_example("", "runtime310");
+    project.write("runtime.txt", "python-3.10\n");
     let out = project.rjup(&["build"], &[], None);
-    assert_exit(&out, 8, "build with environment.yml on python:3.13-slim");
+    assert_exit(
+        &out,
+        7,
+        "build with runtime.txt naming an image the engine cannot pull",
+    );
     let err = stderr(&out);
     assert!(
-        err.contains("environment.yml needs a base image with conda or mamba")
-            && err.contains("build.base"),
+        err.contains("runtime.txt asks for python:3.10-slim")
+            && err.contains("set build.base in rjup.yaml")
+            && err.contains("pulling python:3.10-slim failed"),
+        "{err}"
+    );
+    // With build.base set, runtime.txt is ignored, and not listed as used.
+    project.write("rjup.yaml", "build:\n  base: rjup-test/no-such-base:1\n");
+    let out = project.rjup(&["build"], &[], None);
+    let err = stderr(&out);
+    let environment = err
+        .lines()
+        .find(|l| l.starts_with("Environment:"))
+        .unwrap_or_else(|| panic!("no Environment: line in {err}"));
+    assert!(!environment.contains("runtime.txt"), "{environment}");
+    assert!(
+        err.contains("wins over runtime.txt") && !err.contains("runtime.txt asks for"),
+        "{err}"
+    );
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn a_failing_postbuild_is_named_and_its_whole_output_kept_in_a_log() {
+    let _engine = engine();
+    let project = Project::from_example("", "postbuildlog");
+    project.write(
+        "postBuild",
+        "#!/bin/sh\nfor n in $(seq 1 40); do echo \"line $n\"; done\nprintf '\\033[31mred\\033[0m\\n'\nexit 3\n",
+    );
+    let out = project.rjup(&["build"], &[], None);
+    assert_exit(&out, 8, "build with a failing postBuild");
+    let err = stderr(&out);
+    assert!(!err.contains('\u{1b}'), "escapes off a terminal: {err:?}");
+    assert!(
+        err.contains("Fix: fix postBuild") && !err.contains("check `build.packages`"),
+        "{err}"
+    );
+    let cut = err
+        .lines()
+        .find(|l| l.contains("earlier lines in "))
+        .unwrap_or_else(|| panic!("the shown part is not marked as cut: {err}"));
+    let path = cut.split("earlier lines in ").nth(1).unwrap().trim();
+    assert!(path.ends_with("build.log"), "{cut}");
+    let log = std::fs::read_to_string(path).unwrap();
+    assert!(
+        log.contains("line 1\n") && log.contains("line 40\n") && log.contains("red"),
+        "{log}"
+    );
+    assert!(err.contains("    red"), "{err}");
+}
+
+/// Refused before any build step, so no engine is needed to see it, and said once.
+#[test]
+fn environment_yml_on_a_base_without_conda_is_refused_before_building() {
+    let project = Project::from_example("", "conda");
+    project.write("environment.yml", "name: base\ndependencies:\n  - numpy\n");
+    project.write("rjup.yaml", "build:\n  base: python:3.12-slim\n");
+    let out = project.rjup(&["build"], &[], None);
+    assert_exit(&out, 3, "build with environment.yml on python:3.12-slim");
+    let err = stderr(&out);
+    assert_eq!(
+        err.matches("environment.yml needs a base image with conda or mamba")
+            .count(),
+        1,
+        "{err}"
+    );
+    assert!(
+        err.contains("build.base python:3.12-slim") && !err.contains("Step "),
         "{err}"
     );
 }
@@ -237,21 +307,72 @@ fn lock_pins_the_base_by_digest_and_every_package_and_check_catches_drift() {
         "lock --check on a fresh lock",
     );
 
-    project.write("requirements.txt", "tabulate==0.8.10\nsix\n");
+    project.write("requirements.txt", "tabulate==0.9.0\ntoolz\n");
     assert_exit(
         &project.rjup(&["lock", "--check"], &[], None),
         13,
         "lock --check after editing requirements.txt",
     );
-    let up = project.rjup(
-        &["up", "--port", &free_port().to_string()],
-        &[("RJUP_PASSWORD", PASSWORD)],
+    let port = free_port().to_string();
+    let password = [("RJUP_PASSWORD", PASSWORD)];
+    let up = project.rjup(&["up", "--locked", "--port", &port], &password, None);
+    assert_exit(&up, 13, "up --locked with a stale lock");
+    assert!(stderr(&up).contains("run `rjup lock`"));
+    let check = project.rjup(
+        &["check", "--up", "--locked", "--port", &port],
+        &password,
         None,
     );
-    assert_exit(&up, 13, "up with a stale lock");
-    assert!(stderr(&up).contains("run `rjup lock`"));
+    assert_exit(&check, 13, "check --up --locked with a stale lock");
+    assert!(
+        inspect(&project.container()).is_none(),
+        "a refused lock starts no lab"
+    );
 
+    // Without --locked, as uv does: resolve again, say what changed, and go on.
+    let up = project.rjup(&["up", "--port", &port], &password, None);
+    assert_success(&up, "up with a stale lock re-locks");
+    let err = stderr(&up);
+    assert!(
+        err.contains("Updated ")
+            && err.contains("added toolz==")
+            && err.contains("upgraded tabulate 0.8.10 → 0.9.0"),
+        "{err}"
+    );
+    let relocked = std::fs::read_to_string(project.dir.join("rjup.lock")).unwrap();
+    assert!(
+        relocked.contains("\"toolz==") && relocked.contains("\"tabulate==0.9.0\""),
+        "{relocked}"
+    );
+    assert_success(
+        &project.rjup(&["lock", "--check"], &[], None),
+        "lock --check after the re-lock",
+    );
+    project.notebook(
+        "new.ipynb",
+        &["import tabulate, toolz\nassert tabulate.__version__ == '0.9.0'"],
+    );
+    assert_success(
+        &project.rjup(&["check", "new.ipynb"], &password, None),
+        "the lab has the new package",
+    );
+    assert_success(&project.rjup(&["down"], &[], None), "down");
+
+    // --frozen builds from the lock as it is: the image it made already exists.
     project.write("requirements.txt", "tabulate==0.8.10\n");
+    let frozen = project.rjup(&["build", "--frozen"], &[], None);
+    assert_success(&frozen, "build --frozen with a stale lock");
+    assert!(
+        stderr(&frozen).contains("is up to date"),
+        "{}",
+        stderr(&frozen)
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.dir.join("rjup.lock")).unwrap(),
+        relocked,
+        "--frozen leaves the lock alone"
+    );
+    std::fs::write(project.dir.join("rjup.lock"), &text).unwrap();
     let out = project.rjup(
         &[
             "check",

@@ -6,6 +6,7 @@ use crate::engine::{BuildFlags, Engine};
 use crate::image::{self, ImagePlan};
 use crate::printer::Printer;
 use crate::settings::{self, Overrides};
+use crate::state::ProjectState;
 
 pub async fn run(
     project: Option<&Path>,
@@ -13,16 +14,19 @@ pub async fn run(
     args: BuildArgs,
     printer: Printer,
 ) -> anyhow::Result<()> {
-    let spec = settings::resolve(project, Overrides::default())?;
+    let mut spec = settings::resolve(project, Overrides::default())?;
     for warning in &spec.warnings {
         printer.warn(warning);
     }
-    spec.ensure_lock_fresh()?;
     let engine = Engine::connect(endpoint).await?;
+    super::lock::refresh(&engine, &mut spec, args.lock, printer).await?;
     let plan = image::plan(&spec.name, spec.owner, &spec.image);
     let flags = BuildFlags {
         no_cache: args.no_cache,
         pull: args.pull,
+        log: ProjectState::for_project(&spec.dir, &spec.name)
+            .ok()
+            .map(|state| state.build_log()),
     };
     if let ImagePlan::Build { tag, .. } = &plan {
         if !args.no_cache && !args.pull && engine.image_id(tag).await?.is_some() {

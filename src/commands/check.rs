@@ -88,6 +88,8 @@ pub async fn run(
             report.steps.extend(checked.steps);
             report.ok = report.steps.iter().all(|s| s.ok);
         }
+        // No lab is nothing to check, not a failed step: exit 11, as `rjup logs` does.
+        Err(err) if is_no_lab(&err) => return Err(err),
         Err(err) => {
             report.push("login", t, Err(format!("{err:#}")));
         }
@@ -103,11 +105,38 @@ fn notebooks_to_run(spec: &settings::Spec, args: &CheckArgs) -> anyhow::Result<V
         args.notebooks.clone()
     };
     for notebook in &notebooks {
-        if !spec.dir.join(notebook).is_file() {
-            return Err(Error::config(format!("notebook {notebook} is not in the project {}; give its path relative to the project", spec.dir.display())).into());
+        if spec.dir.join(notebook).is_file() {
+            continue;
         }
+        let message = if within(Path::new(notebook)) {
+            format!("notebook {notebook} does not exist in the project {}; check its name, which is relative to the project", spec.dir.display())
+        } else {
+            format!("notebook {notebook} is not in the project {}; give its path relative to the project", spec.dir.display())
+        };
+        return Err(Error::config(message).into());
     }
     Ok(notebooks)
+}
+
+fn is_no_lab(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<Error>()
+        .is_some_and(|e| e.code() == crate::error::Code::NoLab)
+}
+
+/// Whether a relative path stays inside the directory it is relative to, judged by its
+/// text alone: the file it names may not exist.
+fn within(path: &Path) -> bool {
+    use std::path::Component;
+    let mut depth = 0usize;
+    for component in path.components() {
+        match component {
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            Component::ParentDir if depth > 0 => depth -= 1,
+            Component::ParentDir | Component::RootDir | Component::Prefix(_) => return false,
+        }
+    }
+    true
 }
 
 /// `--up`: the lab as `rjup up` would make it, with the password the check logs in with.
@@ -120,9 +149,11 @@ async fn bring_up(
     cleanup: &Cleanup,
 ) -> anyhow::Result<converge::Outcome> {
     let state = ProjectState::for_project(&spec.dir, &spec.name)?;
+    let mut spec = spec.clone();
     cleanup
         .state_only_on_success(&state, async {
             let hashed = password::for_lab(&state, Some(secret_copy(secret)?), printer)?;
+            super::lock::refresh(engine.get().await?, &mut spec, args.lock, printer).await?;
             let options = Options {
                 force_recreate: false,
                 rebuild: false,
@@ -130,7 +161,7 @@ async fn bring_up(
             };
             converge::converge(
                 engine.get().await?,
-                spec,
+                &spec,
                 &state,
                 &hashed,
                 &options,
@@ -283,4 +314,18 @@ async fn finish(
 
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_that_stay_in_the_project_are_within_it() {
+        assert!(within(Path::new("missing.ipynb")));
+        assert!(within(Path::new("./nb/../a.ipynb")));
+        assert!(!within(Path::new("../elsewhere/a.ipynb")));
+        assert!(!within(Path::new("nb/../../a.ipynb")));
+        assert!(!within(Path::new("/tmp/a.ipynb")));
+    }
 }

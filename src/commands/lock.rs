@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::archive::{Archive, ROOT};
-use crate::cli::LockArgs;
+use crate::cli::{LockArgs, LockFlags};
 use crate::endpoint::Endpoint;
 use crate::engine::Engine;
 use crate::error::Error;
@@ -11,7 +11,7 @@ use crate::image::{self, BuildSpec, ImageSource, LAB_REQUIREMENTS, UV_REQUIREMEN
 use crate::lock::{self, Lock};
 use crate::printer::Printer;
 use crate::progress::Wait;
-use crate::settings::{self, Overrides};
+use crate::settings::{self, Overrides, Spec};
 
 /// Installs uv in the base image and resolves every input file together, so the pins are
 /// what that base's Python would install.
@@ -55,16 +55,7 @@ pub async fn run(
     }
 
     let engine = Engine::connect(endpoint).await?;
-    let base = pinned_base(&engine, &build.base, printer).await?;
-    let packages = resolve(&engine, &base, build, printer).await?;
-    let lock = Lock {
-        inputs,
-        base,
-        packages,
-    };
-    // A lock is either the old one or the new one, never half of each; it is an ordinary
-    // project file, so it gets the permissions the umask gives any file.
-    crate::state::write_atomically(&path, lock.render().as_bytes(), 0o666)?;
+    let lock = make(&engine, build, &path, printer).await?;
     printer.say(format!(
         "Wrote {}: {} packages on {}",
         path.display(),
@@ -72,6 +63,121 @@ pub async fn run(
         lock.base
     ));
     Ok(())
+}
+
+/// Resolves `build` and writes the lock to `path`.
+async fn make(
+    engine: &Engine,
+    build: &BuildSpec,
+    path: &Path,
+    printer: Printer,
+) -> anyhow::Result<Lock> {
+    let base = pinned_base(engine, &build.base, printer).await?;
+    let packages = resolve(engine, &base, build, printer).await?;
+    let lock = Lock {
+        inputs: image::lock_inputs(build),
+        base,
+        packages,
+    };
+    // A lock is either the old one or the new one, never half of each; it is an ordinary
+    // project file, so it gets the permissions the umask gives any file.
+    crate::state::write_atomically(path, lock.render().as_bytes(), 0o666)?;
+    Ok(lock)
+}
+
+/// Before `up` or `build`: a stale `rjup.lock` is resolved again and what changed is
+/// printed, or refused with `--locked`; with `--frozen` it is used as it is.
+pub async fn refresh(
+    engine: &Engine,
+    spec: &mut Spec,
+    flags: LockFlags,
+    printer: Printer,
+) -> anyhow::Result<()> {
+    let path = spec.dir.join(lock::FILE_NAME);
+    let ImageSource::Build(build) = &mut spec.image else {
+        return Ok(());
+    };
+    let inputs = image::lock_inputs(build);
+    let Some(old) = build.lock.as_mut() else {
+        return Ok(());
+    };
+    if old.inputs == inputs {
+        return Ok(());
+    }
+    if flags.frozen {
+        // As is: the build checks the lock against these inputs, so it passes.
+        old.inputs = inputs;
+        return Ok(());
+    }
+    if flags.locked {
+        return Err(Error::LockStale { path }.into());
+    }
+    printer.say(format!(
+        "{} no longer matches the environment files; resolving it again",
+        path.display()
+    ));
+    let new = make(engine, build, &path, printer).await?;
+    let old = build.lock.replace(new.clone()).unwrap_or_default();
+    let changes = changes(&old, &new);
+    printer.say(format!(
+        "Updated {}: {}",
+        path.display(),
+        if changes.is_empty() {
+            "no package changed".to_string()
+        } else {
+            changes.join(", ")
+        }
+    ));
+    Ok(())
+}
+
+/// What a new lock changes, as uv reports it: added, removed, upgraded (or downgraded).
+fn changes(old: &Lock, new: &Lock) -> Vec<String> {
+    use std::collections::BTreeMap;
+    let pins = |lock: &Lock| -> BTreeMap<String, String> {
+        lock.packages
+            .iter()
+            .map(|p| match p.split_once("==") {
+                Some((name, version)) => (name.to_lowercase(), version.to_string()),
+                None => (p.to_lowercase(), String::new()),
+            })
+            .collect()
+    };
+    let (before, after) = (pins(old), pins(new));
+    let mut changes = Vec::new();
+    if old.base != new.base {
+        changes.push(format!("base {} → {}", old.base, new.base));
+    }
+    for (name, version) in &after {
+        match before.get(name) {
+            None => changes.push(format!("added {name}=={version}")),
+            Some(was) if was != version => changes.push(format!(
+                "{} {name} {was} → {version}",
+                direction(was, version)
+            )),
+            Some(_) => {}
+        }
+    }
+    for (name, version) in &before {
+        if !after.contains_key(name) {
+            changes.push(format!("removed {name}=={version}"));
+        }
+    }
+    changes
+}
+
+/// Compares dotted versions number by number; anything not a number compares as text.
+fn direction(was: &str, now: &str) -> &'static str {
+    let parts = |v: &str| -> Vec<Result<u64, String>> {
+        v.split('.')
+            .map(|p| p.parse().map_err(|_| p.to_string()))
+            .collect()
+    };
+    if parts(now) > parts(was) {
+        "upgraded"
+    } else {
+        "downgraded"
+    }
 }
 
 /// `--check`: whether the lock at `path` was made from these inputs.
@@ -181,4 +287,54 @@ fn resolver_files(build: &BuildSpec) -> Vec<u8> {
         files.file(&format!("{dir}/project/uv.lock"), &f.contents, 0o644, ROOT);
     }
     files.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock(base: &str, packages: &[&str]) -> Lock {
+        Lock {
+            inputs: String::new(),
+            base: base.into(),
+            packages: packages.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn changes_say_what_was_added_removed_upgraded_and_downgraded() {
+        let old = lock(
+            "py@a",
+            &["jupyterlab==4.2.0", "Six==1.16.0", "tornado==6.4", "x==2.0"],
+        );
+        let new = lock(
+            "py@a",
+            &[
+                "jupyterlab==4.10.0",
+                "six==1.16.0",
+                "tabulate==0.9.0",
+                "x==1.9",
+            ],
+        );
+        assert_eq!(
+            changes(&old, &new),
+            [
+                "upgraded jupyterlab 4.2.0 → 4.10.0",
+                "added tabulate==0.9.0",
+                "downgraded x 2.0 → 1.9",
+                "removed tornado==6.4",
+            ]
+        );
+        assert!(changes(&old, &old).is_empty());
+        assert_eq!(
+            changes(
+                &old,
+                &lock(
+                    "py@b",
+                    &old.packages.iter().map(String::as_str).collect::<Vec<_>>()
+                )
+            ),
+            ["base py@a → py@b"]
+        );
+    }
 }

@@ -21,7 +21,7 @@ pub async fn run(
     printer: Printer,
     cleanup: &Cleanup,
 ) -> anyhow::Result<()> {
-    let spec = settings::resolve(
+    let mut spec = settings::resolve(
         project,
         Overrides {
             port: args.port,
@@ -42,6 +42,7 @@ pub async fn run(
         .state_only_on_success(&state, async {
             let hashed = password::for_lab(&state, given, printer)?;
             let engine = Engine::connect(endpoint).await?;
+            super::lock::refresh(&engine, &mut spec, args.lock, printer).await?;
             let outcome =
                 converge::converge(&engine, &spec, &state, &hashed, &options, printer, cleanup)
                     .await?;

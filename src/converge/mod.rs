@@ -150,7 +150,10 @@ pub async fn converge(
     let image_id = image::ensure(
         engine,
         &image_plan,
-        BuildFlags::default(),
+        BuildFlags {
+            log: Some(state.build_log()),
+            ..BuildFlags::default()
+        },
         options.rebuild,
         printer,
     )
