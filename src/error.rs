@@ -161,6 +161,12 @@ pub enum Error {
 
     /// `gpus` asks for GPUs and the engine has no GPU runtime.
     NoGpu { reason: String },
+    /// `swarm:` is set, and the engine is no Swarm manager; `what` it is instead.
+    NotSwarmManager { engine: String, what: String },
+    /// A built image for a Swarm lab, with no `swarm.registry` to push it to.
+    NoSwarmRegistry,
+    /// The registry refused a push of the lab's image.
+    PushFailed { reference: String, reason: String },
     /// The engine has no init binary for the lab's `Init: true`: Podman without
     /// `catatonit`, which Debian's podman only recommends.
     NoInitBinary { reason: String },
@@ -194,7 +200,9 @@ impl Error {
             | BindNotLocal { .. }
             | LockNeedsBuild
             | LockCannotPinConda { .. }
-            | UnknownContext { .. } => Code::Config,
+            | UnknownContext { .. }
+            | NotSwarmManager { .. }
+            | NoSwarmRegistry => Code::Config,
             EmptyPassword
             | EmptyPasswordVar { .. }
             | CannotPrompt { .. }
@@ -205,7 +213,7 @@ impl Error {
             BadImageRef { .. } | PullFailed { .. } | NoJupyter | NoRegistryDigest { .. } => {
                 Code::Image
             }
-            RegistryLogin { .. } | CredentialHelper { .. } => Code::Image,
+            RegistryLogin { .. } | CredentialHelper { .. } | PushFailed { .. } => Code::Image,
             CredentialsFile { .. } => Code::Config,
             BuildFailed { .. } | ResolveFailed { .. } | ResolvedWithoutJupyter => Code::Build,
             NotReady { .. } => Code::NotReady,
@@ -411,6 +419,17 @@ impl fmt::Display for Error {
                 f,
                 "{} does not exist; run `rjup lock` and commit the result",
                 path.display()
+            ),
+            NotSwarmManager { engine, what } => write!(
+                f,
+                "`swarm:` in rjup.yaml runs the lab as a Swarm service, but the engine {engine} is {what}, not a Swarm manager; point rjup at a manager with `--context NAME` or DOCKER_HOST, or remove `swarm:`"
+            ),
+            NoSwarmRegistry => f.write_str(
+                "a lab built from the project's files runs on a Swarm only from a registry every node can pull from; set `swarm.registry` in rjup.yaml (such as registry.example.org:5000), or use `image:`",
+            ),
+            PushFailed { reference, reason } => write!(
+                f,
+                "pushing {reference} failed: {reason}; check `swarm.registry` and that this engine may push there (`docker login`)"
             ),
             NoGpu { reason } => write!(
                 f,

@@ -11,7 +11,7 @@ use crate::certificate;
 use crate::cleanup::Cleanup;
 use crate::cli::CheckArgs;
 use crate::client::Target;
-use crate::converge::{self, container, probe_target, Options};
+use crate::converge::{self, container, probe_target, service, Options};
 use crate::endpoint::Endpoint;
 use crate::engine::Engine;
 use crate::error::Error;
@@ -195,6 +195,9 @@ async fn lab_target(
             return Err(Error::config(format!("--url {url} is https, but rjup.yaml sets no `tls`, so rjup has no certificate to trust")).into());
         }
         return probe_target(addr.ip(), addr.port(), tls.as_ref());
+    }
+    if spec.swarm.is_some() {
+        return service::target(engine.get().await?, spec, &state, printer).await;
     }
     let Some(container) = container::existing(engine.get().await?, spec).await? else {
         return Err(Error::LabNotRunning {

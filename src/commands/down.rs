@@ -3,7 +3,7 @@ use std::path::Path;
 use serde_json::json;
 
 use crate::cli::DownArgs;
-use crate::converge::container;
+use crate::converge::{container, service};
 use crate::endpoint::Endpoint;
 use crate::engine::Engine;
 use crate::printer::Printer;
@@ -19,13 +19,32 @@ pub async fn run(
     let spec = settings::resolve(project, Overrides::default())?;
     let engine = Engine::connect(endpoint).await?;
     let name = spec.container_name();
-    let removed = match container::existing(&engine, &spec).await? {
+    let found = if spec.swarm.is_some() {
+        swarm_lab(&engine, &spec).await?
+    } else {
+        container::existing(&engine, &spec)
+            .await?
+            .map(|_| name.clone())
+    };
+    let removed = match found {
         None => {
             printer.say(format!(
                 "Lab \"{}\" has no container; nothing to stop",
                 spec.name
             ));
             false
+        }
+        Some(id) if spec.swarm.is_some() => {
+            let cleanup = crate::cleanup::Cleanup::default();
+            service::Services::new(&engine, &spec, &cleanup, printer, Default::default())
+                .remove(&id)
+                .await?;
+            printer.say(format!(
+                "Lab \"{}\" is down: its service and secrets are removed. Kept: the files in {}, the image and the password",
+                spec.name,
+                spec.dir.display()
+            ));
+            true
         }
         Some(_) => {
             engine.remove(&name).await?;
@@ -52,4 +71,15 @@ pub async fn run(
         )?;
     }
     Ok(())
+}
+
+/// The project's service id, if it has one.
+async fn swarm_lab(
+    engine: &Engine,
+    spec: &crate::settings::Spec,
+) -> anyhow::Result<Option<String>> {
+    service::require_manager(engine).await?;
+    Ok(service::existing(engine, spec)
+        .await?
+        .map(|s| s.id.unwrap_or_default()))
 }

@@ -61,7 +61,11 @@ pub async fn run(
 
 pub fn print_urls(spec: &Spec, outcome: &Outcome, printer: Printer) -> anyhow::Result<()> {
     printer.out(format!("Lab \"{}\" is up:", spec.name))?;
-    for url in net::urls(spec.scheme(), spec.bind, outcome.port) {
+    for url in net::urls(
+        spec.scheme(),
+        outcome.host.unwrap_or(spec.bind),
+        outcome.port,
+    ) {
         printer.out(format!("  {url}"))?;
     }
     if let Some(fingerprint) = &outcome.fingerprint {

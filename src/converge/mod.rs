@@ -14,7 +14,9 @@
 pub mod container;
 mod plan;
 mod ready;
+pub mod service;
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 pub use plan::{plan, Action, Observed, Status};
@@ -26,7 +28,7 @@ use crate::image::{self, ImagePlan};
 use crate::printer::Printer;
 use crate::settings::Spec;
 use crate::state::ProjectState;
-use crate::{certificate, lab, ports};
+use crate::{certificate, lab, lab_service, ports};
 
 /// One way of running a lab: each method is one step of convergence.
 #[allow(async_fn_in_trait)]
@@ -121,6 +123,8 @@ pub struct Outcome {
     pub action: Action,
     /// The SHA-256 fingerprint of the lab's certificate, when it serves HTTPS.
     pub fingerprint: Option<String>,
+    /// The address of the node that runs a Swarm lab; a container is at `bind`.
+    pub host: Option<IpAddr>,
 }
 
 /// Brings the project's lab container to the desired state: observe, choose the port,
@@ -134,6 +138,18 @@ pub async fn converge(
     printer: Printer,
     cleanup: &Cleanup,
 ) -> anyhow::Result<Outcome> {
+    if spec.swarm.is_some() {
+        return converge_service(
+            engine,
+            spec,
+            state,
+            hashed_password,
+            options,
+            printer,
+            cleanup,
+        )
+        .await;
+    }
     let _lock = state.lock(printer).await?;
     let runtime = container::Containers::new(engine, spec, cleanup, printer);
     let observed = runtime.observe().await?;
@@ -193,5 +209,68 @@ pub async fn converge(
         port,
         action,
         fingerprint,
+        host: None,
+    })
+}
+
+/// The same steps for a lab that is a Swarm service: observe, choose the port among the
+/// cluster's labs, get the image every node can pull, plan, act, and remember the port.
+async fn converge_service(
+    engine: &Engine,
+    spec: &Spec,
+    state: &ProjectState,
+    hashed_password: &str,
+    options: &Options,
+    printer: Printer,
+    cleanup: &Cleanup,
+) -> anyhow::Result<Outcome> {
+    let _lock = state.lock(printer).await?;
+    service::require_manager(engine).await?;
+    let runtime = service::Services::new(engine, spec, cleanup, printer, options.timeout);
+    let observed = runtime.observe().await?;
+    spec.ensure_lock_fresh()?;
+    let port = service::choose_port(engine, spec, state, observed.as_ref()).await?;
+    let image = service::image(engine, spec, observed.as_ref(), options.rebuild, printer).await?;
+    if spec.gpus.is_some() {
+        printer.warn("`gpus` is not carried to a Swarm service (Swarm gives GPUs only as generic resources a node advertises); the lab runs without them");
+    }
+    let cookie_secret = state.cookie_secret()?;
+    let tls = certificate::for_lab(spec, state, printer)?;
+    let desired = lab_service::desired(&lab::Inputs {
+        spec,
+        image_reference: &image.reference,
+        image_id: &image.id,
+        pulled: image.pulled,
+        host_port: port,
+        hashed_password,
+        cookie_secret: &cookie_secret,
+        tls: tls.as_ref(),
+        rootless: false,
+    })?;
+    let (config_hash, image_id) = service::Services::wanted(&desired);
+    let action = plan(
+        observed.as_ref(),
+        config_hash,
+        image_id,
+        options.force_recreate,
+    );
+    let ready = Readiness::new(spec.bind, port, tls.as_ref(), options.timeout, printer)?;
+    act(
+        &runtime,
+        &action,
+        observed.as_ref(),
+        &desired,
+        &ready,
+        printer,
+    )
+    .await?;
+    state.set_port(port)?;
+    let host = service::placement(engine, runtime.name()).await?.address;
+    let fingerprint = tls.as_ref().map(|t| t.fingerprint()).transpose()?;
+    Ok(Outcome {
+        port,
+        action,
+        fingerprint,
+        host,
     })
 }
