@@ -65,6 +65,15 @@ pub trait Runtime {
         ready: &Readiness,
     ) -> anyhow::Result<()>;
 
+    /// Waits until the running lab `current` answers: where it answers is the
+    /// runtime's to say (a Swarm lab, on its node).
+    async fn answers(&self, current: &Observed, ready: &Readiness) -> anyhow::Result<()>
+    where
+        Self: Sized,
+    {
+        ready.wait(self, &current.id).await
+    }
+
     /// Why the lab `id` stopped serving (it exited, or restarts in a loop), if it did.
     async fn stopped(&self, id: &str) -> anyhow::Result<Option<String>>;
 
@@ -89,7 +98,7 @@ pub async fn act<R: Runtime>(
         }
         // Running is not the same as answering: it may still be starting, say after an
         // `up` that was cut off. The check costs one local request when it answers.
-        (Action::Nothing, Some(current)) => ready.wait(runtime, &current.id).await,
+        (Action::Nothing, Some(current)) => runtime.answers(current, ready).await,
         (Action::Start, Some(current)) => {
             printer.say(format!("Starting {name}"));
             runtime.start(current, desired, ready).await

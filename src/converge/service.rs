@@ -102,6 +102,8 @@ async fn placement_since(engine: &Engine, id: &str, since: u64) -> anyhow::Resul
         .await?
         .into_iter()
         .filter(|t| index(t) > since)
+        // The task being replaced is newer than `since` too, as it is told to stop.
+        .filter(|t| since == 0 || t.desired_state == Some(TaskState::RUNNING))
         .collect();
     let Some(task) = current(&tasks) else {
         return Ok(Placement {
@@ -401,6 +403,10 @@ impl Runtime for Services<'_> {
                 .warn(format!("an old secret of the lab stays: {e:#}"));
         }
         Ok(())
+    }
+
+    async fn answers(&self, current: &Observed, ready: &Readiness) -> anyhow::Result<()> {
+        self.answer(&current.id, 0, ready).await
     }
 
     async fn stopped(&self, id: &str) -> anyhow::Result<Option<String>> {

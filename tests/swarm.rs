@@ -1,0 +1,233 @@
+//! Labs on a Docker Swarm: the three-node swarm of `../shared/docker/swarm.sh`, each node
+//! its own dockerd at 10.240.0.1x, the manager node 1. Tests on the swarm share one
+//! cluster and its ports, so they run one at a time.
+
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+
+use crate::util::*;
+
+/// The manager's DOCKER_HOST, starting the swarm once per run.
+fn manager() -> &'static str {
+    static HOST: OnceLock<String> = OnceLock::new();
+    HOST.get_or_init(|| {
+        let script = repo_root().join("../shared/docker/swarm.sh");
+        let out = Command::new("bash")
+            .arg(script)
+            .args(["up", "3"])
+            .output()
+            .expect("running swarm.sh");
+        assert_success(&out, "swarm.sh up 3");
+        stdout(&out)
+            .lines()
+            .find_map(|l| l.strip_prefix("export DOCKER_HOST="))
+            .expect("swarm.sh prints the manager's DOCKER_HOST")
+            .trim()
+            .to_string()
+    })
+}
+
+/// The swarm, to this test alone.
+fn swarm() -> (MutexGuard<'static, ()>, &'static str) {
+    static ONE: Mutex<()> = Mutex::new(());
+    let guard = ONE.lock().unwrap_or_else(PoisonError::into_inner);
+    (guard, manager())
+}
+
+/// `docker` on the manager (or another engine), as root.
+fn docker(host: &str, args: &[&str]) -> Output {
+    Command::new("docker")
+        .args(args)
+        .env("DOCKER_HOST", host)
+        .output()
+        .expect("running docker")
+}
+
+fn docker_text(host: &str, args: &[&str]) -> String {
+    let out = docker(host, args);
+    assert_success(&out, &format!("docker {args:?}"));
+    stdout(&out)
+}
+
+/// A project whose lab runs on the swarm; `rjup down` there when dropped.
+struct SwarmLab {
+    project: Project,
+    host: &'static str,
+}
+
+impl SwarmLab {
+    fn new(example: &str, test: &str, host: &'static str, swarm: &str) -> SwarmLab {
+        let project = Project::from_example(example, test);
+        let yaml = std::fs::read_to_string(project.dir.join("rjup.yaml")).unwrap_or_default();
+        project.write("rjup.yaml", &format!("{yaml}\n{swarm}\n"));
+        SwarmLab { project, host }
+    }
+
+    fn rjup(&self, args: &[&str], password: &str) -> Output {
+        self.project.rjup(
+            args,
+            &[("DOCKER_HOST", self.host), ("RJUP_PASSWORD", password)],
+            None,
+        )
+    }
+
+    fn service(&self) -> String {
+        format!("rjup-{}", self.project.name)
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        let filter = format!("label=io.rjup.project={}", self.project.dir.display());
+        docker_text(
+            self.host,
+            &["secret", "ls", "--filter", &filter, "--format", "{{.Name}}"],
+        )
+        .lines()
+        .map(str::to_string)
+        .collect()
+    }
+
+    fn version(&self) -> String {
+        docker_text(
+            self.host,
+            &[
+                "service",
+                "inspect",
+                &self.service(),
+                "--format",
+                "{{.Version.Index}}",
+            ],
+        )
+    }
+
+    /// Nothing of the lab is left on the cluster.
+    fn assert_gone(&self) {
+        let services = docker_text(self.host, &["service", "ls", "--format", "{{.Name}}"]);
+        assert!(!services.contains(&self.service()), "{services}");
+        assert_eq!(self.secrets(), Vec::<String>::new());
+    }
+}
+
+impl Drop for SwarmLab {
+    fn drop(&mut self) {
+        let _ = self.rjup(&["down"], PASSWORD);
+    }
+}
+
+/// The node URL `up` printed: http://10.240.0.1x:PORT/lab.
+fn node_url(out: &Output, port: u16) -> String {
+    let text = stdout(out);
+    text.lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("http://10.240.0.1") && l.ends_with(&format!(":{port}/lab")))
+        .unwrap_or_else(|| panic!("no node URL in:\n{text}"))
+        .to_string()
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn pull_mode_lab_is_a_service_with_secrets_that_rolls_on_a_new_password() {
+    let _engine = engine();
+    let (_swarm, host) = swarm();
+    let port = 18801;
+    let lab = SwarmLab::new(
+        "pulled",
+        "sw-pull",
+        host,
+        &format!("port: {port}\nswarm: {{}}"),
+    );
+    let up = lab.rjup(&["up"], PASSWORD);
+    assert_success(&up, "rjup up on the swarm");
+    let url = node_url(&up, port);
+    let status = lab.rjup(&["status"], PASSWORD);
+    assert!(stdout(&status).contains(&url), "{}", stdout(&status));
+    assert_success(&lab.rjup(&["check"], PASSWORD), "rjup check on the swarm");
+
+    // The hash is only in secrets: not in the service, nor the task's container.
+    let inspect = docker_text(host, &["service", "inspect", &lab.service()]);
+    assert!(!inspect.contains("argon2"), "{inspect}");
+    let node = url
+        .trim_start_matches("http://10.240.0.1")
+        .split(':')
+        .next()
+        .unwrap();
+    let node_host = format!("unix:///run/rjup-swarm/node{node}/docker.sock");
+    let filter = format!("label=com.docker.swarm.service.name={}", lab.service());
+    let ids = docker_text(&node_host, &["ps", "-q", "--filter", &filter]);
+    let id = ids
+        .lines()
+        .next()
+        .expect("the task's container on its node");
+    let container = docker_text(&node_host, &["inspect", id]);
+    assert!(!container.contains("argon2"), "{container}");
+    let mode = docker_text(
+        &node_host,
+        &[
+            "exec",
+            id,
+            "stat",
+            "-c",
+            "%a %u",
+            "/etc/rjup/jupyter/jupyter_server_config.py",
+        ],
+    );
+    let uid = tester_ids().map_or(0, |(uid, _)| uid);
+    assert_eq!(
+        mode.trim(),
+        format!("400 {uid}"),
+        "the secret's mode and owner"
+    );
+
+    // A no-op `up` changes nothing.
+    let version = lab.version();
+    assert_success(&lab.rjup(&["up"], PASSWORD), "a second rjup up");
+    assert_eq!(lab.version(), version, "a no-op up updated the service");
+
+    // A new password: a new secret, the old one gone, the lab checking the new one.
+    let before = lab.secrets();
+    let changed = lab.project.rjup(
+        &["password", "--password-stdin"],
+        &[("DOCKER_HOST", host)],
+        Some("another horse battery\n"),
+    );
+    assert_success(&changed, "rjup password on the swarm");
+    let after = lab.secrets();
+    let old_config = before
+        .iter()
+        .find(|s| s.starts_with("rjup-config-"))
+        .unwrap();
+    assert!(!after.contains(old_config), "{before:?} -> {after:?}");
+    assert!(
+        after.iter().any(|s| s.starts_with("rjup-config-")),
+        "{after:?}"
+    );
+    assert_ne!(lab.version(), version);
+    assert_success(
+        &lab.rjup(&["check"], "another horse battery"),
+        "rjup check with the new password",
+    );
+    assert_exit(&lab.rjup(&["check"], PASSWORD), 12, "the old password");
+
+    assert_success(&lab.rjup(&["down"], PASSWORD), "rjup down");
+    lab.assert_gone();
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn a_swarm_lab_on_an_engine_that_is_no_manager_is_one_line_and_exit_3() {
+    let _engine = engine();
+    let project = Project::from_example("pulled", "sw-nomgr");
+    project.write(
+        "rjup.yaml",
+        "image: jupyter/minimal-notebook:latest\nswarm: {}\n",
+    );
+    // The main engine is in no swarm.
+    let out = project.rjup(&["up"], &[("RJUP_PASSWORD", PASSWORD)], None);
+    assert_exit(&out, 3, "up on a non-manager");
+    let err = stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("not a Swarm manager") && err.contains("DOCKER_HOST"),
+        "{err}"
+    );
+    assert!(containers_named(&project.name).is_empty());
+}
