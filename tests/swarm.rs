@@ -231,3 +231,156 @@ fn a_swarm_lab_on_an_engine_that_is_no_manager_is_one_line_and_exit_3() {
     );
     assert!(containers_named(&project.name).is_empty());
 }
+
+/// An HTTP CONNECT proxy on this machine's address on the swarm's bridge: the nodes
+/// reach no package index by themselves, as cluster nodes behind a corporate proxy, so
+/// a build on the manager goes through it (rjup hands `HTTPS_PROXY` to builds).
+fn build_proxy() -> String {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        let listener = std::net::TcpListener::bind("10.240.0.1:0").expect("a port on the bridge");
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                std::thread::spawn(move || tunnel(client));
+            }
+        });
+        url
+    })
+    .clone()
+}
+
+/// One CONNECT: read the request head, dial its target, then copy both ways.
+fn tunnel(mut client: std::net::TcpStream) {
+    use std::io::{Read, Write};
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
+        match client.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    let head = String::from_utf8_lossy(&head);
+    let Some(target) = head
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("CONNECT "))
+        .and_then(|l| l.split(' ').next())
+    else {
+        let _ = client.write_all(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n");
+        return;
+    };
+    let Ok(upstream) = std::net::TcpStream::connect(target) else {
+        let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n");
+        return;
+    };
+    if client
+        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        .is_err()
+    {
+        return;
+    }
+    let (mut up_read, mut client_write) =
+        (upstream.try_clone().unwrap(), client.try_clone().unwrap());
+    let back = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut up_read, &mut client_write);
+        let _ = client_write.shutdown(std::net::Shutdown::Write);
+    });
+    let (mut client_read, mut up_write) = (client, upstream);
+    let _ = std::io::copy(&mut client_read, &mut up_write);
+    let _ = up_write.shutdown(std::net::Shutdown::Write);
+    let _ = back.join();
+}
+
+/// The swarm node an `http://10.240.0.1x:PORT/...` URL names, as its number.
+fn node_of(url: &str) -> u32 {
+    url.trim_start_matches("http://10.240.0.1")
+        .split(':')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no swarm node in {url}"))
+}
+
+fn node_host(node: u32) -> String {
+    format!("unix:///run/rjup-swarm/node{node}/docker.sock")
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn build_mode_pushes_to_the_registry_and_a_worker_runs_the_push_by_digest() {
+    let _engine = engine();
+    let (_swarm, host) = swarm();
+    let port = 18802;
+    let lab = SwarmLab::new(
+        "minimal",
+        "sw-build",
+        host,
+        &format!(
+            "port: {port}\nswarm:\n  registry: 10.240.0.1:5000\n  constraints: [node.role==worker]"
+        ),
+    );
+    let proxy = build_proxy();
+    let up = lab.project.rjup(
+        &["up", "--timeout", "300"],
+        &[
+            ("DOCKER_HOST", host),
+            ("RJUP_PASSWORD", PASSWORD),
+            ("HTTPS_PROXY", &proxy),
+        ],
+        None,
+    );
+    assert_success(&up, "rjup up in build mode on the swarm");
+    assert!(
+        stderr(&up).contains("Pushing 10.240.0.1:5000/"),
+        "{}",
+        stderr(&up)
+    );
+    let url = node_url(&up, port);
+    let node = node_of(&url);
+    assert_ne!(node, 1, "the lab runs on the manager: {url}");
+
+    let image = docker_text(
+        host,
+        &[
+            "service",
+            "inspect",
+            &lab.service(),
+            "--format",
+            "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+        ],
+    );
+    let image = image.trim();
+    assert!(
+        image.starts_with("10.240.0.1:5000/rjup/") && image.contains("@sha256:"),
+        "{image}"
+    );
+    // The worker pulled exactly that digest from the registry.
+    let digests = docker_text(
+        &node_host(node),
+        &[
+            "image",
+            "ls",
+            "--digests",
+            "--format",
+            "{{.Repository}}@{{.Digest}}",
+        ],
+    );
+    assert!(
+        digests.lines().any(|d| d == image),
+        "{image} not in:\n{digests}"
+    );
+    assert_success(
+        &lab.rjup(&["check"], PASSWORD),
+        "rjup check on the built lab",
+    );
+    // The build is not pushed again when nothing changed.
+    let version = lab.version();
+    let again = lab.rjup(&["up"], PASSWORD);
+    assert_success(&again, "a second rjup up");
+    assert!(!stderr(&again).contains("Pushing"), "{}", stderr(&again));
+    assert_eq!(lab.version(), version);
+
+    assert_success(&lab.rjup(&["down"], PASSWORD), "rjup down");
+    lab.assert_gone();
+}
