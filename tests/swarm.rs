@@ -384,3 +384,109 @@ fn build_mode_pushes_to_the_registry_and_a_worker_runs_the_push_by_digest() {
     assert_success(&lab.rjup(&["down"], PASSWORD), "rjup down");
     lab.assert_gone();
 }
+
+/// Node `node` cut off from the others while this lives: its link comes back up when
+/// dropped, whatever the test did.
+struct CutOff(u32);
+
+impl CutOff {
+    fn new(node: u32) -> CutOff {
+        link(node, "down");
+        CutOff(node)
+    }
+}
+
+impl Drop for CutOff {
+    fn drop(&mut self) {
+        link(self.0, "up");
+    }
+}
+
+fn link(node: u32, state: &str) {
+    let out = Command::new("ip")
+        .args(["link", "set", &format!("rjup-sw{node}h"), state])
+        .output()
+        .expect("running ip");
+    assert_success(&out, &format!("ip link set rjup-sw{node}h {state}"));
+}
+
+/// Polls `probe` every second until it gives a value, for at most `seconds`.
+fn within<T>(seconds: u64, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within {seconds} s"
+        );
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+}
+
+/// The containers of the lab's service running on each node: a stale task on a node
+/// that comes back counts until Swarm shuts it down.
+fn running_copies(service: &str) -> usize {
+    let filter = format!("label=com.docker.swarm.service.name={service}");
+    (1..=3)
+        .map(|node| {
+            let out = docker(&node_host(node), &["ps", "-q", "--filter", &filter]);
+            stdout(&out).lines().count()
+        })
+        .sum()
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn a_lab_whose_node_is_cut_off_answers_on_the_other_worker_with_its_notebook() {
+    let _engine = engine();
+    let (_swarm, host) = swarm();
+    let port = 18803;
+    let lab = SwarmLab::new(
+        "pulled",
+        "sw-failover",
+        host,
+        &format!("port: {port}\nswarm:\n  constraints: [node.role==worker]"),
+    );
+    let up = lab.rjup(&["up"], PASSWORD);
+    assert_success(&up, "rjup up on a worker");
+    let url = node_url(&up, port);
+    let first = node_of(&url);
+    assert_ne!(first, 1, "{url}");
+    let browser = Browser::at(url.trim_end_matches("/lab"));
+    assert_eq!(browser.login(PASSWORD), 302, "login on node {first}");
+    let saved = browser.put_notebook("before-the-cut.ipynb", "print('kept')");
+    assert_eq!(saved.status, 201, "{}", saved.body);
+
+    let started = std::time::Instant::now();
+    let cut = CutOff::new(first);
+    let other = 5 - first;
+    let moved = format!("http://10.240.0.1{other}:{port}");
+    let urls = within(150, "the lab answering on the other worker", || {
+        let status = lab.rjup(&["status", "--json"], PASSWORD);
+        let view: serde_json::Value = serde_json::from_str(&stdout(&status)).ok()?;
+        let urls = view["urls"].to_string();
+        let answers = Browser::at(&moved).get("/login").status == 200;
+        (answers && urls.contains(&moved)).then_some(urls)
+    });
+    eprintln!(
+        "node {first} cut off: the lab answered on node {other} after {:.1} s ({urls})",
+        started.elapsed().as_secs_f64()
+    );
+    let browser = Browser::at(&moved);
+    assert_eq!(browser.login(PASSWORD), 302, "login on node {other}");
+    let kept = browser.get("/api/contents/before-the-cut.ipynb");
+    assert_eq!(kept.status, 200, "{}", kept.body);
+    assert!(kept.body.contains("print('kept')"), "{}", kept.body);
+
+    drop(cut);
+    within(120, "one running copy after the node came back", || {
+        let ready = docker_text(host, &["node", "ls", "--format", "{{.Status}}"]);
+        let all_back = ready.lines().all(|s| s == "Ready");
+        (all_back && running_copies(&lab.service()) == 1).then_some(())
+    });
+    assert_success(&lab.rjup(&["check"], PASSWORD), "rjup check after failover");
+    assert_success(&lab.rjup(&["down"], PASSWORD), "rjup down");
+    lab.assert_gone();
+}
