@@ -490,3 +490,73 @@ fn a_lab_whose_node_is_cut_off_answers_on_the_other_worker_with_its_notebook() {
     assert_success(&lab.rjup(&["down"], PASSWORD), "rjup down");
     lab.assert_gone();
 }
+
+/// A label on a node of the swarm while this lives.
+struct NodeLabel {
+    host: &'static str,
+    node: String,
+    label: &'static str,
+}
+
+impl NodeLabel {
+    /// Labels the node at `10.240.0.1<number>` with `label=yes`.
+    fn new(host: &'static str, number: u32, label: &'static str) -> NodeLabel {
+        let address = format!("10.240.0.1{number}");
+        let ids = docker_text(host, &["node", "ls", "-q"]);
+        let node = ids
+            .lines()
+            .find(|id| {
+                docker_text(
+                    host,
+                    &["node", "inspect", id, "--format", "{{.Status.Addr}}"],
+                )
+                .trim()
+                    == address
+            })
+            .unwrap_or_else(|| panic!("no node at {address}"))
+            .to_string();
+        let add = format!("{label}=yes");
+        docker_text(host, &["node", "update", "--label-add", &add, &node]);
+        NodeLabel { host, node, label }
+    }
+}
+
+impl Drop for NodeLabel {
+    fn drop(&mut self) {
+        let _ = docker(
+            self.host,
+            &["node", "update", "--label-rm", self.label, &self.node],
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn constraints_place_the_lab_on_the_labelled_node() {
+    let _engine = engine();
+    let (_swarm, host) = swarm();
+    let port = 18804;
+    let _label = NodeLabel::new(host, 3, "rjup.test");
+    let lab = SwarmLab::new(
+        "pulled",
+        "sw-constraints",
+        host,
+        &format!("port: {port}\nswarm:\n  constraints: [node.labels.rjup.test==yes]"),
+    );
+    let up = lab.rjup(&["up"], PASSWORD);
+    assert_success(&up, "rjup up on the labelled node");
+    assert_eq!(node_of(&node_url(&up, port)), 3, "{}", stdout(&up));
+    let constraints = docker_text(
+        host,
+        &[
+            "service",
+            "inspect",
+            &lab.service(),
+            "--format",
+            "{{json .Spec.TaskTemplate.Placement.Constraints}}",
+        ],
+    );
+    assert_eq!(constraints.trim(), r#"["node.labels.rjup.test==yes"]"#);
+    assert_success(&lab.rjup(&["down"], PASSWORD), "rjup down");
+    lab.assert_gone();
+}
