@@ -167,6 +167,9 @@ pub enum Error {
     NoSwarmRegistry,
     /// The registry refused a push of the lab's image.
     PushFailed { reference: String, reason: String },
+    /// A Swarm lab's task never ran: pending where no node fits, or rejected by its
+    /// node. With no log to show, the reason is the whole message.
+    TaskNotRunning { failure: String, fix: &'static str },
     /// The engine has no init binary for the lab's `Init: true`: Podman without
     /// `catatonit`, which Debian's podman only recommends.
     NoInitBinary { reason: String },
@@ -216,7 +219,7 @@ impl Error {
             RegistryLogin { .. } | CredentialHelper { .. } | PushFailed { .. } => Code::Image,
             CredentialsFile { .. } => Code::Config,
             BuildFailed { .. } | ResolveFailed { .. } | ResolvedWithoutJupyter => Code::Build,
-            NotReady { .. } => Code::NotReady,
+            NotReady { .. } | TaskNotRunning { .. } => Code::NotReady,
             NameTaken { .. } | NameAppeared { .. } => Code::Conflict,
             NoLabLog { .. } | LabNotRunning { .. } => Code::NoLab,
             CheckFailed { .. } => Code::CheckFailed,
@@ -427,6 +430,7 @@ impl fmt::Display for Error {
             NoSwarmRegistry => f.write_str(
                 "a lab built from the project's files runs on a Swarm only from a registry every node can pull from; set `swarm.registry` in rjup.yaml (such as registry.example.org:5000), or use `image:`",
             ),
+            TaskNotRunning { failure, fix } => write!(f, "{failure}; {fix}"),
             PushFailed { reference, reason } => write!(
                 f,
                 "pushing {reference} failed: {reason}; check `swarm.registry` and that this engine may push there (`docker login`)"
@@ -571,6 +575,19 @@ mod tests {
         assert_eq!(
             not_ready("a\nb").to_string(),
             "the lab exited; fix it. Its last log lines:\n  | a\n  | b"
+        );
+    }
+
+    #[test]
+    fn a_swarm_task_that_never_ran_is_one_line_and_not_ready() {
+        let pending = Error::TaskNotRunning {
+            failure: "the lab's task is still pending after 20 s: no suitable node".into(),
+            fix: "check `swarm.constraints`",
+        };
+        assert_eq!(pending.code(), Code::NotReady);
+        assert_eq!(
+            pending.to_string(),
+            "the lab's task is still pending after 20 s: no suitable node; check `swarm.constraints`"
         );
     }
 

@@ -560,3 +560,136 @@ fn constraints_place_the_lab_on_the_labelled_node() {
     assert_success(&lab.rjup(&["down"], PASSWORD), "rjup down");
     lab.assert_gone();
 }
+
+/// A failed first `up`: its exit code, one line on stderr holding every one of
+/// `words`, and nothing of the lab left on the cluster.
+fn fails_cleanly(lab: &SwarmLab, out: &Output, code: i32, words: &[&str]) {
+    assert_exit(out, code, "a failed rjup up on the swarm");
+    let err = stderr(out);
+    let errors: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("rjup: error"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert_eq!(
+        err.lines()
+            .skip_while(|l| !l.starts_with("rjup: error"))
+            .count(),
+        1,
+        "more than one line of error:\n{err}"
+    );
+    for word in words {
+        assert!(errors[0].contains(word), "no {word:?} in: {err}");
+    }
+    lab.assert_gone();
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn a_constraint_no_node_satisfies_is_pending_with_the_schedulers_reason() {
+    let _engine = engine();
+    let (_swarm, host) = swarm();
+    let lab = SwarmLab::new(
+        "pulled",
+        "sw-unsatisfiable",
+        host,
+        "port: 18805\nswarm:\n  constraints: [node.labels.rjup.nowhere==yes]",
+    );
+    let started = std::time::Instant::now();
+    let out = lab.rjup(&["up", "--timeout", "20"], PASSWORD);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(45),
+        "{:?}",
+        started.elapsed()
+    );
+    fails_cleanly(
+        &lab,
+        &out,
+        9,
+        &["pending", "no suitable node", "constraints"],
+    );
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn a_registry_that_refuses_the_push_is_exit_7_and_leaves_nothing() {
+    let _engine = engine();
+    let (_swarm, host) = swarm();
+    // Nothing listens there.
+    let lab = SwarmLab::new(
+        "minimal",
+        "sw-no-registry",
+        host,
+        "port: 18806\nswarm:\n  registry: 10.240.0.1:5999",
+    );
+    let proxy = build_proxy();
+    let out = lab.project.rjup(
+        &["up", "--timeout", "300"],
+        &[
+            ("DOCKER_HOST", host),
+            ("RJUP_PASSWORD", PASSWORD),
+            ("HTTPS_PROXY", &proxy),
+        ],
+        None,
+    );
+    fails_cleanly(
+        &lab,
+        &out,
+        7,
+        &["pushing 10.240.0.1:5999/", "swarm.registry"],
+    );
+    let tags = docker_text(host, &["image", "ls", "--format", "{{.Repository}}"]);
+    let pushed = format!("10.240.0.1:5999/rjup/{}", lab.project.name);
+    assert!(!tags.contains(&pushed), "a tag is left:\n{tags}");
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn a_project_path_the_nodes_lack_is_the_tasks_error_not_a_timeout() {
+    let _engine = engine();
+    let (_swarm, host) = swarm();
+    let lab = SwarmLab::new("", "sw-missing-path", host, "");
+    // rjup sees the project on a tmpfs of its own mount namespace; the nodes, in this
+    // machine's, see an empty directory without it.
+    let hidden = lab.project.dir.join("hidden");
+    std::fs::create_dir(&hidden).unwrap();
+    let dir = hidden.join("project");
+    let yaml = format!(
+        "name: {}\nimage: jupyter/minimal-notebook:latest\nport: 18807\nswarm: {{}}\n",
+        lab.project.name
+    );
+    let (chown, setpriv) = tester_ids().map_or((String::new(), String::new()), |(uid, gid)| {
+        (
+            format!("chown -R {uid}:{gid} \"$dir\" && "),
+            format!("setpriv --reuid={uid} --regid={gid} --init-groups -- "),
+        )
+    });
+    let script = format!(
+        "mount -t tmpfs tmpfs \"$hidden\" && mkdir \"$dir\" && printf '%s' \"$yaml\" > \"$dir/rjup.yaml\" && {chown}cd \"$dir\" && exec {setpriv}\"$rjup\" up --timeout 120"
+    );
+    let started = std::time::Instant::now();
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .env("hidden", &hidden)
+        .env("dir", &dir)
+        .env("yaml", &yaml)
+        .env("rjup", rjup_bin())
+        .env("XDG_STATE_HOME", &lab.project.state_home)
+        .env("HOME", &lab.project.state_home)
+        .env("DOCKER_HOST", host)
+        .env("RJUP_PASSWORD", PASSWORD)
+        .output()
+        .expect("running unshare");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "waited for the timeout: {:?}\n{}",
+        started.elapsed(),
+        stderr(&out)
+    );
+    assert!(!dir.exists(), "the nodes see the project");
+    let project = dir.display().to_string();
+    fails_cleanly(&lab, &out, 9, &["rejected", &project]);
+    let filter = format!("label=io.rjup.project={project}");
+    let secrets = docker_text(host, &["secret", "ls", "-q", "--filter", &filter]);
+    assert_eq!(secrets.trim(), "", "secrets left");
+}

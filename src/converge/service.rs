@@ -221,7 +221,7 @@ impl<'a> Services<'a> {
             if let Some(why) = failure(&tasks, since) {
                 drop(wait);
                 return Err(self
-                    .not_ready(id, why, "fix what Swarm says and run `rjup up` again")
+                    .not_ready(id, why, "fix what Swarm says (the project directory must exist at the same path on every node the lab may run on) and run `rjup up` again")
                     .await);
             }
             let placement = placement_since(self.engine, id, since).await?;
@@ -249,10 +249,15 @@ impl<'a> Services<'a> {
 
     async fn not_ready(&self, id: &str, failure: String, fix: &'static str) -> anyhow::Error {
         let log = self.log_tail(id, 25).await;
+        let log = log.trim_end();
+        // A task that was never scheduled or never started has nothing to show but why.
+        if log.is_empty() {
+            return Error::TaskNotRunning { failure, fix }.into();
+        }
         Error::NotReady {
             failure,
             fix,
-            log: log.trim_end().to_string(),
+            log: log.to_string(),
         }
         .into()
     }

@@ -7,7 +7,7 @@ use base64::Engine as _;
 use bollard::models::{Node, SecretSpec, Service, ServiceSpec, Task};
 use bollard::query_parameters::{
     ListSecretsOptionsBuilder, ListServicesOptionsBuilder, ListTasksOptionsBuilder,
-    LogsOptionsBuilder, PushImageOptionsBuilder, TagImageOptionsBuilder,
+    LogsOptionsBuilder, PushImageOptionsBuilder, RemoveImageOptionsBuilder, TagImageOptionsBuilder,
     UpdateServiceOptionsBuilder,
 };
 use futures_util::{Stream, StreamExt};
@@ -211,12 +211,43 @@ impl Engine {
             .tag_image(id, Some(options))
             .await
             .map_err(|e| engine_error(e, &format!("tagging the lab's image as {target}")))?;
-        let login = registry_login(&image).await?;
+        if let Err(err) = self.push_tagged(&image, &repository, &tag, target).await {
+            // The tag names a registry that refused it: keep nothing that points there.
+            let options = RemoveImageOptionsBuilder::new().noprune(true).build();
+            let _ = self.docker.remove_image(target, Some(options), None).await;
+            return Err(err);
+        }
+        let failed = |reason: String| Error::PushFailed {
+            reference: target.to_string(),
+            reason,
+        };
+        let digests = self
+            .docker
+            .inspect_image(id)
+            .await
+            .map_err(|e| engine_error(e, "inspecting the pushed image"))?
+            .repo_digests
+            .unwrap_or_default();
+        digests
+            .into_iter()
+            .find(|d| d.split('@').next() == Some(repository.as_str()))
+            .ok_or_else(|| failed("the registry gave no digest for it".into()).into())
+    }
+
+    /// Pushes the tag `target` made, failing on the registry's first error.
+    async fn push_tagged(
+        &self,
+        image: &ImageRef,
+        repository: &str,
+        tag: &str,
+        target: &str,
+    ) -> anyhow::Result<()> {
+        let login = registry_login(image).await?;
         let credentials = login.as_ref().map(crate::credentials::Login::to_docker);
-        let options = PushImageOptionsBuilder::new().tag(&tag).build();
+        let options = PushImageOptionsBuilder::new().tag(tag).build();
         let mut stream = self
             .docker
-            .push_image(&repository, Some(options), credentials);
+            .push_image(repository, Some(options), credentials);
         let failed = |reason: String| Error::PushFailed {
             reference: target.to_string(),
             reason,
@@ -233,16 +264,6 @@ impl Engine {
                 return Err(failed(detail.message.clone().unwrap_or_default()).into());
             }
         }
-        let digests = self
-            .docker
-            .inspect_image(id)
-            .await
-            .map_err(|e| engine_error(e, "inspecting the pushed image"))?
-            .repo_digests
-            .unwrap_or_default();
-        digests
-            .into_iter()
-            .find(|d| d.split('@').next() == Some(repository.as_str()))
-            .ok_or_else(|| failed("the registry gave no digest for it".into()).into())
+        Ok(())
     }
 }
