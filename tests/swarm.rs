@@ -693,3 +693,70 @@ fn a_project_path_the_nodes_lack_is_the_tasks_error_not_a_timeout() {
     let secrets = docker_text(host, &["secret", "ls", "-q", "--filter", &filter]);
     assert_eq!(secrets.trim(), "", "secrets left");
 }
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn check_up_down_on_a_swarm_lab_removes_its_service_and_secrets() {
+    let _engine = engine();
+    let (_swarm, host) = swarm();
+    let lab = SwarmLab::new("pulled", "sw-check-down", host, "port: 18808\nswarm: {}");
+    let out = lab.rjup(&["check", "--up", "--down"], PASSWORD);
+    assert_success(&out, "rjup check --up --down on the swarm");
+    assert!(
+        stdout(&out).contains("service and secrets removed"),
+        "{}",
+        stdout(&out)
+    );
+    lab.assert_gone();
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn down_removes_the_secrets_an_interrupted_up_left_without_a_service() {
+    let _engine = engine();
+    let (_swarm, host) = swarm();
+    let lab = SwarmLab::new("pulled", "sw-leftover", host, "port: 18809\nswarm: {}");
+    // What an `up` cut off after making its secrets and before its service leaves.
+    let project = format!("io.rjup.project={}", lab.project.dir.display());
+    let name = format!("rjup-config-leftover{}", std::process::id());
+    let made = Command::new("sh")
+        .args([
+            "-c",
+            "echo hash | docker secret create --label \"$1\" \"$2\" -",
+            "sh",
+            &project,
+            &name,
+        ])
+        .env("DOCKER_HOST", host)
+        .output()
+        .expect("docker secret create");
+    assert_success(&made, "docker secret create");
+    let other = format!("rjup-config-other{}", std::process::id());
+    let kept = Command::new("sh")
+        .args([
+            "-c",
+            "echo hash | docker secret create --label io.rjup.project=/elsewhere \"$1\" -",
+            "sh",
+            &other,
+        ])
+        .env("DOCKER_HOST", host)
+        .output()
+        .expect("docker secret create");
+    assert_success(&kept, "docker secret create of another project");
+    assert_eq!(lab.secrets(), vec![name]);
+
+    let down = lab.rjup(&["down"], PASSWORD);
+    assert_success(&down, "rjup down without a service");
+    assert!(
+        stderr(&down).contains("removed 1 secret"),
+        "{}",
+        stderr(&down)
+    );
+    lab.assert_gone();
+    let left = docker_text(host, &["secret", "ls", "--format", "{{.Name}}"]);
+    let _ = docker(host, &["secret", "rm", &other]);
+    assert!(
+        left.lines().any(|l| l == other),
+        "another project's secret went: {left}"
+    );
+}

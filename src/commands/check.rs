@@ -231,13 +231,18 @@ async fn finish(
 ) -> anyhow::Result<()> {
     if args.down {
         let t = Instant::now();
-        let removed = engine
-            .get()
-            .await?
-            .remove(&spec.container_name())
-            .await
-            .map(|()| "lab removed".to_string())
-            .map_err(|e| format!("{e:#}"));
+        let engine = engine.get().await?;
+        let removed = if spec.swarm.is_some() {
+            service::remove_lab(engine, spec, printer)
+                .await
+                .map(|_| "lab's service and secrets removed".to_string())
+        } else {
+            engine
+                .remove(&spec.container_name())
+                .await
+                .map(|()| "lab removed".to_string())
+        }
+        .map_err(|e| format!("{e:#}"));
         report.push("down", t, removed);
     }
     if args.json {

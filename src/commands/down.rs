@@ -7,7 +7,7 @@ use crate::converge::{container, service};
 use crate::endpoint::Endpoint;
 use crate::engine::Engine;
 use crate::printer::Printer;
-use crate::settings::{self, Overrides};
+use crate::settings::{self, Overrides, Spec};
 use crate::state::ProjectState;
 
 pub async fn run(
@@ -19,47 +19,10 @@ pub async fn run(
     let spec = settings::resolve(project, Overrides::default())?;
     let engine = Engine::connect(endpoint).await?;
     let name = spec.container_name();
-    let found = if spec.swarm.is_some() {
-        swarm_lab(&engine, &spec).await?
+    let removed = if spec.swarm.is_some() {
+        swarm_down(&engine, &spec, printer).await?
     } else {
-        container::existing(&engine, &spec)
-            .await?
-            .map(|_| name.clone())
-    };
-    let removed = match found {
-        None => {
-            printer.say(format!(
-                "Lab \"{}\" has no container; nothing to stop",
-                spec.name
-            ));
-            false
-        }
-        Some(id) if spec.swarm.is_some() => {
-            let cleanup = crate::cleanup::Cleanup::default();
-            service::Services::new(&engine, &spec, &cleanup, printer, Default::default())
-                .remove(&id)
-                .await?;
-            printer.say(format!(
-                "Lab \"{}\" is down: its service and secrets are removed. Kept: the files in {}, the image and the password",
-                spec.name,
-                spec.dir.display()
-            ));
-            true
-        }
-        Some(_) => {
-            engine.remove(&name).await?;
-            let kept = if args.forget {
-                "and the image"
-            } else {
-                "the image and the password"
-            };
-            printer.say(format!(
-                "Lab \"{}\" is down. Kept: the files in {}, {kept}",
-                spec.name,
-                spec.dir.display()
-            ));
-            true
-        }
+        container_down(&engine, &spec, &args, printer).await?
     };
     let forgotten = args.forget && ProjectState::for_project(&spec.dir, &spec.name)?.forget()?;
     if forgotten {
@@ -73,13 +36,51 @@ pub async fn run(
     Ok(())
 }
 
-/// The project's service id, if it has one.
-async fn swarm_lab(
+async fn container_down(
     engine: &Engine,
-    spec: &crate::settings::Spec,
-) -> anyhow::Result<Option<String>> {
-    service::require_manager(engine).await?;
-    Ok(service::existing(engine, spec)
-        .await?
-        .map(|s| s.id.unwrap_or_default()))
+    spec: &Spec,
+    args: &DownArgs,
+    printer: Printer,
+) -> anyhow::Result<bool> {
+    if container::existing(engine, spec).await?.is_none() {
+        printer.say(format!(
+            "Lab \"{}\" has no container; nothing to stop",
+            spec.name
+        ));
+        return Ok(false);
+    }
+    engine.remove(&spec.container_name()).await?;
+    let kept = if args.forget {
+        "and the image"
+    } else {
+        "the image and the password"
+    };
+    printer.say(format!(
+        "Lab \"{}\" is down. Kept: the files in {}, {kept}",
+        spec.name,
+        spec.dir.display()
+    ));
+    Ok(true)
+}
+
+async fn swarm_down(engine: &Engine, spec: &Spec, printer: Printer) -> anyhow::Result<bool> {
+    let removed = service::remove_lab(engine, spec, printer).await?;
+    if removed.service {
+        printer.say(format!(
+            "Lab \"{}\" is down: its service and secrets are removed. Kept: the files in {}, the image and the password",
+            spec.name,
+            spec.dir.display()
+        ));
+    } else if removed.leftover_secrets > 0 {
+        printer.say(format!(
+            "Lab \"{}\" has no service; removed {} secret(s) an interrupted `rjup up` left",
+            spec.name, removed.leftover_secrets
+        ));
+    } else {
+        printer.say(format!(
+            "Lab \"{}\" has no service; nothing to stop",
+            spec.name
+        ));
+    }
+    Ok(removed.service || removed.leftover_secrets > 0)
 }

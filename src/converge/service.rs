@@ -189,14 +189,16 @@ impl<'a> Services<'a> {
 
     /// Removes this project's secrets that `keep` does not name: the old password's,
     /// once the lab runs with the new one, or all of them with no service.
-    pub async fn prune_secrets(&self, keep: &[String]) -> anyhow::Result<()> {
+    pub async fn prune_secrets(&self, keep: &[String]) -> anyhow::Result<usize> {
         let mine = format!("{}={}", label::PROJECT, self.project);
+        let mut removed = 0;
         for (id, name) in self.engine.secrets(&mine).await? {
             if !keep.contains(&name) {
                 self.engine.remove_secret(&id).await?;
+                removed += 1;
             }
         }
-        Ok(())
+        Ok(removed)
     }
 
     /// The service's version index: what an update must name, and what tasks made
@@ -277,7 +279,7 @@ impl<'a> Services<'a> {
         let started = Instant::now();
         loop {
             match self.prune_secrets(&[]).await {
-                Ok(()) => return Ok(()),
+                Ok(_) => return Ok(()),
                 Err(_) if started.elapsed() < Duration::from_secs(30) => {
                     tokio::time::sleep(Duration::from_millis(500)).await
                 }
@@ -532,6 +534,37 @@ pub async fn image(
         id,
         pulled: false,
     })
+}
+
+/// What `down` (and `check --down`) removed of a Swarm lab.
+pub struct Removed {
+    pub service: bool,
+    /// Secrets of the project with no service: left by an interrupted `up`.
+    pub leftover_secrets: usize,
+}
+
+/// Removes the project's service and every secret labelled with the project, the
+/// latter even with no service: an `up` cut off between making the secrets and the
+/// service leaves them behind, and nothing else would ever remove them.
+pub async fn remove_lab(engine: &Engine, spec: &Spec, printer: Printer) -> anyhow::Result<Removed> {
+    require_manager(engine).await?;
+    let cleanup = Cleanup::default();
+    let services = Services::new(engine, spec, &cleanup, printer, Duration::ZERO);
+    match existing(engine, spec).await? {
+        Some(found) => {
+            services
+                .remove(found.id.as_deref().unwrap_or_default())
+                .await?;
+            Ok(Removed {
+                service: true,
+                leftover_secrets: 0,
+            })
+        }
+        None => Ok(Removed {
+            service: false,
+            leftover_secrets: services.prune_secrets(&[]).await?,
+        }),
+    }
 }
 
 /// Where `rjup check` reaches a running Swarm lab: its port on its node.
