@@ -1,6 +1,8 @@
 //! The certificate a lab serves, if it serves HTTPS: the user's own, or the project's
 //! self-signed one, made once and kept so its fingerprint stays the same.
 
+use std::net::IpAddr;
+
 use crate::config::TlsConfig;
 use crate::net;
 use crate::printer::Printer;
@@ -9,16 +11,27 @@ use crate::state::ProjectState;
 use crate::tls::{self, Tls};
 
 pub fn for_lab(spec: &Spec, state: &ProjectState, printer: Printer) -> anyhow::Result<Option<Tls>> {
+    for_lab_on(spec, state, printer, &[])
+}
+
+/// As [`for_lab`], for a lab that may also be served at `nodes`: a Swarm lab answers on
+/// whichever node runs it, and moves to another when its node is lost, so a
+/// self-signed certificate names every node (a node that joins later makes a new one).
+pub fn for_lab_on(
+    spec: &Spec,
+    state: &ProjectState,
+    printer: Printer,
+    nodes: &[IpAddr],
+) -> anyhow::Result<Option<Tls>> {
     match &spec.tls {
         TlsConfig::Off => Ok(None),
         TlsConfig::Files { cert, key } => {
             tls::from_files(&spec.dir.join(cert), &spec.dir.join(key)).map(Some)
         }
         TlsConfig::SelfSigned => {
-            let names = tls::subject_names(
-                &net::published_addresses(spec.bind),
-                net::hostname().as_deref(),
-            );
+            let mut addresses = net::published_addresses(spec.bind);
+            addresses.extend_from_slice(nodes);
+            let names = tls::subject_names(&addresses, net::hostname().as_deref());
             let (material, made) = state.self_signed_tls(&names)?;
             if made {
                 printer.say(format!(

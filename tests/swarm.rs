@@ -113,12 +113,15 @@ impl Drop for SwarmLab {
     }
 }
 
-/// The node URL `up` printed: http://10.240.0.1x:PORT/lab.
+/// The node URL `up` printed: http(s)://10.240.0.1x:PORT/lab.
 fn node_url(out: &Output, port: u16) -> String {
     let text = stdout(out);
     text.lines()
         .map(str::trim)
-        .find(|l| l.starts_with("http://10.240.0.1") && l.ends_with(&format!(":{port}/lab")))
+        .find(|l| {
+            let node = l.starts_with("http://10.240.0.1") || l.starts_with("https://10.240.0.1");
+            node && l.ends_with(&format!(":{port}/lab"))
+        })
         .unwrap_or_else(|| panic!("no node URL in:\n{text}"))
         .to_string()
 }
@@ -296,6 +299,7 @@ fn tunnel(mut client: std::net::TcpStream) {
 /// The swarm node an `http://10.240.0.1x:PORT/...` URL names, as its number.
 fn node_of(url: &str) -> u32 {
     url.trim_start_matches("http://10.240.0.1")
+        .trim_start_matches("https://10.240.0.1")
         .split(':')
         .next()
         .and_then(|n| n.parse().ok())
@@ -759,4 +763,46 @@ fn down_removes_the_secrets_an_interrupted_up_left_without_a_service() {
         left.lines().any(|l| l == other),
         "another project's secret went: {left}"
     );
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn a_self_signed_certificate_names_every_node_the_lab_may_move_to() {
+    let _engine = engine();
+    let (_swarm, host) = swarm();
+    let port = 18810;
+    let lab = SwarmLab::new(
+        "pulled",
+        "sw-tls",
+        host,
+        &format!("port: {port}\ntls: self-signed\nswarm: {{}}"),
+    );
+    let up = lab.rjup(&["up"], PASSWORD);
+    assert_success(&up, "rjup up with TLS on the swarm");
+    let url = node_url(&up, port);
+    assert!(url.starts_with("https://"), "{url}");
+    let cert = lab.project.state_dir().unwrap().join("tls-cert.pem");
+    let names = Command::new("openssl")
+        .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    let names = stdout(&names);
+    for node in 1..=3 {
+        assert!(
+            names.contains(&format!("IP Address:10.240.0.1{node}")),
+            "node {node} not in {names}"
+        );
+    }
+    // A client that checks the name against the node's address, as a browser does.
+    let login = Command::new("curl")
+        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+        .arg(&cert)
+        .arg(url.replace("/lab", "/login"))
+        .output()
+        .expect("curl");
+    assert_eq!(stdout(&login), "200", "{}", stderr(&login));
+    assert_success(&lab.rjup(&["check"], PASSWORD), "rjup check over TLS");
+    assert_success(&lab.rjup(&["down"], PASSWORD), "rjup down");
+    lab.assert_gone();
 }

@@ -244,7 +244,8 @@ async fn converge_service(
         printer.warn("`gpus` is not carried to a Swarm service (Swarm gives GPUs only as generic resources a node advertises); the lab runs without them");
     }
     let cookie_secret = state.cookie_secret()?;
-    let tls = certificate::for_lab(spec, state, printer)?;
+    let nodes = engine.node_addresses().await?;
+    let tls = certificate::for_lab_on(spec, state, printer, &nodes)?;
     let desired = lab_service::desired(&lab::Inputs {
         spec,
         image_reference: &image.reference,

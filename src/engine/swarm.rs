@@ -123,6 +123,19 @@ impl Engine {
         }
     }
 
+    /// The addresses the cluster's nodes advertise: where a lab may come to be served.
+    pub async fn node_addresses(&self) -> anyhow::Result<Vec<std::net::IpAddr>> {
+        let nodes = self
+            .docker
+            .list_nodes(None::<bollard::query_parameters::ListNodesOptions>)
+            .await
+            .map_err(|e| engine_error(e, "listing the swarm's nodes"))?;
+        Ok(nodes
+            .into_iter()
+            .filter_map(|n| n.status?.addr?.parse().ok())
+            .collect())
+    }
+
     /// Creates secret `name`, or finds it: names carry a hash of the contents, so one of
     /// the same name already holds them.
     pub async fn ensure_secret(
