@@ -148,6 +148,12 @@ fn pull_mode_lab_is_a_service_with_secrets_that_rolls_on_a_new_password() {
     // The hash is only in secrets: not in the service, nor the task's container.
     let inspect = docker_text(host, &["service", "inspect", &lab.service()]);
     assert!(!inspect.contains("argon2"), "{inspect}");
+    // Pinned by digest, as `docker service create` pins: no registry round trip on a
+    // node that holds the image, a failover's start included.
+    assert!(
+        inspect.contains("jupyter/minimal-notebook:latest@sha256:"),
+        "{inspect}"
+    );
     let node = url
         .trim_start_matches("http://10.240.0.1")
         .split(':')

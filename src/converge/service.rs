@@ -485,7 +485,8 @@ pub struct Image {
     pub pulled: bool,
 }
 
-/// Pull mode: nothing here, each node pulls `image:`. Build mode: build on the
+/// Pull mode: each node pulls `image:`, pinned to the digest the registry holds now
+/// when it says. Build mode: build on the
 /// manager, push to `swarm.registry`, and run the push by digest, so every node runs
 /// exactly this build; a build the service already runs is not pushed again.
 pub async fn image(
@@ -498,11 +499,18 @@ pub async fn image(
     let plan = crate::image::plan(&spec.name, spec.owner, &spec.image);
     let tag = match &plan {
         crate::image::ImagePlan::Pull { reference } => {
+            // Pinned by digest, as `docker service create` pins: a node that holds the
+            // image then starts it without asking the registry again, which a tag makes
+            // it do on every start, a failover's included.
+            let pinned = match engine.registry_digest(reference).await {
+                Some(digest) if !reference.contains('@') => format!("{reference}@{digest}"),
+                _ => reference.clone(),
+            };
             return Ok(Image {
-                reference: reference.clone(),
-                id: reference.clone(),
+                reference: pinned.clone(),
+                id: pinned,
                 pulled: true,
-            })
+            });
         }
         crate::image::ImagePlan::Build { tag, .. } => tag.clone(),
     };

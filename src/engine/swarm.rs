@@ -210,6 +210,20 @@ impl Engine {
         })
     }
 
+    /// The digest the registry holds for `reference`, asked through the engine as
+    /// `docker service create` does; `None` when the registry does not say.
+    pub async fn registry_digest(&self, reference: &str) -> Option<String> {
+        let image: ImageRef = reference.parse().ok()?;
+        let login = registry_login(&image).await.ok().flatten();
+        let credentials = login.as_ref().map(crate::credentials::Login::to_docker);
+        let info = self
+            .docker
+            .inspect_registry_image(reference, credentials)
+            .await
+            .ok()?;
+        info.descriptor.digest
+    }
+
     /// Tags local image `id` as `target` and pushes it, with the user's login for its
     /// registry; returns the digest reference (`registry/repo@sha256:...`) nodes pull.
     pub async fn push(&self, id: &str, target: &str) -> anyhow::Result<String> {
