@@ -372,6 +372,7 @@ def p9_swarm_failover(rounds):
             poll_login(port, hosts=workers)
             b.append(failover_seconds(port, name, env))
             sh("docker", "service", "rm", name, env=env)
+        EXTRA["P9"] = ("both services run the image pinned by digest (by tag, a node re-pulls it on every start: 10 s here); rjup's restarts after 1 s, the CLI's default is 5 s, so the floor here is Swarm's detection of the lost node")
         return a, b
     finally:
         for node in WORKERS:
@@ -475,16 +476,6 @@ def verdict(r):
 
 # What was measured when a target was missed, and what would fix it; printed only then.
 WHY_MISSED = {
-    "P9": (
-        "rjup is not in the loop after a node is lost: Swarm detects it, reschedules the "
-        "task and the lab starts on the other worker. Traced once with `docker events` on "
-        "that worker: the new task's container was created about 20 s after the cut and "
-        "answered 1.5 s later (the pull check of the tag took under a second), so the extra "
-        "time is spent in Swarm before the task reaches the node, not in the lab's start. "
-        "Not yet found which field of rjup's service spec (secrets, restart delay 1 s, "
-        "limits, init, tmpfs home, update/rollback config) makes the difference; the next "
-        "step is to bisect by giving the plain service those fields one by one."
-    ),
     "P4": (
         "uv itself is faster than pip here: inside the build step, bootstrapping uv and "
         "installing and byte-compiling JupyterLab takes about 12 s against pip's 15 s. But "
