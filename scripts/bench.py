@@ -49,23 +49,25 @@ def free_port():
         return s.getsockname()[1]
 
 
-def login_answers(port):
+def login_answers(port, host="127.0.0.1"):
     try:
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        c = http.client.HTTPConnection(host, port, timeout=2)
         c.request("GET", "/login")
         return c.getresponse().status == 200
     except OSError:
         return False
 
 
-def poll_login(port, timeout=120):
-    """Polls GET /login every 100 ms, as rjup's own readiness probe does."""
+def poll_login(port, timeout=120, hosts=("127.0.0.1",)):
+    """Polls GET /login every 100 ms, as rjup's own readiness probe does; returns the
+    host that answered."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if login_answers(port):
-            return
+        for host in hosts:
+            if login_answers(port, host):
+                return host
         time.sleep(0.1)
-    raise RuntimeError(f"nothing answered on port {port} within {timeout} s")
+    raise RuntimeError(f"nothing answered on port {port} of {hosts} within {timeout} s")
 
 
 class Project:
@@ -454,10 +456,123 @@ def p11_ssh_noop(rounds):
     finally:
         p.close()
         sshd.close()
+# --- the Swarm figures: ../shared/docker/swarm.sh's three nodes, labs on the workers ---
+
+WORKERS = {2: "10.240.0.12", 3: "10.240.0.13"}
+SWARM_IMAGE = "jupyter/minimal-notebook:latest"
+
+
+def swarm_env():
+    """The environment that points docker and rjup at the swarm's manager."""
+    out = sh("bash", os.path.join(REPO, "..", "shared", "docker", "swarm.sh"), "up", "3").stdout
+    host = next(l.split("=", 1)[1] for l in out.splitlines() if l.startswith("export DOCKER_HOST="))
+    return dict(os.environ, DOCKER_HOST=host.strip())
+
+
+def swarm_project(name, env):
+    p = Project(name, f"image: {SWARM_IMAGE}\nswarm:\n  constraints: [node.role==worker]\n")
+    p.env["DOCKER_HOST"] = env["DOCKER_HOST"]
+    return p
+
+
+def plain_service(name, port, project_dir, env):
+    """What a user would run by hand: the same image and mount, a host-mode port."""
+    st = os.stat(project_dir)
+    sh("docker", "service", "create", "--detach", "--quiet", "--name", name,
+       "--constraint", "node.role==worker", "--user", f"{st.st_uid}:{st.st_gid}",
+       "--publish", f"mode=host,target=8888,published={port}",
+       "--mount", f"type=bind,src={project_dir},dst=/project", SWARM_IMAGE,
+       "jupyter", "lab", "--ip=0.0.0.0", "--port=8888", "--no-browser", "--ServerApp.root_dir=/project", env=env)
+
+
+def running_copies(service):
+    """Containers of `service` running on any node, a stale one on a returned node too."""
+    total = 0
+    for node in (1, 2, 3):
+        out = sh("docker", "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={service}",
+                 env=dict(os.environ, DOCKER_HOST=f"unix:///run/rjup-swarm/node{node}/docker.sock"), check=False)
+        total += len(out.stdout.split())
+    return total
+
+
+def settled(service, env, timeout=180):
+    """Waits until every node is Ready again and one copy of `service` runs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = sh("docker", "node", "ls", "--format", "{{.Status}}", env=env).stdout.split()
+        if all(s == "Ready" for s in states) and running_copies(service) == 1:
+            return
+        time.sleep(1)
+    raise RuntimeError(f"{service}: the swarm did not settle within {timeout} s")
+
+
+def p8_swarm_warm(rounds):
+    """`rjup up` of a Swarm lab whose image the workers hold, until the login page
+    answers on the node, against `docker service create` of the same image with a
+    host-mode port, polled the same way."""
+    env = swarm_env()
+    p = swarm_project("bench-swarm-warm", env)
+    name = f"rjup-bench-swarm-baseline-{os.getpid()}"
+    workers = tuple(WORKERS.values())
+    try:
+        p.up()  # both workers may run it: each pulls the image once, outside the timing
+        p.rjup("down")
+        a, b = [], []
+        for _ in range(rounds):
+            a.append(timed(lambda: (p.up(), poll_login(p.port, hosts=workers))))
+            p.rjup("down")
+            port = free_port()
+            b.append(timed(lambda: (plain_service(name, port, p.dir, env), poll_login(port, hosts=workers))))
+            sh("docker", "service", "rm", name, env=env)
+        return a, b
+    finally:
+        sh("docker", "service", "rm", name, env=env, check=False)
+        p.close()
+
+
+def failover_seconds(port, service, env):
+    """Cuts off the worker that serves `port` and times until the other one answers."""
+    node = next(n for n, addr in WORKERS.items() if login_answers(port, addr))
+    link = f"rjup-sw{node}h"
+    start = time.perf_counter()
+    sh("ip", "link", "set", link, "down")
+    try:
+        poll_login(port, timeout=180, hosts=(WORKERS[5 - node],))
+        elapsed = time.perf_counter() - start
+    finally:
+        sh("ip", "link", "set", link, "up")
+    settled(service, env)
+    return elapsed
+
+
+def p9_swarm_failover(rounds):
+    """From a worker's loss until the lab answers on the other worker, against the same
+    for a plain `docker service create` service: Swarm's rescheduling is the floor."""
+    env = swarm_env()
+    p = swarm_project("bench-swarm-failover", env)
+    name = f"rjup-bench-failover-baseline-{os.getpid()}"
+    workers = tuple(WORKERS.values())
+    try:
+        p.up()
+        a, b = [], []
+        for _ in range(rounds):
+            a.append(failover_seconds(p.port, "rjup-bench-swarm-failover", env))
+            port = free_port()
+            plain_service(name, port, p.dir, env)
+            poll_login(port, hosts=workers)
+            b.append(failover_seconds(port, name, env))
+            sh("docker", "service", "rm", name, env=env)
+        EXTRA["P9"] = ("both services run the image pinned by digest (by tag, a node re-pulls it on every start: 10 s here); rjup's restarts after 1 s, the CLI's default is 5 s, so the floor here is Swarm's detection of the lost node")
+        return a, b
+    finally:
+        for node in WORKERS:
+            sh("ip", "link", "set", f"rjup-sw{node}h", "up", check=False)
+        sh("docker", "service", "rm", name, env=env, check=False)
+        p.close()
 
 
 # Cold builds take a minute each; three alternating pairs keep a full run near 30 min.
-SLOW_ROUNDS = {"P3": 3, "P4": 3}
+SLOW_ROUNDS = {"P3": 3, "P4": 3, "P9": 3}
 DATA_BYTES = 1 << 30
 LABS = 20
 EXTRA = {}
@@ -471,6 +586,8 @@ FIGURES = {
     "P5": ("`rjup --version` wall time | peak RSS of `rjup up` (MiB)", p5_cli, "s", None, "< 10 ms | < 30 MiB"),
     "P6": ("argon2 hash with Jupyter's parameters", p6_hashing, "s", None, "< 100 ms"),
     "P7": ("`rjup ls` with 20 labs running", p7_many_labs, "s", None, "< 0.3 s"),
+    "P8": ("warm `rjup up` of a Swarm lab (image on the workers), to login page on its node", p8_swarm_warm, "s", "`docker service create`, same image, host-mode port, polled the same way", "<= 1.2x"),
+    "P9": ("failover: a worker cut off, until the lab answers on the other", p9_swarm_failover, "s", "the same for a plain `docker service create` service", "<= 1.1x (Swarm is the floor)"),
     "P10": ("warm start on Podman: `rjup up`, image present, to login page", p10_podman_warm_start, "s",
             "`docker run -d` through Podman's Docker API, same image, polled the same way", "<= 1.15x"),
     # Both open one ssh connection, i.e. one handshake and one remote `docker system
@@ -570,6 +687,10 @@ def verdict(r):
         return "yes" if r["ratio"] <= 1.15 else "no"
     if key == "P11":
         return "yes" if r["ratio"] <= 1.50 else "no"
+    if key == "P8":
+        return "yes" if r["ratio"] <= 1.20 else "no"
+    if key == "P9":
+        return "yes" if r["ratio"] <= 1.10 else "no"
     return "—"
 
 

@@ -1,6 +1,8 @@
 //! The certificate a lab serves, if it serves HTTPS: the user's own, or the project's
 //! self-signed one, made once and kept so its fingerprint stays the same.
 
+use std::net::IpAddr;
+
 use crate::config::TlsConfig;
 use crate::host::LabHost;
 use crate::net;
@@ -17,6 +19,19 @@ pub fn for_lab(
     host: Option<&LabHost>,
     printer: Printer,
 ) -> anyhow::Result<Option<Tls>> {
+    for_lab_on(spec, state, host, printer, &[])
+}
+
+/// As [`for_lab`], for a lab that may also be served at `nodes`: a Swarm lab answers on
+/// whichever node runs it, and moves to another when its node is lost, so a
+/// self-signed certificate names every node (a node that joins later makes a new one).
+pub fn for_lab_on(
+    spec: &Spec,
+    state: &ProjectState,
+    host: Option<&LabHost>,
+    printer: Printer,
+    nodes: &[IpAddr],
+) -> anyhow::Result<Option<Tls>> {
     match &spec.tls {
         TlsConfig::Off => Ok(None),
         TlsConfig::Files { cert, key } => {
@@ -24,10 +39,11 @@ pub fn for_lab(
         }
         TlsConfig::SelfSigned => {
             let names = match host {
-                Some(host) => tls::subject_names(
-                    &net::published_addresses(host, spec.bind),
-                    net::host_name(host).as_deref(),
-                ),
+                Some(host) => {
+                    let mut addresses = net::published_addresses(host, spec.bind);
+                    addresses.extend_from_slice(nodes);
+                    tls::subject_names(&addresses, net::host_name(host).as_deref())
+                }
                 // Asking for no name keeps whatever certificate there is.
                 None => Vec::new(),
             };

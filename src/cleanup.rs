@@ -14,6 +14,7 @@ use crate::state::ProjectState;
 enum Undo {
     RemoveContainer(Engine, String),
     StartContainer(Engine, String),
+    RemoveService(Engine, String),
     ForgetState(ProjectState),
 }
 
@@ -48,6 +49,11 @@ impl Cleanup {
         self.push(Undo::StartContainer(engine.clone(), id.to_string()))
     }
 
+    /// On interrupt, remove this Swarm service: this run made it and it does not serve.
+    pub fn remove_service(&self, engine: &Engine, id: &str) -> Registered {
+        self.push(Undo::RemoveService(engine.clone(), id.to_string()))
+    }
+
     /// On interrupt, forget this project's state: this run made it.
     pub fn forget_state(&self, state: &ProjectState) -> Registered {
         self.push(Undo::ForgetState(state.clone()))
@@ -77,6 +83,9 @@ impl Cleanup {
                 }
                 Undo::StartContainer(engine, id) => {
                     let _ = engine.start(&id).await;
+                }
+                Undo::RemoveService(engine, id) => {
+                    let _ = engine.remove_service(&id).await;
                 }
                 Undo::ForgetState(state) => {
                     let _ = state.forget();

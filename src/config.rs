@@ -26,6 +26,23 @@ pub struct ConfigFile {
     pub tls: Option<Spanned<TlsValue>>,
     pub resources: Option<ResourcesSection>,
     pub gpus: Option<Spanned<String>>,
+    pub swarm: Option<Spanned<SwarmSection>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwarmSection {
+    pub registry: Option<Spanned<String>>,
+    pub constraints: Option<Vec<Spanned<String>>>,
+}
+
+/// Run the lab as a one-replica Docker Swarm service rather than a container.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Swarm {
+    /// Where build-mode images are pushed so that every node can pull them.
+    pub registry: Option<String>,
+    /// Swarm placement constraints, such as `node.labels.gpu==true`.
+    pub constraints: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -107,6 +124,7 @@ pub struct Config {
     pub cpus: Option<f64>,
     pub pids: Option<u32>,
     pub gpus: Option<Gpus>,
+    pub swarm: Option<Swarm>,
 }
 
 /// What each value must look like, for messages about a value of the wrong type.
@@ -141,6 +159,9 @@ const EXPECTED: &[(&str, &str)] = &[
     ("cpus", "a number of CPUs such as 2 or 0.5"),
     ("pids", "a whole number of processes such as 1024"),
     ("gpus", "`all`, or a number of GPUs such as 1"),
+    ("swarm", "a mapping with `registry` and `constraints` (or `{}` for the defaults)"),
+    ("registry", "a registry address such as registry.example.org:5000"),
+    ("constraints", "a list of placement constraints such as [node.labels.gpu==true]"),
 ];
 
 /// Variables rjup sets itself; letting `env` change them would undo the config injection.
@@ -223,6 +244,7 @@ fn validate(file: ConfigFile, origin: &str) -> Result<Config, Error> {
     validate_resources(file.resources, &mut config, &at)?;
     validate_gpus(file.gpus, &mut config, &at)?;
     validate_check(file.check, &mut config, &at)?;
+    validate_swarm(file.swarm, &mut config, &at)?;
     Ok(config)
 }
 
@@ -331,6 +353,38 @@ fn validate_tls(
             }
         };
     }
+    Ok(())
+}
+
+/// `swarm:`: a registry address and placement constraints Swarm understands.
+fn validate_swarm(
+    swarm: Option<Spanned<SwarmSection>>,
+    config: &mut Config,
+    at: &Locate,
+) -> Result<(), Error> {
+    let Some(swarm) = swarm else { return Ok(()) };
+    let mut out = Swarm::default();
+    if let Some(registry) = swarm.value.registry {
+        let r = registry.value.trim();
+        if r.is_empty() || r.contains(['/', ' ', '@']) || r.contains("://") {
+            return Err(at(
+                &registry.referenced,
+                format!("`swarm.registry` {:?} is not a registry address; write host[:port] such as registry.example.org:5000", registry.value),
+            ));
+        }
+        out.registry = Some(r.to_string());
+    }
+    for constraint in swarm.value.constraints.unwrap_or_default() {
+        let c = constraint.value.trim();
+        if !(c.contains("==") || c.contains("!=")) {
+            return Err(at(
+                &constraint.referenced,
+                format!("`swarm.constraints` entry {:?} is not a placement constraint; write one such as node.labels.gpu==true or node.role==worker", constraint.value),
+            ));
+        }
+        out.constraints.push(c.to_string());
+    }
+    config.swarm = Some(out);
     Ok(())
 }
 
@@ -628,6 +682,15 @@ name: {name}
 
 # GPUs for the lab: `all`, or a count. Needs the NVIDIA container runtime.
 # gpus: all
+
+# Run the lab as a Docker Swarm service on a cluster rather than a container on one
+# engine: point rjup at a manager (`--context`, DOCKER_HOST). The project directory must
+# exist at the same path on every node (shared home directories, NFS). Built images are
+# pushed to `registry` so that every node can pull them; `constraints` choose the nodes.
+# swarm:
+#   registry: registry.example.org:5000
+#   constraints:
+#     - node.labels.gpu==true
 
 # What `rjup check` tests besides logging in and running code in a kernel.
 # check:

@@ -27,6 +27,9 @@ use crate::printer::Printer;
 use crate::progress;
 use crate::transport;
 
+mod swarm;
+pub use swarm::Role;
+
 #[derive(Clone)]
 pub struct Engine {
     docker: Docker,

@@ -164,6 +164,15 @@ pub enum Error {
 
     /// `gpus` asks for GPUs and the engine has no GPU runtime.
     NoGpu { reason: String },
+    /// `swarm:` is set, and the engine is no Swarm manager; `what` it is instead.
+    NotSwarmManager { engine: String, what: String },
+    /// A built image for a Swarm lab, with no `swarm.registry` to push it to.
+    NoSwarmRegistry,
+    /// The registry refused a push of the lab's image.
+    PushFailed { reference: String, reason: String },
+    /// A Swarm lab's task never ran: pending where no node fits, or rejected by its
+    /// node. With no log to show, the reason is the whole message.
+    TaskNotRunning { failure: String, fix: &'static str },
     /// The engine has no init binary for the lab's `Init: true`: Podman without
     /// `catatonit`, which Debian's podman only recommends.
     NoInitBinary { reason: String },
@@ -198,7 +207,9 @@ impl Error {
             | ProjectNotOnEngine { .. }
             | LockNeedsBuild
             | LockCannotPinConda { .. }
-            | UnknownContext { .. } => Code::Config,
+            | UnknownContext { .. }
+            | NotSwarmManager { .. }
+            | NoSwarmRegistry => Code::Config,
             EmptyPassword
             | EmptyPasswordVar { .. }
             | CannotPrompt { .. }
@@ -209,10 +220,10 @@ impl Error {
             BadImageRef { .. } | PullFailed { .. } | NoJupyter | NoRegistryDigest { .. } => {
                 Code::Image
             }
-            RegistryLogin { .. } | CredentialHelper { .. } => Code::Image,
+            RegistryLogin { .. } | CredentialHelper { .. } | PushFailed { .. } => Code::Image,
             DockerConfig { .. } => Code::Config,
             BuildFailed { .. } | ResolveFailed { .. } | ResolvedWithoutJupyter => Code::Build,
-            NotReady { .. } => Code::NotReady,
+            NotReady { .. } | TaskNotRunning { .. } => Code::NotReady,
             NameTaken { .. } | NameAppeared { .. } => Code::Conflict,
             NoLabLog { .. } | LabNotRunning { .. } => Code::NoLab,
             CheckFailed { .. } => Code::CheckFailed,
@@ -422,6 +433,18 @@ impl fmt::Display for Error {
                 "{} does not exist; run `rjup lock` and commit the result",
                 path.display()
             ),
+            NotSwarmManager { engine, what } => write!(
+                f,
+                "`swarm:` in rjup.yaml runs the lab as a Swarm service, but the engine {engine} is {what}, not a Swarm manager; point rjup at a manager with `--context NAME` or DOCKER_HOST, or remove `swarm:`"
+            ),
+            NoSwarmRegistry => f.write_str(
+                "a lab built from the project's files runs on a Swarm only from a registry every node can pull from; set `swarm.registry` in rjup.yaml (such as registry.example.org:5000), or use `image:`",
+            ),
+            TaskNotRunning { failure, fix } => write!(f, "{failure}; {fix}"),
+            PushFailed { reference, reason } => write!(
+                f,
+                "pushing {reference} failed: {reason}; check `swarm.registry` and that this engine may push there (`docker login`)"
+            ),
             NoGpu { reason } => write!(
                 f,
                 "`gpus` asks for GPUs, but this Docker engine has no GPU runtime ({reason}); install the NVIDIA Container Toolkit and restart Docker, or remove `gpus` from rjup.yaml"
@@ -627,6 +650,19 @@ mod tests {
         assert_eq!(
             not_ready("a\nb").to_string(),
             "the lab exited; fix it. Its last log lines:\n  | a\n  | b"
+        );
+    }
+
+    #[test]
+    fn a_swarm_task_that_never_ran_is_one_line_and_not_ready() {
+        let pending = Error::TaskNotRunning {
+            failure: "the lab's task is still pending after 20 s: no suitable node".into(),
+            fix: "check `swarm.constraints`",
+        };
+        assert_eq!(pending.code(), Code::NotReady);
+        assert_eq!(
+            pending.to_string(),
+            "the lab's task is still pending after 20 s: no suitable node; check `swarm.constraints`"
         );
     }
 

@@ -138,6 +138,40 @@ pub fn render_config(hashed_password: &str, tls: bool, as_root: bool) -> anyhow:
     Ok(text)
 }
 
+/// One file of the lab's config: where the lab reads it, and what it says.
+pub struct ConfigFile {
+    /// Absolute, under [`CONFIG_DIR`].
+    pub path: String,
+    /// A short name for it, for what rjup names after it (Swarm secrets).
+    pub kind: &'static str,
+    pub contents: Vec<u8>,
+}
+
+/// The files of the lab's config, whichever way they reach it: copied into a container,
+/// or mounted as Swarm secrets.
+pub fn config_files(
+    hashed_password: &str,
+    cookie_secret: &str,
+    as_root: bool,
+    tls: Option<&Tls>,
+) -> anyhow::Result<Vec<ConfigFile>> {
+    let file = |name: &str, kind, contents: &[u8]| ConfigFile {
+        path: format!("{CONFIG_DIR}/{name}"),
+        kind,
+        contents: contents.to_vec(),
+    };
+    let config = render_config(hashed_password, tls.is_some(), as_root)?;
+    let mut files = vec![
+        file(CONFIG_FILE, "config", config.as_bytes()),
+        file(COOKIE_SECRET_FILE, "cookie", cookie_secret.as_bytes()),
+    ];
+    if let Some(tls) = tls {
+        files.push(file(CERT_FILE, "cert", tls.cert_pem.as_bytes()));
+        files.push(file(KEY_FILE, "key", tls.key_pem.as_bytes()));
+    }
+    Ok(files)
+}
+
 /// The files to copy into the container's root, owned by the lab user and private to it.
 pub fn injected_files(
     hashed_password: &str,
@@ -150,33 +184,10 @@ pub fn injected_files(
     let mut archive = Archive::new();
     archive
         .dir("etc/rjup/", 0o700, owner)
-        .dir(&format!("{dir}/"), 0o700, owner)
-        .file(
-            &format!("{dir}/{CONFIG_FILE}"),
-            render_config(hashed_password, tls.is_some(), owner.uid == 0)?.as_bytes(),
-            0o600,
-            owner,
-        )
-        .file(
-            &format!("{dir}/{COOKIE_SECRET_FILE}"),
-            cookie_secret.as_bytes(),
-            0o600,
-            owner,
-        );
-    if let Some(tls) = tls {
-        archive
-            .file(
-                &format!("{dir}/{CERT_FILE}"),
-                tls.cert_pem.as_bytes(),
-                0o600,
-                owner,
-            )
-            .file(
-                &format!("{dir}/{KEY_FILE}"),
-                tls.key_pem.as_bytes(),
-                0o600,
-                owner,
-            );
+        .dir(&format!("{dir}/"), 0o700, owner);
+    for file in config_files(hashed_password, cookie_secret, owner.uid == 0, tls)? {
+        let path = file.path.trim_start_matches('/');
+        archive.file(path, &file.contents, 0o600, owner);
     }
     if let Some(home) = home {
         // Pulled images have no home for an arbitrary uid; Jupyter needs a writable one.

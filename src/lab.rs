@@ -30,7 +30,7 @@ pub mod label {
 pub const CONTAINER_PORT: &str = "8888/tcp";
 
 /// The home rjup makes for the lab user in pulled images, which have none for its uid.
-const PULLED_HOME: &str = "/home/lab";
+pub const PULLED_HOME: &str = "/home/lab";
 /// The lab's home in a rootless engine, made afresh for uid 0: a built image's
 /// `/home/lab` belongs to a uid that the lab, without capabilities, cannot write as.
 const ROOTLESS_HOME: &str = "/root";
@@ -173,7 +173,7 @@ fn published_ip(bind: IpAddr) -> String {
 }
 
 /// What rjup finds its labs by, and reads their settings back from.
-fn labels(inputs: &Inputs<'_>, config_hash: &str) -> HashMap<String, String> {
+pub fn labels(inputs: &Inputs<'_>, config_hash: &str) -> HashMap<String, String> {
     HashMap::from([
         (
             label::PROJECT.to_string(),

@@ -22,6 +22,7 @@ mod image;
 mod image_ref;
 mod jupyter;
 mod lab;
+mod lab_service;
 mod lock;
 mod net;
 pub mod password;

@@ -61,6 +61,8 @@ pub struct Spec {
     pub tls: TlsConfig,
     pub resources: Resources,
     pub gpus: Option<Gpus>,
+    /// Run as a Swarm service; `None` runs a container.
+    pub swarm: Option<crate::config::Swarm>,
     /// Things the user should know that do not stop the command.
     pub warnings: Vec<String>,
 }
@@ -243,6 +245,7 @@ fn build_spec(
             pids: config.pids.unwrap_or(DEFAULT_PIDS),
         },
         gpus: config.gpus,
+        swarm: config.swarm,
         warnings,
     })
 }

@@ -22,3 +22,4 @@ mod recreate;
 mod registry;
 mod rootless;
 mod security;
+mod swarm;

@@ -453,6 +453,15 @@ impl Browser {
         b
     }
 
+    /// A browser on this host reaching a lab at `base` (`http://HOST:PORT`), such as a
+    /// Swarm node's address.
+    pub fn at(base: &str) -> Browser {
+        let mut b = Browser::new(0);
+        b.base = base.trim_end_matches('/').to_string();
+        b.local = true;
+        b
+    }
+
     /// Over HTTPS, trusting exactly `ca_file`.
     pub fn https(port: u16, ca_file: &Path) -> Browser {
         let mut b = Browser::new(port);

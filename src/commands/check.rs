@@ -11,7 +11,7 @@ use crate::certificate;
 use crate::cleanup::Cleanup;
 use crate::cli::CheckArgs;
 use crate::client::Target;
-use crate::converge::{self, container, lab_address, probe_target, Options};
+use crate::converge::{self, container, lab_address, probe_target, service, Options};
 use crate::endpoint::Endpoint;
 use crate::engine::Engine;
 use crate::error::Error;
@@ -228,6 +228,9 @@ async fn lab_target(
         return probe_target(addr, tls.as_ref());
     }
     let engine = engine.get().await?;
+    if spec.swarm.is_some() {
+        return service::target(engine, spec, &state, printer).await;
+    }
     let Some(container) = container::existing(engine, spec).await? else {
         return Err(Error::LabNotRunning {
             name: spec.name.clone(),
@@ -261,13 +264,18 @@ async fn finish(
 ) -> anyhow::Result<()> {
     if args.down {
         let t = Instant::now();
-        let removed = engine
-            .get()
-            .await?
-            .remove(&spec.container_name())
-            .await
-            .map(|()| "lab removed".to_string())
-            .map_err(|e| format!("{e:#}"));
+        let engine = engine.get().await?;
+        let removed = if spec.swarm.is_some() {
+            service::remove_lab(engine, spec, printer)
+                .await
+                .map(|_| "lab's service and secrets removed".to_string())
+        } else {
+            engine
+                .remove(&spec.container_name())
+                .await
+                .map(|()| "lab removed".to_string())
+        }
+        .map_err(|e| format!("{e:#}"));
         report.push("down", t, removed);
     }
     if args.json {

@@ -3,11 +3,11 @@ use std::path::Path;
 use serde_json::json;
 
 use crate::cli::DownArgs;
-use crate::converge::container;
+use crate::converge::{container, service};
 use crate::endpoint::Endpoint;
 use crate::engine::Engine;
 use crate::printer::Printer;
-use crate::settings::{self, Overrides};
+use crate::settings::{self, Overrides, Spec};
 use crate::state::ProjectState;
 
 pub async fn run(
@@ -19,28 +19,10 @@ pub async fn run(
     let spec = settings::resolve(project, Overrides::default())?;
     let engine = Engine::connect(endpoint).await?;
     let name = spec.container_name();
-    let removed = match container::existing(&engine, &spec).await? {
-        None => {
-            printer.say(format!(
-                "Lab \"{}\" has no container; nothing to stop",
-                spec.name
-            ));
-            false
-        }
-        Some(_) => {
-            engine.remove(&name).await?;
-            let kept = if args.forget {
-                "and the image"
-            } else {
-                "the image and the password"
-            };
-            printer.say(format!(
-                "Lab \"{}\" is down. Kept: the files in {}, {kept}",
-                spec.name,
-                spec.dir.display()
-            ));
-            true
-        }
+    let removed = if spec.swarm.is_some() {
+        swarm_down(&engine, &spec, printer).await?
+    } else {
+        container_down(&engine, &spec, &args, printer).await?
     };
     let forgotten = args.forget && ProjectState::for_project(&spec.dir, &spec.name)?.forget()?;
     if forgotten {
@@ -52,4 +34,53 @@ pub async fn run(
         )?;
     }
     Ok(())
+}
+
+async fn container_down(
+    engine: &Engine,
+    spec: &Spec,
+    args: &DownArgs,
+    printer: Printer,
+) -> anyhow::Result<bool> {
+    if container::existing(engine, spec).await?.is_none() {
+        printer.say(format!(
+            "Lab \"{}\" has no container; nothing to stop",
+            spec.name
+        ));
+        return Ok(false);
+    }
+    engine.remove(&spec.container_name()).await?;
+    let kept = if args.forget {
+        "and the image"
+    } else {
+        "the image and the password"
+    };
+    printer.say(format!(
+        "Lab \"{}\" is down. Kept: the files in {}, {kept}",
+        spec.name,
+        spec.dir.display()
+    ));
+    Ok(true)
+}
+
+async fn swarm_down(engine: &Engine, spec: &Spec, printer: Printer) -> anyhow::Result<bool> {
+    let removed = service::remove_lab(engine, spec, printer).await?;
+    if removed.service {
+        printer.say(format!(
+            "Lab \"{}\" is down: its service and secrets are removed. Kept: the files in {}, the image and the password",
+            spec.name,
+            spec.dir.display()
+        ));
+    } else if removed.leftover_secrets > 0 {
+        printer.say(format!(
+            "Lab \"{}\" has no service; removed {} secret(s) an interrupted `rjup up` left",
+            spec.name, removed.leftover_secrets
+        ));
+    } else {
+        printer.say(format!(
+            "Lab \"{}\" has no service; nothing to stop",
+            spec.name
+        ));
+    }
+    Ok(removed.service || removed.leftover_secrets > 0)
 }

@@ -4,7 +4,7 @@ use std::path::Path;
 use futures_util::StreamExt;
 
 use crate::cli::LogsArgs;
-use crate::converge::container;
+use crate::converge::{container, service};
 use crate::endpoint::Endpoint;
 use crate::engine::Engine;
 use crate::error::Error;
@@ -17,6 +17,17 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let spec = settings::resolve(project, Overrides::default())?;
     let engine = Engine::connect(endpoint).await?;
+    if spec.swarm.is_some() {
+        service::require_manager(&engine).await?;
+        let Some(found) = service::existing(&engine, &spec).await? else {
+            return Err(Error::NoLabLog {
+                name: spec.name.clone(),
+            }
+            .into());
+        };
+        let id = found.id.unwrap_or_default();
+        return copy(Box::pin(engine.service_logs(&id, args.tail, args.follow))).await;
+    }
     let name = spec.container_name();
     if container::existing(&engine, &spec).await?.is_none() {
         return Err(Error::NoLabLog {
@@ -24,7 +35,12 @@ pub async fn run(
         }
         .into());
     }
-    let mut stream = Box::pin(engine.logs(&name, args.tail, args.follow));
+    copy(Box::pin(engine.logs(&name, args.tail, args.follow))).await
+}
+
+async fn copy(
+    mut stream: std::pin::Pin<Box<dyn futures_util::Stream<Item = anyhow::Result<Vec<u8>>> + '_>>,
+) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     while let Some(chunk) = stream.next().await {
         out.write_all(&chunk?)?;

@@ -4,8 +4,9 @@ use serde_json::json;
 
 use super::view::LabView;
 use crate::cli::LsArgs;
+use crate::converge::service;
 use crate::endpoint::Endpoint;
-use crate::engine::Engine;
+use crate::engine::{Engine, Role};
 use crate::lab::label;
 use crate::printer::Printer;
 
@@ -39,6 +40,33 @@ pub async fn run(endpoint: &Endpoint, args: LsArgs, printer: Printer) -> anyhow:
             )
             .on_engine(engine.name()),
         );
+    }
+    // On a Swarm manager, the cluster's labs too: services, wherever their tasks run.
+    if engine.swarm_role().await? == Role::Manager {
+        for found in engine.services(label::PROJECT).await? {
+            let id = found.id.clone().unwrap_or_default();
+            let placement = service::placement(&engine, &id).await?;
+            let get = |key| {
+                service::service_label(&found, key)
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            let service_name = found
+                .spec
+                .as_ref()
+                .and_then(|s| s.name.clone())
+                .unwrap_or_default();
+            labs.push(
+                LabView::of_service(
+                    &get(label::NAME),
+                    &get(label::PROJECT),
+                    &service_name,
+                    Some(&found),
+                    &placement,
+                )
+                .on_engine(engine.name()),
+            );
+        }
     }
     labs.sort_by(|a, b| a.name.cmp(&b.name).then(a.project.cmp(&b.project)));
     if args.json {

@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use crate::cleanup::Cleanup;
 use crate::cli::PasswordArgs;
-use crate::converge::{self, container, Options};
+use crate::converge::{self, container, service, Options};
 use crate::endpoint::Endpoint;
 use crate::engine::Engine;
 use crate::password;
@@ -21,7 +21,12 @@ pub async fn run(
     let spec = settings::resolve(project, Overrides::default())?;
     let state = ProjectState::for_project(&spec.dir, &spec.name)?;
     let engine = Engine::connect(endpoint).await?;
-    let existing = container::existing(&engine, &spec).await?;
+    let existing = if spec.swarm.is_some() {
+        service::require_manager(&engine).await?;
+        service::existing(&engine, &spec).await?.map(|_| ())
+    } else {
+        container::existing(&engine, &spec).await?.map(|_| ())
+    };
     let secret = match password::given(args.password.password_stdin)? {
         Some(secret) => secret,
         None => password::prompt_new("a new password is needed", printer)?,

@@ -2,9 +2,10 @@ use std::path::Path;
 
 use super::view::LabView;
 use crate::cli::StatusArgs;
-use crate::converge::container;
+use crate::converge::{container, service};
 use crate::endpoint::Endpoint;
 use crate::engine::Engine;
+use crate::lab_service;
 use crate::printer::Printer;
 use crate::settings::{self, Overrides, Spec};
 use crate::state::ProjectState;
@@ -28,8 +29,15 @@ pub async fn run(
     if let Some(file) = &spec.config_file {
         printer.out(format!("  config:    {}", file.display()))?;
     }
-    if view.state != "absent" {
+    if view.state != "absent" && view.node.is_none() && view.task.is_none() {
         printer.out(format!("  container: {}", view.container))?;
+    }
+    if let Some(task) = &view.task {
+        printer.out(format!("  service:   {}", view.container))?;
+        printer.out(format!("  task:      {task}"))?;
+    }
+    if let Some(node) = &view.node {
+        printer.out(format!("  node:      {node} ({})", view.bind))?;
     }
     if let Some(image) = &view.image {
         printer.out(format!("  image:     {image}"))?;
@@ -51,6 +59,20 @@ pub async fn run(
 
 /// The project's lab as the engine sees it now.
 pub async fn view(engine: &Engine, spec: &Spec) -> anyhow::Result<LabView> {
+    if spec.swarm.is_some() {
+        service::require_manager(engine).await?;
+        let found = service::existing(engine, spec).await?;
+        let placement = match &found {
+            Some(s) => service::placement(engine, s.id.as_deref().unwrap_or_default()).await?,
+            None => Default::default(),
+        };
+        let name = lab_service::service_name(spec);
+        let project = spec.dir.display().to_string();
+        return Ok(
+            LabView::of_service(&spec.name, &project, &name, found.as_ref(), &placement)
+                .on_engine(engine.name()),
+        );
+    }
     let container = container::existing(engine, spec).await?;
     let remembered = ProjectState::for_project(&spec.dir, &spec.name)?.port()?;
     Ok(LabView::new(

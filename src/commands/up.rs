@@ -68,7 +68,9 @@ pub fn print_urls(
     printer: Printer,
 ) -> anyhow::Result<()> {
     printer.out(format!("Lab \"{}\" is up:", spec.name))?;
-    for url in net::urls(spec.scheme(), host, spec.bind, outcome.port) {
+    // A Swarm lab is reached at the node that runs it.
+    let bind = outcome.host.unwrap_or(spec.bind);
+    for url in net::urls(spec.scheme(), host, bind, outcome.port) {
         printer.out(format!("  {url}"))?;
     }
     if let Some(fingerprint) = &outcome.fingerprint {

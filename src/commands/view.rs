@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bollard::models::ContainerInspectResponse;
 use serde::Serialize;
 
+use crate::converge::service::Placement;
 use crate::host::LabHost;
 use crate::lab::label;
 use crate::net;
@@ -28,6 +29,11 @@ pub struct LabView {
     pub uptime_seconds: Option<u64>,
     /// The engine asked: the Docker context's name, or the host.
     pub engine: String,
+    /// For a Swarm lab: the node that runs it, and its task's state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
 }
 
 impl LabView {
@@ -89,6 +95,68 @@ impl LabView {
             started_at,
             uptime_seconds,
             engine: String::new(),
+            node: None,
+            task: None,
+        }
+    }
+
+    /// A Swarm lab: `service` as Swarm keeps it, and where its task is now. It is
+    /// running when its task runs; its URL is its node's address.
+    pub fn of_service(
+        name: &str,
+        project: &str,
+        service_name: &str,
+        service: Option<&bollard::models::Service>,
+        placement: &Placement,
+    ) -> LabView {
+        let labels = service
+            .and_then(|s| s.spec.as_ref())
+            .and_then(|s| s.labels.clone())
+            .unwrap_or_default();
+        let state = match (service, placement.state.as_str()) {
+            (None, _) => "absent",
+            (Some(_), "running") => "running",
+            (Some(_), _) => "pending",
+        };
+        let port = labels.get(label::PORT).and_then(|p| p.parse().ok());
+        let scheme = labels.get(label::SCHEME).map_or("http", String::as_str);
+        let urls = match (state, port, placement.address) {
+            // A node's address is a specific one: exactly its URL.
+            ("running", Some(port), Some(address)) => {
+                net::urls(scheme, &LabHost::Local, address, port)
+            }
+            _ => Vec::new(),
+        };
+        LabView {
+            name: name.to_string(),
+            state,
+            urls,
+            port,
+            bind: placement
+                .address
+                .map_or_else(String::new, |a| a.to_string()),
+            container: service_name.to_string(),
+            container_id: service.and_then(|s| s.id.clone()),
+            image: service.and_then(|s| {
+                s.spec
+                    .as_ref()?
+                    .task_template
+                    .as_ref()?
+                    .container_spec
+                    .as_ref()?
+                    .image
+                    .clone()
+            }),
+            image_id: labels.get(label::IMAGE).cloned(),
+            project: project.to_string(),
+            started_at: None,
+            uptime_seconds: None,
+            engine: String::new(),
+            node: placement.node.clone(),
+            task: service.map(|_| match &placement.why {
+                Some(why) if state != "running" => format!("{}: {why}", placement.state),
+                _ => placement.state.clone(),
+            }),
         }
     }
 

@@ -14,7 +14,9 @@
 pub mod container;
 mod plan;
 mod ready;
+pub mod service;
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 pub use plan::{plan, Action, Observed, Status};
@@ -26,7 +28,7 @@ use crate::image::{self, ImagePlan};
 use crate::printer::Printer;
 use crate::settings::Spec;
 use crate::state::ProjectState;
-use crate::{certificate, lab, ports};
+use crate::{certificate, lab, lab_service, ports};
 
 /// One way of running a lab: each method is one step of convergence.
 #[allow(async_fn_in_trait)]
@@ -63,6 +65,15 @@ pub trait Runtime {
         ready: &Readiness,
     ) -> anyhow::Result<()>;
 
+    /// Waits until the running lab `current` answers: where it answers is the
+    /// runtime's to say (a Swarm lab, on its node).
+    async fn answers(&self, current: &Observed, ready: &Readiness) -> anyhow::Result<()>
+    where
+        Self: Sized,
+    {
+        ready.wait(self, &current.id).await
+    }
+
     /// Why the lab `id` stopped serving (it exited, or restarts in a loop), if it did.
     async fn stopped(&self, id: &str) -> anyhow::Result<Option<String>>;
 
@@ -87,7 +98,7 @@ pub async fn act<R: Runtime>(
         }
         // Running is not the same as answering: it may still be starting, say after an
         // `up` that was cut off. The check costs one local request when it answers.
-        (Action::Nothing, Some(current)) => ready.wait(runtime, &current.id).await,
+        (Action::Nothing, Some(current)) => runtime.answers(current, ready).await,
         (Action::Start, Some(current)) => {
             printer.say(format!("Starting {name}"));
             runtime.start(current, desired, ready).await
@@ -121,6 +132,8 @@ pub struct Outcome {
     pub action: Action,
     /// The SHA-256 fingerprint of the lab's certificate, when it serves HTTPS.
     pub fingerprint: Option<String>,
+    /// The address of the node that runs a Swarm lab; a container is at `bind`.
+    pub host: Option<IpAddr>,
 }
 
 /// Brings the project's lab container to the desired state: observe, choose the port,
@@ -134,6 +147,18 @@ pub async fn converge(
     printer: Printer,
     cleanup: &Cleanup,
 ) -> anyhow::Result<Outcome> {
+    if spec.swarm.is_some() {
+        return converge_service(
+            engine,
+            spec,
+            state,
+            hashed_password,
+            options,
+            printer,
+            cleanup,
+        )
+        .await;
+    }
     let _lock = state.lock(printer).await?;
     let runtime = container::Containers::new(engine, spec, cleanup, printer);
     // What kind of engine this is costs Podman a request of its own: ask it meanwhile.
@@ -199,5 +224,72 @@ pub async fn converge(
         port,
         action,
         fingerprint,
+        host: None,
+    })
+}
+
+/// The same steps for a lab that is a Swarm service: observe, choose the port among the
+/// cluster's labs, get the image every node can pull, plan, act, and remember the port.
+async fn converge_service(
+    engine: &Engine,
+    spec: &Spec,
+    state: &ProjectState,
+    hashed_password: &str,
+    options: &Options,
+    printer: Printer,
+    cleanup: &Cleanup,
+) -> anyhow::Result<Outcome> {
+    let _lock = state.lock(printer).await?;
+    service::require_manager(engine).await?;
+    let runtime = service::Services::new(engine, spec, cleanup, printer, options.timeout);
+    let observed = runtime.observe().await?;
+    spec.ensure_lock_fresh()?;
+    let port = service::choose_port(engine, spec, state, observed.as_ref()).await?;
+    let image = service::image(engine, spec, observed.as_ref(), options.rebuild, printer).await?;
+    if spec.gpus.is_some() {
+        printer.warn("`gpus` is not carried to a Swarm service (Swarm gives GPUs only as generic resources a node advertises); the lab runs without them");
+    }
+    let cookie_secret = state.cookie_secret()?;
+    let nodes = engine.node_addresses().await?;
+    let lab_host = engine.lab_host().await;
+    let tls = certificate::for_lab_on(spec, state, Some(&lab_host), printer, &nodes)?;
+    let desired = lab_service::desired(&lab::Inputs {
+        spec,
+        image_reference: &image.reference,
+        image_id: &image.id,
+        pulled: image.pulled,
+        host_port: port,
+        hashed_password,
+        cookie_secret: &cookie_secret,
+        tls: tls.as_ref(),
+        rootless: false,
+    })?;
+    let (config_hash, image_id) = service::Services::wanted(&desired);
+    let action = plan(
+        observed.as_ref(),
+        config_hash,
+        image_id,
+        options.force_recreate,
+    );
+    // The node is not known before the task runs: the runtime probes it there.
+    let probe = std::net::SocketAddr::new(spec.bind, port);
+    let ready = Readiness::new(probe, tls.as_ref(), options.timeout, printer)?;
+    act(
+        &runtime,
+        &action,
+        observed.as_ref(),
+        &desired,
+        &ready,
+        printer,
+    )
+    .await?;
+    state.set_port(port)?;
+    let host = service::placement(engine, runtime.name()).await?.address;
+    let fingerprint = tls.as_ref().map(|t| t.fingerprint()).transpose()?;
+    Ok(Outcome {
+        port,
+        action,
+        fingerprint,
+        host,
     })
 }

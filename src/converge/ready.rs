@@ -50,6 +50,17 @@ impl Readiness {
         }
     }
 
+    /// The same readiness for the lab at `ip`: a Swarm lab answers on its node's address.
+    pub fn at(&self, ip: IpAddr) -> Readiness {
+        let mut probe = self.probe.clone();
+        probe.addr.set_ip(ip);
+        Readiness {
+            probe,
+            timeout: self.timeout,
+            printer: self.printer,
+        }
+    }
+
     async fn answers(&self) -> bool {
         client::get_status(&self.probe, "/login", PROBE_TIMEOUT)
             .await

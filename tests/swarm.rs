@@ -1,0 +1,814 @@
+//! Labs on a Docker Swarm: the three-node swarm of `../shared/docker/swarm.sh`, each node
+//! its own dockerd at 10.240.0.1x, the manager node 1. Tests on the swarm share one
+//! cluster and its ports, so they run one at a time.
+
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+
+use crate::util::*;
+
+/// The manager's DOCKER_HOST, starting the swarm once per run.
+fn manager() -> &'static str {
+    static HOST: OnceLock<String> = OnceLock::new();
+    HOST.get_or_init(|| {
+        let script = repo_root().join("../shared/docker/swarm.sh");
+        let out = Command::new("bash")
+            .arg(script)
+            .args(["up", "3"])
+            .output()
+            .expect("running swarm.sh");
+        assert_success(&out, "swarm.sh up 3");
+        stdout(&out)
+            .lines()
+            .find_map(|l| l.strip_prefix("export DOCKER_HOST="))
+            .expect("swarm.sh prints the manager's DOCKER_HOST")
+            .trim()
+            .to_string()
+    })
+}
+
+/// The swarm, to this test alone.
+fn swarm() -> (MutexGuard<'static, ()>, &'static str) {
+    static ONE: Mutex<()> = Mutex::new(());
+    let guard = ONE.lock().unwrap_or_else(PoisonError::into_inner);
+    (guard, manager())
+}
+
+/// `docker` on the manager (or another engine), as root.
+fn docker(host: &str, args: &[&str]) -> Output {
+    Command::new("docker")
+        .args(args)
+        .env("DOCKER_HOST", host)
+        .output()
+        .expect("running docker")
+}
+
+fn docker_text(host: &str, args: &[&str]) -> String {
+    let out = docker(host, args);
+    assert_success(&out, &format!("docker {args:?}"));
+    stdout(&out)
+}
+
+/// A project whose lab runs on the swarm; `rjup down` there when dropped.
+struct SwarmLab {
+    project: Project,
+    host: &'static str,
+}
+
+impl SwarmLab {
+    fn new(example: &str, test: &str, host: &'static str, swarm: &str) -> SwarmLab {
+        let project = Project::from_example(example, test);
+        let yaml = std::fs::read_to_string(project.dir.join("rjup.yaml")).unwrap_or_default();
+        project.write("rjup.yaml", &format!("{yaml}\n{swarm}\n"));
+        SwarmLab { project, host }
+    }
+
+    fn rjup(&self, args: &[&str], password: &str) -> Output {
+        self.project.rjup(
+            args,
+            &[("DOCKER_HOST", self.host), ("RJUP_PASSWORD", password)],
+            None,
+        )
+    }
+
+    fn service(&self) -> String {
+        format!("rjup-{}", self.project.name)
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        let filter = format!("label=io.rjup.project={}", self.project.dir.display());
+        docker_text(
+            self.host,
+            &["secret", "ls", "--filter", &filter, "--format", "{{.Name}}"],
+        )
+        .lines()
+        .map(str::to_string)
+        .collect()
+    }
+
+    fn version(&self) -> String {
+        docker_text(
+            self.host,
+            &[
+                "service",
+                "inspect",
+                &self.service(),
+                "--format",
+                "{{.Version.Index}}",
+            ],
+        )
+    }
+
+    /// Nothing of the lab is left on the cluster.
+    fn assert_gone(&self) {
+        let services = docker_text(self.host, &["service", "ls", "--format", "{{.Name}}"]);
+        assert!(!services.contains(&self.service()), "{services}");
+        assert_eq!(self.secrets(), Vec::<String>::new());
+    }
+}
+
+impl Drop for SwarmLab {
+    fn drop(&mut self) {
+        let _ = self.rjup(&["down"], PASSWORD);
+    }
+}
+
+/// The node URL `up` printed: http(s)://10.240.0.1x:PORT/lab.
+fn node_url(out: &Output, port: u16) -> String {
+    let text = stdout(out);
+    text.lines()
+        .map(str::trim)
+        .find(|l| {
+            let node = l.starts_with("http://10.240.0.1") || l.starts_with("https://10.240.0.1");
+            node && l.ends_with(&format!(":{port}/lab"))
+        })
+        .unwrap_or_else(|| panic!("no node URL in:\n{text}"))
+        .to_string()
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn pull_mode_lab_is_a_service_with_secrets_that_rolls_on_a_new_password() {
+    let _engine = engine();
+    let (_swarm, host) = swarm();
+    let port = 18801;
+    let lab = SwarmLab::new(
+        "pulled",
+        "sw-pull",
+        host,
+        &format!("port: {port}\nswarm: {{}}"),
+    );
+    let up = lab.rjup(&["up"], PASSWORD);
+    assert_success(&up, "rjup up on the swarm");
+    let url = node_url(&up, port);
+    let status = lab.rjup(&["status"], PASSWORD);
+    assert!(stdout(&status).contains(&url), "{}", stdout(&status));
+    assert_success(&lab.rjup(&["check"], PASSWORD), "rjup check on the swarm");
+
+    // The hash is only in secrets: not in the service, nor the task's container.
+    let inspect = docker_text(host, &["service", "inspect", &lab.service()]);
+    assert!(!inspect.contains("argon2"), "{inspect}");
+    // Pinned by digest, as `docker service create` pins: no registry round trip on a
+    // node that holds the image, a failover's start included.
+    assert!(
+        inspect.contains("jupyter/minimal-notebook:latest@sha256:"),
+        "{inspect}"
+    );
+    let node = url
+        .trim_start_matches("http://10.240.0.1")
+        .split(':')
+        .next()
+        .unwrap();
+    let node_host = format!("unix:///run/rjup-swarm/node{node}/docker.sock");
+    let filter = format!("label=com.docker.swarm.service.name={}", lab.service());
+    let ids = docker_text(&node_host, &["ps", "-q", "--filter", &filter]);
+    let id = ids
+        .lines()
+        .next()
+        .expect("the task's container on its node");
+    let container = docker_text(&node_host, &["inspect", id]);
+    assert!(!container.contains("argon2"), "{container}");
+    let mode = docker_text(
+        &node_host,
+        &[
+            "exec",
+            id,
+            "stat",
+            "-c",
+            "%a %u",
+            "/etc/rjup/jupyter/jupyter_server_config.py",
+        ],
+    );
+    let uid = tester_ids().map_or(0, |(uid, _)| uid);
+    assert_eq!(
+        mode.trim(),
+        format!("400 {uid}"),
+        "the secret's mode and owner"
+    );
+
+    // A no-op `up` changes nothing.
+    let version = lab.version();
+    assert_success(&lab.rjup(&["up"], PASSWORD), "a second rjup up");
+    assert_eq!(lab.version(), version, "a no-op up updated the service");
+
+    // A new password: a new secret, the old one gone, the lab checking the new one.
+    let before = lab.secrets();
+    let changed = lab.project.rjup(
+        &["password", "--password-stdin"],
+        &[("DOCKER_HOST", host)],
+        Some("another horse battery\n"),
+    );
+    assert_success(&changed, "rjup password on the swarm");
+    let after = lab.secrets();
+    let old_config = before
+        .iter()
+        .find(|s| s.starts_with("rjup-config-"))
+        .unwrap();
+    assert!(!after.contains(old_config), "{before:?} -> {after:?}");
+    assert!(
+        after.iter().any(|s| s.starts_with("rjup-config-")),
+        "{after:?}"
+    );
+    assert_ne!(lab.version(), version);
+    assert_success(
+        &lab.rjup(&["check"], "another horse battery"),
+        "rjup check with the new password",
+    );
+    assert_exit(&lab.rjup(&["check"], PASSWORD), 12, "the old password");
+
+    assert_success(&lab.rjup(&["down"], PASSWORD), "rjup down");
+    lab.assert_gone();
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn a_swarm_lab_on_an_engine_that_is_no_manager_is_one_line_and_exit_3() {
+    let _engine = engine();
+    let project = Project::from_example("pulled", "sw-nomgr");
+    project.write(
+        "rjup.yaml",
+        "image: jupyter/minimal-notebook:latest\nswarm: {}\n",
+    );
+    // The main engine is in no swarm.
+    let out = project.rjup(&["up"], &[("RJUP_PASSWORD", PASSWORD)], None);
+    assert_exit(&out, 3, "up on a non-manager");
+    let err = stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("not a Swarm manager") && err.contains("DOCKER_HOST"),
+        "{err}"
+    );
+    assert!(containers_named(&project.name).is_empty());
+}
+
+/// An HTTP CONNECT proxy on this machine's address on the swarm's bridge: the nodes
+/// reach no package index by themselves, as cluster nodes behind a corporate proxy, so
+/// a build on the manager goes through it (rjup hands `HTTPS_PROXY` to builds).
+fn build_proxy() -> String {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        let listener = std::net::TcpListener::bind("10.240.0.1:0").expect("a port on the bridge");
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                std::thread::spawn(move || tunnel(client));
+            }
+        });
+        url
+    })
+    .clone()
+}
+
+/// One CONNECT: read the request head, dial its target, then copy both ways.
+fn tunnel(mut client: std::net::TcpStream) {
+    use std::io::{Read, Write};
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
+        match client.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    let head = String::from_utf8_lossy(&head);
+    let Some(target) = head
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("CONNECT "))
+        .and_then(|l| l.split(' ').next())
+    else {
+        let _ = client.write_all(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n");
+        return;
+    };
+    let Ok(upstream) = std::net::TcpStream::connect(target) else {
+        let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n");
+        return;
+    };
+    if client
+        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        .is_err()
+    {
+        return;
+    }
+    let (mut up_read, mut client_write) =
+        (upstream.try_clone().unwrap(), client.try_clone().unwrap());
+    let back = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut up_read, &mut client_write);
+        let _ = client_write.shutdown(std::net::Shutdown::Write);
+    });
+    let (mut client_read, mut up_write) = (client, upstream);
+    let _ = std::io::copy(&mut client_read, &mut up_write);
+    let _ = up_write.shutdown(std::net::Shutdown::Write);
+    let _ = back.join();
+}
+
+/// The swarm node an `http://10.240.0.1x:PORT/...` URL names, as its number.
+fn node_of(url: &str) -> u32 {
+    url.trim_start_matches("http://10.240.0.1")
+        .trim_start_matches("https://10.240.0.1")
+        .split(':')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no swarm node in {url}"))
+}
+
+fn node_host(node: u32) -> String {
+    format!("unix:///run/rjup-swarm/node{node}/docker.sock")
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn build_mode_pushes_to_the_registry_and_a_worker_runs_the_push_by_digest() {
+    let _engine = engine();
+    let (_swarm, host) = swarm();
+    let port = 18802;
+    let lab = SwarmLab::new(
+        "minimal",
+        "sw-build",
+        host,
+        &format!(
+            "port: {port}\nswarm:\n  registry: 10.240.0.1:5000\n  constraints: [node.role==worker]"
+        ),
+    );
+    let proxy = build_proxy();
+    let up = lab.project.rjup(
+        &["up", "--timeout", "300"],
+        &[
+            ("DOCKER_HOST", host),
+            ("RJUP_PASSWORD", PASSWORD),
+            ("HTTPS_PROXY", &proxy),
+        ],
+        None,
+    );
+    assert_success(&up, "rjup up in build mode on the swarm");
+    assert!(
+        stderr(&up).contains("Pushing 10.240.0.1:5000/"),
+        "{}",
+        stderr(&up)
+    );
+    let url = node_url(&up, port);
+    let node = node_of(&url);
+    assert_ne!(node, 1, "the lab runs on the manager: {url}");
+
+    let image = docker_text(
+        host,
+        &[
+            "service",
+            "inspect",
+            &lab.service(),
+            "--format",
+            "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+        ],
+    );
+    let image = image.trim();
+    assert!(
+        image.starts_with("10.240.0.1:5000/rjup/") && image.contains("@sha256:"),
+        "{image}"
+    );
+    // The worker pulled exactly that digest from the registry.
+    let digests = docker_text(
+        &node_host(node),
+        &[
+            "image",
+            "ls",
+            "--digests",
+            "--format",
+            "{{.Repository}}@{{.Digest}}",
+        ],
+    );
+    assert!(
+        digests.lines().any(|d| d == image),
+        "{image} not in:\n{digests}"
+    );
+    assert_success(
+        &lab.rjup(&["check"], PASSWORD),
+        "rjup check on the built lab",
+    );
+    // The build is not pushed again when nothing changed.
+    let version = lab.version();
+    let again = lab.rjup(&["up"], PASSWORD);
+    assert_success(&again, "a second rjup up");
+    assert!(!stderr(&again).contains("Pushing"), "{}", stderr(&again));
+    assert_eq!(lab.version(), version);
+
+    assert_success(&lab.rjup(&["down"], PASSWORD), "rjup down");
+    lab.assert_gone();
+}
+
+/// Node `node` cut off from the others while this lives: its link comes back up when
+/// dropped, whatever the test did.
+struct CutOff(u32);
+
+impl CutOff {
+    fn new(node: u32) -> CutOff {
+        link(node, "down");
+        CutOff(node)
+    }
+}
+
+impl Drop for CutOff {
+    fn drop(&mut self) {
+        link(self.0, "up");
+    }
+}
+
+fn link(node: u32, state: &str) {
+    let out = Command::new("ip")
+        .args(["link", "set", &format!("rjup-sw{node}h"), state])
+        .output()
+        .expect("running ip");
+    assert_success(&out, &format!("ip link set rjup-sw{node}h {state}"));
+}
+
+/// Polls `probe` every second until it gives a value, for at most `seconds`.
+fn within<T>(seconds: u64, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within {seconds} s"
+        );
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+}
+
+/// The containers of the lab's service running on each node: a stale task on a node
+/// that comes back counts until Swarm shuts it down.
+fn running_copies(service: &str) -> usize {
+    let filter = format!("label=com.docker.swarm.service.name={service}");
+    (1..=3)
+        .map(|node| {
+            let out = docker(&node_host(node), &["ps", "-q", "--filter", &filter]);
+            stdout(&out).lines().count()
+        })
+        .sum()
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn a_lab_whose_node_is_cut_off_answers_on_the_other_worker_with_its_notebook() {
+    let _engine = engine();
+    let (_swarm, host) = swarm();
+    let port = 18803;
+    let lab = SwarmLab::new(
+        "pulled",
+        "sw-failover",
+        host,
+        &format!("port: {port}\nswarm:\n  constraints: [node.role==worker]"),
+    );
+    let up = lab.rjup(&["up"], PASSWORD);
+    assert_success(&up, "rjup up on a worker");
+    let url = node_url(&up, port);
+    let first = node_of(&url);
+    assert_ne!(first, 1, "{url}");
+    let browser = Browser::at(url.trim_end_matches("/lab"));
+    assert_eq!(browser.login(PASSWORD), 302, "login on node {first}");
+    let saved = browser.put_notebook("before-the-cut.ipynb", "print('kept')");
+    assert_eq!(saved.status, 201, "{}", saved.body);
+
+    let started = std::time::Instant::now();
+    let cut = CutOff::new(first);
+    let other = 5 - first;
+    let moved = format!("http://10.240.0.1{other}:{port}");
+    let urls = within(150, "the lab answering on the other worker", || {
+        let status = lab.rjup(&["status", "--json"], PASSWORD);
+        let view: serde_json::Value = serde_json::from_str(&stdout(&status)).ok()?;
+        let urls = view["urls"].to_string();
+        let answers = Browser::at(&moved).get("/login").status == 200;
+        (answers && urls.contains(&moved)).then_some(urls)
+    });
+    eprintln!(
+        "node {first} cut off: the lab answered on node {other} after {:.1} s ({urls})",
+        started.elapsed().as_secs_f64()
+    );
+    let browser = Browser::at(&moved);
+    assert_eq!(browser.login(PASSWORD), 302, "login on node {other}");
+    let kept = browser.get("/api/contents/before-the-cut.ipynb");
+    assert_eq!(kept.status, 200, "{}", kept.body);
+    assert!(kept.body.contains("print('kept')"), "{}", kept.body);
+
+    drop(cut);
+    within(120, "one running copy after the node came back", || {
+        let ready = docker_text(host, &["node", "ls", "--format", "{{.Status}}"]);
+        let all_back = ready.lines().all(|s| s == "Ready");
+        (all_back && running_copies(&lab.service()) == 1).then_some(())
+    });
+    assert_success(&lab.rjup(&["check"], PASSWORD), "rjup check after failover");
+    assert_success(&lab.rjup(&["down"], PASSWORD), "rjup down");
+    lab.assert_gone();
+}
+
+/// A label on a node of the swarm while this lives.
+struct NodeLabel {
+    host: &'static str,
+    node: String,
+    label: &'static str,
+}
+
+impl NodeLabel {
+    /// Labels the node at `10.240.0.1<number>` with `label=yes`.
+    fn new(host: &'static str, number: u32, label: &'static str) -> NodeLabel {
+        let address = format!("10.240.0.1{number}");
+        let ids = docker_text(host, &["node", "ls", "-q"]);
+        let node = ids
+            .lines()
+            .find(|id| {
+                docker_text(
+                    host,
+                    &["node", "inspect", id, "--format", "{{.Status.Addr}}"],
+                )
+                .trim()
+                    == address
+            })
+            .unwrap_or_else(|| panic!("no node at {address}"))
+            .to_string();
+        let add = format!("{label}=yes");
+        docker_text(host, &["node", "update", "--label-add", &add, &node]);
+        NodeLabel { host, node, label }
+    }
+}
+
+impl Drop for NodeLabel {
+    fn drop(&mut self) {
+        let _ = docker(
+            self.host,
+            &["node", "update", "--label-rm", self.label, &self.node],
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn constraints_place_the_lab_on_the_labelled_node() {
+    let _engine = engine();
+    let (_swarm, host) = swarm();
+    let port = 18804;
+    let _label = NodeLabel::new(host, 3, "rjup.test");
+    let lab = SwarmLab::new(
+        "pulled",
+        "sw-constraints",
+        host,
+        &format!("port: {port}\nswarm:\n  constraints: [node.labels.rjup.test==yes]"),
+    );
+    let up = lab.rjup(&["up"], PASSWORD);
+    assert_success(&up, "rjup up on the labelled node");
+    assert_eq!(node_of(&node_url(&up, port)), 3, "{}", stdout(&up));
+    let constraints = docker_text(
+        host,
+        &[
+            "service",
+            "inspect",
+            &lab.service(),
+            "--format",
+            "{{json .Spec.TaskTemplate.Placement.Constraints}}",
+        ],
+    );
+    assert_eq!(constraints.trim(), r#"["node.labels.rjup.test==yes"]"#);
+    assert_success(&lab.rjup(&["down"], PASSWORD), "rjup down");
+    lab.assert_gone();
+}
+
+/// A failed first `up`: its exit code, one line on stderr holding every one of
+/// `words`, and nothing of the lab left on the cluster.
+fn fails_cleanly(lab: &SwarmLab, out: &Output, code: i32, words: &[&str]) {
+    assert_exit(out, code, "a failed rjup up on the swarm");
+    let err = stderr(out);
+    let errors: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("rjup: error"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert_eq!(
+        err.lines()
+            .skip_while(|l| !l.starts_with("rjup: error"))
+            .count(),
+        1,
+        "more than one line of error:\n{err}"
+    );
+    for word in words {
+        assert!(errors[0].contains(word), "no {word:?} in: {err}");
+    }
+    lab.assert_gone();
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn a_constraint_no_node_satisfies_is_pending_with_the_schedulers_reason() {
+    let _engine = engine();
+    let (_swarm, host) = swarm();
+    let lab = SwarmLab::new(
+        "pulled",
+        "sw-unsatisfiable",
+        host,
+        "port: 18805\nswarm:\n  constraints: [node.labels.rjup.nowhere==yes]",
+    );
+    let started = std::time::Instant::now();
+    let out = lab.rjup(&["up", "--timeout", "20"], PASSWORD);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(45),
+        "{:?}",
+        started.elapsed()
+    );
+    fails_cleanly(
+        &lab,
+        &out,
+        9,
+        &["pending", "no suitable node", "constraints"],
+    );
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn a_registry_that_refuses_the_push_is_exit_7_and_leaves_nothing() {
+    let _engine = engine();
+    let (_swarm, host) = swarm();
+    // Nothing listens there.
+    let lab = SwarmLab::new(
+        "minimal",
+        "sw-no-registry",
+        host,
+        "port: 18806\nswarm:\n  registry: 10.240.0.1:5999",
+    );
+    let proxy = build_proxy();
+    let out = lab.project.rjup(
+        &["up", "--timeout", "300"],
+        &[
+            ("DOCKER_HOST", host),
+            ("RJUP_PASSWORD", PASSWORD),
+            ("HTTPS_PROXY", &proxy),
+        ],
+        None,
+    );
+    fails_cleanly(
+        &lab,
+        &out,
+        7,
+        &["pushing 10.240.0.1:5999/", "swarm.registry"],
+    );
+    let tags = docker_text(host, &["image", "ls", "--format", "{{.Repository}}"]);
+    let pushed = format!("10.240.0.1:5999/rjup/{}", lab.project.name);
+    assert!(!tags.contains(&pushed), "a tag is left:\n{tags}");
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn a_project_path_the_nodes_lack_is_the_tasks_error_not_a_timeout() {
+    let _engine = engine();
+    let (_swarm, host) = swarm();
+    let lab = SwarmLab::new("", "sw-missing-path", host, "");
+    // rjup sees the project on a tmpfs of its own mount namespace; the nodes, in this
+    // machine's, see an empty directory without it.
+    let hidden = lab.project.dir.join("hidden");
+    std::fs::create_dir(&hidden).unwrap();
+    let dir = hidden.join("project");
+    let yaml = format!(
+        "name: {}\nimage: jupyter/minimal-notebook:latest\nport: 18807\nswarm: {{}}\n",
+        lab.project.name
+    );
+    let (chown, setpriv) = tester_ids().map_or((String::new(), String::new()), |(uid, gid)| {
+        (
+            format!("chown -R {uid}:{gid} \"$dir\" && "),
+            format!("setpriv --reuid={uid} --regid={gid} --init-groups -- "),
+        )
+    });
+    let script = format!(
+        "mount -t tmpfs tmpfs \"$hidden\" && mkdir \"$dir\" && printf '%s' \"$yaml\" > \"$dir/rjup.yaml\" && {chown}cd \"$dir\" && exec {setpriv}\"$rjup\" up --timeout 120"
+    );
+    let started = std::time::Instant::now();
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .env("hidden", &hidden)
+        .env("dir", &dir)
+        .env("yaml", &yaml)
+        .env("rjup", rjup_bin())
+        .env("XDG_STATE_HOME", &lab.project.state_home)
+        .env("HOME", &lab.project.state_home)
+        .env("DOCKER_HOST", host)
+        .env("RJUP_PASSWORD", PASSWORD)
+        .output()
+        .expect("running unshare");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "waited for the timeout: {:?}\n{}",
+        started.elapsed(),
+        stderr(&out)
+    );
+    assert!(!dir.exists(), "the nodes see the project");
+    let project = dir.display().to_string();
+    fails_cleanly(&lab, &out, 9, &["rejected", &project]);
+    let filter = format!("label=io.rjup.project={project}");
+    let secrets = docker_text(host, &["secret", "ls", "-q", "--filter", &filter]);
+    assert_eq!(secrets.trim(), "", "secrets left");
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn check_up_down_on_a_swarm_lab_removes_its_service_and_secrets() {
+    let _engine = engine();
+    let (_swarm, host) = swarm();
+    let lab = SwarmLab::new("pulled", "sw-check-down", host, "port: 18808\nswarm: {}");
+    let out = lab.rjup(&["check", "--up", "--down"], PASSWORD);
+    assert_success(&out, "rjup check --up --down on the swarm");
+    assert!(
+        stdout(&out).contains("service and secrets removed"),
+        "{}",
+        stdout(&out)
+    );
+    lab.assert_gone();
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn down_removes_the_secrets_an_interrupted_up_left_without_a_service() {
+    let _engine = engine();
+    let (_swarm, host) = swarm();
+    let lab = SwarmLab::new("pulled", "sw-leftover", host, "port: 18809\nswarm: {}");
+    // What an `up` cut off after making its secrets and before its service leaves.
+    let project = format!("io.rjup.project={}", lab.project.dir.display());
+    let name = format!("rjup-config-leftover{}", std::process::id());
+    let made = Command::new("sh")
+        .args([
+            "-c",
+            "echo hash | docker secret create --label \"$1\" \"$2\" -",
+            "sh",
+            &project,
+            &name,
+        ])
+        .env("DOCKER_HOST", host)
+        .output()
+        .expect("docker secret create");
+    assert_success(&made, "docker secret create");
+    let other = format!("rjup-config-other{}", std::process::id());
+    let kept = Command::new("sh")
+        .args([
+            "-c",
+            "echo hash | docker secret create --label io.rjup.project=/elsewhere \"$1\" -",
+            "sh",
+            &other,
+        ])
+        .env("DOCKER_HOST", host)
+        .output()
+        .expect("docker secret create");
+    assert_success(&kept, "docker secret create of another project");
+    assert_eq!(lab.secrets(), vec![name]);
+
+    let down = lab.rjup(&["down"], PASSWORD);
+    assert_success(&down, "rjup down without a service");
+    assert!(
+        stderr(&down).contains("removed 1 secret"),
+        "{}",
+        stderr(&down)
+    );
+    lab.assert_gone();
+    let left = docker_text(host, &["secret", "ls", "--format", "{{.Name}}"]);
+    let _ = docker(host, &["secret", "rm", &other]);
+    assert!(
+        left.lines().any(|l| l == other),
+        "another project's secret went: {left}"
+    );
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn a_self_signed_certificate_names_every_node_the_lab_may_move_to() {
+    let _engine = engine();
+    let (_swarm, host) = swarm();
+    let port = 18810;
+    let lab = SwarmLab::new(
+        "pulled",
+        "sw-tls",
+        host,
+        &format!("port: {port}\ntls: self-signed\nswarm: {{}}"),
+    );
+    let up = lab.rjup(&["up"], PASSWORD);
+    assert_success(&up, "rjup up with TLS on the swarm");
+    let url = node_url(&up, port);
+    assert!(url.starts_with("https://"), "{url}");
+    let cert = lab.project.state_dir().unwrap().join("tls-cert.pem");
+    let names = Command::new("openssl")
+        .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    let names = stdout(&names);
+    for node in 1..=3 {
+        assert!(
+            names.contains(&format!("IP Address:10.240.0.1{node}")),
+            "node {node} not in {names}"
+        );
+    }
+    // A client that checks the name against the node's address, as a browser does.
+    let login = Command::new("curl")
+        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+        .arg(&cert)
+        .arg(url.replace("/lab", "/login"))
+        .output()
+        .expect("curl");
+    assert_eq!(stdout(&login), "200", "{}", stderr(&login));
+    assert_success(&lab.rjup(&["check"], PASSWORD), "rjup check over TLS");
+    assert_success(&lab.rjup(&["down"], PASSWORD), "rjup down");
+    lab.assert_gone();
+}
