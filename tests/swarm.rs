@@ -144,6 +144,14 @@ fn pull_mode_lab_is_a_service_with_secrets_that_rolls_on_a_new_password() {
     let status = lab.rjup(&["status"], PASSWORD);
     assert!(stdout(&status).contains(&url), "{}", stdout(&status));
     assert_success(&lab.rjup(&["check"], PASSWORD), "rjup check on the swarm");
+    // Every verb knows the service: ls across the cluster, and the service's log.
+    let ls = lab.rjup(&["ls", "--json"], PASSWORD);
+    assert_success(&ls, "rjup ls on the swarm");
+    assert!(stdout(&ls).contains(&url), "{}", stdout(&ls));
+    let logs = lab.rjup(&["logs", "--tail", "50"], PASSWORD);
+    assert_success(&logs, "rjup logs on the swarm");
+    let log = String::from_utf8_lossy(&logs.stdout).into_owned();
+    assert!(log.contains("Jupyter"), "the server's log: {log}");
 
     // The hash is only in secrets: not in the service, nor the task's container.
     let inspect = docker_text(host, &["service", "inspect", &lab.service()]);
