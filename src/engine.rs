@@ -477,17 +477,9 @@ impl Engine {
         tail: Option<u64>,
         follow: bool,
     ) -> impl Stream<Item = anyhow::Result<Vec<u8>>> + '_ {
-        let tail = tail.map_or_else(|| "all".to_string(), |n| n.to_string());
-        let options = LogsOptionsBuilder::new()
-            .stdout(true)
-            .stderr(true)
-            .follow(follow)
-            .tail(&tail)
-            .build();
-        self.docker.logs(id, Some(options)).map(|item| {
-            item.map(|out| out.into_bytes().to_vec())
-                .map_err(|e| engine_error(e, "reading the lab's log"))
-        })
+        self.docker
+            .logs(id, Some(log_options(tail, follow)))
+            .map(log_bytes)
     }
 
     /// The last `n` lines of a container's log, as text.
@@ -579,6 +571,27 @@ fn publishes(container: &ContainerSummary, port: u16) -> bool {
         .iter()
         .flatten()
         .any(|p| p.public_port == Some(port))
+}
+
+/// Both kinds of lab log alike: stdout and stderr, the last `tail` lines, maybe followed.
+pub(crate) fn log_options(
+    tail: Option<u64>,
+    follow: bool,
+) -> bollard::query_parameters::LogsOptions {
+    let tail = tail.map_or_else(|| "all".to_string(), |n| n.to_string());
+    LogsOptionsBuilder::new()
+        .stdout(true)
+        .stderr(true)
+        .follow(follow)
+        .tail(&tail)
+        .build()
+}
+
+pub(crate) fn log_bytes(
+    item: Result<bollard::container::LogOutput, DockerError>,
+) -> anyhow::Result<Vec<u8>> {
+    item.map(|out| out.into_bytes().to_vec())
+        .map_err(|e| engine_error(e, "reading the lab's log"))
 }
 
 /// A transport failure (the engine went away) rather than an answer from the engine.

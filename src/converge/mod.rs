@@ -110,6 +110,22 @@ pub async fn act<R: Runtime>(
     }
 }
 
+/// What every kind of lab does once its desired state is known: plan the one action
+/// against what was observed, and carry it out.
+async fn plan_and_act<R: Runtime>(
+    runtime: &R,
+    observed: Option<&Observed>,
+    desired: &R::Desired,
+    ready: &Readiness,
+    force: bool,
+    printer: Printer,
+) -> anyhow::Result<Action> {
+    let (config_hash, image_id) = R::wanted(desired);
+    let action = plan(observed, config_hash, image_id, force);
+    act(runtime, &action, observed, desired, ready, printer).await?;
+    Ok(action)
+}
+
 /// Limits the engine accepts and shows in inspect but does not apply deserve a word, not
 /// silence: the hardening the README promises is weaker on such an engine.
 fn warn_ignored_limits(flavour: Flavour, spec: &Spec, printer: Printer) {
@@ -198,26 +214,20 @@ pub async fn converge(
         tls: tls.as_ref(),
         rootless: flavour.rootless,
     })?;
-    let (config_hash, image) = container::Containers::wanted(&desired);
-    let action = plan(
-        observed.as_ref(),
-        config_hash,
-        image,
-        options.force_recreate,
-    );
-    if action != Action::Nothing {
-        warn_ignored_limits(flavour, spec, printer);
-    }
     let ready = Readiness::new(probe, tls.as_ref(), options.timeout, printer)?;
-    act(
+    let force = options.force_recreate;
+    let action = plan_and_act(
         &runtime,
-        &action,
         observed.as_ref(),
         &desired,
         &ready,
+        force,
         printer,
     )
     .await?;
+    if action != Action::Nothing {
+        warn_ignored_limits(flavour, spec, printer);
+    }
     state.set_port(port)?;
     let fingerprint = tls.as_ref().map(|t| t.fingerprint()).transpose()?;
     Ok(Outcome {
@@ -264,22 +274,16 @@ async fn converge_service(
         tls: tls.as_ref(),
         rootless: false,
     })?;
-    let (config_hash, image_id) = service::Services::wanted(&desired);
-    let action = plan(
-        observed.as_ref(),
-        config_hash,
-        image_id,
-        options.force_recreate,
-    );
     // The node is not known before the task runs: the runtime probes it there.
     let probe = std::net::SocketAddr::new(spec.bind, port);
     let ready = Readiness::new(probe, tls.as_ref(), options.timeout, printer)?;
-    act(
+    let force = options.force_recreate;
+    let action = plan_and_act(
         &runtime,
-        &action,
         observed.as_ref(),
         &desired,
         &ready,
+        force,
         printer,
     )
     .await?;

@@ -7,7 +7,7 @@ use base64::Engine as _;
 use bollard::models::{Node, SecretSpec, Service, ServiceSpec, Task};
 use bollard::query_parameters::{
     ListSecretsOptionsBuilder, ListServicesOptionsBuilder, ListTasksOptionsBuilder,
-    LogsOptionsBuilder, PushImageOptionsBuilder, RemoveImageOptionsBuilder, TagImageOptionsBuilder,
+    PushImageOptionsBuilder, RemoveImageOptionsBuilder, TagImageOptionsBuilder,
     UpdateServiceOptionsBuilder,
 };
 use futures_util::{Stream, StreamExt};
@@ -197,17 +197,9 @@ impl Engine {
         tail: Option<u64>,
         follow: bool,
     ) -> impl Stream<Item = anyhow::Result<Vec<u8>>> + '_ {
-        let tail = tail.map_or_else(|| "all".to_string(), |n| n.to_string());
-        let options = LogsOptionsBuilder::new()
-            .stdout(true)
-            .stderr(true)
-            .follow(follow)
-            .tail(&tail)
-            .build();
-        self.docker.service_logs(id, Some(options)).map(|item| {
-            item.map(|out| out.into_bytes().to_vec())
-                .map_err(|e| engine_error(e, "reading the lab's log"))
-        })
+        self.docker
+            .service_logs(id, Some(super::log_options(tail, follow)))
+            .map(super::log_bytes)
     }
 
     /// The digest the registry holds for `reference`, asked through the engine as
