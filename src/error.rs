@@ -179,20 +179,9 @@ pub enum Error {
 
     /// Ctrl-C, after the cleanup ran.
     Interrupted,
-
-    /// For messages not yet given a variant of their own.
-    Other { code: Code, message: String },
 }
 
 impl Error {
-    /// An error with a free-text message; prefer a variant of its own.
-    pub fn new(code: Code, message: impl Into<String>) -> Self {
-        Error::Other {
-            code,
-            message: message.into(),
-        }
-    }
-
     pub fn config(message: impl Into<String>) -> Self {
         Error::Config {
             message: message.into(),
@@ -230,7 +219,6 @@ impl Error {
             LockStale { .. } | LockOutdated { .. } | LockMissing { .. } => Code::LockStale,
             NoGpu { .. } => Code::NoGpu,
             Interrupted => Code::Interrupted,
-            Other { code, .. } => *code,
         }
     }
 }
@@ -239,7 +227,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use Error::*;
         match self {
-            Config { message } | Other { message, .. } => f.write_str(message),
+            Config { message } => f.write_str(message),
             BindNotLocal { bind } => write!(
                 f,
                 "bind address {bind} is not an address of this host; use one of its addresses, or 0.0.0.0 for all of them"
@@ -488,11 +476,6 @@ fn closest<'a>(name: &str, known: &'a [String]) -> Option<&'a str> {
         .map(|(_, k)| k)
 }
 
-/// Shorthand for `Err(Error::new(code, message).into())`.
-pub fn fail<T>(code: Code, message: impl Into<String>) -> anyhow::Result<T> {
-    Err(Error::new(code, message).into())
-}
-
 /// The exit code for an error chain: the first [`Error`] in it decides, else 1.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     find(err).map_or(1, |e| e.code() as u8)
@@ -544,11 +527,13 @@ mod tests {
 
     #[test]
     fn exit_code_comes_from_the_user_error_inside_a_context_chain() {
-        let err = fail::<()>(Code::PortTaken, "port 8888 is taken")
-            .context("starting the lab")
-            .unwrap_err();
-        assert_eq!(exit_code(&err), 6);
-        assert_eq!(format!("{err:#}"), "starting the lab: port 8888 is taken");
+        let err = Err::<(), _>(anyhow::Error::from(Error::LabNotRunning {
+            name: "demo".into(),
+        }))
+        .context("checking the lab")
+        .unwrap_err();
+        assert_eq!(exit_code(&err), Code::NoLab as u8);
+        assert!(format!("{err:#}").starts_with("checking the lab: lab \"demo\" is not running"));
     }
 
     #[test]
@@ -768,12 +753,5 @@ mod tests {
         ] {
             assert!(text.contains(words), "{text} lacks {words}");
         }
-    }
-
-    #[test]
-    fn free_text_errors_keep_the_code_they_were_given() {
-        let err = fail::<()>(Code::CheckFailed, "a step failed").unwrap_err();
-        assert_eq!(exit_code(&err), Code::CheckFailed as u8);
-        assert_eq!(err.to_string(), "a step failed");
     }
 }
