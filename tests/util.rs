@@ -476,8 +476,6 @@ impl Browser {
         self
     }
 
-    // Offered to every area, though none uses it today.
-    #[allow(dead_code)]
     pub fn base(&self) -> &str {
         &self.base
     }
@@ -578,6 +576,11 @@ impl Browser {
     }
 
     fn put_contents(&self, path: &str, model: serde_json::Value) -> Response {
+        self.put_json(&format!("/api/contents/{path}"), &model)
+    }
+
+    /// A JSON PUT to one of the lab's APIs, with the `_xsrf` token JupyterLab sends.
+    pub fn put_json(&self, path: &str, body: &serde_json::Value) -> Response {
         self.curl(&[
             "-X",
             "PUT",
@@ -586,8 +589,8 @@ impl Browser {
             "-H",
             "Content-Type: application/json",
             "--data-binary",
-            &model.to_string(),
-            &format!("{}/api/contents/{path}", self.base),
+            &body.to_string(),
+            &format!("{}{path}", self.base),
         ])
     }
 }
