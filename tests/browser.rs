@@ -1,12 +1,12 @@
 //! A real browser on the colleague's laptop, for what curl cannot show: JupyterLab's
 //! front end, its WebSockets, two people on one notebook. Debian's `chromium`, driven by
 //! `playwright-core` (pinned in `tests/browser/package.json`) from the Node scripts in
-//! `tests/browser/`, run in the client host's network namespace when there is one.
+//! `tests/browser/`, run on the colleague's laptop (the client host's namespace).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{lab_host, repo_root, stderr, stdout};
+use crate::util::{on_client_host, repo_root, stderr, stdout};
 
 /// How to get what these tests need; a missing piece fails the test with this, never
 /// skips it.
@@ -107,21 +107,13 @@ pub fn require() {
 /// panics with the script's reason when it fails.
 pub fn two_people_edit(base: &str, notebook: &str, a: &Login, b: &Login) -> serde_json::Value {
     let (node, chromium) = tools();
-    // From the colleague's laptop when the harness has one, as every browsing test does.
-    let mut cmd = if lab_host() == "127.0.0.1" {
-        Command::new(&node)
-    } else {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", "rjup-client"]).arg(&node);
-        c
-    };
-    let out = cmd
+    let out = on_client_host(&node)
         .arg(scripts().join("collab.mjs"))
         .args(["--url", base, "--notebook", notebook])
         .args(["--login-a", &a.arg(), "--login-b", &b.arg()])
         .arg("--chromium")
         .arg(&chromium)
-        .args(["--timeout", "150"])
+        .args(["--timeout", "240"])
         .current_dir(scripts())
         .output()
         .expect("running node");

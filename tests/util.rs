@@ -417,6 +417,18 @@ pub fn lab_host() -> &'static str {
     })
 }
 
+/// `program`, run on the colleague's laptop: in the client host's namespace when there is
+/// one, else here.
+pub fn on_client_host(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    if lab_host() == "127.0.0.1" {
+        Command::new(program)
+    } else {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", "rjup-client"]).arg(program);
+        c
+    }
+}
+
 /// A browser on the colleague's laptop, keeping its cookies.
 pub struct Browser {
     base: String,
@@ -481,12 +493,10 @@ impl Browser {
     }
 
     fn curl(&self, args: &[&str]) -> Response {
-        let mut cmd = if self.local || lab_host() == "127.0.0.1" {
+        let mut cmd = if self.local {
             Command::new("curl")
         } else {
-            let mut c = Command::new("ip");
-            c.args(["netns", "exec", "rjup-client", "curl"]);
-            c
+            on_client_host("curl")
         };
         let jar = self.jar.to_str().unwrap();
         let out = cmd

@@ -120,7 +120,7 @@ async function run(args, result) {
     for (const login of [loginA, loginB]) {
       // Separate contexts: separate cookies, as two people's browsers have.
       const context = await browser.newContext();
-      context.setDefaultTimeout(30000);
+      context.setDefaultTimeout(60000);
       await context.addInitScript(NEWS_WATCH);
       const page = await context.newPage();
       await logIn(page, args.url, login);
@@ -140,7 +140,7 @@ async function run(args, result) {
       .waitForFunction(
         (marker) => [...document.querySelectorAll(".jp-Cell .cm-content")].some((e) => e.textContent.includes(marker)),
         result.marker,
-        { timeout: 30000 },
+        { timeout: 60000 },
       )
       .then(() => (result.seen_in_b = true))
       .catch(() => {});
@@ -151,7 +151,7 @@ async function run(args, result) {
       result.collaborators[key] = await collaborators(page);
     }
     if (!result.seen_in_b) {
-      throw new Error(`page B did not show the text typed in page A (${result.marker}) within 30 s`);
+      throw new Error(`page B did not show the text typed in page A (${result.marker}) within 60 s`);
     }
     result.ok = true;
   } finally {
