@@ -11,18 +11,21 @@ const COLLABORATIVE: &str = "build:\n  packages: [jupyter-collaboration]\n";
 
 const NOTEBOOK: &str = "shared.ipynb";
 
-/// A running lab, made from `rjup_yaml`, with one notebook to share.
-fn collaborative_lab(test: &str, rjup_yaml: &str) -> (Project, u16) {
+/// A running lab, made from `rjup_yaml`, with one notebook to share and the logins of
+/// the two people who share it.
+fn collaborative_lab(test: &str, rjup_yaml: &str) -> (Project, u16, [Login; 2]) {
     let project = Project::from_example("", test);
     project.write("rjup.yaml", rjup_yaml);
     project.notebook(NOTEBOOK, &["x = 1"]);
+    let people = two_people(&project);
     let port = free_port();
     project.up(port);
-    (project, port)
+    (project, port, people)
 }
 
-/// The two people sharing the lab. Until named accounts exist both are the owner: two
-/// browsers are still two sessions, and the lab gives each its own anonymous name.
+/// The two people sharing the lab, made before `up`. Until named accounts exist both
+/// are the owner: two browsers are still two sessions, and the lab gives each its own
+/// anonymous name (picked at random, so the two can be the same).
 fn two_people(_project: &Project) -> [Login; 2] {
     [Login::owner(PASSWORD), Login::owner(PASSWORD)]
 }
@@ -47,8 +50,7 @@ fn names(report: &serde_json::Value, page: &str) -> (String, Vec<String>) {
 fn two_browsers_on_one_notebook_see_each_others_typing_and_names() {
     let _engine = engine();
     browser::require();
-    let (project, port) = collaborative_lab("collab-browsers", COLLABORATIVE);
-    let [a, b] = two_people(&project);
+    let (_project, port, [a, b]) = collaborative_lab("collab-browsers", COLLABORATIVE);
 
     let report = browser::two_people_edit(Browser::new(port).base(), NOTEBOOK, &a, &b);
     eprintln!("browsers: {report}");
@@ -72,7 +74,7 @@ fn two_browsers_on_one_notebook_see_each_others_typing_and_names() {
 #[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn collaboration_api_answers_a_logged_in_browser_only() {
     let _engine = engine();
-    let (_project, port) = collaborative_lab("collab-api", COLLABORATIVE);
+    let (_project, port, _) = collaborative_lab("collab-api", COLLABORATIVE);
     // What JupyterLab asks before it opens a notebook's shared document.
     let session = format!("/api/collaboration/session/{NOTEBOOK}");
     let body = serde_json::json!({"format": "json", "type": "notebook"});
