@@ -102,9 +102,9 @@ pub fn require() {
 }
 
 /// Two people log in to the lab at `base` (`http://HOST:PORT`) in separate browsers and
-/// open `notebook`; the first types a unique string into a cell. Returns the script's
-/// JSON report (`ok`, `seen_in_b`, `news_prompt`, `collaborators`, `timings_ms`);
-/// panics with the script's reason when it fails.
+/// open `notebook`; each types a unique string into its first cell, which the other must
+/// show. Returns the script's JSON report (`seen_in_b`, `seen_in_a`, `news_prompt`,
+/// `collaborators`, `timings_ms`); panics with the script's reason when it fails.
 pub fn two_people_edit(base: &str, notebook: &str, a: &Login, b: &Login) -> serde_json::Value {
     let (node, chromium) = tools();
     let out = on_client_host(&node)

@@ -2,15 +2,18 @@
 // (tests/collaboration.rs) runs this on the colleague's laptop (the client host's
 // network namespace) with Debian's Chromium, driven by playwright-core over CDP.
 //
-// Usage: node collab.mjs --url URL --notebook PATH --login-a [NAME:]PASSWORD --login-b [NAME:]PASSWORD
-//        [--chromium /usr/bin/chromium] [--timeout SECONDS]
-// A login's NAME is optional, for the login page with a name field; a password may
-// hold ':' only when a name comes first. Passwords travel in arguments because the
-// test's own throwaway passwords are all that ever does.
+// Usage: node collab.mjs --url URL --notebook PATH
+//          --login-a [NAME:]PASSWORD --login-b [NAME:]PASSWORD
+//          [--chromium /usr/bin/chromium] [--timeout SECONDS]
+// A login's NAME is for the login page with a name field; a password may hold ':' only
+// when a name comes first. Passwords travel in arguments because the tests' throwaway
+// passwords are all that ever does.
 //
-// Prints one JSON object on stdout: {ok, marker, seen_in_b, news_prompt: {a, b},
-// collaborators: {a: {me, others}, b: {me, others}}, timings_ms}. Exits 1 with a one-line reason on stderr (and
-// ok:false in the JSON) when anything fails, and never outlives --timeout.
+// Each page types a unique marker into the notebook's first cell and the other must
+// show it. Prints one JSON object on stdout: {ok, markers: {a, b}, seen_in_b,
+// seen_in_a, news_prompt: {a, b}, collaborators: {a: {me, others}, b: ...},
+// timings_ms}. When anything fails: exit 1, ok:false and an `error` in the JSON, the
+// reason on stderr; and never longer than --timeout.
 
 import { chromium } from "playwright-core";
 
@@ -82,6 +85,26 @@ async function notebookEditor(page) {
   return editor;
 }
 
+// Types `marker` at the end of the notebook's first cell in `from`, then waits, boundedly,
+// until `to` shows it. Returns whether it did, and how long it took.
+async function typeAndSee(from, to, marker) {
+  await (await notebookEditor(from)).click();
+  await from.keyboard.press("Control+End");
+  await from.keyboard.type(` # ${marker}`);
+  const typed = Date.now();
+  const seen = await to
+    .waitForFunction(
+      (text) => [...document.querySelectorAll(".jp-Cell .cm-content")].some((e) => e.textContent.includes(text)),
+      marker,
+      { timeout: 60000 },
+    )
+    .then(
+      () => true,
+      () => false,
+    );
+  return [seen, Date.now() - typed];
+}
+
 // Who the page shows: itself (the user panel's icon title) and the others working on the
 // lab (jupyter-collaboration's collaborators panel, whose header is initials + name).
 async function collaborators(page) {
@@ -130,30 +153,19 @@ async function run(args, result) {
     }
     result.timings_ms.launch_and_login = Date.now() - started;
     const [a, b] = pages;
-    const editorA = await notebookEditor(a);
+    await notebookEditor(a);
     await notebookEditor(b);
     result.timings_ms.notebooks_open = Date.now() - started;
 
-    await editorA.click();
-    await a.keyboard.press("Control+End");
-    await a.keyboard.type(` # ${result.marker}`);
-    const typed = Date.now();
-    await b
-      .waitForFunction(
-        (marker) => [...document.querySelectorAll(".jp-Cell .cm-content")].some((e) => e.textContent.includes(marker)),
-        result.marker,
-        { timeout: 60000 },
-      )
-      .then(() => (result.seen_in_b = true))
-      .catch(() => {});
-    result.timings_ms.typed_to_seen = Date.now() - typed;
+    [result.seen_in_b, result.timings_ms.a_typed_to_b_seen] = await typeAndSee(a, b, result.markers.a);
+    [result.seen_in_a, result.timings_ms.b_typed_to_a_seen] = await typeAndSee(b, a, result.markers.b);
     for (const [key, page] of [["a", a], ["b", b]]) {
       await waitForOthers(page);
       result.news_prompt[key] = await page.evaluate(() => Boolean(window.__rjupNews));
       result.collaborators[key] = await collaborators(page);
     }
-    if (!result.seen_in_b) {
-      throw new Error(`page B did not show the text typed in page A (${result.marker}) within 60 s`);
+    for (const [typist, reader, seen] of [["A", "B", result.seen_in_b], ["B", "A", result.seen_in_a]]) {
+      if (!seen) throw new Error(`page ${reader} did not show the text typed in page ${typist} within 60 s`);
     }
     result.ok = true;
   } finally {
@@ -163,8 +175,9 @@ async function run(args, result) {
 
 const result = {
   ok: false,
-  marker: `rjup-collab-${process.pid}-${Date.now()}`,
+  markers: { a: `rjup-collab-a-${process.pid}-${Date.now()}`, b: `rjup-collab-b-${process.pid}-${Date.now()}` },
   seen_in_b: false,
+  seen_in_a: false,
   news_prompt: { a: null, b: null },
   collaborators: { a: null, b: null },
   timings_ms: {},
