@@ -5,12 +5,14 @@
 //! as ignored instead of passing them untested; `cargo test -- --include-ignored` runs
 //! them, and each fails loudly when no engine answers.
 
+mod browser;
 mod util;
 
 mod architecture;
 mod bad_input;
 mod check;
 mod cli;
+mod collaboration;
 mod data_safety;
 mod e2e;
 mod engines;

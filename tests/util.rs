@@ -417,6 +417,18 @@ pub fn lab_host() -> &'static str {
     })
 }
 
+/// `program`, run on the colleague's laptop: in the client host's namespace when there is
+/// one, else here.
+pub fn on_client_host(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    if lab_host() == "127.0.0.1" {
+        Command::new(program)
+    } else {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", "rjup-client"]).arg(program);
+        c
+    }
+}
+
 /// A browser on the colleague's laptop, keeping its cookies.
 pub struct Browser {
     base: String,
@@ -476,19 +488,15 @@ impl Browser {
         self
     }
 
-    // Offered to every area, though none uses it today.
-    #[allow(dead_code)]
     pub fn base(&self) -> &str {
         &self.base
     }
 
     fn curl(&self, args: &[&str]) -> Response {
-        let mut cmd = if self.local || lab_host() == "127.0.0.1" {
+        let mut cmd = if self.local {
             Command::new("curl")
         } else {
-            let mut c = Command::new("ip");
-            c.args(["netns", "exec", "rjup-client", "curl"]);
-            c
+            on_client_host("curl")
         };
         let jar = self.jar.to_str().unwrap();
         let out = cmd
@@ -578,6 +586,11 @@ impl Browser {
     }
 
     fn put_contents(&self, path: &str, model: serde_json::Value) -> Response {
+        self.put_json(&format!("/api/contents/{path}"), &model)
+    }
+
+    /// A JSON PUT to one of the lab's APIs, with the `_xsrf` token JupyterLab sends.
+    pub fn put_json(&self, path: &str, body: &serde_json::Value) -> Response {
         self.curl(&[
             "-X",
             "PUT",
@@ -586,8 +599,8 @@ impl Browser {
             "-H",
             "Content-Type: application/json",
             "--data-binary",
-            &model.to_string(),
-            &format!("{}/api/contents/{path}", self.base),
+            &body.to_string(),
+            &format!("{}{path}", self.base),
         ])
     }
 }
