@@ -59,6 +59,8 @@ pub struct Inputs<'a> {
     pub tls: Option<&'a Tls>,
     /// The engine is rootless ([`crate::engine::Flavour`]).
     pub rootless: bool,
+    /// The engine is Podman ([`crate::engine::Flavour`]).
+    pub podman: bool,
 }
 
 /// The container `up` wants. Hardened by default: no capabilities, no privilege gain,
@@ -85,7 +87,7 @@ pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
         cmd: Some(vec!["jupyter".into(), "lab".into()]),
         working_dir: Some(jupyter::ROOT_DIR.to_string()),
         exposed_ports: Some(vec![CONTAINER_PORT.to_string()]),
-        host_config: Some(host_config(spec, inputs.host_port)),
+        host_config: Some(host_config(spec, inputs.host_port, inputs.podman)),
         ..Default::default()
     };
     let files = jupyter::injected_files(
@@ -94,6 +96,7 @@ pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
         owner,
         home,
         inputs.tls,
+        &spec.allow,
     )?;
 
     let mut hasher = Sha256::new();
@@ -116,11 +119,11 @@ pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
 
 /// How the engine runs the lab: the project mounted, the port published, no privileges,
 /// and the limits `resources` and `gpus` ask for.
-fn host_config(spec: &Spec, host_port: u16) -> HostConfig {
+fn host_config(spec: &Spec, host_port: u16, podman: bool) -> HostConfig {
     let port_bindings = HashMap::from([(
         CONTAINER_PORT.to_string(),
         Some(vec![PortBinding {
-            host_ip: Some(published_ip(spec.bind)),
+            host_ip: Some(published_ip(spec.bind, !spec.allow.is_empty() && !podman)),
             host_port: Some(host_port.to_string()),
         }]),
     )]);
@@ -164,8 +167,12 @@ fn host_config(spec: &Spec, host_port: u16) -> HostConfig {
 /// The HostIp to publish on. "All IPv4 addresses" is the empty HostIp, which Docker and
 /// Podman both take that way, while Podman under netavark never answers on an explicit
 /// `0.0.0.0`. The `bind` label and `status` still say `0.0.0.0`.
-fn published_ip(bind: IpAddr) -> String {
-    if bind == IpAddr::V4(Ipv4Addr::UNSPECIFIED) {
+/// Docker, though, also publishes the empty HostIp on `[::]`, through docker-proxy when
+/// the engine has no IPv6 NAT: an IPv6 client then reaches the lab from the container's
+/// gateway, which `allow:` must admit for the engine's host, and would slip past the
+/// list. `ipv4_only` (an allowlist on Docker) therefore publishes on `0.0.0.0` alone.
+fn published_ip(bind: IpAddr, ipv4_only: bool) -> String {
+    if bind == IpAddr::V4(Ipv4Addr::UNSPECIFIED) && !ipv4_only {
         String::new()
     } else {
         bind.to_string()
@@ -210,6 +217,7 @@ mod tests {
             cookie_secret: "c00k1e",
             tls: None,
             rootless: false,
+            podman: false,
         }
     }
 

@@ -22,4 +22,5 @@ mod recreate;
 mod registry;
 mod rootless;
 mod security;
+mod sharing;
 mod swarm;

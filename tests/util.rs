@@ -577,6 +577,40 @@ impl Browser {
         )
     }
 
+    /// Sends `body` as JSON with `method` to `path`, as JupyterLab's own requests do.
+    pub fn send_json(&self, method: &str, path: &str, body: &serde_json::Value) -> Response {
+        self.curl(&[
+            "-X",
+            method,
+            "-H",
+            &format!("X-XSRFToken: {}", self.xsrf()),
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            &body.to_string(),
+            &format!("{}{path}", self.base),
+        ])
+    }
+
+    /// The status of a WebSocket upgrade of `path`, as a browser opens a kernel's
+    /// channels; an upgrade that succeeds (101) is dropped after a few seconds.
+    pub fn websocket_status(&self, path: &str) -> Response {
+        self.curl(&[
+            "--http1.1",
+            "--max-time",
+            "5",
+            "-H",
+            "Connection: Upgrade",
+            "-H",
+            "Upgrade: websocket",
+            "-H",
+            "Sec-WebSocket-Version: 13",
+            "-H",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            &format!("{}{path}", self.base),
+        ])
+    }
+
     fn put_contents(&self, path: &str, model: serde_json::Value) -> Response {
         self.curl(&[
             "-X",

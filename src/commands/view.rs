@@ -34,6 +34,10 @@ pub struct LabView {
     pub node: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task: Option<String>,
+    /// `allow:` from rjup.yaml: the networks admitted; empty admits every address.
+    pub allow: Vec<String>,
+    /// `collaboration:` from rjup.yaml.
+    pub collaboration: bool,
 }
 
 impl LabView {
@@ -97,6 +101,8 @@ impl LabView {
             engine: String::new(),
             node: None,
             task: None,
+            allow: Vec::new(),
+            collaboration: false,
         }
     }
 
@@ -157,7 +163,16 @@ impl LabView {
                 Some(why) if state != "running" => format!("{}: {why}", placement.state),
                 _ => placement.state.clone(),
             }),
+            allow: Vec::new(),
+            collaboration: false,
         }
+    }
+
+    /// Who the lab admits and whether it collaborates, as rjup.yaml asks.
+    pub fn sharing(mut self, allow: &[ipnet::IpNet], collaboration: bool) -> LabView {
+        self.allow = allow.iter().map(ToString::to_string).collect();
+        self.collaboration = collaboration;
+        self
     }
 
     pub fn on_engine(mut self, engine: &str) -> LabView {

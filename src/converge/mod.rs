@@ -199,6 +199,9 @@ pub async fn converge(
         printer,
     )
     .await?;
+    if spec.collaboration && matches!(image_plan, ImagePlan::Pull { .. }) {
+        crate::collaboration::ensure_in_image(engine, image_plan.reference()).await?;
+    }
     let cookie_secret = state.cookie_secret()?;
     let lab_host = engine.lab_host().await;
     let probe = lab_address(&lab_host, spec.bind, port)?;
@@ -213,6 +216,7 @@ pub async fn converge(
         cookie_secret: &cookie_secret,
         tls: tls.as_ref(),
         rootless: flavour.rootless,
+        podman: flavour.podman,
     })?;
     let ready = Readiness::new(probe, tls.as_ref(), options.timeout, printer)?;
     let force = options.force_recreate;
@@ -273,6 +277,7 @@ async fn converge_service(
         cookie_secret: &cookie_secret,
         tls: tls.as_ref(),
         rootless: false,
+        podman: false,
     })?;
     // The node is not known before the task runs: the runtime probes it there.
     let probe = std::net::SocketAddr::new(spec.bind, port);

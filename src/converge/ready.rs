@@ -61,10 +61,12 @@ impl Readiness {
         }
     }
 
+    /// A lab that refuses rjup's own address (`allow:`, probed from another machine than
+    /// the engine's) still answers: it is up, for everyone it admits.
     async fn answers(&self) -> bool {
         client::get_status(&self.probe, "/login", PROBE_TIMEOUT)
             .await
-            .is_ok_and(|status| (200..400).contains(&status))
+            .is_ok_and(|status| (200..400).contains(&status.code) || status.refused)
     }
 
     /// Waits until the lab `id` serves its login page; on failure shows its last words.
