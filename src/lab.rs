@@ -287,6 +287,28 @@ mod tests {
     }
 
     #[test]
+    fn an_allowlist_on_docker_publishes_on_ipv4_only_and_podman_keeps_the_empty_host_ip() {
+        let host_ip = |allow: &str, podman: bool| {
+            let mut s = spec();
+            s.allow = if allow.is_empty() {
+                Vec::new()
+            } else {
+                vec![allow.parse().unwrap()]
+            };
+            let mut i = inputs(&s);
+            i.podman = podman;
+            let hc = desired(&i).unwrap().body.host_config.unwrap();
+            hc.port_bindings.unwrap()["8888/tcp"].as_ref().unwrap()[0]
+                .host_ip
+                .clone()
+                .unwrap()
+        };
+        assert_eq!(host_ip("", false), "");
+        assert_eq!(host_ip("10.0.0.0/8", false), "0.0.0.0");
+        assert_eq!(host_ip("10.0.0.0/8", true), "");
+    }
+
+    #[test]
     fn the_container_is_hardened_by_default() {
         let s = spec();
         let hc = desired(&inputs(&s)).unwrap().body.host_config.unwrap();

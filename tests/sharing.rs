@@ -2,6 +2,7 @@
 //! route, a lab that never phones home, and real-time collaboration. Colleagues browse
 //! from the client host (10.231.0.2), which reaches this machine as 10.231.0.1.
 
+use crate::podman::{podman, OnEngine};
 use crate::util::*;
 
 const PULLED: &str = "image: jupyter/minimal-notebook:latest\n";
@@ -83,6 +84,12 @@ fn an_allowlist_refuses_other_addresses_before_login_and_admits_listed_ones() {
     let container = inspect(&project.container()).unwrap();
     let bindings = &container["HostConfig"]["PortBindings"]["8888/tcp"];
     assert_eq!(bindings[0]["HostIp"], "0.0.0.0", "{bindings}");
+    let over_ipv6 = Browser::at(&format!("http://[::1]:{port}")).get("/login");
+    assert_eq!(
+        over_ipv6.status, 0,
+        "nothing may answer on [::]: {}",
+        over_ipv6.body
+    );
 
     let status = project.rjup(&["status", "--json"], &[], None);
     assert_success(&status, "rjup status --json");
@@ -120,7 +127,12 @@ fn a_lab_that_refuses_rjups_own_address_counts_as_up_and_check_says_why() {
         &format!("{PULLED}bind: {host}\nallow: [{ELSEWHERE}]\n"),
     );
     let port = free_port();
-    project.up(port);
+    let up = project.up(port);
+    assert!(
+        stderr(&up).contains("but refuses this machine's address"),
+        "{}",
+        stderr(&up)
+    );
     assert!(is_refusal(&Browser::new(port).with_headers().get("/login")));
 
     let out = project.rjup(&["check"], &[("RJUP_PASSWORD", PASSWORD)], None);
@@ -235,4 +247,42 @@ fn a_built_lab_with_collaboration_serves_its_api_and_never_phones_home() {
     let status = project.rjup(&["status", "--json"], &[], None);
     let view: serde_json::Value = serde_json::from_str(&stdout(&status)).unwrap();
     assert_eq!(view["collaboration"], true);
+
+    // The image just built has jupyter-collaboration: run as a ready image, it passes
+    // the check a pulled image must pass.
+    let image = view["image"].as_str().unwrap();
+    let pulled = Project::from_example("pulled", "collabpulled");
+    pulled.write(
+        "rjup.yaml",
+        &format!("image: {image}\ncollaboration: true\n"),
+    );
+    pulled.up(free_port());
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn an_allowlist_works_on_podman_too() {
+    let _engine = engine();
+    colleague_host();
+    let lab = OnEngine::new(Project::from_example("pulled", "allow-podman"), podman());
+    lab.project
+        .write("rjup.yaml", &format!("{PULLED}allow: [{ELSEWHERE}]\n"));
+    let port = free_port();
+    // Podman forwards the engine host's loopback through the container's gateway too.
+    assert_success(
+        &lab.rjup(&["up", "--port", &port.to_string()]),
+        "rjup up on Podman",
+    );
+    let refused = Browser::new(port).with_headers().get("/login");
+    assert!(is_refusal(&refused), "{}", refused.body);
+    assert!(refused.body.contains("10.231.0.2"), "{}", refused.body);
+    assert_eq!(Browser::local(port).login(PASSWORD), 302);
+
+    lab.project
+        .write("rjup.yaml", &format!("{PULLED}allow: [10.231.0.2]\n"));
+    assert_success(
+        &lab.rjup(&["up", "--port", &port.to_string()]),
+        "rjup up on Podman",
+    );
+    assert_eq!(Browser::new(port).login(PASSWORD), 302);
 }

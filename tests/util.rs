@@ -612,17 +612,7 @@ impl Browser {
     }
 
     fn put_contents(&self, path: &str, model: serde_json::Value) -> Response {
-        self.curl(&[
-            "-X",
-            "PUT",
-            "-H",
-            &format!("X-XSRFToken: {}", self.xsrf()),
-            "-H",
-            "Content-Type: application/json",
-            "--data-binary",
-            &model.to_string(),
-            &format!("{}/api/contents/{path}", self.base),
-        ])
+        self.send_json("PUT", &format!("/api/contents/{path}"), &model)
     }
 }
 
