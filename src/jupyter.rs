@@ -57,6 +57,25 @@ const LAB_DEFAULTS: &str = r#"{
 }
 "#;
 
+/// What rjup.yaml says about sharing the lab, as far as the lab's config carries it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sharing<'a> {
+    /// Client networks admitted besides the engine's host; empty admits every address.
+    pub allow: &'a [IpNet],
+    /// JupyterLab loads jupyter-collaboration by itself; the config only records that it
+    /// was asked for, so that the lab's config hash changes with it.
+    pub collaboration: bool,
+}
+
+/// The config's sharing part: the allowlist hook, and the collaboration note.
+fn sharing_config(sharing: &Sharing<'_>) -> String {
+    let mut text = allow_config(sharing.allow);
+    if sharing.collaboration {
+        text.push_str("\n# rjup: collaboration: true (jupyter-collaboration, which JupyterLab loads by itself)\n");
+    }
+    text
+}
+
 /// The allowlist hook for `allow`, or nothing when every address is admitted.
 fn allow_config(allow: &[IpNet]) -> String {
     if allow.is_empty() {
@@ -200,7 +219,7 @@ pub fn config_files(
     cookie_secret: &str,
     as_root: bool,
     tls: Option<&Tls>,
-    allow: &[IpNet],
+    sharing: &Sharing<'_>,
 ) -> anyhow::Result<Vec<ConfigFile>> {
     let file = |name: &str, kind, contents: &[u8]| ConfigFile {
         path: format!("{CONFIG_DIR}/{name}"),
@@ -208,7 +227,7 @@ pub fn config_files(
         contents: contents.to_vec(),
     };
     let mut config = render_config(hashed_password, tls.is_some(), as_root)?;
-    config.push_str(&allow_config(allow));
+    config.push_str(&sharing_config(sharing));
     let mut files = vec![
         file(CONFIG_FILE, "config", config.as_bytes()),
         file(COOKIE_SECRET_FILE, "cookie", cookie_secret.as_bytes()),
@@ -228,7 +247,7 @@ pub fn injected_files(
     owner: Owner,
     home: Option<&str>,
     tls: Option<&Tls>,
-    allow: &[IpNet],
+    sharing: &Sharing<'_>,
 ) -> anyhow::Result<Vec<u8>> {
     let dir = CONFIG_DIR.trim_start_matches('/');
     let mut archive = Archive::new();
@@ -236,7 +255,7 @@ pub fn injected_files(
         .dir("etc/rjup/", 0o700, owner)
         .dir(&format!("{dir}/"), 0o700, owner)
         .dir(&format!("{dir}/labconfig/"), 0o700, owner);
-    for file in config_files(hashed_password, cookie_secret, owner.uid == 0, tls, allow)? {
+    for file in config_files(hashed_password, cookie_secret, owner.uid == 0, tls, sharing)? {
         let path = file.path.trim_start_matches('/');
         archive.file(path, &file.contents, 0o600, owner);
     }
@@ -323,7 +342,11 @@ mod tests {
     #[test]
     fn the_allowlist_hook_is_there_only_with_an_allow_list() {
         let files = |allow: &[IpNet]| {
-            let files = config_files(HASH, "s", false, None, allow).unwrap();
+            let sharing = Sharing {
+                allow,
+                collaboration: false,
+            };
+            let files = config_files(HASH, "s", false, None, &sharing).unwrap();
             String::from_utf8(files[0].contents.clone()).unwrap()
         };
         assert!(!files(&[]).contains("RjupAllowlist"));
@@ -348,8 +371,15 @@ mod tests {
             cert_pem: "C".into(),
             key_pem: "K".into(),
         };
-        let tar_bytes =
-            injected_files(HASH, "s3cret", owner, Some("/home/lab"), Some(&tls), &[]).unwrap();
+        let tar_bytes = injected_files(
+            HASH,
+            "s3cret",
+            owner,
+            Some("/home/lab"),
+            Some(&tls),
+            &Sharing::default(),
+        )
+        .unwrap();
         let mut archive = tar::Archive::new(tar_bytes.as_slice());
         let mut seen = Vec::new();
         for entry in archive.entries().unwrap() {

@@ -96,7 +96,7 @@ pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
         owner,
         home,
         inputs.tls,
-        &spec.allow,
+        &spec.sharing(),
     )?;
 
     let mut hasher = Sha256::new();

@@ -66,7 +66,7 @@ pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
         inputs.cookie_secret,
         false,
         inputs.tls,
-        &spec.allow,
+        &spec.sharing(),
     )?
     .into_iter()
     .map(|file| {

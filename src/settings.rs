@@ -76,6 +76,14 @@ impl Spec {
         format!("rjup-{}", self.name)
     }
 
+    /// What the lab's injected config says about sharing it.
+    pub fn sharing(&self) -> crate::jupyter::Sharing<'_> {
+        crate::jupyter::Sharing {
+            allow: &self.allow,
+            collaboration: self.collaboration,
+        }
+    }
+
     pub fn scheme(&self) -> &'static str {
         if self.tls == TlsConfig::Off {
             "http"

@@ -52,6 +52,8 @@ class RjupAllowlist:
         if now - last < cls.LOG_EVERY:
             cls._logged[remote_ip] = (last, count + 1)
             return
+        if len(cls._logged) > 10000:
+            cls._logged.clear()
         more = f" (and {count} more requests since the last report)" if count else ""
         logging.getLogger("ServerApp").warning(
             "rjup: refused a request for %s from %s, an address `allow:` in rjup.yaml does not list%s",
