@@ -25,6 +25,10 @@ pub mod label {
     pub const PORT: &str = "io.rjup.port";
     pub const BIND: &str = "io.rjup.bind";
     pub const SCHEME: &str = "io.rjup.scheme";
+    /// `allow:`, comma-separated; absent when every address is admitted.
+    pub const ALLOW: &str = "io.rjup.allow";
+    /// `collaboration:`: `true` or absent.
+    pub const COLLABORATION: &str = "io.rjup.collaboration";
 }
 
 pub const CONTAINER_PORT: &str = "8888/tcp";
@@ -181,7 +185,7 @@ fn published_ip(bind: IpAddr, ipv4_only: bool) -> String {
 
 /// What rjup finds its labs by, and reads their settings back from.
 pub fn labels(inputs: &Inputs<'_>, config_hash: &str) -> HashMap<String, String> {
-    HashMap::from([
+    let mut labels = HashMap::from([
         (
             label::PROJECT.to_string(),
             inputs.spec.dir.display().to_string(),
@@ -196,7 +200,16 @@ pub fn labels(inputs: &Inputs<'_>, config_hash: &str) -> HashMap<String, String>
         (label::PORT.to_string(), inputs.host_port.to_string()),
         (label::BIND.to_string(), inputs.spec.bind.to_string()),
         (label::SCHEME.to_string(), inputs.spec.scheme().to_string()),
-    ])
+    ]);
+    let spec = inputs.spec;
+    if !spec.allow.is_empty() {
+        let allow: Vec<String> = spec.allow.iter().map(ToString::to_string).collect();
+        labels.insert(label::ALLOW.to_string(), allow.join(","));
+    }
+    if spec.collaboration {
+        labels.insert(label::COLLABORATION.to_string(), "true".to_string());
+    }
+    labels
 }
 
 #[cfg(test)]

@@ -95,6 +95,12 @@ fn an_allowlist_refuses_other_addresses_before_login_and_admits_listed_ones() {
     assert_success(&status, "rjup status --json");
     let view: serde_json::Value = serde_json::from_str(&stdout(&status)).unwrap();
     assert_eq!(view["allow"], serde_json::json!([ELSEWHERE]));
+    let ls = project.rjup(&["ls", "--json"], &[], None);
+    assert!(
+        stdout(&ls).contains(&format!("\"allow\":[\"{ELSEWHERE}\"]")),
+        "{}",
+        stdout(&ls)
+    );
 
     // With the colleague's network listed, the colleague logs in.
     project.write(
