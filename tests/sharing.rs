@@ -195,6 +195,29 @@ fn assert_no_phoning_home(browser: &Browser, project: &Project) {
             "the lab fetched {outbound}:\n{log}"
         );
     }
+    let outbound = outbound_connections(&project.container());
+    assert!(outbound.is_empty(), "the lab connected out: {outbound:?}");
+}
+
+/// The lab's TCP connections that it opened itself to somewhere other than its own
+/// loopback (kernels talk over that): any socket whose local port is not the server's,
+/// in any state but listening, including the TIME_WAIT a finished fetch leaves.
+fn outbound_connections(container: &str) -> Vec<String> {
+    let table = exec(container, &["cat", "/proc/net/tcp", "/proc/net/tcp6"]);
+    table
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (local, remote, state) = (fields.get(1)?, fields.get(2)?, fields.get(3)?);
+            let (_, local_port) = local.split_once(':')?;
+            let (remote_ip, _) = remote.split_once(':')?;
+            let loopback =
+                remote_ip.ends_with("7F") || remote_ip == "00000000000000000000000001000000";
+            let unset = remote_ip.chars().all(|c| c == '0');
+            let own = local_port == "22B8" || *state == "0A";
+            (!own && !loopback && !unset).then(|| line.trim().to_string())
+        })
+        .collect()
 }
 
 #[test]
