@@ -572,6 +572,28 @@ def p9_swarm_failover(rounds):
 
 
 # Cold builds take a minute each; three alternating pairs keep a full run near 30 min.
+def p13_collaboration_warm(rounds):
+    """Warm `rjup up` (image built, no container) of a built lab with `collaboration:
+    true`, to login page, against the same built lab without it: what loading
+    jupyter-collaboration's server extensions adds to every start."""
+    on = Project("bench-collab-on", "collaboration: true\n")
+    off = Project("bench-collab-off")
+    try:
+        for p in (on, off):
+            p.up()
+            p.rjup("down")
+        a, b = [], []
+        for _ in range(rounds):
+            a.append(timed(lambda: (on.up(), poll_login(on.port))))
+            on.rjup("down")
+            b.append(timed(lambda: (off.up(), poll_login(off.port))))
+            off.rjup("down")
+        return a, b
+    finally:
+        on.close()
+        off.close()
+
+
 SLOW_ROUNDS = {"P3": 3, "P4": 3, "P9": 3}
 DATA_BYTES = 1 << 30
 LABS = 20
@@ -597,6 +619,9 @@ FIGURES = {
     # leaves room for those round trips, not for a second connection.
     "P11": ("no-op `rjup up` over ssh (`DOCKER_HOST=ssh://...`), running unchanged lab", p11_ssh_noop, "s",
             "`docker ps` over the same ssh", "<= 1.5x"),
+    # jupyter-collaboration adds three server extensions and a document store to start.
+    "P13": ("warm `rjup up` of a built lab with `collaboration: true`, to login page", p13_collaboration_warm, "s",
+            "the same built lab without collaboration", "<= 1.2x"),
 }
 
 
@@ -691,6 +716,8 @@ def verdict(r):
         return "yes" if r["ratio"] <= 1.20 else "no"
     if key == "P9":
         return "yes" if r["ratio"] <= 1.10 else "no"
+    if key == "P13":
+        return "yes" if r["ratio"] <= 1.20 else "no"
     return "—"
 
 

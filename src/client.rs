@@ -29,6 +29,10 @@ pub const MAX_BODY: usize = 64 * 1024 * 1024;
 /// closing is a courtesy, and a server that ignores it must not stall the check.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// The header on a lab's 403 for a client address its `allow:` does not list: the lab
+/// answers, but not to this address.
+pub const REFUSED_HEADER: &str = "X-Rjup-Refused";
+
 /// Where a lab answers, and whether over TLS (trusting exactly the lab's certificate).
 #[derive(Clone)]
 pub struct Target {
@@ -157,6 +161,8 @@ fn innermost_causes(e: &reqwest::Error) -> String {
 #[derive(Debug)]
 pub struct Response {
     pub status: u16,
+    /// A 403 for this client's address ([`REFUSED_HEADER`]).
+    pub refused: bool,
     pub location: Option<String>,
     pub body: Vec<u8>,
 }
@@ -226,6 +232,7 @@ impl Http {
         };
         let response = self.client.execute(request).await.map_err(failed)?;
         let status = response.status().as_u16();
+        let refused = is_refusal(&response);
         let location = response
             .headers()
             .get(reqwest::header::LOCATION)
@@ -237,6 +244,7 @@ impl Http {
         })?;
         Ok(Response {
             status,
+            refused,
             location,
             body,
         })
@@ -326,8 +334,21 @@ async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, Bounde
     Ok(body)
 }
 
-/// The status code of `GET path`, or an error if nothing answered in time.
-pub async fn get_status(target: &Target, path: &str, timeout: Duration) -> std::io::Result<u16> {
+fn is_refusal(response: &reqwest::Response) -> bool {
+    response.status() == reqwest::StatusCode::FORBIDDEN
+        && response.headers().contains_key(REFUSED_HEADER)
+}
+
+/// How a lab answered a request, without its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Status {
+    pub code: u16,
+    /// A 403 for this client's address ([`REFUSED_HEADER`]).
+    pub refused: bool,
+}
+
+/// The status of `GET path`, or an error if nothing answered in time.
+pub async fn get_status(target: &Target, path: &str, timeout: Duration) -> std::io::Result<Status> {
     let http = Http::new(target.clone(), timeout).map_err(std::io::Error::other)?;
     let url = target.url(path).map_err(std::io::Error::other)?;
     // Only the status matters: the body is left unread, and dropped with the connection.
@@ -336,7 +357,10 @@ pub async fn get_status(target: &Target, path: &str, timeout: Duration) -> std::
         .build()
         .map_err(std::io::Error::other)?;
     match http.client.execute(request).await {
-        Ok(response) => Ok(response.status().as_u16()),
+        Ok(response) => Ok(Status {
+            code: response.status().as_u16(),
+            refused: is_refusal(&response),
+        }),
         Err(e) if e.is_timeout() => Err(std::io::ErrorKind::TimedOut.into()),
         Err(e) => Err(std::io::Error::other(e)),
     }
@@ -550,7 +574,7 @@ pub(crate) mod tests {
     async fn get_status_needs_no_body_and_fails_when_nothing_answers() {
         let addr = endless(Duration::ZERO).await;
         let status = get_status(&Target::plain(addr), "/login", Duration::from_secs(5)).await;
-        assert_eq!(status.unwrap(), 200);
+        assert_eq!(status.unwrap().code, 200);
         let (listener, addr) = listen().await;
         drop(listener);
         assert!(

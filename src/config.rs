@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::Path;
 
+use ipnet::IpNet;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
@@ -27,6 +28,8 @@ pub struct ConfigFile {
     pub resources: Option<ResourcesSection>,
     pub gpus: Option<Spanned<String>>,
     pub swarm: Option<Spanned<SwarmSection>>,
+    pub allow: Option<Spanned<Vec<Spanned<String>>>>,
+    pub collaboration: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -125,6 +128,10 @@ pub struct Config {
     pub pids: Option<u32>,
     pub gpus: Option<Gpus>,
     pub swarm: Option<Swarm>,
+    /// Client addresses the lab admits; empty admits every address.
+    pub allow: Vec<IpNet>,
+    /// Real-time collaboration (jupyter-collaboration) in the lab.
+    pub collaboration: bool,
 }
 
 /// What each value must look like, for messages about a value of the wrong type.
@@ -162,6 +169,8 @@ const EXPECTED: &[(&str, &str)] = &[
     ("swarm", "a mapping with `registry` and `constraints` (or `{}` for the defaults)"),
     ("registry", "a registry address such as registry.example.org:5000"),
     ("constraints", "a list of placement constraints such as [node.labels.gpu==true]"),
+    ("allow", "a list of addresses and networks, such as [10.0.0.0/8, 192.168.1.23]"),
+    ("collaboration", "true or false"),
 ];
 
 /// Variables rjup sets itself; letting `env` change them would undo the config injection.
@@ -245,6 +254,8 @@ fn validate(file: ConfigFile, origin: &str) -> Result<Config, Error> {
     validate_gpus(file.gpus, &mut config, &at)?;
     validate_check(file.check, &mut config, &at)?;
     validate_swarm(file.swarm, &mut config, &at)?;
+    config.allow = validate_allow(file.allow, &at)?;
+    config.collaboration = file.collaboration.is_some_and(|c| c.value);
     Ok(config)
 }
 
@@ -386,6 +397,46 @@ fn validate_swarm(
     }
     config.swarm = Some(out);
     Ok(())
+}
+
+/// `allow:`: client addresses and networks, IPv4 or IPv6, each written as the network
+/// it means: `10.1.2.3/8` is refused rather than read as `10.0.0.0/8`, since either
+/// reading could be the one the user meant.
+fn validate_allow(
+    allow: Option<Spanned<Vec<Spanned<String>>>>,
+    at: &Locate,
+) -> Result<Vec<IpNet>, Error> {
+    let Some(allow) = allow else {
+        return Ok(Vec::new());
+    };
+    let mut networks = Vec::new();
+    for entry in &allow.value {
+        let text = entry.value.trim();
+        let network = match text.parse::<IpNet>() {
+            Ok(net) => net,
+            Err(_) => match text.parse::<IpAddr>() {
+                Ok(addr) => IpNet::from(addr),
+                Err(_) => return Err(at(
+                    &entry.referenced,
+                    format!("`allow` entry {:?} is not an IP address or network; write one such as 192.168.1.23, 10.0.0.0/8 or fd00::/8", entry.value),
+                )),
+            },
+        };
+        if network.trunc() != network {
+            return Err(at(
+                &entry.referenced,
+                format!("`allow` entry {text:?} has bits set past its /{} prefix; write the network, {}, or the single address, {}", network.prefix_len(), network.trunc(), network.addr()),
+            ));
+        }
+        networks.push(network);
+    }
+    if networks.is_empty() {
+        return Err(at(
+            &allow.referenced,
+            "`allow` is an empty list, which would admit no colleague at all; list the addresses or networks to admit, or remove the key to admit every address".to_string(),
+        ));
+    }
+    Ok(networks)
 }
 
 /// `resources:`: limits the engine can enforce, and that leave Jupyter room to run.
@@ -692,6 +743,18 @@ name: {name}
 #   constraints:
 #     - node.labels.gpu==true
 
+# Admit only these client addresses (IPv4 or IPv6, single addresses or networks):
+# any other gets HTTP 403 before the login page, and the lab's log names it. The
+# engine's own host (loopback and the container's gateway) is always admitted.
+# Default: every address.
+# allow:
+#   - 10.0.0.0/8
+#   - 192.168.1.23
+
+# Real-time collaboration: several people edit one notebook and see each other.
+# In build mode rjup installs jupyter-collaboration; a pulled `image` must have it.
+# collaboration: true
+
 # What `rjup check` tests besides logging in and running code in a kernel.
 # check:
 #   # Notebooks to run inside the lab, one at a time; a cell that raises fails the check.
@@ -851,6 +914,46 @@ mod tests {
         assert!(err("check:\n  notebooks: [/etc/passwd]\n").starts_with("rjup.yaml:2:"));
         assert!(err("check:\n  notebooks: [../x.ipynb]\n").contains("inside the project"));
         assert!(err("check:\n  timeout: 0\n").contains("at least 1 second"));
+    }
+
+    #[test]
+    fn allow_takes_addresses_and_networks_of_both_families() {
+        let c = parse(
+            "allow: [10.0.0.0/8, 192.168.1.23, 'fd00::/8', '::1']\ncollaboration: true\n",
+            "rjup.yaml",
+        )
+        .unwrap();
+        let shown: Vec<String> = c.allow.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            ["10.0.0.0/8", "192.168.1.23/32", "fd00::/8", "::1/128"]
+        );
+        assert!(c.collaboration);
+        assert!(!parse("name: x\n", "rjup.yaml").unwrap().collaboration);
+    }
+
+    #[test]
+    fn bad_allow_entries_and_collaboration_values_say_where() {
+        assert_eq!(
+            err("allow:\n  - 10.0.0.0/8\n  - 10.0.0.300/24\n"),
+            "rjup.yaml:3:5: `allow` entry \"10.0.0.300/24\" is not an IP address or network; write one such as 192.168.1.23, 10.0.0.0/8 or fd00::/8"
+        );
+        assert!(err("allow: [10.1.2.3/8]\n")
+            .starts_with("rjup.yaml:1:9: `allow` entry \"10.1.2.3/8\" has bits set past its /8 prefix; write the network, 10.0.0.0/8"));
+        assert!(err("allow: [10.0.0.0/33]\n").contains("is not an IP address or network"));
+        assert!(err("allow: []\n").starts_with("rjup.yaml:1:8: `allow` is an empty list"));
+        let m = err("allow: 10.0.0.0/8\n");
+        assert!(m.starts_with("rjup.yaml:1:8: bad value for `allow`"), "{m}");
+        assert!(
+            m.contains("expected a list of addresses and networks"),
+            "{m}"
+        );
+        let m = err("collaboration: sure\n");
+        assert!(
+            m.starts_with("rjup.yaml:1:16: bad value for `collaboration`"),
+            "{m}"
+        );
+        assert!(m.contains("expected true or false"), "{m}");
     }
 
     #[test]

@@ -50,6 +50,9 @@ pub struct Flavour {
     /// The engine enforces no pids limit: no cgroup driver (rootless Docker without
     /// cgroup v2) or no pids controller, though it accepts and shows the limit.
     pub ignores_pids_limit: bool,
+    /// Podman, known by its `k8s-file` log driver, which Docker lacks. It publishes on
+    /// IPv4 only by itself, and never answers on an explicit `0.0.0.0` under netavark.
+    pub podman: bool,
 }
 
 impl Flavour {
@@ -63,6 +66,11 @@ impl Flavour {
             rootless,
             ignores_pids_limit: info.cgroup_driver == Some(SystemInfoCgroupDriverEnum::NONE)
                 || info.pids_limit == Some(false),
+            podman: info
+                .plugins
+                .as_ref()
+                .and_then(|p| p.log.as_ref())
+                .is_some_and(|log| log.iter().any(|driver| driver == "k8s-file")),
         }
     }
 }
@@ -664,7 +672,8 @@ mod tests {
             Flavour::of(&rootless_docker),
             Flavour {
                 rootless: true,
-                ignores_pids_limit: true
+                ignores_pids_limit: true,
+                podman: false,
             }
         );
         let podman = info(&["name=seccomp,profile=default"], "cgroupfs", true);

@@ -121,6 +121,8 @@ pub enum Error {
     },
     /// The image cannot run `jupyter`.
     NoJupyter,
+    /// `collaboration: true` with a pulled image that lacks jupyter-collaboration.
+    NoCollaboration { image: String },
     /// A base image with no registry digest, which a lock cannot pin.
     NoRegistryDigest { base: String },
 
@@ -206,9 +208,11 @@ impl Error {
             | NoPasswordHash => Code::Password,
             EngineUnreachable { .. } | EngineLost { .. } | NoInitBinary { .. } => Code::Docker,
             PortTaken { .. } | PortTakenStarting { .. } | PortTakenLate { .. } => Code::PortTaken,
-            BadImageRef { .. } | PullFailed { .. } | NoJupyter | NoRegistryDigest { .. } => {
-                Code::Image
-            }
+            BadImageRef { .. }
+            | PullFailed { .. }
+            | NoJupyter
+            | NoCollaboration { .. }
+            | NoRegistryDigest { .. } => Code::Image,
             RegistryLogin { .. } | CredentialHelper { .. } | PushFailed { .. } => Code::Image,
             DockerConfig { .. } => Code::Config,
             BuildFailed { .. } | ResolveFailed { .. } | ResolvedWithoutJupyter => Code::Build,
@@ -352,6 +356,10 @@ impl fmt::Display for Error {
             ),
             NoJupyter => f.write_str(
                 "the image has no `jupyter` command on its PATH; use an image with JupyterLab in `image:`, or remove `image:` to let rjup build one",
+            ),
+            NoCollaboration { image } => write!(
+                f,
+                "the image {image} lacks jupyter-collaboration, which `collaboration: true` in rjup.yaml needs; use an image that has it (add `pip install jupyter-collaboration` to its Dockerfile), remove `image:` to let rjup build a lab with it, or remove `collaboration: true`"
             ),
             NoRegistryDigest { base } => write!(
                 f,

@@ -7,6 +7,8 @@
 //! no image layer. It is Python rather than JSON because it also carries the login
 //! throttle, which must work in any image, pulled ones included.
 
+use ipnet::IpNet;
+
 use crate::archive::{Archive, Owner};
 use crate::error::Error;
 use crate::tls::Tls;
@@ -22,6 +24,68 @@ const CONFIG_FILE: &str = "jupyter_server_config.py";
 const COOKIE_SECRET_FILE: &str = "cookie_secret";
 const CERT_FILE: &str = "lab.crt";
 const KEY_FILE: &str = "lab.key";
+/// JupyterLab's settings defaults, read from `labconfig/` of every config directory,
+/// ours last (`jupyterlab_server.settings_utils._get_overrides`). Only the keys it names
+/// change: an image's own `overrides.json` keeps the rest.
+const LAB_DEFAULTS_FILE: &str = "labconfig/default_setting_overrides.json";
+
+/// The header a refused address's 403 carries, so rjup tells it from other 403s.
+pub const REFUSED_HEADER: &str = crate::client::REFUSED_HEADER;
+
+/// The allowlist hook; `RJUP_ALLOW` becomes the list of networks.
+const ALLOW: &str = include_str!("jupyter/allow.py");
+
+/// No news feed, no update check: the lab makes no request of its own. The server side
+/// is off when the image's JupyterLab knows these settings (3.6 and later); the page's
+/// settings say "never" too, so the page neither asks nor fetches.
+const NO_PHONING_HOME: &str = r#"
+# rjup: no phoning home.
+try:
+    from jupyterlab.handlers.announcements import NeverCheckForUpdate as RjupNeverCheckForUpdate
+except ImportError:
+    RjupNeverCheckForUpdate = None
+if RjupNeverCheckForUpdate is not None:
+    c.LabApp.news_url = None
+    c.LabApp.check_for_updates_class = RjupNeverCheckForUpdate
+"#;
+
+const LAB_DEFAULTS: &str = r#"{
+  "@jupyterlab/apputils-extension:notification": {
+    "fetchNews": "false",
+    "checkForUpdates": false
+  }
+}
+"#;
+
+/// What rjup.yaml says about sharing the lab, as far as the lab's config carries it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sharing<'a> {
+    /// Client networks admitted besides the engine's host; empty admits every address.
+    pub allow: &'a [IpNet],
+    /// JupyterLab loads jupyter-collaboration by itself; the config only records that it
+    /// was asked for, so that the lab's config hash changes with it.
+    pub collaboration: bool,
+}
+
+/// The config's sharing part: the allowlist hook, and the collaboration note.
+fn sharing_config(sharing: &Sharing<'_>) -> String {
+    let mut text = allow_config(sharing.allow);
+    if sharing.collaboration {
+        text.push_str("\n# rjup: collaboration: true (jupyter-collaboration, which JupyterLab loads by itself)\n");
+    }
+    text
+}
+
+/// The allowlist hook for `allow`, or nothing when every address is admitted.
+fn allow_config(allow: &[IpNet]) -> String {
+    if allow.is_empty() {
+        return String::new();
+    }
+    let networks: Vec<String> = allow.iter().map(|n| py(&n.to_string())).collect();
+    ALLOW
+        .replace("RJUP_ALLOW", &format!("[{}]", networks.join(", ")))
+        .replace("RJUP_REFUSED_HEADER", REFUSED_HEADER)
+}
 
 /// Failed logins from one address before it is locked out, and the first lockout in
 /// seconds, which doubles with every further failure up to an hour.
@@ -121,6 +185,7 @@ pub fn render_config(hashed_password: &str, tls: bool, as_root: bool) -> anyhow:
         text.push_str(&line);
         text.push('\n');
     }
+    text.push_str(NO_PHONING_HOME);
     if tls {
         text.push_str(&format!(
             "c.ServerApp.certfile = {}\n",
@@ -154,16 +219,19 @@ pub fn config_files(
     cookie_secret: &str,
     as_root: bool,
     tls: Option<&Tls>,
+    sharing: &Sharing<'_>,
 ) -> anyhow::Result<Vec<ConfigFile>> {
     let file = |name: &str, kind, contents: &[u8]| ConfigFile {
         path: format!("{CONFIG_DIR}/{name}"),
         kind,
         contents: contents.to_vec(),
     };
-    let config = render_config(hashed_password, tls.is_some(), as_root)?;
+    let mut config = render_config(hashed_password, tls.is_some(), as_root)?;
+    config.push_str(&sharing_config(sharing));
     let mut files = vec![
         file(CONFIG_FILE, "config", config.as_bytes()),
         file(COOKIE_SECRET_FILE, "cookie", cookie_secret.as_bytes()),
+        file(LAB_DEFAULTS_FILE, "labdefaults", LAB_DEFAULTS.as_bytes()),
     ];
     if let Some(tls) = tls {
         files.push(file(CERT_FILE, "cert", tls.cert_pem.as_bytes()));
@@ -179,13 +247,15 @@ pub fn injected_files(
     owner: Owner,
     home: Option<&str>,
     tls: Option<&Tls>,
+    sharing: &Sharing<'_>,
 ) -> anyhow::Result<Vec<u8>> {
     let dir = CONFIG_DIR.trim_start_matches('/');
     let mut archive = Archive::new();
     archive
         .dir("etc/rjup/", 0o700, owner)
-        .dir(&format!("{dir}/"), 0o700, owner);
-    for file in config_files(hashed_password, cookie_secret, owner.uid == 0, tls)? {
+        .dir(&format!("{dir}/"), 0o700, owner)
+        .dir(&format!("{dir}/labconfig/"), 0o700, owner);
+    for file in config_files(hashed_password, cookie_secret, owner.uid == 0, tls, sharing)? {
         let path = file.path.trim_start_matches('/');
         archive.file(path, &file.contents, 0o600, owner);
     }
@@ -259,6 +329,39 @@ mod tests {
     }
 
     #[test]
+    fn news_and_update_checks_are_off_in_server_and_page() {
+        let c = render_config(HASH, false, false).unwrap();
+        assert!(c.contains("    c.LabApp.news_url = None\n"));
+        assert!(c.contains("    c.LabApp.check_for_updates_class = RjupNeverCheckForUpdate\n"));
+        let defaults: serde_json::Value = serde_json::from_str(LAB_DEFAULTS).unwrap();
+        let notification = &defaults["@jupyterlab/apputils-extension:notification"];
+        assert_eq!(notification["fetchNews"], "false");
+        assert_eq!(notification["checkForUpdates"], false);
+    }
+
+    #[test]
+    fn the_allowlist_hook_is_there_only_with_an_allow_list() {
+        let files = |allow: &[IpNet]| {
+            let sharing = Sharing {
+                allow,
+                collaboration: false,
+            };
+            let files = config_files(HASH, "s", false, None, &sharing).unwrap();
+            String::from_utf8(files[0].contents.clone()).unwrap()
+        };
+        assert!(!files(&[]).contains("RjupAllowlist"));
+        let c = files(&[
+            "10.0.0.0/8".parse().unwrap(),
+            "fd00::1/128".parse().unwrap(),
+        ]);
+        assert!(c.contains(
+            "ALLOWED = [ipaddress.ip_network(n) for n in [\"10.0.0.0/8\", \"fd00::1/128\"]]"
+        ));
+        assert!(c.contains("self.set_header(\"X-Rjup-Refused\", \"address\")"));
+        assert!(!c.contains("RJUP_"));
+    }
+
+    #[test]
     fn injected_files_are_private_to_the_lab_user() {
         let owner = Owner {
             uid: 1500,
@@ -268,8 +371,15 @@ mod tests {
             cert_pem: "C".into(),
             key_pem: "K".into(),
         };
-        let tar_bytes =
-            injected_files(HASH, "s3cret", owner, Some("/home/lab"), Some(&tls)).unwrap();
+        let tar_bytes = injected_files(
+            HASH,
+            "s3cret",
+            owner,
+            Some("/home/lab"),
+            Some(&tls),
+            &Sharing::default(),
+        )
+        .unwrap();
         let mut archive = tar::Archive::new(tar_bytes.as_slice());
         let mut seen = Vec::new();
         for entry in archive.entries().unwrap() {
@@ -286,11 +396,16 @@ mod tests {
             [
                 ("etc/rjup/".to_string(), 0o700),
                 ("etc/rjup/jupyter/".to_string(), 0o700),
+                ("etc/rjup/jupyter/labconfig/".to_string(), 0o700),
                 (
                     "etc/rjup/jupyter/jupyter_server_config.py".to_string(),
                     0o600
                 ),
                 ("etc/rjup/jupyter/cookie_secret".to_string(), 0o600),
+                (
+                    "etc/rjup/jupyter/labconfig/default_setting_overrides.json".to_string(),
+                    0o600
+                ),
                 ("etc/rjup/jupyter/lab.crt".to_string(), 0o600),
                 ("etc/rjup/jupyter/lab.key".to_string(), 0o600),
                 ("home/lab/".to_string(), 0o700),

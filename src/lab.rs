@@ -25,6 +25,10 @@ pub mod label {
     pub const PORT: &str = "io.rjup.port";
     pub const BIND: &str = "io.rjup.bind";
     pub const SCHEME: &str = "io.rjup.scheme";
+    /// `allow:`, comma-separated; absent when every address is admitted.
+    pub const ALLOW: &str = "io.rjup.allow";
+    /// `collaboration:`: `true` or absent.
+    pub const COLLABORATION: &str = "io.rjup.collaboration";
 }
 
 pub const CONTAINER_PORT: &str = "8888/tcp";
@@ -59,6 +63,8 @@ pub struct Inputs<'a> {
     pub tls: Option<&'a Tls>,
     /// The engine is rootless ([`crate::engine::Flavour`]).
     pub rootless: bool,
+    /// The engine is Podman ([`crate::engine::Flavour`]).
+    pub podman: bool,
 }
 
 /// The container `up` wants. Hardened by default: no capabilities, no privilege gain,
@@ -85,7 +91,7 @@ pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
         cmd: Some(vec!["jupyter".into(), "lab".into()]),
         working_dir: Some(jupyter::ROOT_DIR.to_string()),
         exposed_ports: Some(vec![CONTAINER_PORT.to_string()]),
-        host_config: Some(host_config(spec, inputs.host_port)),
+        host_config: Some(host_config(spec, inputs.host_port, inputs.podman)),
         ..Default::default()
     };
     let files = jupyter::injected_files(
@@ -94,6 +100,7 @@ pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
         owner,
         home,
         inputs.tls,
+        &spec.sharing(),
     )?;
 
     let mut hasher = Sha256::new();
@@ -116,11 +123,11 @@ pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
 
 /// How the engine runs the lab: the project mounted, the port published, no privileges,
 /// and the limits `resources` and `gpus` ask for.
-fn host_config(spec: &Spec, host_port: u16) -> HostConfig {
+fn host_config(spec: &Spec, host_port: u16, podman: bool) -> HostConfig {
     let port_bindings = HashMap::from([(
         CONTAINER_PORT.to_string(),
         Some(vec![PortBinding {
-            host_ip: Some(published_ip(spec.bind)),
+            host_ip: Some(published_ip(spec.bind, !spec.allow.is_empty() && !podman)),
             host_port: Some(host_port.to_string()),
         }]),
     )]);
@@ -164,8 +171,12 @@ fn host_config(spec: &Spec, host_port: u16) -> HostConfig {
 /// The HostIp to publish on. "All IPv4 addresses" is the empty HostIp, which Docker and
 /// Podman both take that way, while Podman under netavark never answers on an explicit
 /// `0.0.0.0`. The `bind` label and `status` still say `0.0.0.0`.
-fn published_ip(bind: IpAddr) -> String {
-    if bind == IpAddr::V4(Ipv4Addr::UNSPECIFIED) {
+/// Docker, though, also publishes the empty HostIp on `[::]`, through docker-proxy when
+/// the engine has no IPv6 NAT: an IPv6 client then reaches the lab from the container's
+/// gateway, which `allow:` must admit for the engine's host, and would slip past the
+/// list. `ipv4_only` (an allowlist on Docker) therefore publishes on `0.0.0.0` alone.
+fn published_ip(bind: IpAddr, ipv4_only: bool) -> String {
+    if bind == IpAddr::V4(Ipv4Addr::UNSPECIFIED) && !ipv4_only {
         String::new()
     } else {
         bind.to_string()
@@ -174,7 +185,7 @@ fn published_ip(bind: IpAddr) -> String {
 
 /// What rjup finds its labs by, and reads their settings back from.
 pub fn labels(inputs: &Inputs<'_>, config_hash: &str) -> HashMap<String, String> {
-    HashMap::from([
+    let mut labels = HashMap::from([
         (
             label::PROJECT.to_string(),
             inputs.spec.dir.display().to_string(),
@@ -189,7 +200,16 @@ pub fn labels(inputs: &Inputs<'_>, config_hash: &str) -> HashMap<String, String>
         (label::PORT.to_string(), inputs.host_port.to_string()),
         (label::BIND.to_string(), inputs.spec.bind.to_string()),
         (label::SCHEME.to_string(), inputs.spec.scheme().to_string()),
-    ])
+    ]);
+    let spec = inputs.spec;
+    if !spec.allow.is_empty() {
+        let allow: Vec<String> = spec.allow.iter().map(ToString::to_string).collect();
+        labels.insert(label::ALLOW.to_string(), allow.join(","));
+    }
+    if spec.collaboration {
+        labels.insert(label::COLLABORATION.to_string(), "true".to_string());
+    }
+    labels
 }
 
 #[cfg(test)]
@@ -210,6 +230,7 @@ mod tests {
             cookie_secret: "c00k1e",
             tls: None,
             rootless: false,
+            podman: false,
         }
     }
 
@@ -276,6 +297,28 @@ mod tests {
             .as_ref()
             .unwrap()[0];
         assert_eq!(binding.host_ip.as_deref(), Some("10.1.2.3"));
+    }
+
+    #[test]
+    fn an_allowlist_on_docker_publishes_on_ipv4_only_and_podman_keeps_the_empty_host_ip() {
+        let host_ip = |allow: &str, podman: bool| {
+            let mut s = spec();
+            s.allow = if allow.is_empty() {
+                Vec::new()
+            } else {
+                vec![allow.parse().unwrap()]
+            };
+            let mut i = inputs(&s);
+            i.podman = podman;
+            let hc = desired(&i).unwrap().body.host_config.unwrap();
+            hc.port_bindings.unwrap()["8888/tcp"].as_ref().unwrap()[0]
+                .host_ip
+                .clone()
+                .unwrap()
+        };
+        assert_eq!(host_ip("", false), "");
+        assert_eq!(host_ip("10.0.0.0/8", false), "0.0.0.0");
+        assert_eq!(host_ip("10.0.0.0/8", true), "");
     }
 
     #[test]

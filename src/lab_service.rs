@@ -66,6 +66,7 @@ pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
         inputs.cookie_secret,
         false,
         inputs.tls,
+        &spec.sharing(),
     )?
     .into_iter()
     .map(|file| {
@@ -241,6 +242,7 @@ mod tests {
             cookie_secret: "c00k1e",
             tls: None,
             rootless: false,
+            podman: false,
         }
     }
 

@@ -8,6 +8,7 @@ mod certificate;
 mod cleanup;
 pub mod cli;
 mod client;
+mod collaboration;
 pub mod commands;
 mod config;
 mod converge;

@@ -63,6 +63,10 @@ pub struct Spec {
     pub gpus: Option<Gpus>,
     /// Run as a Swarm service; `None` runs a container.
     pub swarm: Option<crate::config::Swarm>,
+    /// Client addresses the lab admits besides the engine's own host; empty admits all.
+    pub allow: Vec<ipnet::IpNet>,
+    /// Real-time collaboration: in build mode its package is among the lab's packages.
+    pub collaboration: bool,
     /// Things the user should know that do not stop the command.
     pub warnings: Vec<String>,
 }
@@ -70,6 +74,14 @@ pub struct Spec {
 impl Spec {
     pub fn container_name(&self) -> String {
         format!("rjup-{}", self.name)
+    }
+
+    /// What the lab's injected config says about sharing it.
+    pub fn sharing(&self) -> crate::jupyter::Sharing<'_> {
+        crate::jupyter::Sharing {
+            allow: &self.allow,
+            collaboration: self.collaboration,
+        }
     }
 
     pub fn scheme(&self) -> &'static str {
@@ -213,13 +225,11 @@ fn build_spec(
     refuse_docker_socket(&dir)?;
     let name = config.name.unwrap_or_else(|| default_name(&dir));
     let owner = lab_owner(&dir, dir_owner, &mut warnings);
-    let image = image_source(
-        config.image,
-        config.base,
-        config.packages,
-        files,
-        &mut warnings,
-    );
+    let mut packages = config.packages;
+    if config.collaboration {
+        crate::collaboration::add_package(&mut packages);
+    }
+    let image = image_source(config.image, config.base, packages, files, &mut warnings);
     refuse_conda_without_conda(&image)?;
     Ok(Spec {
         dir,
@@ -246,6 +256,8 @@ fn build_spec(
         },
         gpus: config.gpus,
         swarm: config.swarm,
+        allow: config.allow,
+        collaboration: config.collaboration,
         warnings,
     })
 }

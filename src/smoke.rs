@@ -64,6 +64,8 @@ pub enum StepError {
     Talk(&'static str, client::Error),
     /// The lab refused the password.
     WrongPassword,
+    /// The lab refused this machine's address (`allow:`); the lab's words, which name it.
+    Refused(String),
     /// The lab answered, but not as a working Jupyter server would; or the code failed.
     Failed(String),
 }
@@ -74,6 +76,7 @@ impl fmt::Display for StepError {
             StepError::Talk("", e) => write!(f, "{e}"),
             StepError::Talk(doing, e) => write!(f, "{doing}: {e}"),
             StepError::WrongPassword => f.write_str("the lab refused the password (HTTP 401); check RJUP_PASSWORD or --password-stdin, or set a new one with `rjup password`"),
+            StepError::Refused(said) => write!(f, "the lab refused this machine's address ({}); add this machine's address to `allow:` in rjup.yaml and run `rjup up` again, or check from a machine it lists", said.trim()),
             StepError::Failed(why) => f.write_str(why),
         }
     }
@@ -155,6 +158,9 @@ impl Client {
             .http
             .send(self.request(Method::GET, url.clone()))
             .await?;
+        if page.refused {
+            return Err(StepError::Refused(excerpt(&page.text(), 200)));
+        }
         if page.status != 200 {
             return Err(failed(format!("GET /login answered HTTP {}", page.status)));
         }

@@ -372,6 +372,37 @@ test! {
     says: &["no `jupyter` command", "remove `image:`"],
 }
 test! {
+    name: collaboration_with_a_pulled_image_lacking_it,
+    engine: true,
+    files: &[("rjup.yaml", "image: jupyter/minimal-notebook:latest\ncollaboration: true\n")],
+    code: 7,
+    says: &["lacks jupyter-collaboration", "remove `image:`", "`collaboration: true`"],
+}
+test! {
+    name: an_allow_entry_that_is_no_network,
+    files: &[("rjup.yaml", "allow:\n  - 10.0.0.0/8\n  - 10.0.0.0/33\n")],
+    code: 3,
+    says: &["rjup.yaml:3:5", "`allow` entry \"10.0.0.0/33\" is not an IP address or network", "10.0.0.0/8"],
+}
+test! {
+    name: an_allow_entry_with_host_bits,
+    files: &[("rjup.yaml", "allow: [192.168.1.23/24]\n")],
+    code: 3,
+    says: &["rjup.yaml:1:9", "past its /24 prefix", "192.168.1.0/24"],
+}
+test! {
+    name: allow_that_is_not_a_list,
+    files: &[("rjup.yaml", "allow: 10.0.0.0/8\n")],
+    code: 3,
+    says: &["rjup.yaml:1:8", "bad value for `allow`", "a list of addresses and networks"],
+}
+test! {
+    name: collaboration_that_is_not_a_bool,
+    files: &[("rjup.yaml", "collaboration: yes please\n")],
+    code: 3,
+    says: &["rjup.yaml:1:16", "bad value for `collaboration`", "true or false"],
+}
+test! {
     name: logs_without_a_lab,
     engine: true,
     args: &["logs"],

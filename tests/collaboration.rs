@@ -5,9 +5,8 @@
 use crate::browser::{self, Login};
 use crate::util::*;
 
-/// A lab with jupyter-collaboration in its environment. Once `collaboration: true` is
-/// in rjup.yaml, that key replaces this (build mode adds the package itself).
-const COLLABORATIVE: &str = "build:\n  packages: [jupyter-collaboration]\n";
+/// A built lab with real-time collaboration: build mode adds jupyter-collaboration.
+const COLLABORATIVE: &str = "collaboration: true\n";
 
 const NOTEBOOK: &str = "shared.ipynb";
 
@@ -67,6 +66,10 @@ fn two_browsers_on_one_notebook_see_each_others_typing_and_names() {
     assert!(
         others_a.contains(&me_b) && others_b.contains(&me_a),
         "each page must list the other person as a collaborator: {report}"
+    );
+    assert!(
+        report["news_prompt"]["a"] == false && report["news_prompt"]["b"] == false,
+        "a fresh lab must never ask about Jupyter news (it would fetch from the internet): {report}"
     );
 }
 

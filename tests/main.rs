@@ -24,4 +24,5 @@ mod recreate;
 mod registry;
 mod rootless;
 mod security;
+mod sharing;
 mod swarm;

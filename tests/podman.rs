@@ -29,7 +29,7 @@ pub fn start_engine(script: &str, args: &[&str]) -> String {
 const PODMAN_NETWORK: &str = "10.88.0.0/16";
 
 /// Podman's `DOCKER_HOST`, started once per run.
-fn podman() -> &'static str {
+pub fn podman() -> &'static str {
     static HOST: OnceLock<String> = OnceLock::new();
     HOST.get_or_init(|| {
         let host = start_engine("podman.sh", &[]);

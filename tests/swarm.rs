@@ -820,3 +820,44 @@ fn a_self_signed_certificate_names_every_node_the_lab_may_move_to() {
     assert_success(&lab.rjup(&["down"], PASSWORD), "rjup down");
     lab.assert_gone();
 }
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn a_swarm_lab_whose_allowlist_refuses_rjup_still_counts_as_up() {
+    let _engine = engine();
+    let (_swarm, host) = swarm();
+    let port = 18811;
+    // rjup reaches the node from 10.240.0.1, which this list leaves out.
+    let lab = SwarmLab::new(
+        "pulled",
+        "sw-allow",
+        host,
+        &format!("port: {port}\nallow: [192.0.2.0/24]\nswarm: {{}}"),
+    );
+    let up = lab.rjup(&["up"], PASSWORD);
+    assert_success(&up, "rjup up on the swarm");
+    assert!(
+        stderr(&up).contains("but refuses this machine's address"),
+        "{}",
+        stderr(&up)
+    );
+    let url = node_url(&up, port);
+    let refused = Browser::at(url.trim_end_matches("/lab"))
+        .with_headers()
+        .get("/login");
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(
+        refused
+            .body
+            .contains("does not admit requests from 10.240.0.1"),
+        "{}",
+        refused.body
+    );
+    let check = lab.rjup(&["check"], PASSWORD);
+    assert_exit(&check, 12, "rjup check from a refused address");
+    assert!(
+        stdout(&check).contains("add this machine's address to `allow:`"),
+        "{}",
+        stdout(&check)
+    );
+}

@@ -585,15 +585,16 @@ impl Browser {
         )
     }
 
-    fn put_contents(&self, path: &str, model: serde_json::Value) -> Response {
-        self.put_json(&format!("/api/contents/{path}"), &model)
-    }
-
     /// A JSON PUT to one of the lab's APIs, with the `_xsrf` token JupyterLab sends.
     pub fn put_json(&self, path: &str, body: &serde_json::Value) -> Response {
+        self.send_json("PUT", path, body)
+    }
+
+    /// Sends `body` as JSON with `method` to `path`, as JupyterLab's own requests do.
+    pub fn send_json(&self, method: &str, path: &str, body: &serde_json::Value) -> Response {
         self.curl(&[
             "-X",
-            "PUT",
+            method,
             "-H",
             &format!("X-XSRFToken: {}", self.xsrf()),
             "-H",
@@ -602,6 +603,29 @@ impl Browser {
             &body.to_string(),
             &format!("{}{path}", self.base),
         ])
+    }
+
+    /// The status of a WebSocket upgrade of `path`, as a browser opens a kernel's
+    /// channels; an upgrade that succeeds (101) is dropped after a few seconds.
+    pub fn websocket_status(&self, path: &str) -> Response {
+        self.curl(&[
+            "--http1.1",
+            "--max-time",
+            "5",
+            "-H",
+            "Connection: Upgrade",
+            "-H",
+            "Upgrade: websocket",
+            "-H",
+            "Sec-WebSocket-Version: 13",
+            "-H",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            &format!("{}{path}", self.base),
+        ])
+    }
+
+    fn put_contents(&self, path: &str, model: serde_json::Value) -> Response {
+        self.send_json("PUT", &format!("/api/contents/{path}"), &model)
     }
 }
 

@@ -18,7 +18,9 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let spec = settings::resolve(project, Overrides::default())?;
     let engine = Engine::connect(endpoint).await?;
-    let view = view(&engine, &spec).await?;
+    let view = view(&engine, &spec)
+        .await?
+        .sharing(&spec.allow, spec.collaboration);
     if args.json {
         printer.out(serde_json::to_string(&view)?)?;
         return Ok(());
@@ -50,6 +52,15 @@ pub async fn run(
             "  {} {url}",
             if i == 0 { "urls:     " } else { "          " }
         ))?;
+    }
+    let allow = if view.allow.is_empty() {
+        "every address".to_string()
+    } else {
+        format!("{} and this engine's host", view.allow.join(", "))
+    };
+    printer.out(format!("  admits:    {allow}"))?;
+    if view.collaboration {
+        printer.out("  collaboration: on")?;
     }
     if view.state != "running" {
         printer.out("  Start it with `rjup up`")?;

@@ -34,6 +34,10 @@ pub struct LabView {
     pub node: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task: Option<String>,
+    /// `allow:` from rjup.yaml: the networks admitted; empty admits every address.
+    pub allow: Vec<String>,
+    /// `collaboration:` from rjup.yaml.
+    pub collaboration: bool,
 }
 
 impl LabView {
@@ -97,6 +101,8 @@ impl LabView {
             engine: String::new(),
             node: None,
             task: None,
+            allow: allow_of(&labels),
+            collaboration: labels.contains_key(label::COLLABORATION),
         }
     }
 
@@ -157,7 +163,19 @@ impl LabView {
                 Some(why) if state != "running" => format!("{}: {why}", placement.state),
                 _ => placement.state.clone(),
             }),
+            allow: allow_of(&labels),
+            collaboration: labels.contains_key(label::COLLABORATION),
         }
+    }
+
+    /// Who a lab that does not exist would admit and whether it would collaborate, as
+    /// rjup.yaml asks; an existing lab says so itself, in its labels.
+    pub fn sharing(mut self, allow: &[ipnet::IpNet], collaboration: bool) -> LabView {
+        if self.state == "absent" {
+            self.allow = allow.iter().map(ToString::to_string).collect();
+            self.collaboration = collaboration;
+        }
+        self
     }
 
     pub fn on_engine(mut self, engine: &str) -> LabView {
@@ -168,6 +186,13 @@ impl LabView {
     pub fn uptime(&self) -> Option<String> {
         self.uptime_seconds.map(human_duration)
     }
+}
+
+fn allow_of(labels: &std::collections::HashMap<String, String>) -> Vec<String> {
+    labels
+        .get(label::ALLOW)
+        .map(|list| list.split(',').map(str::to_string).collect())
+        .unwrap_or_default()
 }
 
 /// Seconds since the epoch of Docker's RFC 3339 timestamps (`2026-11-25T17:40:01.12Z`).

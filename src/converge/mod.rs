@@ -213,7 +213,9 @@ pub async fn converge(
         cookie_secret: &cookie_secret,
         tls: tls.as_ref(),
         rootless: flavour.rootless,
+        podman: flavour.podman,
     })?;
+    check_collaboration(engine, spec, &image_plan, observed.as_ref(), &desired).await?;
     let ready = Readiness::new(probe, tls.as_ref(), options.timeout, printer)?;
     let force = options.force_recreate;
     let action = plan_and_act(
@@ -236,6 +238,24 @@ pub async fn converge(
         fingerprint,
         host: None,
     })
+}
+
+/// `collaboration: true` with a pulled image: refused unless it has jupyter-collaboration.
+/// A lab made alike (the same image, the same config) passed already, and an unchanged
+/// `up` stays quick.
+async fn check_collaboration(
+    engine: &Engine,
+    spec: &Spec,
+    image_plan: &ImagePlan,
+    observed: Option<&Observed>,
+    desired: &lab::Desired,
+) -> anyhow::Result<()> {
+    let made_alike =
+        observed.and_then(|o| o.config_hash.as_deref()) == Some(desired.config_hash.as_str());
+    if spec.collaboration && matches!(image_plan, ImagePlan::Pull { .. }) && !made_alike {
+        crate::collaboration::ensure_in_image(engine, image_plan.reference()).await?;
+    }
+    Ok(())
 }
 
 /// The same steps for a lab that is a Swarm service: observe, choose the port among the
@@ -273,6 +293,7 @@ async fn converge_service(
         cookie_secret: &cookie_secret,
         tls: tls.as_ref(),
         rootless: false,
+        podman: false,
     })?;
     // The node is not known before the task runs: the runtime probes it there.
     let probe = std::net::SocketAddr::new(spec.bind, port);

@@ -61,10 +61,20 @@ impl Readiness {
         }
     }
 
+    /// A lab that refuses rjup's own address (`allow:`, probed from another machine than
+    /// the engine's) still answers: it is up, for everyone it admits.
     async fn answers(&self) -> bool {
-        client::get_status(&self.probe, "/login", PROBE_TIMEOUT)
-            .await
-            .is_ok_and(|status| (200..400).contains(&status))
+        match client::get_status(&self.probe, "/login", PROBE_TIMEOUT).await {
+            Ok(status) if status.refused => {
+                self.printer.warn(format!(
+                    "the lab answers on {}, but refuses this machine's address: `allow:` in rjup.yaml does not list it, so `rjup check` from here will fail",
+                    self.probe
+                ));
+                true
+            }
+            Ok(status) => (200..400).contains(&status.code),
+            Err(_) => false,
+        }
     }
 
     /// Waits until the lab `id` serves its login page; on failure shows its last words.
