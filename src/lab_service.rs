@@ -66,6 +66,8 @@ pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
         inputs.cookie_secret,
         false,
         inputs.tls,
+        // Secrets cannot change: new accounts are a new secret and a service update.
+        Some(inputs.accounts),
     )?
     .into_iter()
     .map(|file| {
@@ -240,6 +242,7 @@ mod tests {
             hashed_password: HASH,
             cookie_secret: "c00k1e",
             tls: None,
+            accounts: b"{}",
             rootless: false,
         }
     }

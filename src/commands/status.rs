@@ -19,8 +19,14 @@ pub async fn run(
     let spec = settings::resolve(project, Overrides::default())?;
     let engine = Engine::connect(endpoint).await?;
     let view = view(&engine, &spec).await?;
+    // By name and role: hashes stay in rjup's state.
+    let accounts = ProjectState::for_project(&spec.dir, &spec.name)?
+        .accounts()?
+        .listing();
     if args.json {
-        printer.out(serde_json::to_string(&view)?)?;
+        let mut json = serde_json::to_value(&view)?;
+        json["accounts"] = serde_json::to_value(&accounts)?;
+        printer.out(json)?;
         return Ok(());
     }
     printer.out(format!("Lab \"{}\": {}", view.name, view.state))?;
@@ -51,6 +57,11 @@ pub async fn run(
             if i == 0 { "urls:     " } else { "          " }
         ))?;
     }
+    let accounts: Vec<String> = accounts
+        .iter()
+        .map(|a| format!("{} ({})", a.name, a.role))
+        .collect();
+    printer.out(format!("  accounts:  {}", accounts.join(", ")))?;
     if view.state != "running" {
         printer.out("  Start it with `rjup up`")?;
     }
