@@ -40,7 +40,7 @@ impl Role {
 pub struct Account {
     pub name: String,
     pub role: Role,
-    /// argon2, in Jupyter's format ([`crate::password::hash`]).
+    /// argon2, in Jupyter's format, as `rjup password` makes it.
     pub hash: String,
 }
 

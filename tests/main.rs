@@ -7,6 +7,7 @@
 
 mod util;
 
+mod accounts;
 mod architecture;
 mod bad_input;
 mod check;

@@ -555,6 +555,62 @@ impl Browser {
         ])
     }
 
+    /// Logs in with a name and a password, as the named login page sends them.
+    pub fn login_as(&self, name: &str, password: &str) -> u16 {
+        let page = self.get("/login");
+        assert_eq!(page.status, 200, "GET /login: {}", page.body);
+        let xsrf = self.xsrf();
+        self.curl(&[
+            "--data-urlencode",
+            &format!("_xsrf={xsrf}"),
+            "--data-urlencode",
+            &format!("username={name}"),
+            "--data-urlencode",
+            &format!("password={password}"),
+            &format!("{}/login", self.base),
+        ])
+        .status
+    }
+
+    /// An API request with the page's `_xsrf` token, as JupyterLab sends them.
+    pub fn send(&self, method: &str, path: &str, body: &str) -> Response {
+        self.curl(&[
+            "-X",
+            method,
+            "-H",
+            &format!("X-XSRFToken: {}", self.xsrf()),
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            body,
+            &format!("{}{path}", self.base),
+        ])
+    }
+
+    /// The status a WebSocket handshake at `path` gets: 101 when the server takes it.
+    /// curl cannot speak WebSocket, so an accepted one is cut off after a moment.
+    pub fn websocket(&self, path: &str) -> u16 {
+        let mut b = self.curl(&[
+            "--max-time",
+            "3",
+            "-o",
+            "/dev/null",
+            "-H",
+            "Connection: Upgrade",
+            "-H",
+            "Upgrade: websocket",
+            "-H",
+            "Sec-WebSocket-Version: 13",
+            "-H",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            "-H",
+            &format!("Origin: {}", self.base),
+            &format!("{}{path}", self.base),
+        ]);
+        b.body.clear();
+        b.status
+    }
+
     /// Saves a one-cell notebook through the Jupyter contents API, as JupyterLab does.
     pub fn put_notebook(&self, path: &str, source: &str) -> Response {
         let notebook = serde_json::json!({
