@@ -183,3 +183,42 @@ fn adding_an_account_to_a_running_lab_keeps_the_lab_and_its_kernels() {
     assert_eq!(id(&project), before);
     assert_eq!(ada.get(&kernel).status, 200);
 }
+
+/// Sends an edit to `path`'s collaboration room as `name`, from inside the lab.
+fn edit_document(project: &Project, name: &str, password: &str, path: &str, text: &str) -> String {
+    let script = include_str!("accounts/edit_document.py");
+    exec(
+        &project.container(),
+        &["python3", "-c", script, name, password, path, text],
+    )
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn a_read_only_account_cannot_edit_a_document_through_collaboration() {
+    let _engine = engine();
+    let project = Project::from_example("", "acc_collab");
+    project.write(
+        "rjup.yaml",
+        "build:\n  packages:\n    - jupyter-collaboration\n",
+    );
+    project.write("notes.txt", "original text\n");
+    project.up(free_port());
+    add(&project, "grace", GRACE, true);
+    add(&project, "ada", ADA, false);
+    let notes = || std::fs::read_to_string(project.dir.join("notes.txt")).unwrap();
+
+    // Jupyter-collaboration's document WebSocket asks no Authorizer: rjup drops what a
+    // read-only account sends there that would change the document.
+    let out = edit_document(&project, "grace", GRACE, "notes.txt", "GRACE WAS HERE ");
+    assert!(
+        out.contains("session 20"),
+        "grace may open the document: {out}"
+    );
+    assert_eq!(notes(), "original text\n", "{out}");
+    let out = edit_document(&project, "ada", ADA, "notes.txt", "ADA WAS HERE ");
+    assert!(
+        notes().contains("ADA WAS HERE"),
+        "a collaborator's edit is saved: {out}"
+    );
+}
