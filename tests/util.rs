@@ -543,33 +543,28 @@ impl Browser {
     }
 
     pub fn login_response(&self, password: &str) -> Response {
-        let page = self.get("/login");
-        assert_eq!(page.status, 200, "GET /login: {}", page.body);
-        let xsrf = self.xsrf();
-        self.curl(&[
-            "--data-urlencode",
-            &format!("_xsrf={xsrf}"),
-            "--data-urlencode",
-            &format!("password={password}"),
-            &format!("{}/login", self.base),
-        ])
+        self.submit_login(&[("password", password)])
     }
 
     /// Logs in with a name and a password, as the named login page sends them.
     pub fn login_as(&self, name: &str, password: &str) -> u16 {
+        self.submit_login(&[("username", name), ("password", password)])
+            .status
+    }
+
+    fn submit_login(&self, fields: &[(&str, &str)]) -> Response {
         let page = self.get("/login");
         assert_eq!(page.status, 200, "GET /login: {}", page.body);
-        let xsrf = self.xsrf();
-        self.curl(&[
-            "--data-urlencode",
-            &format!("_xsrf={xsrf}"),
-            "--data-urlencode",
-            &format!("username={name}"),
-            "--data-urlencode",
-            &format!("password={password}"),
-            &format!("{}/login", self.base),
-        ])
-        .status
+        let mut args = vec![
+            "--data-urlencode".to_string(),
+            format!("_xsrf={}", self.xsrf()),
+        ];
+        for (key, value) in fields {
+            args.push("--data-urlencode".to_string());
+            args.push(format!("{key}={value}"));
+        }
+        args.push(format!("{}/login", self.base));
+        self.curl(&args.iter().map(String::as_str).collect::<Vec<_>>())
     }
 
     /// An API request with the page's `_xsrf` token, as JupyterLab sends them.
