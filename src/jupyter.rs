@@ -30,6 +30,9 @@ const ACCOUNTS_FILE: &str = "accounts.json";
 /// Failed logins from one address before it is locked out, and the first lockout in
 /// seconds, which doubles with every further failure up to an hour.
 pub const FREE_FAILURES: u32 = 5;
+/// Failed logins for one account, from any addresses, before it is locked out: more
+/// than one address must fail, so that one address alone cannot lock its owner out.
+pub const ACCOUNT_FREE_FAILURES: u32 = 2 * FREE_FAILURES;
 pub const FIRST_LOCKOUT_SECONDS: u32 = 30;
 
 /// The identity provider (accounts, login page, throttle) and the read-only authorizer.
@@ -52,6 +55,10 @@ pub fn render_config(hashed_password: &str, tls: bool, as_root: bool) -> anyhow:
     text.push_str(
         &IDENTITY
             .replace("{free_failures}", &FREE_FAILURES.to_string())
+            .replace(
+                "{account_free_failures}",
+                &ACCOUNT_FREE_FAILURES.to_string(),
+            )
             .replace("{first_lockout}", &FIRST_LOCKOUT_SECONDS.to_string())
             .replace("{owner}", &py(crate::accounts::OWNER))
             .replace(
@@ -218,7 +225,9 @@ mod tests {
         assert!(c.contains("    _failures = {}\n"));
         assert!(c.contains("OWNER = \"owner\"\n"));
         assert!(c.contains("ACCOUNTS_FILE = \"/etc/rjup/jupyter/accounts.json\"\n"));
+        assert!(c.contains("    ACCOUNT_FREE_FAILURES = 10\n"));
         for placeholder in [
+            "{account_free_failures}",
             "{free_failures}",
             "{first_lockout}",
             "{owner}",

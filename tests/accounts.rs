@@ -222,3 +222,39 @@ fn a_read_only_account_cannot_edit_a_document_through_collaboration() {
         "a collaborator's edit is saved: {out}"
     );
 }
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn failed_logins_for_one_account_from_several_addresses_lock_that_account() {
+    let _engine = engine();
+    if lab_host() != "10.231.0.1" {
+        eprintln!("SKIPPED per-account throttle test: needs the client host (root) for a second client address");
+        return;
+    }
+    let (project, port) = lab("acc_throttle");
+    add(&project, "ada", ADA, false);
+    let (remote, local) = (Browser::new(port), Browser::local(port));
+    // One address alone is locked out before the account is.
+    for _ in 0..5 {
+        assert_eq!(remote.login_as("ada", "guess"), 401);
+    }
+    assert_eq!(remote.login_as("ada", ADA), 429, "the address is locked out");
+    for _ in 0..4 {
+        assert_eq!(local.login_as("ada", "guess"), 401);
+    }
+    // The owner's success clears this address's record, not ada's.
+    assert_eq!(local.login(PASSWORD), 302);
+    assert_eq!(
+        Browser::local(port).login_as("ada", "guess"),
+        401,
+        "the tenth failure for ada"
+    );
+    assert_eq!(
+        Browser::local(port).login_as("ada", ADA),
+        429,
+        "ada's account is locked out, from an address that is not"
+    );
+    assert_eq!(Browser::local(port).login(PASSWORD), 302, "others are not");
+    let log = stdout(&project.rjup(&["logs"], &[], None));
+    assert!(log.contains("(account ada); locked out"), "{log}");
+}

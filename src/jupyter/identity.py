@@ -91,10 +91,11 @@ class RjupLoginHandler(LoginFormHandler):
 
 class RjupIdentityProvider(PasswordIdentityProvider):
     """Jupyter Server has no limit on password guesses. After FREE_FAILURES failed logins
-    from one client address, or for one account, that address or account gets HTTP 429
-    for a lockout that doubles with every further failure, up to MAX_LOCKOUT. A success
-    clears the records it involved; others are never affected. Records are forgotten
-    after FORGET_AFTER.
+    from one client address, or ACCOUNT_FREE_FAILURES for one account from any number
+    of addresses, that address or account gets HTTP 429 for a lockout that doubles with
+    every further failure, up to MAX_LOCKOUT. One address alone is stopped before it can
+    lock an account out. A success clears the records it involved; others are never
+    affected. Records are forgotten after FORGET_AFTER.
 
     A login names an account (the owner's when no name is given) and checks only that
     account's hash: argon2 runs once per login, however many accounts there are. The
@@ -102,6 +103,7 @@ class RjupIdentityProvider(PasswordIdentityProvider):
     changing its password ends its sessions."""
 
     FREE_FAILURES = {free_failures}
+    ACCOUNT_FREE_FAILURES = {account_free_failures}
     FIRST_LOCKOUT = {first_lockout}.0
     MAX_LOCKOUT = 3600.0
     FORGET_AFTER = 3600.0
@@ -151,8 +153,9 @@ class RjupIdentityProvider(PasswordIdentityProvider):
     def _failed(self, key, now):
         count, _, until = self._failures.get(key, (0, 0.0, 0.0))
         count += 1
-        if count >= self.FREE_FAILURES:
-            lockout = self.FIRST_LOCKOUT * 2 ** (count - self.FREE_FAILURES)
+        free = self.FREE_FAILURES if key[0] == "address" else self.ACCOUNT_FREE_FAILURES
+        if count >= free:
+            lockout = self.FIRST_LOCKOUT * 2 ** (count - free)
             until = now + min(lockout, self.MAX_LOCKOUT)
             self.log.warning("rjup: %d failed logins (%s %s); locked out for %d s", count, key[0], key[1], until - now)
         self._failures[key] = (count, now, until)
