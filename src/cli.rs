@@ -188,7 +188,7 @@ pub struct LockArgs {
 
 #[derive(Debug, Args)]
 pub struct DownArgs {
-    /// Also forget the stored password hash, cookie secret, port and TLS certificate
+    /// Also forget the stored password hash, named accounts, cookie secret, port and TLS certificate
     #[arg(long)]
     pub forget: bool,
 
