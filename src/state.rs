@@ -40,6 +40,7 @@ const TLS_NAMES: &str = "tls-names";
 const LOCK: &str = "lock";
 const BUILD_LOG: &str = "build.log";
 const ACCOUNTS: &str = "accounts.json";
+const ACCOUNTS_COPIED: &str = "accounts-copied";
 
 impl ProjectState {
     /// Keyed by the project's path, so renaming the lab keeps its password and port.
@@ -115,6 +116,18 @@ impl ProjectState {
 
     pub fn set_accounts(&self, accounts: &Accounts) -> anyhow::Result<()> {
         self.write(ACCOUNTS, accounts.to_json().as_bytes())
+    }
+
+    /// What was last copied into which running lab ([`Self::set_accounts_copied`]).
+    pub fn accounts_copied(&self) -> anyhow::Result<Option<String>> {
+        self.read(ACCOUNTS_COPIED)
+    }
+
+    /// Remembers `marker`, a digest of the lab's id and the accounts file copied into it,
+    /// so that a no-op `up` copies it only when it changed: a copy into a running
+    /// container costs the engine some 50 ms.
+    pub fn set_accounts_copied(&self, marker: &str) -> anyhow::Result<()> {
+        self.write(ACCOUNTS_COPIED, marker.as_bytes())
     }
 
     pub fn port(&self) -> anyhow::Result<Option<u16>> {

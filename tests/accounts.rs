@@ -238,7 +238,11 @@ fn failed_logins_for_one_account_from_several_addresses_lock_that_account() {
     for _ in 0..5 {
         assert_eq!(remote.login_as("ada", "guess"), 401);
     }
-    assert_eq!(remote.login_as("ada", ADA), 429, "the address is locked out");
+    assert_eq!(
+        remote.login_as("ada", ADA),
+        429,
+        "the address is locked out"
+    );
     for _ in 0..4 {
         assert_eq!(local.login_as("ada", "guess"), 401);
     }

@@ -148,7 +148,7 @@ impl Lab<'_> {
         let Some(found) = container::existing(&engine, self.spec).await? else {
             return Ok(Reached::State);
         };
-        match container::push_accounts(&engine, &found, &accounts.lab_file()).await? {
+        match container::push_accounts(&engine, &found, &accounts.lab_file(), self.state).await? {
             true => Ok(Reached::Lab),
             false => Ok(Reached::State),
         }

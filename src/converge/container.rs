@@ -1,6 +1,7 @@
 //! A lab as one container on one engine.
 
 use bollard::models::ContainerInspectResponse;
+use sha2::{Digest, Sha256};
 
 use super::{Observed, Readiness, Runtime, Status};
 use crate::cleanup::Cleanup;
@@ -10,6 +11,7 @@ use crate::lab::{label, Desired};
 use crate::ports;
 use crate::printer::Printer;
 use crate::settings::Spec;
+use crate::state::ProjectState;
 
 pub struct Containers<'a> {
     engine: &'a Engine,
@@ -65,7 +67,7 @@ impl<'a> Containers<'a> {
     }
 
     /// Copies the accounts file into the lab `id`, which reads it anew when it changes.
-    pub async fn sync_accounts(&self, id: &str, desired: &Desired) -> anyhow::Result<()> {
+    async fn sync_accounts(&self, id: &str, desired: &Desired) -> anyhow::Result<()> {
         self.engine.upload(id, desired.accounts.clone()).await
     }
 
@@ -283,6 +285,7 @@ pub async fn push_accounts(
     engine: &Engine,
     container: &ContainerInspectResponse,
     lab_file: &[u8],
+    state: &ProjectState,
 ) -> anyhow::Result<bool> {
     let running = container.state.as_ref().and_then(|s| s.running) == Some(true);
     let (Some(id), true) = (container.id.as_deref(), running) else {
@@ -298,10 +301,34 @@ pub async fn push_accounts(
             uid,
             gid,
         });
-    engine
-        .upload(id, crate::jupyter::accounts_file(lab_file, owner))
-        .await?;
+    let archive = crate::jupyter::accounts_file(lab_file, owner);
+    engine.upload(id, archive.clone()).await?;
+    state.set_accounts_copied(&copied(id, &archive))?;
     Ok(true)
+}
+
+/// What [`ProjectState::set_accounts_copied`] keeps for `archive` copied into `id`.
+fn copied(id: &str, archive: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(id.as_bytes());
+    hasher.update(archive);
+    hex::encode(hasher.finalize())
+}
+
+/// Copies the accounts file into the running lab `id` unless it is what was last
+/// copied there.
+pub async fn sync_accounts_if_changed(
+    engine: &Engine,
+    id: &str,
+    desired: &Desired,
+    state: &ProjectState,
+) -> anyhow::Result<()> {
+    let marker = copied(id, &desired.accounts);
+    if state.accounts_copied()?.as_deref() == Some(marker.as_str()) {
+        return Ok(());
+    }
+    engine.upload(id, desired.accounts.clone()).await?;
+    state.set_accounts_copied(&marker)
 }
 
 /// Refuses to touch a container of the lab's name that belongs to another project.

@@ -232,7 +232,7 @@ pub async fn converge(
     } else if let Some(running) = &observed {
         // The accounts are no part of the config hash: a running lab gets them anew,
         // in case they changed while no engine answered `rjup user`.
-        runtime.sync_accounts(&running.id, &desired).await?;
+        container::sync_accounts_if_changed(engine, &running.id, &desired, state).await?;
     }
     state.set_port(port)?;
     let fingerprint = tls.as_ref().map(|t| t.fingerprint()).transpose()?;
