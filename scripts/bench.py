@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The binary `cargo build --release` below makes: under CARGO_TARGET_DIR when that is set
@@ -274,6 +275,53 @@ def p7_many_labs(rounds):
     finally:
         for p in projects:
             p.close()
+
+
+def login_seconds(port, name, password):
+    """One login as a browser makes it: the login page for its `_xsrf` cookie (not
+    timed), then the form, timed until the server's 302."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("GET", "/login")
+    page = c.getresponse()
+    page.read()
+    xsrf = next(m.group(1) for h in page.headers.get_all("Set-Cookie") or []
+                for m in [re.match(r"_xsrf=([^;]+)", h)] if m)
+    form = urllib.parse.urlencode({"_xsrf": xsrf, "username": name, "password": password})
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": f"_xsrf={xsrf}"}
+    start = time.perf_counter()
+    c.request("POST", "/login", body=form, headers=headers)
+    response = c.getresponse()
+    response.read()
+    elapsed = time.perf_counter() - start
+    c.close()
+    if response.status != 302:
+        raise RuntimeError(f"logging in as {name!r} got {response.status}")
+    return elapsed
+
+
+def p12_login_accounts(rounds):
+    """Logging in to a lab with ACCOUNTS named accounts (as the last one added) next to
+    a lab with only the owner: the lab checks the one hash the name points at."""
+    many = Project("bench-accounts-many", "image: jupyter/minimal-notebook:latest\n")
+    one = Project("bench-accounts-one", "image: jupyter/minimal-notebook:latest\n")
+    try:
+        many.up()
+        one.up()
+        names = [f"user-{i:02}" for i in range(ACCOUNTS)]
+        for name in names:
+            subprocess.run([RJUP, "user", "add", name, "--password-stdin"], cwd=many.dir, env=many.env,
+                           input=f"pw-{name}\n", check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        a, b = [], []
+        for _ in range(rounds):
+            a.append(login_seconds(many.port, names[-1], f"pw-{names[-1]}"))
+            b.append(login_seconds(one.port, "", PASSWORD))
+        # argon2 (p=8) wants every core: what else runs on the machine shows in the spread.
+        EXTRA["P12"] = (f"the fastest logins were {min(a) * 1000:.0f} ms with {ACCOUNTS} accounts and {min(b) * 1000:.0f} ms "
+                        f"with the owner's alone; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end of the run")
+        return a, b
+    finally:
+        many.close()
+        one.close()
 
 
 class Skip(Exception):
@@ -597,6 +645,7 @@ def p13_collaboration_warm(rounds):
 SLOW_ROUNDS = {"P3": 3, "P4": 3, "P9": 3}
 DATA_BYTES = 1 << 30
 LABS = 20
+ACCOUNTS = 50
 EXTRA = {}
 ENGINES = {}  # engine name -> version, for the run's line in BENCHMARKS.md
 
@@ -619,6 +668,9 @@ FIGURES = {
     # leaves room for those round trips, not for a second connection.
     "P11": ("no-op `rjup up` over ssh (`DOCKER_HOST=ssh://...`), running unchanged lab", p11_ssh_noop, "s",
             "`docker ps` over the same ssh", "<= 1.5x"),
+    # argon2 runs once per login, for the account named, however many there are.
+    "P12": ("login (the form's POST, to its 302) with 50 named accounts", p12_login_accounts, "s",
+            "the same login to a lab with only the owner's account", "<= 1.2x"),
     # jupyter-collaboration adds three server extensions and a document store to start.
     "P13": ("warm `rjup up` of a built lab with `collaboration: true`, to login page", p13_collaboration_warm, "s",
             "the same built lab without collaboration", "<= 1.2x"),
@@ -646,10 +698,10 @@ def main():
     unknown = [f for f in chosen if f not in FIGURES]
     if unknown:
         ap.error(f"no figure {', '.join(unknown)}; there are {', '.join(FIGURES)}")
-    global DATA_BYTES, LABS
+    global DATA_BYTES, LABS, ACCOUNTS
     if args.smoke:
         # Small enough for CI: every code path runs once, no number is judged.
-        DATA_BYTES, LABS = 64 << 20, 2
+        DATA_BYTES, LABS, ACCOUNTS = 64 << 20, 2, 3
 
     sh("cargo", "build", "--release", "--locked", "--quiet", cwd=REPO)
     rows, skipped = [], {}
@@ -716,7 +768,7 @@ def verdict(r):
         return "yes" if r["ratio"] <= 1.20 else "no"
     if key == "P9":
         return "yes" if r["ratio"] <= 1.10 else "no"
-    if key == "P13":
+    if key in ("P12", "P13"):
         return "yes" if r["ratio"] <= 1.20 else "no"
     return "—"
 

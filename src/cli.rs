@@ -14,6 +14,7 @@ Examples:
   rjup lock                       pin the environment in rjup.lock; `--check` in CI
   rjup logs -f                    follow the lab's log
   rjup password                   set a new password and restart the lab
+  rjup user add ada --read-only   let a colleague log in by name, to look only
   rjup down                       stop and remove the lab; files and image stay
   rjup check --up --down --json   CI smoke test: start, log in, run code and notebooks, remove
   rjup ls                         every rjup lab on this engine
@@ -101,6 +102,10 @@ pub enum Command {
   echo new-secret | rjup password --password-stdin")]
     Password(PasswordArgs),
 
+    /// Named accounts: colleagues log in with their own name and password
+    #[command(subcommand)]
+    User(UserCommand),
+
     /// Write a commented rjup.yaml that documents every key
     #[command(after_help = "Examples:
   rjup init
@@ -183,7 +188,7 @@ pub struct LockArgs {
 
 #[derive(Debug, Args)]
 pub struct DownArgs {
-    /// Also forget the stored password hash, cookie secret, port and TLS certificate
+    /// Also forget the stored password hash, named accounts, cookie secret, port and TLS certificate
     #[arg(long)]
     pub forget: bool,
 
@@ -282,6 +287,68 @@ pub struct PasswordArgs {
     /// Seconds to wait for the restarted lab to answer HTTP
     #[arg(long, default_value_t = 120, value_name = "SECONDS")]
     pub timeout: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add an account; a running lab lets it log in at once, without a restart
+    #[command(after_help = "Examples:
+  rjup user add ada
+  rjup user add grace --read-only
+  echo \"$PW\" | rjup user add ada --password-stdin")]
+    Add(UserAddArgs),
+
+    /// List the lab's accounts and their roles (never their hashes)
+    #[command(after_help = "Examples:
+  rjup user ls
+  rjup user ls --json")]
+    Ls(UserLsArgs),
+
+    /// Remove an account; its open sessions end at their next request
+    #[command(after_help = "Examples:
+  rjup user rm ada")]
+    Rm(UserNameArgs),
+
+    /// Set an account's new password; its open sessions end
+    #[command(after_help = "Examples:
+  rjup user passwd ada
+  echo \"$PW\" | rjup user passwd ada --password-stdin")]
+    Passwd(UserPasswdArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    /// The name to log in with: lowercase letters, digits, `.`, `_` or `-`
+    pub name: String,
+
+    /// May browse and read files and outputs, but not write files or run code
+    #[arg(long)]
+    pub read_only: bool,
+
+    #[command(flatten)]
+    pub password: PasswordSource,
+}
+
+#[derive(Debug, Args)]
+pub struct UserLsArgs {
+    /// Print one JSON object on stdout instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UserNameArgs {
+    /// The account's name
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UserPasswdArgs {
+    /// The account's name
+    pub name: String,
+
+    #[command(flatten)]
+    pub password: PasswordSource,
 }
 
 #[derive(Debug, Args)]

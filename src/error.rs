@@ -59,11 +59,29 @@ pub enum Error {
     /// The variable that gives the password is set but empty.
     EmptyPasswordVar { var: &'static str },
     /// A password is needed, and there is no terminal (or `--json`) to ask on.
-    CannotPrompt { why: String, var: &'static str },
+    /// `var` is the variable that may give it instead, if one may.
+    CannotPrompt {
+        why: String,
+        var: Option<&'static str>,
+    },
     /// The two entries of a new password differ.
     PasswordsDiffer,
     /// Starting a lab with something that is not an argon2 hash.
     NoPasswordHash,
+
+    /// An account name outside the allowed form.
+    BadAccountName { name: String, limit: usize },
+    /// An account of that name exists already.
+    AccountExists { name: String },
+    /// `--read-only` asked of the owner's account.
+    OwnerReadOnly { owner: &'static str },
+    /// `rjup user rm` or `passwd` of the owner, whose password is the lab's.
+    OwnerAccount {
+        owner: &'static str,
+        verb: &'static str,
+    },
+    /// No account of that name; `known` are the ones there are.
+    NoAccount { name: String, known: Vec<String> },
 
     /// The engine did not answer at all.
     EngineUnreachable {
@@ -200,7 +218,12 @@ impl Error {
             | LockCannotPinConda { .. }
             | UnknownContext { .. }
             | NotSwarmManager { .. }
-            | NoSwarmRegistry => Code::Config,
+            | NoSwarmRegistry
+            | BadAccountName { .. }
+            | AccountExists { .. }
+            | OwnerReadOnly { .. }
+            | OwnerAccount { .. }
+            | NoAccount { .. } => Code::Config,
             EmptyPassword
             | EmptyPasswordVar { .. }
             | CannotPrompt { .. }
@@ -253,11 +276,44 @@ impl fmt::Display for Error {
                 f,
                 "{var} is set but empty; set it to the password, or unset it"
             ),
-            CannotPrompt { why, var } => write!(
-                f,
-                "{why}, and rjup may not ask for it here (no terminal, or --json); set {var} or pipe it to --password-stdin"
-            ),
+            CannotPrompt { why, var } => {
+                write!(
+                    f,
+                    "{why}, and rjup may not ask for it here (no terminal, or --json); "
+                )?;
+                if let Some(var) = var {
+                    write!(f, "set {var} or ")?;
+                }
+                f.write_str("pipe it to --password-stdin")
+            }
             PasswordsDiffer => f.write_str("the two passwords differ; run the command again"),
+            BadAccountName { name, limit } => write!(
+                f,
+                "invalid account name {name:?}: use 1 to {limit} lowercase letters, digits, `.`, `_` or `-`, starting with a letter and ending with a letter or digit, e.g. `ada.lovelace`"
+            ),
+            AccountExists { name } => write!(
+                f,
+                "{name:?} is already an account of this lab; pick another name, or change its password with `rjup user passwd {name}`"
+            ),
+            OwnerReadOnly { owner } => write!(
+                f,
+                "the owner's account \"{owner}\" cannot be read-only; give the guest a name of their own: `rjup user add NAME --read-only`"
+            ),
+            OwnerAccount { owner, verb } => write!(
+                f,
+                "the owner's account \"{owner}\" cannot be {verb} with `rjup user`: its password is the lab's, which `rjup password` changes"
+            ),
+            NoAccount { name, known } => {
+                write!(
+                    f,
+                    "there is no account {name:?} in this lab; the accounts are {}",
+                    known.join(", ")
+                )?;
+                if let Some(close) = closest(name, known) {
+                    write!(f, "; did you mean \"{close}\"?")?;
+                }
+                f.write_str(" (`rjup user ls` lists them)")
+            }
             NoPasswordHash => f.write_str(
                 "refusing to start a lab without a password hash; set one with `rjup password`",
             ),
@@ -710,7 +766,7 @@ mod tests {
         }
         let prompt = Error::CannotPrompt {
             why: "the lab needs a password".into(),
-            var: "RJUP_PASSWORD",
+            var: Some("RJUP_PASSWORD"),
         };
         assert!(prompt.to_string().contains("set RJUP_PASSWORD or pipe it"));
     }

@@ -4,8 +4,9 @@
 //! command line, so config an image ships in `/etc/jupyter` or `sys.prefix` cannot
 //! weaken it. It reaches the container as a 0600 file copied in before the first start:
 //! never an argument or variable, so the hash shows in no `docker inspect`, no `ps` and
-//! no image layer. It is Python rather than JSON because it also carries the login
-//! throttle, which must work in any image, pulled ones included.
+//! no image layer. It is Python rather than JSON because it also carries the identity
+//! provider (named accounts, the login throttle) and the authorizer of read-only
+//! accounts ([`IDENTITY`]), which must work in any image, pulled ones included.
 
 use ipnet::IpNet;
 
@@ -87,55 +88,20 @@ fn allow_config(allow: &[IpNet]) -> String {
         .replace("RJUP_REFUSED_HEADER", REFUSED_HEADER)
 }
 
+/// The named accounts ([`crate::accounts::Accounts::lab_file`]): not part of the
+/// config the lab is compared by, since it changes without a restart.
+const ACCOUNTS_FILE: &str = "accounts.json";
+
 /// Failed logins from one address before it is locked out, and the first lockout in
 /// seconds, which doubles with every further failure up to an hour.
 pub const FREE_FAILURES: u32 = 5;
+/// Failed logins for one account, from any addresses, before it is locked out: more
+/// than one address must fail, so that one address alone cannot lock its owner out.
+pub const ACCOUNT_FREE_FAILURES: u32 = 2 * FREE_FAILURES;
 pub const FIRST_LOCKOUT_SECONDS: u32 = 30;
 
-const THROTTLE: &str = r#"
-import time
-
-from jupyter_server.auth.identity import PasswordIdentityProvider
-from tornado import web
-
-
-class RjupThrottledIdentityProvider(PasswordIdentityProvider):
-    """Jupyter Server has no limit on password guesses. After FREE_FAILURES failed logins
-    from one client address, that address gets HTTP 429 for a lockout that doubles with
-    every further failure, up to MAX_LOCKOUT. A success clears the address's record;
-    other addresses are never affected. Records are forgotten after FORGET_AFTER."""
-
-    FREE_FAILURES = {free_failures}
-    FIRST_LOCKOUT = {first_lockout}.0
-    MAX_LOCKOUT = 3600.0
-    FORGET_AFTER = 3600.0
-    _failures = {{}}
-
-    def process_login_form(self, handler):
-        address = handler.request.remote_ip
-        now = time.monotonic()
-        count, last, until = self._failures.get(address, (0, 0.0, 0.0))
-        if now - last > self.FORGET_AFTER and now >= until:
-            count, until = 0, 0.0
-        if now < until:
-            handler.set_header("Retry-After", str(int(until - now) + 1))
-            self.log.warning("rjup: refused a login from %s after %d failed attempts", address, count)
-            raise web.HTTPError(429, "too many failed logins from this address; try again later")
-        user = super().process_login_form(handler)
-        if user is None:
-            count += 1
-            if count >= self.FREE_FAILURES:
-                lockout = self.FIRST_LOCKOUT * 2 ** (count - self.FREE_FAILURES)
-                until = now + min(lockout, self.MAX_LOCKOUT)
-                self.log.warning("rjup: %d failed logins from %s; locked out for %d s", count, address, until - now)
-            self._failures[address] = (count, now, until)
-        else:
-            self._failures.pop(address, None)
-        return user
-
-
-c.ServerApp.identity_provider_class = RjupThrottledIdentityProvider
-"#;
+/// The identity provider (accounts, login page, throttle) and the read-only authorizer.
+const IDENTITY: &str = include_str!("jupyter/identity.py");
 
 /// Python's view of a string: a JSON string literal is a valid Python one.
 fn py(s: &str) -> String {
@@ -152,10 +118,18 @@ pub fn render_config(hashed_password: &str, tls: bool, as_root: bool) -> anyhow:
     }
     let mut text = String::from("# Written by rjup and copied into the container before it starts; `rjup up` rewrites it.\n");
     text.push_str(
-        &THROTTLE
+        &IDENTITY
             .replace("{free_failures}", &FREE_FAILURES.to_string())
+            .replace(
+                "{account_free_failures}",
+                &ACCOUNT_FREE_FAILURES.to_string(),
+            )
             .replace("{first_lockout}", &FIRST_LOCKOUT_SECONDS.to_string())
-            .replace("{{}}", "{}"),
+            .replace("{owner}", &py(crate::accounts::OWNER))
+            .replace(
+                "{accounts_file}",
+                &py(&format!("{CONFIG_DIR}/{ACCOUNTS_FILE}")),
+            ),
     );
     let lines = [
         "c.ServerApp.ip = \"0.0.0.0\"".to_string(),
@@ -213,13 +187,15 @@ pub struct ConfigFile {
 }
 
 /// The files of the lab's config, whichever way they reach it: copied into a container,
-/// or mounted as Swarm secrets.
+/// or mounted as Swarm secrets. `accounts` is given only for a Swarm lab, whose secrets
+/// cannot change in place; a container gets it apart, by [`accounts_file`].
 pub fn config_files(
     hashed_password: &str,
     cookie_secret: &str,
     as_root: bool,
     tls: Option<&Tls>,
     sharing: &Sharing<'_>,
+    accounts: Option<&[u8]>,
 ) -> anyhow::Result<Vec<ConfigFile>> {
     let file = |name: &str, kind, contents: &[u8]| ConfigFile {
         path: format!("{CONFIG_DIR}/{name}"),
@@ -236,6 +212,9 @@ pub fn config_files(
     if let Some(tls) = tls {
         files.push(file(CERT_FILE, "cert", tls.cert_pem.as_bytes()));
         files.push(file(KEY_FILE, "key", tls.key_pem.as_bytes()));
+    }
+    if let Some(accounts) = accounts {
+        files.push(file(ACCOUNTS_FILE, "accounts", accounts));
     }
     Ok(files)
 }
@@ -255,7 +234,14 @@ pub fn injected_files(
         .dir("etc/rjup/", 0o700, owner)
         .dir(&format!("{dir}/"), 0o700, owner)
         .dir(&format!("{dir}/labconfig/"), 0o700, owner);
-    for file in config_files(hashed_password, cookie_secret, owner.uid == 0, tls, sharing)? {
+    for file in config_files(
+        hashed_password,
+        cookie_secret,
+        owner.uid == 0,
+        tls,
+        sharing,
+        None,
+    )? {
         let path = file.path.trim_start_matches('/');
         archive.file(path, &file.contents, 0o600, owner);
     }
@@ -264,6 +250,15 @@ pub fn injected_files(
         archive.dir(&format!("{}/", home.trim_start_matches('/')), 0o700, owner);
     }
     Ok(archive.finish())
+}
+
+/// The accounts file alone, to copy into a lab container before it starts and again
+/// whenever the accounts change: the lab reads it anew, without a restart.
+pub fn accounts_file(lab_file: &[u8], owner: Owner) -> Vec<u8> {
+    let path = format!("{CONFIG_DIR}/{ACCOUNTS_FILE}");
+    let mut archive = Archive::new();
+    archive.file(path.trim_start_matches('/'), lab_file, 0o600, owner);
+    archive.finish()
 }
 
 #[cfg(test)]
@@ -284,7 +279,8 @@ mod tests {
             "c.PasswordIdentityProvider.hashed_password = \"argon2:$argon2id$v=19$m=10240,t=10,p=8$c2FsdA$aGFzaA\"",
             "c.PasswordIdentityProvider.allow_password_change = False",
             "c.PasswordIdentityProvider.password_required = True",
-            "c.ServerApp.identity_provider_class = RjupThrottledIdentityProvider",
+            "c.ServerApp.identity_provider_class = RjupIdentityProvider",
+            "c.ServerApp.authorizer_class = RjupAuthorizer",
         ] {
             assert!(c.lines().any(|l| l == line), "config lacks {line}:\n{c}");
         }
@@ -305,7 +301,73 @@ mod tests {
         let c = render_config(HASH, false, false).unwrap();
         assert!(c.contains("    FREE_FAILURES = 5\n") && c.contains("    FIRST_LOCKOUT = 30.0\n"));
         assert!(c.contains("    _failures = {}\n"));
-        assert!(!c.contains("{free_failures}") && !c.contains("{{"));
+        assert!(c.contains("OWNER = \"owner\"\n"));
+        assert!(c.contains("ACCOUNTS_FILE = \"/etc/rjup/jupyter/accounts.json\"\n"));
+        assert!(c.contains("    ACCOUNT_FREE_FAILURES = 10\n"));
+        for placeholder in [
+            "{account_free_failures}",
+            "{free_failures}",
+            "{first_lockout}",
+            "{owner}",
+            "{accounts_file}",
+        ] {
+            assert!(!c.contains(placeholder), "{placeholder} left in");
+        }
+    }
+
+    #[test]
+    fn the_config_compiles_as_python() {
+        // Where there is a Python to ask; the end-to-end tests run it in a lab anyway.
+        let Ok(python) = which_python() else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.py");
+        std::fs::write(&file, render_config(HASH, true, false).unwrap()).unwrap();
+        let out = std::process::Command::new(python)
+            .args(["-m", "py_compile"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn which_python() -> Result<&'static str, ()> {
+        ["python3", "python"]
+            .into_iter()
+            .find(|p| {
+                std::process::Command::new(p)
+                    .arg("--version")
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            })
+            .ok_or(())
+    }
+
+    #[test]
+    fn the_accounts_file_is_private_and_apart_from_the_config() {
+        let owner = Owner {
+            uid: 1500,
+            gid: 100,
+        };
+        let tar_bytes = accounts_file(b"{}", owner);
+        let mut archive = tar::Archive::new(tar_bytes.as_slice());
+        let entry = archive.entries().unwrap().next().unwrap().unwrap();
+        assert_eq!(
+            entry.path().unwrap().display().to_string(),
+            "etc/rjup/jupyter/accounts.json"
+        );
+        assert_eq!(entry.header().mode().unwrap(), 0o600);
+        let files = config_files(HASH, "s", false, None, &Sharing::default(), None).unwrap();
+        assert!(files.iter().all(|f| f.kind != "accounts"));
+        let files = config_files(HASH, "s", false, None, &Sharing::default(), Some(b"{}")).unwrap();
+        assert!(files
+            .iter()
+            .any(|f| f.path == "/etc/rjup/jupyter/accounts.json"));
     }
 
     #[test]
@@ -346,7 +408,7 @@ mod tests {
                 allow,
                 collaboration: false,
             };
-            let files = config_files(HASH, "s", false, None, &sharing).unwrap();
+            let files = config_files(HASH, "s", false, None, &sharing, None).unwrap();
             String::from_utf8(files[0].contents.clone()).unwrap()
         };
         assert!(!files(&[]).contains("RjupAllowlist"));

@@ -45,6 +45,9 @@ pub struct Desired {
     pub body: ContainerCreateBody,
     /// Copied into the container's `/` before its first start.
     pub files: Vec<u8>,
+    /// The accounts file, copied in before every start and whenever it changes; apart
+    /// from `files` and the config hash, since the lab re-reads it without a restart.
+    pub accounts: Vec<u8>,
     pub config_hash: String,
     pub image_id: String,
     /// Where the lab is published on the engine's host.
@@ -61,6 +64,8 @@ pub struct Inputs<'a> {
     pub hashed_password: &'a str,
     pub cookie_secret: &'a str,
     pub tls: Option<&'a Tls>,
+    /// The named accounts' file ([`crate::accounts::Accounts::lab_file`]).
+    pub accounts: &'a [u8],
     /// The engine is rootless ([`crate::engine::Flavour`]).
     pub rootless: bool,
     /// The engine is Podman ([`crate::engine::Flavour`]).
@@ -114,6 +119,7 @@ pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
     Ok(Desired {
         body,
         files,
+        accounts: jupyter::accounts_file(inputs.accounts, owner),
         config_hash,
         image_id: inputs.image_id.to_string(),
         bind: spec.bind,
@@ -229,6 +235,7 @@ mod tests {
             hashed_password: HASH,
             cookie_secret: "c00k1e",
             tls: None,
+            accounts: b"{}",
             rootless: false,
             podman: false,
         }
@@ -256,6 +263,13 @@ mod tests {
         let mut s2 = spec();
         s2.env.insert("TZ".into(), "UTC".into());
         assert_ne!(desired(&inputs(&s2)).unwrap().config_hash, base);
+        let mut i = inputs(&s);
+        i.accounts = b"{\"accounts\": {\"ada\": {}}}";
+        assert_eq!(
+            desired(&i).unwrap().config_hash,
+            base,
+            "a new account must not recreate the lab, which would end its kernels"
+        );
     }
 
     #[test]

@@ -67,6 +67,8 @@ pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
         false,
         inputs.tls,
         &spec.sharing(),
+        // Secrets cannot change: new accounts are a new secret and a service update.
+        Some(inputs.accounts),
     )?
     .into_iter()
     .map(|file| {
@@ -241,6 +243,7 @@ mod tests {
             hashed_password: HASH,
             cookie_secret: "c00k1e",
             tls: None,
+            accounts: b"{}",
             rootless: false,
             podman: false,
         }

@@ -3,6 +3,7 @@
 //! The binary is `src/main.rs`; this library exists so benchmarks can reach the pieces
 //! they measure (`password`). The flow is cli → settings → converge → engine.
 
+mod accounts;
 mod archive;
 mod certificate;
 mod cleanup;

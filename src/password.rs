@@ -82,13 +82,7 @@ pub fn verify(password: &Secret, hashed: &str) -> bool {
 /// A password given without asking: `--password-stdin` first, then `RJUP_PASSWORD`.
 pub fn given(from_stdin: bool) -> anyhow::Result<Option<Secret>> {
     if from_stdin {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("reading the password from standard input")?;
-        let line = text.trim_end_matches(['\n', '\r']).to_string();
-        text.clear();
-        return Secret::new(line).map(Some);
+        return read_stdin().map(Some);
     }
     match std::env::var(ENV_VAR) {
         Ok(value) => Secret::new(value)
@@ -98,20 +92,31 @@ pub fn given(from_stdin: bool) -> anyhow::Result<Option<Secret>> {
     }
 }
 
-fn ensure_can_prompt(why: &str, printer: Printer) -> anyhow::Result<()> {
+/// The first line of standard input, as `docker login --password-stdin` reads it.
+fn read_stdin() -> anyhow::Result<Secret> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .context("reading the password from standard input")?;
+    let line = text.trim_end_matches(['\n', '\r']).to_string();
+    text.zeroize();
+    Secret::new(line)
+}
+
+fn ensure_can_prompt(why: &str, var: Option<&'static str>, printer: Printer) -> anyhow::Result<()> {
     if printer.may_prompt() {
         return Ok(());
     }
     Err(Error::CannotPrompt {
         why: why.to_string(),
-        var: ENV_VAR,
+        var,
     }
     .into())
 }
 
 /// Asks once, hidden: for logging in to a lab that already has a password.
 pub fn prompt_existing(why: &str, printer: Printer) -> anyhow::Result<Secret> {
-    ensure_can_prompt(why, printer)?;
+    ensure_can_prompt(why, Some(ENV_VAR), printer)?;
     Secret::new(
         rpassword::prompt_password("Password of the lab: ").context("reading the password")?,
     )
@@ -119,9 +124,13 @@ pub fn prompt_existing(why: &str, printer: Printer) -> anyhow::Result<Secret> {
 
 /// Asks twice on the terminal, hidden; fails when there is no terminal to ask on.
 pub fn prompt_new(why: &str, printer: Printer) -> anyhow::Result<Secret> {
-    ensure_can_prompt(why, printer)?;
+    ensure_can_prompt(why, Some(ENV_VAR), printer)?;
+    ask_twice("the lab")
+}
+
+fn ask_twice(whose: &str) -> anyhow::Result<Secret> {
     let first = Secret::new(
-        rpassword::prompt_password("Choose a password for the lab: ")
+        rpassword::prompt_password(format!("Choose a password for {whose}: "))
             .context("reading the password")?,
     )?;
     let second = Secret(rpassword::prompt_password("Repeat it: ").context("reading the password")?);
@@ -129,6 +138,20 @@ pub fn prompt_new(why: &str, printer: Printer) -> anyhow::Result<Secret> {
         return Err(Error::PasswordsDiffer.into());
     }
     Ok(first)
+}
+
+/// A named account's new password: from standard input, else asked twice. Never from
+/// `RJUP_PASSWORD`, which is the owner's: a guest must not get it by accident.
+pub fn for_account(name: &str, from_stdin: bool, printer: Printer) -> anyhow::Result<Secret> {
+    if from_stdin {
+        return read_stdin();
+    }
+    ensure_can_prompt(
+        &format!("account \"{name}\" needs a password"),
+        None,
+        printer,
+    )?;
+    ask_twice(&format!("\"{name}\""))
 }
 
 /// The hash to run with: a given password wins, else the stored hash, else a prompt.

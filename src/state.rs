@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use sha2::{Digest, Sha256};
 
+use crate::accounts::Accounts;
+
 /// The root of rjup's state.
 pub fn root() -> anyhow::Result<PathBuf> {
     if let Some(dir) = std::env::var_os("XDG_STATE_HOME").map(PathBuf::from) {
@@ -37,6 +39,8 @@ const TLS_KEY: &str = "tls-key.pem";
 const TLS_NAMES: &str = "tls-names";
 const LOCK: &str = "lock";
 const BUILD_LOG: &str = "build.log";
+const ACCOUNTS: &str = "accounts.json";
+const ACCOUNTS_COPIED: &str = "accounts-copied";
 
 impl ProjectState {
     /// Keyed by the project's path, so renaming the lab keeps its password and port.
@@ -95,6 +99,35 @@ impl ProjectState {
         let secret = hex::encode(random_bytes::<32>()?);
         self.write(COOKIE_SECRET, secret.as_bytes())?;
         Ok(secret)
+    }
+
+    /// The named accounts beside the owner's, hashes included: 0600 like the password.
+    pub fn accounts(&self) -> anyhow::Result<Accounts> {
+        match self.read(ACCOUNTS)? {
+            Some(text) => Accounts::parse(&text).with_context(|| {
+                format!(
+                    "reading {}: it is not the accounts file rjup writes; restore it from a backup, or remove it to start again with only the owner",
+                    self.dir.join(ACCOUNTS).display()
+                )
+            }),
+            None => Ok(Accounts::default()),
+        }
+    }
+
+    pub fn set_accounts(&self, accounts: &Accounts) -> anyhow::Result<()> {
+        self.write(ACCOUNTS, accounts.to_json().as_bytes())
+    }
+
+    /// What was last copied into which running lab ([`Self::set_accounts_copied`]).
+    pub fn accounts_copied(&self) -> anyhow::Result<Option<String>> {
+        self.read(ACCOUNTS_COPIED)
+    }
+
+    /// Remembers `marker`, a digest of the lab's id and the accounts file copied into it,
+    /// so that a no-op `up` copies it only when it changed: a copy into a running
+    /// container costs the engine some 50 ms.
+    pub fn set_accounts_copied(&self, marker: &str) -> anyhow::Result<()> {
+        self.write(ACCOUNTS_COPIED, marker.as_bytes())
     }
 
     pub fn port(&self) -> anyhow::Result<Option<u16>> {
@@ -254,6 +287,25 @@ mod tests {
         assert_eq!(mode(state.dir()), 0o700);
         assert_eq!(mode(&state.dir().join(PASSWORD)), 0o600);
         assert_eq!(state.password_hash().unwrap().as_deref(), Some("argon2:$x"));
+    }
+
+    #[test]
+    fn accounts_are_kept_0600_and_read_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = state_in(tmp.path());
+        assert!(state.accounts().unwrap().is_empty());
+        assert!(!state.exists(), "reading makes nothing");
+        let mut accounts = Accounts::default();
+        accounts
+            .add("ada", crate::accounts::Role::ReadOnly, "argon2:$x".into())
+            .unwrap();
+        state.set_accounts(&accounts).unwrap();
+        let mode = fs::metadata(state.dir().join(ACCOUNTS))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(state.accounts().unwrap().listing().len(), 2);
     }
 
     #[test]

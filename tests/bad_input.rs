@@ -320,6 +320,54 @@ test! {
     says: &["not a directory", "project's directory"],
 }
 
+// Named accounts (`rjup user`): refused before any password is asked for.
+test! {
+    name: an_account_name_taken_by_the_owner,
+    args: &["user", "add", "owner", "--password-stdin"],
+    stdin: Some("a password\n"),
+    code: 3,
+    says: &["\"owner\" is already an account", "pick another name"],
+}
+test! {
+    name: an_account_name_with_capitals,
+    args: &["user", "add", "Ada", "--password-stdin"],
+    stdin: Some("a password\n"),
+    code: 3,
+    says: &["invalid account name \"Ada\"", "lowercase letters, digits"],
+}
+test! {
+    name: an_empty_account_password,
+    args: &["user", "add", "ada", "--password-stdin"],
+    stdin: Some("\n"),
+    code: 4,
+    says: &["the password is empty", "non-empty"],
+}
+test! {
+    name: a_read_only_owner,
+    args: &["user", "add", "owner", "--read-only"],
+    code: 3,
+    says: &["cannot be read-only", "rjup user add NAME --read-only"],
+}
+test! {
+    name: removing_an_unknown_account,
+    args: &["user", "rm", "ownr"],
+    code: 3,
+    says: &["no account \"ownr\"", "did you mean \"owner\"?", "rjup user ls"],
+}
+test! {
+    name: a_new_password_for_an_unknown_account,
+    args: &["user", "passwd", "ada", "--password-stdin"],
+    stdin: Some("a password\n"),
+    code: 3,
+    says: &["no account \"ada\"", "rjup user ls"],
+}
+test! {
+    name: removing_the_owner,
+    args: &["user", "rm", "owner"],
+    code: 3,
+    says: &["cannot be removed", "`rjup password`"],
+}
+
 // Passwords.
 test! {
     name: an_empty_rjup_password_variable,

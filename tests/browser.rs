@@ -34,7 +34,6 @@ impl Login {
 
     /// A named account, for the login page with `username` and `password` fields.
     // Named accounts are not merged yet; the collaboration test switches to them then.
-    #[allow(dead_code)]
     pub fn named(username: &str, password: &str) -> Login {
         Login {
             username: Some(username.to_string()),

@@ -22,12 +22,25 @@ fn collaborative_lab(test: &str, rjup_yaml: &str) -> (Project, u16, [Login; 2]) 
     (project, port, people)
 }
 
-/// The two people sharing the lab, made before `up`. Until named accounts exist both
-/// are the owner: two browsers are still two sessions, and the lab gives each its own
-/// anonymous name (picked at random, so the two can be the same).
-fn two_people(_project: &Project) -> [Login; 2] {
-    [Login::owner(PASSWORD), Login::owner(PASSWORD)]
+/// The two people sharing the lab, each with a named account made before `up`.
+fn two_people(project: &Project) -> [Login; 2] {
+    for (name, password) in PEOPLE {
+        assert_success(
+            &project.rjup(
+                &["user", "add", name, "--password-stdin"],
+                &[],
+                Some(&format!("{password}\n")),
+            ),
+            "rjup user add",
+        );
+    }
+    PEOPLE.map(|(name, password)| Login::named(name, password))
 }
+
+const PEOPLE: [(&str, &str); 2] = [
+    ("ada", "ada's own passphrase"),
+    ("grace", "grace's own passphrase"),
+];
 
 /// What each page shows as its own user and as the others on the lab.
 fn names(report: &serde_json::Value, page: &str) -> (String, Vec<String>) {
@@ -60,12 +73,12 @@ fn two_browsers_on_one_notebook_see_each_others_typing_and_names() {
     let (me_a, others_a) = names(&report, "a");
     let (me_b, others_b) = names(&report, "b");
     assert!(
-        !me_a.is_empty() && !me_b.is_empty(),
-        "each page must show its user: {report}"
+        me_a.contains("ada") && me_b.contains("grace"),
+        "each page must show its own account's name: {report}"
     );
     assert!(
         others_a.contains(&me_b) && others_b.contains(&me_a),
-        "each page must list the other person as a collaborator: {report}"
+        "each page must list the other person by name as a collaborator: {report}"
     );
     assert!(
         report["news_prompt"]["a"] == false && report["news_prompt"]["b"] == false,
@@ -94,7 +107,11 @@ fn collaboration_api_answers_a_logged_in_browser_only() {
     assert!(!refused.body.contains("fileId"), "{}", refused.body);
 
     let owner = Browser::new(port);
-    assert_eq!(owner.login(PASSWORD), 302, "the owner must log in");
+    assert_eq!(
+        owner.login_as("owner", PASSWORD),
+        302,
+        "the owner must log in"
+    );
     let answer = owner.put_json(&session, &body);
     assert!(
         answer.status == 200 || answer.status == 201,

@@ -8,6 +8,7 @@
 mod browser;
 mod util;
 
+mod accounts;
 mod architecture;
 mod bad_input;
 mod check;

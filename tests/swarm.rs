@@ -861,3 +861,51 @@ fn a_swarm_lab_whose_allowlist_refuses_rjup_still_counts_as_up() {
         stdout(&check)
     );
 }
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn named_accounts_on_a_swarm_lab_are_a_new_secret_and_a_service_update() {
+    let _engine = engine();
+    let (_swarm, host) = swarm();
+    let port = 18811;
+    let lab = SwarmLab::new(
+        "pulled",
+        "sw-accounts",
+        host,
+        &format!("port: {port}\nswarm: {{}}"),
+    );
+    assert_success(&lab.rjup(&["up"], PASSWORD), "rjup up on the swarm");
+    let version = lab.version();
+    // Secrets cannot change in place: the accounts are a new one, and an update.
+    let added = lab.project.rjup(
+        &["user", "add", "ada", "--password-stdin"],
+        &[("DOCKER_HOST", host)],
+        Some("ada's own passphrase\n"),
+    );
+    assert_success(&added, "rjup user add on the swarm");
+    assert!(
+        stderr(&added).contains("restarted its task"),
+        "{}",
+        stderr(&added)
+    );
+    assert_ne!(lab.version(), version, "the service must be updated");
+    assert!(
+        lab.secrets()
+            .iter()
+            .any(|s| s.starts_with("rjup-accounts-")),
+        "{:?}",
+        lab.secrets()
+    );
+    let status = lab.rjup(&["status"], PASSWORD);
+    let url = stdout(&status)
+        .lines()
+        .map(str::trim)
+        .find_map(|l| l.strip_prefix("urls:").map(str::trim).map(str::to_string))
+        .filter(|u| u.starts_with("http://10.240.0.1"))
+        .unwrap_or_else(|| panic!("no node URL in {}", stdout(&status)));
+    let ada = Browser::at(url.trim_end_matches("/lab"));
+    assert_eq!(ada.login_as("ada", "ada's own passphrase"), 302);
+    assert!(ada.get("/api/me").body.contains("\"username\": \"ada\""));
+    assert_success(&lab.rjup(&["down"], PASSWORD), "rjup down");
+    lab.assert_gone();
+}

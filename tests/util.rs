@@ -551,16 +551,67 @@ impl Browser {
     }
 
     pub fn login_response(&self, password: &str) -> Response {
+        self.submit_login(&[("password", password)])
+    }
+
+    /// Logs in with a name and a password, as the named login page sends them.
+    pub fn login_as(&self, name: &str, password: &str) -> u16 {
+        self.submit_login(&[("username", name), ("password", password)])
+            .status
+    }
+
+    fn submit_login(&self, fields: &[(&str, &str)]) -> Response {
         let page = self.get("/login");
         assert_eq!(page.status, 200, "GET /login: {}", page.body);
-        let xsrf = self.xsrf();
+        let mut args = vec![
+            "--data-urlencode".to_string(),
+            format!("_xsrf={}", self.xsrf()),
+        ];
+        for (key, value) in fields {
+            args.push("--data-urlencode".to_string());
+            args.push(format!("{key}={value}"));
+        }
+        args.push(format!("{}/login", self.base));
+        self.curl(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    /// An API request with the page's `_xsrf` token, as JupyterLab sends them.
+    pub fn send(&self, method: &str, path: &str, body: &str) -> Response {
         self.curl(&[
-            "--data-urlencode",
-            &format!("_xsrf={xsrf}"),
-            "--data-urlencode",
-            &format!("password={password}"),
-            &format!("{}/login", self.base),
+            "-X",
+            method,
+            "-H",
+            &format!("X-XSRFToken: {}", self.xsrf()),
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            body,
+            &format!("{}{path}", self.base),
         ])
+    }
+
+    /// The status a WebSocket handshake at `path` gets: 101 when the server takes it.
+    /// curl cannot speak WebSocket, so an accepted one is cut off after a moment.
+    pub fn websocket(&self, path: &str) -> u16 {
+        let mut b = self.curl(&[
+            "--max-time",
+            "3",
+            "-o",
+            "/dev/null",
+            "-H",
+            "Connection: Upgrade",
+            "-H",
+            "Upgrade: websocket",
+            "-H",
+            "Sec-WebSocket-Version: 13",
+            "-H",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            "-H",
+            &format!("Origin: {}", self.base),
+            &format!("{}{path}", self.base),
+        ]);
+        b.body.clear();
+        b.status
     }
 
     /// Saves a one-cell notebook through the Jupyter contents API, as JupyterLab does.

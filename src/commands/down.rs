@@ -26,7 +26,7 @@ pub async fn run(
     };
     let forgotten = args.forget && ProjectState::for_project(&spec.dir, &spec.name)?.forget()?;
     if forgotten {
-        printer.say("Forgot the stored password hash, cookie secret, port and TLS certificate; the next `rjup up` asks for a new password");
+        printer.say("Forgot the stored password hash, named accounts, cookie secret, port and TLS certificate; the next `rjup up` asks for a new password");
     }
     if args.json {
         printer.out(

@@ -12,6 +12,7 @@ mod ls;
 mod password;
 mod status;
 mod up;
+mod user;
 mod view;
 
 use crate::cleanup::Cleanup;
@@ -29,10 +30,12 @@ fn wants_json(command: &Command) -> bool {
         Command::Check(a) => a.json,
         Command::Ls(a) => a.json,
         Command::Status(a) => a.json,
+        Command::User(crate::cli::UserCommand::Ls(a)) => a.json,
         Command::Build(_)
         | Command::Lock(_)
         | Command::Logs(_)
         | Command::Password(_)
+        | Command::User(_)
         | Command::Init(_)
         | Command::Completions(_) => false,
     }
@@ -72,6 +75,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                         Command::Logs(args) => logs::run(project, endpoint, args).await,
                         Command::Password(args) => {
                             password::run(project, endpoint, args, printer, &cleanup).await
+                        }
+                        Command::User(command) => {
+                            user::run(project, endpoint, command, printer, &cleanup).await
                         }
                         Command::Completions(_) | Command::Init(_) => unreachable!("handled above"),
                     }

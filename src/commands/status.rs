@@ -21,8 +21,14 @@ pub async fn run(
     let view = view(&engine, &spec)
         .await?
         .sharing(&spec.allow, spec.collaboration);
+    // By name and role: hashes stay in rjup's state.
+    let accounts = ProjectState::for_project(&spec.dir, &spec.name)?
+        .accounts()?
+        .listing();
     if args.json {
-        printer.out(serde_json::to_string(&view)?)?;
+        let mut json = serde_json::to_value(&view)?;
+        json["accounts"] = serde_json::to_value(&accounts)?;
+        printer.out(json)?;
         return Ok(());
     }
     printer.out(format!("Lab \"{}\": {}", view.name, view.state))?;
@@ -53,6 +59,11 @@ pub async fn run(
             if i == 0 { "urls:     " } else { "          " }
         ))?;
     }
+    let accounts: Vec<String> = accounts
+        .iter()
+        .map(|a| format!("{} ({})", a.name, a.role))
+        .collect();
+    printer.out(format!("  accounts:  {}", accounts.join(", ")))?;
     let allow = if view.allow.is_empty() {
         "every address".to_string()
     } else {

@@ -1,6 +1,7 @@
 //! A lab as one container on one engine.
 
 use bollard::models::ContainerInspectResponse;
+use sha2::{Digest, Sha256};
 
 use super::{Observed, Readiness, Runtime, Status};
 use crate::cleanup::Cleanup;
@@ -10,6 +11,7 @@ use crate::lab::{label, Desired};
 use crate::ports;
 use crate::printer::Printer;
 use crate::settings::Spec;
+use crate::state::ProjectState;
 
 pub struct Containers<'a> {
     engine: &'a Engine,
@@ -52,11 +54,21 @@ impl<'a> Containers<'a> {
         let id = created.id;
         let registered = self.cleanup.remove_container(self.engine, &id);
         let made = Made { id, registered };
-        if let Err(err) = self.engine.upload(&made.id, desired.files.clone()).await {
+        if let Err(err) = self.copy_in(&made.id, desired).await {
             self.discard(made).await;
             return Err(err);
         }
         Ok(made)
+    }
+
+    async fn copy_in(&self, id: &str, desired: &Desired) -> anyhow::Result<()> {
+        self.engine.upload(id, desired.files.clone()).await?;
+        self.sync_accounts(id, desired).await
+    }
+
+    /// Copies the accounts file into the lab `id`, which reads it anew when it changes.
+    async fn sync_accounts(&self, id: &str, desired: &Desired) -> anyhow::Result<()> {
+        self.engine.upload(id, desired.accounts.clone()).await
     }
 
     async fn discard(&self, made: Made) {
@@ -187,6 +199,8 @@ impl Runtime for Containers<'_> {
         desired: &Desired,
         ready: &Readiness,
     ) -> anyhow::Result<()> {
+        // Accounts may have changed while it was stopped.
+        self.sync_accounts(&current.id, desired).await?;
         self.start_and_wait(&current.id, desired, ready).await
     }
 
@@ -262,6 +276,59 @@ pub async fn existing(
         check_owner(c, &spec.dir.display().to_string(), &name)?;
     }
     Ok(container)
+}
+
+/// Copies the accounts file into the running lab `container`, owned by the user it runs
+/// as; the lab reads it anew at its next request. False when it is not running: its
+/// next start copies the file in.
+pub async fn push_accounts(
+    engine: &Engine,
+    container: &ContainerInspectResponse,
+    lab_file: &[u8],
+    state: &ProjectState,
+) -> anyhow::Result<bool> {
+    let running = container.state.as_ref().and_then(|s| s.running) == Some(true);
+    let (Some(id), true) = (container.id.as_deref(), running) else {
+        return Ok(false);
+    };
+    let owner = container
+        .config
+        .as_ref()
+        .and_then(|c| c.user.as_deref())
+        .and_then(|user| user.split_once(':'))
+        .and_then(|(uid, gid)| Some((uid.parse().ok()?, gid.parse().ok()?)))
+        .map_or(crate::archive::ROOT, |(uid, gid)| crate::archive::Owner {
+            uid,
+            gid,
+        });
+    let archive = crate::jupyter::accounts_file(lab_file, owner);
+    engine.upload(id, archive.clone()).await?;
+    state.set_accounts_copied(&copied(id, &archive))?;
+    Ok(true)
+}
+
+/// What [`ProjectState::set_accounts_copied`] keeps for `archive` copied into `id`.
+fn copied(id: &str, archive: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(id.as_bytes());
+    hasher.update(archive);
+    hex::encode(hasher.finalize())
+}
+
+/// Copies the accounts file into the running lab `id` unless it is what was last
+/// copied there.
+pub async fn sync_accounts_if_changed(
+    engine: &Engine,
+    id: &str,
+    desired: &Desired,
+    state: &ProjectState,
+) -> anyhow::Result<()> {
+    let marker = copied(id, &desired.accounts);
+    if state.accounts_copied()?.as_deref() == Some(marker.as_str()) {
+        return Ok(());
+    }
+    engine.upload(id, desired.accounts.clone()).await?;
+    state.set_accounts_copied(&marker)
 }
 
 /// Refuses to touch a container of the lab's name that belongs to another project.

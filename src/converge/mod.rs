@@ -200,6 +200,7 @@ pub async fn converge(
     )
     .await?;
     let cookie_secret = state.cookie_secret()?;
+    let accounts = state.accounts()?.lab_file();
     let lab_host = engine.lab_host().await;
     let probe = lab_address(&lab_host, spec.bind, port)?;
     let tls = certificate::for_lab(spec, state, Some(&lab_host), printer)?;
@@ -212,6 +213,7 @@ pub async fn converge(
         hashed_password,
         cookie_secret: &cookie_secret,
         tls: tls.as_ref(),
+        accounts: &accounts,
         rootless: flavour.rootless,
         podman: flavour.podman,
     })?;
@@ -229,6 +231,10 @@ pub async fn converge(
     .await?;
     if action != Action::Nothing {
         warn_ignored_limits(flavour, spec, printer);
+    } else if let Some(running) = &observed {
+        // The accounts are no part of the config hash: a running lab gets them anew,
+        // in case they changed while no engine answered `rjup user`.
+        container::sync_accounts_if_changed(engine, &running.id, &desired, state).await?;
     }
     state.set_port(port)?;
     let fingerprint = tls.as_ref().map(|t| t.fingerprint()).transpose()?;
@@ -280,6 +286,7 @@ async fn converge_service(
         printer.warn("`gpus` is not carried to a Swarm service (Swarm gives GPUs only as generic resources a node advertises); the lab runs without them");
     }
     let cookie_secret = state.cookie_secret()?;
+    let accounts = state.accounts()?.lab_file();
     let nodes = engine.node_addresses().await?;
     let lab_host = engine.lab_host().await;
     let tls = certificate::for_lab_on(spec, state, Some(&lab_host), printer, &nodes)?;
@@ -292,6 +299,7 @@ async fn converge_service(
         hashed_password,
         cookie_secret: &cookie_secret,
         tls: tls.as_ref(),
+        accounts: &accounts,
         rootless: false,
         podman: false,
     })?;
