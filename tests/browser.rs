@@ -24,16 +24,7 @@ pub struct Login {
 }
 
 impl Login {
-    /// The lab's owner on today's password-only login page.
-    pub fn owner(password: &str) -> Login {
-        Login {
-            username: None,
-            password: password.to_string(),
-        }
-    }
-
     /// A named account, for the login page with `username` and `password` fields.
-    // Named accounts are not merged yet; the collaboration test switches to them then.
     pub fn named(username: &str, password: &str) -> Login {
         Login {
             username: Some(username.to_string()),
