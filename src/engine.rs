@@ -76,13 +76,14 @@ pub enum Builder {
     /// BuildKit: parallel stages and `RUN --mount=type=cache`, so package downloads
     /// outlive the layers that used them.
     BuildKit,
-    /// The classic builder (Docker's v1, or buildah behind Podman's API): one step after
-    /// another, no cache mounts.
+    /// buildah behind Podman's API: one step after another, with cache mounts.
+    Buildah,
+    /// Docker's classic builder: one step after another, no cache mounts.
     Classic,
 }
 
 impl Builder {
-    fn of(version: &SystemVersion) -> Builder {
+    fn of(version: &SystemVersion, upgradable: bool) -> Builder {
         let podman = version
             .components
             .iter()
@@ -94,10 +95,10 @@ impl Builder {
             major.parse::<u32>().unwrap_or(0),
             minor.parse::<u32>().unwrap_or(0),
         ) >= (1, 39);
-        if recent && !podman {
-            Builder::BuildKit
-        } else {
-            Builder::Classic
+        match (podman, recent && upgradable) {
+            (true, _) => Builder::Buildah,
+            (false, true) => Builder::BuildKit,
+            (false, false) => Builder::Classic,
         }
     }
 }
@@ -247,21 +248,18 @@ impl Engine {
     }
 
     /// Which builder this engine offers rjup, asked once per build: BuildKit needs an
-    /// engine that runs it (Docker since API 1.39; Podman's API takes only the classic
-    /// form, which buildah runs) and a connection that can carry its session, which
-    /// rjup's ssh and TLS transports cannot (they do not upgrade connections).
+    /// engine that runs it (Docker since API 1.39) and a connection that can carry its
+    /// session, which rjup's ssh and TLS transports cannot (they do not upgrade
+    /// connections). Podman's API builds with buildah, which takes cache mounts too.
     pub async fn builder(&self) -> anyhow::Result<Builder> {
         let (scheme, _) = self.endpoint.host.split_once("://").unwrap_or(("", ""));
         let upgradable = scheme == "unix" || (scheme == "tcp" && self.endpoint.tls.is_none());
-        if !upgradable {
-            return Ok(Builder::Classic);
-        }
         let version = self
             .docker
             .version()
             .await
             .map_err(|e| engine_error(e, "asking the engine for its version"))?;
-        Ok(Builder::of(&version))
+        Ok(Builder::of(&version, upgradable))
     }
 
     /// Builds `context` into `tag` with step progress; returns the image id.
@@ -290,7 +288,8 @@ impl Engine {
                     .version(BuilderVersion::BuilderBuildKit)
                     .session(&session);
             }
-            Builder::Classic => options = options.nocache(flags.no_cache),
+            // buildah keeps its cache mounts under `nocache` (checked on Podman 4.3).
+            Builder::Buildah | Builder::Classic => options = options.nocache(flags.no_cache),
         }
         if flags.pull {
             options = options.pull("true");
@@ -712,6 +711,34 @@ pub fn docker_message(e: &DockerError) -> String {
 mod tests {
     use super::*;
     use bollard::models::{PortSummary, PortSummaryTypeEnum};
+
+    #[test]
+    fn builder_follows_the_engine_and_the_connection() {
+        let version = |api: &str, component: &str| SystemVersion {
+            api_version: Some(api.into()),
+            components: Some(vec![bollard::models::SystemVersionComponents {
+                name: component.into(),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        };
+        assert_eq!(
+            Builder::of(&version("1.41", "Engine"), true),
+            Builder::BuildKit
+        );
+        assert_eq!(
+            Builder::of(&version("1.41", "Engine"), false),
+            Builder::Classic
+        );
+        assert_eq!(
+            Builder::of(&version("1.38", "Engine"), true),
+            Builder::Classic
+        );
+        assert_eq!(
+            Builder::of(&version("1.41", "Podman Engine"), true),
+            Builder::Buildah
+        );
+    }
 
     #[test]
     fn rootless_engines_and_ignored_pids_limits_are_told_by_info() {

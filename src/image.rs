@@ -38,9 +38,9 @@ pub enum ImagePlan {
     Build {
         tag: String,
         base: String,
-        /// For BuildKit, with cache mounts; the tag is this context's hash.
+        /// With cache mounts, for BuildKit and buildah; the tag is this context's hash.
         context: Vec<u8>,
-        /// The same image for a classic builder, without cache mounts.
+        /// The same image for Docker's classic builder, without cache mounts.
         classic_context: Vec<u8>,
         /// The project files that went in, for telling the user.
         used: Vec<String>,
@@ -364,7 +364,7 @@ pub async fn ensure(
             };
             let builder = engine.builder().await?;
             let context = match builder {
-                Builder::BuildKit => context,
+                Builder::BuildKit | Builder::Buildah => context,
                 Builder::Classic => classic_context,
             };
             engine
