@@ -203,6 +203,10 @@ impl Build {
             entry.failed |= !v.error.is_empty();
             let show = v.started.is_some() && !entry.shown && !entry.step.is_empty();
             entry.shown |= show;
+            // BuildKit's own work can fail too (a base it cannot resolve): name it as is.
+            if entry.failed && entry.step.is_empty() {
+                entry.step = v.name.clone();
+            }
             if v.completed.is_some() {
                 self.running.retain(|d| d != &v.digest);
             } else if v.started.is_some() && !self.running.contains(&v.digest) {
@@ -540,7 +544,7 @@ mod tests {
         let vertex = |digest: &str, name: &str, error: &str| V {
             digest: digest.into(),
             name: name.into(),
-            started: started.clone(),
+            started,
             error: error.into(),
             ..Default::default()
         };
