@@ -235,9 +235,22 @@ RUN python3 -m venv /opt/lab && /opt/lab/bin/pip install --no-cache-dir --quiet 
 """
 
 
+def cold():
+    """Drops the engine's BuildKit cache (layers and cache mounts alike), so the next
+    build starts from nothing but the base image, which stays present for both sides."""
+    sh("docker", "builder", "prune", "--all", "--force")
+
+
+def base_present():
+    if sh("docker", "image", "inspect", "python:3.13-slim", check=False).returncode != 0:
+        sh("docker", "pull", "python:3.13-slim")
+
+
 def p4_cold_build(rounds):
-    """The default lab image built with rjup (uv), no layer cache, against a plain
-    `pip install jupyterlab` Dockerfile on the same base, no layer cache."""
+    """The default lab image built with rjup (BuildKit, uv), against a plain
+    `pip install jupyterlab` Dockerfile on the same base (`docker build`, no layer cache).
+    Alternating, with the builder cache pruned before every run and the base present."""
+    base_present()
     p = Project("bench-cold")
     ctx = tempfile.mkdtemp(prefix="rjup-bench-pip-")
     with open(os.path.join(ctx, "Dockerfile"), "w") as f:
@@ -245,13 +258,87 @@ def p4_cold_build(rounds):
     try:
         a, b = [], []
         for _ in range(rounds):
+            cold()
             a.append(timed(lambda: p.rjup("build", "--no-cache")))
+            cold()
             b.append(timed(lambda: sh("docker", "build", "--no-cache", "-q", "-t", "rjup-bench/pip-baseline", ctx)))
+        EXTRA["P4"] = ("rjup (BuildKit) and `docker build` of the pip Dockerfile alternate, each run after "
+                       "`docker builder prune --all --force` and with python:3.13-slim present; rjup's image "
+                       "includes the tools stage (git, wget, curl, unzip, bzip2, gcc), the baseline only JupyterLab")
         return a, b
     finally:
         p.close()
         shutil.rmtree(ctx, ignore_errors=True)
         sh("docker", "rmi", "rjup-bench/pip-baseline", check=False)
+
+
+# P4c's one small package, in no JupyterLab dependency: a pure-Python wheel of ~35 KB.
+P4C_FIRST = "tabulate==0.9.0\n"
+P4C_ADDED = "tabulate==0.9.0\ntoolz==1.0.0\n"
+
+
+def docker0_tx():
+    """Bytes the host has sent into the default bridge: what build steps received from
+    the network (BuildKit's steps use that bridge). Other containers' traffic counts too,
+    so it is an upper bound; the smallest of the rounds is reported."""
+    with open("/sys/class/net/docker0/statistics/tx_bytes") as f:
+        return int(f.read())
+
+
+def p4c_add_one_package(rounds):
+    """After a first build, one package added to requirements.txt, then `rjup up` until
+    the login page answers; against the same with pip, no cache (`docker build
+    --no-cache` of a pip Dockerfile with both packages, then `docker run`)."""
+    base_present()
+    p = Project("bench-addone")
+    ctx = tempfile.mkdtemp(prefix="rjup-bench-pip-")
+    port = free_port()
+    downloaded = []
+    try:
+        a, b = [], []
+        for _ in range(rounds):
+            # Each round from nothing, so the added package is in no cache: the first
+            # build fills the caches, and only the timed rebuild can fetch the new one.
+            images = sh("docker", "images", "-q", "rjup/bench-addone").stdout.split()
+            if images:
+                sh("docker", "image", "rm", "-f", *set(images))
+            if not SMOKE:
+                cold()
+            with open(os.path.join(p.dir, "requirements.txt"), "w") as f:
+                f.write(P4C_FIRST)
+            p.rjup("build")
+            with open(os.path.join(p.dir, "requirements.txt"), "w") as f:
+                f.write(P4C_ADDED)
+            before = docker0_tx()
+
+            def rjup_up():
+                out = p.up()
+                poll_login(p.port)
+                EXTRA.setdefault("P4c-uv", [l.strip() for l in out.stderr.splitlines() if l.strip().startswith("Prepared ")])
+            a.append(timed(rjup_up))
+            downloaded.append(docker0_tx() - before)
+            p.rjup("down")
+            # The pip side: the same two packages in a pip Dockerfile, no cache.
+            with open(os.path.join(ctx, "Dockerfile"), "w") as f:
+                f.write(PIP_DOCKERFILE + 'RUN /opt/lab/bin/pip install --no-cache-dir --quiet tabulate==0.9.0 toolz==1.0.0\n'
+                        'CMD ["/opt/lab/bin/jupyter", "lab", "--ip=0.0.0.0", "--allow-root", "--IdentityProvider.token=x"]\n')
+
+            def pip_up():
+                sh("docker", "build", "--no-cache", "-q", "-t", "rjup-bench/pip-addone", ctx)
+                sh("docker", "run", "-d", "--name", "rjup-bench-pip-addone", "-p", f"127.0.0.1:{port}:8888", "rjup-bench/pip-addone")
+                poll_login(port)
+            b.append(timed(pip_up))
+            sh("docker", "rm", "-f", "rjup-bench-pip-addone", check=False)
+        uv = EXTRA.pop("P4c-uv", [])
+        EXTRA["P4c"] = (f"the rebuild downloaded {min(downloaded) / 1024:.0f} KiB (least of {len(downloaded)} rounds; bytes "
+                        f"sent into the docker0 bridge while `rjup up` ran, an upper bound), and uv said "
+                        f"{'; '.join(uv) or 'nothing was prepared'} (its count of packages fetched or built)")
+        return a, b
+    finally:
+        p.close()
+        shutil.rmtree(ctx, ignore_errors=True)
+        sh("docker", "rm", "-f", "rjup-bench-pip-addone", check=False)
+        sh("docker", "rmi", "rjup-bench/pip-addone", check=False)
 
 
 def p6_hashing(rounds):
@@ -642,11 +729,12 @@ def p13_collaboration_warm(rounds):
         off.close()
 
 
-SLOW_ROUNDS = {"P3": 3, "P4": 3, "P9": 3}
+SLOW_ROUNDS = {"P3": 3, "P4": 3, "P4c": 3, "P9": 3}
 DATA_BYTES = 1 << 30
 LABS = 20
 ACCOUNTS = 50
 EXTRA = {}
+SMOKE = False  # a smoke run keeps the caches: P4c then checks its path, not its numbers
 ENGINES = {}  # engine name -> version, for the run's line in BENCHMARKS.md
 
 FIGURES = {
@@ -654,6 +742,8 @@ FIGURES = {
     "P2": ("no-op `rjup up` on a running, unchanged lab", p2_noop, "s", None, "< 50 ms"),
     "P3": ("`rjup up` from scratch (no layer cache) with 1 GiB of data files", p3_project_size, "s", "the same, empty project", "<= 1.1x, context <= 1 MiB"),
     "P4": ("cold build of the default lab image (uv)", p4_cold_build, "s", "plain `pip install jupyterlab` Dockerfile, same base", "<= 0.6x"),
+    "P4c": ("after a first build, one package added to requirements.txt: `rjup up` to login page", p4c_add_one_package, "s",
+            "pip, no cache: `docker build --no-cache` of a pip Dockerfile with the package, `docker run`, to login page", "<= 0.25x"),
     "P5": ("`rjup --version` wall time | peak RSS of `rjup up` (MiB)", p5_cli, "s", None, "< 10 ms | < 30 MiB"),
     "P6": ("argon2 hash with Jupyter's parameters", p6_hashing, "s", None, "< 100 ms"),
     "P7": ("`rjup ls` with 20 labs running", p7_many_labs, "s", None, "< 0.3 s"),
@@ -694,11 +784,12 @@ def main():
     ap.add_argument("--smoke", action="store_true", help="one round, no BENCHMARKS.md")
     args = ap.parse_args()
     rounds = 1 if args.smoke else args.rounds
-    chosen = [f.upper() for f in args.figures] or list(FIGURES)
+    chosen = [f.upper().replace("C", "c") for f in args.figures] or list(FIGURES)
     unknown = [f for f in chosen if f not in FIGURES]
     if unknown:
         ap.error(f"no figure {', '.join(unknown)}; there are {', '.join(FIGURES)}")
-    global DATA_BYTES, LABS, ACCOUNTS
+    global DATA_BYTES, LABS, ACCOUNTS, SMOKE
+    SMOKE = args.smoke
     if args.smoke:
         # Small enough for CI: every code path runs once, no number is judged.
         DATA_BYTES, LABS, ACCOUNTS = 64 << 20, 2, 3
@@ -754,6 +845,8 @@ def verdict(r):
         return "yes" if r["ratio"] <= 1.10 and "KiB" in EXTRA.get("P3", "MiB") else "no"
     if key == "P4":
         return "yes" if r["ratio"] <= 0.60 else "no"
+    if key == "P4c":
+        return "yes" if r["ratio"] <= 0.25 else "no"
     if key == "P5":
         return "yes" if ma < 0.010 and r["second"][0] < 30 else "no"
     if key == "P6":
@@ -776,15 +869,21 @@ def verdict(r):
 # What was measured when a target was missed, and what would fix it; printed only then.
 WHY_MISSED = {
     "P4": (
-        "uv itself is faster than pip here: inside the build step, bootstrapping uv and "
-        "installing and byte-compiling JupyterLab takes about 12 s against pip's 15 s. But "
-        "a cold build is dominated by what neither tool controls: downloading ~90 wheels and "
-        "the legacy builder committing a ~230 MB layer, which took about 11 s for the "
-        "uv-built layer against 4.5 s for pip's on this machine (same size and file count; "
-        "the cause was not found). The target needs a persistent download cache, i.e. "
-        "BuildKit cache mounts (`RUN --mount=type=cache`), which the Docker 20.10 API "
-        "builder rjup drives does not offer; with BuildKit (bollard's `buildkit` feature, "
-        "Docker 23+), a warm uv cache would make rebuilds download nothing."
+        "The cold build now carries repo2docker's tools (git, wget, curl, unzip, bzip2, "
+        "gcc: 50 Debian packages, 8,100 files), which the pip baseline does not install. "
+        "BuildKit builds them in a stage of their own while uv installs JupyterLab in "
+        "another, but theirs is the longer stage. Per step, from BuildKit's vertex times in "
+        "one cold build (before dpkg ran without fsync): the tools stage 21.8 s, against "
+        "11.3 s for the JupyterLab stage (5.1 s bootstrapping uv with pip, 6.3 s for uv to "
+        "fetch and install 90 packages); then 3.1 s copying the environment into the final "
+        "stage and 3.7 s exporting the image. In a plain container, installing the tools "
+        "took 3.4 s for apt's lists, 3.0 s downloading and 22.5 s unpacking, 13.5 s with "
+        "`--force-unsafe-io`, which the image now uses. The machine was shared and loaded "
+        "(load average 5 to 7 on 2 cores): the same cold build took 18.6 s to 58.3 s "
+        "within this run, so the old run's 1.34x against an independent 0.85x is within "
+        "that noise; both used Docker's classic builder, on which pruning the builder cache "
+        "changes nothing. Below 0.6x needs the tools off the cold path (a tools layer made "
+        "once per base image, or fewer tools by default)."
     ),
     "P10": (
         "Most of the gap was two slow Podman answers rjup asked for one after the other on "
@@ -823,10 +922,10 @@ def read_markdown():
             runs[int(m[1])] = m[2]
         elif m := re.match(r"^- (date|machine|Docker|rounds|reproduce): (.*)$", line):
             old[m[1]] = m[2]
-        elif re.match(r"^\| P\d+ \|", line):
+        elif re.match(r"^\| P\d+c? \|", line):
             cells = cells_of(line)
             rows[cells[0]] = cells
-        elif m := re.match(r"^(P\d+): (.*)$", line):
+        elif m := re.match(r"^(P\d+c?): (.*)$", line):
             notes[m[1]] = line
     if old and not runs:
         runs[1] = f"{old.get('date', '?')}, {old.get('reproduce', '?')}; {old.get('machine', '?')}; Docker {old.get('Docker', '?')}"

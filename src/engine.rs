@@ -7,13 +7,13 @@ use anyhow::Context;
 use bollard::errors::Error as DockerError;
 use bollard::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerSummary,
-    SystemInfo, SystemInfoCgroupDriverEnum,
+    SystemInfo, SystemInfoCgroupDriverEnum, SystemVersion,
 };
 use bollard::query_parameters::{
-    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
-    ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    RenameContainerOptionsBuilder, StartContainerOptions, StopContainerOptionsBuilder,
-    UploadToContainerOptionsBuilder,
+    BuildImageOptionsBuilder, BuilderVersion, CreateContainerOptionsBuilder,
+    CreateImageOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, RenameContainerOptionsBuilder, StartContainerOptions,
+    StopContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures_util::{Stream, StreamExt};
@@ -75,9 +75,45 @@ impl Flavour {
     }
 }
 
+/// The build argument whose new value reruns every step under BuildKit (`--no-cache`).
+pub const FRESH_ARG: &str = "RJUP_FRESH";
+
+/// How the engine builds images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builder {
+    /// BuildKit: parallel stages and `RUN --mount=type=cache`, so package downloads
+    /// outlive the layers that used them.
+    BuildKit,
+    /// buildah behind Podman's API: one step after another, with cache mounts.
+    Buildah,
+    /// Docker's classic builder: one step after another, no cache mounts.
+    Classic,
+}
+
+impl Builder {
+    fn of(version: &SystemVersion, upgradable: bool) -> Builder {
+        let podman = version
+            .components
+            .iter()
+            .flatten()
+            .any(|c| c.name.to_ascii_lowercase().contains("podman"));
+        let api = version.api_version.as_deref().unwrap_or("0.0");
+        let (major, minor) = api.split_once('.').unwrap_or((api, "0"));
+        let recent = (
+            major.parse::<u32>().unwrap_or(0),
+            minor.parse::<u32>().unwrap_or(0),
+        ) >= (1, 39);
+        match (podman, recent && upgradable) {
+            (true, _) => Builder::Buildah,
+            (false, true) => Builder::BuildKit,
+            (false, false) => Builder::Classic,
+        }
+    }
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct BuildFlags {
-    /// Build every step anew, ignoring the layer cache.
+    /// Build every step anew, ignoring the layer cache (the package caches stay).
     pub no_cache: bool,
     /// Pull a newer base image if there is one.
     pub pull: bool,
@@ -219,25 +255,54 @@ impl Engine {
         })
     }
 
+    /// Which builder this engine offers rjup, asked once per build: BuildKit needs an
+    /// engine that runs it (Docker since API 1.39) and a connection that can carry its
+    /// session, which rjup's ssh and TLS transports cannot (they do not upgrade
+    /// connections). Podman's API builds with buildah, which takes cache mounts too.
+    pub async fn builder(&self) -> anyhow::Result<Builder> {
+        let (scheme, _) = self.endpoint.host.split_once("://").unwrap_or(("", ""));
+        let upgradable = scheme == "unix" || (scheme == "tcp" && self.endpoint.tls.is_none());
+        let version = self
+            .docker
+            .version()
+            .await
+            .map_err(|e| engine_error(e, "asking the engine for its version"))?;
+        Ok(Builder::of(&version, upgradable))
+    }
+
     /// Builds `context` into `tag` with step progress; returns the image id.
     pub async fn build(
         &self,
         tag: &str,
         context: Vec<u8>,
+        builder: Builder,
         flags: BuildFlags,
         printer: Printer,
     ) -> anyhow::Result<String> {
-        let proxies = proxy_variables();
+        let mut args = proxy_variables();
         let mut options = BuildImageOptionsBuilder::new()
             .t(tag)
             .rm(true)
-            .forcerm(true)
-            .nocache(flags.no_cache)
-            .buildargs(&proxies);
+            .forcerm(true);
+        let session = format!("rjup-{}", hex::encode(crate::state::random_bytes::<16>()?));
+        match builder {
+            // BuildKit's `nocache` would drop the package caches with the layers; a new
+            // value of an argument every RUN sees reruns them and keeps the caches.
+            Builder::BuildKit => {
+                if flags.no_cache {
+                    args.insert(FRESH_ARG.to_string(), session.clone());
+                }
+                options = options
+                    .version(BuilderVersion::BuilderBuildKit)
+                    .session(&session);
+            }
+            // buildah keeps its cache mounts under `nocache` (checked on Podman 4.3).
+            Builder::Buildah | Builder::Classic => options = options.nocache(flags.no_cache),
+        }
         if flags.pull {
             options = options.pull("true");
         }
-        let options = options.build();
+        let options = options.buildargs(&args).build();
         let mut report = progress::Build::new(tag, context.len(), printer);
         let mut stream =
             self.docker
@@ -654,6 +719,34 @@ pub fn docker_message(e: &DockerError) -> String {
 mod tests {
     use super::*;
     use bollard::models::{PortSummary, PortSummaryTypeEnum};
+
+    #[test]
+    fn builder_follows_the_engine_and_the_connection() {
+        let version = |api: &str, component: &str| SystemVersion {
+            api_version: Some(api.into()),
+            components: Some(vec![bollard::models::SystemVersionComponents {
+                name: component.into(),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        };
+        assert_eq!(
+            Builder::of(&version("1.41", "Engine"), true),
+            Builder::BuildKit
+        );
+        assert_eq!(
+            Builder::of(&version("1.41", "Engine"), false),
+            Builder::Classic
+        );
+        assert_eq!(
+            Builder::of(&version("1.38", "Engine"), true),
+            Builder::Classic
+        );
+        assert_eq!(
+            Builder::of(&version("1.41", "Podman Engine"), true),
+            Builder::Buildah
+        );
+    }
 
     #[test]
     fn rootless_engines_and_ignored_pids_limits_are_told_by_info() {

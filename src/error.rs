@@ -553,6 +553,7 @@ pub fn build_hint(report: &str) -> &'static str {
         ("postBuild", "fix postBuild, which runs in the image as the lab user, in its home directory and without the project's files"),
         ("/opt/rjup/start", "fix start, which must end with `exec \"$@\"`"),
         ("update-ca-certificates", "check the files `build.ca_certificates` in rjup.yaml names: each must be a PEM certificate"),
+        ("bzip2 gcc", "the base image must be Debian-based (apt-get) and the engine must reach its Debian mirrors, for the tools every lab image gets"),
         ("apt-get", "check the packages in apt.txt and `build.apt`: each must be a Debian package of the base image's release"),
         ("mamba", "check environment.yml: a package or version conda could not find, or a `build.base` without conda"),
         ("/opt/rjup/requirements.txt", "check requirements.txt (or the file `build.requirements` names): a package or version uv could not find or build"),
@@ -607,6 +608,7 @@ mod tests {
             hint("Step 9/12 : RUN cd /home/lab && /opt/rjup/postBuild").contains("fix postBuild")
         );
         assert!(hint("Step 3/9 : RUN apt-get update -qq && apt-get install").contains("apt.txt"));
+        assert!(hint("Step 1/1 : RUN apt-get update -qq && apt-get install -y git wget curl unzip bzip2 gcc libc6-dev").contains("Debian mirrors"));
         assert!(hint("STEP 8/9: RUN uv pip install --quiet --python /opt/lab/bin/python -r /opt/rjup/requirements.txt").contains("requirements.txt"));
         assert!(hint("Step 8/9 : RUN cd /opt/rjup/project && UV_PROJECT_ENVIRONMENT=/opt/lab uv sync --frozen").contains("uv.lock"));
         assert!(

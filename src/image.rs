@@ -4,7 +4,7 @@
 use sha2::{Digest, Sha256};
 
 use crate::archive::{Archive, Owner, ROOT};
-use crate::engine::{BuildFlags, Engine};
+use crate::engine::{BuildFlags, Builder, Engine};
 use crate::environment::{EnvFile, Environment};
 use crate::lock::Lock;
 use crate::printer::Printer;
@@ -38,7 +38,10 @@ pub enum ImagePlan {
     Build {
         tag: String,
         base: String,
+        /// With cache mounts, for BuildKit and buildah; the tag is this context's hash.
         context: Vec<u8>,
+        /// The same image for Docker's classic builder, without cache mounts.
+        classic_context: Vec<u8>,
         /// The project files that went in, for telling the user.
         used: Vec<String>,
         /// The file that chose `base` (runtime.txt), when rjup.yaml did not.
@@ -71,15 +74,25 @@ fn plan_build(name: &str, owner: Owner, build: &BuildSpec) -> ImagePlan {
         .lock
         .as_ref()
         .map_or(build.base.as_str(), |l| l.base.as_str());
-    let mut files = context_files(build);
+    let files = context_files(build);
     let blocks = Blocks::for_build(build);
-    let dockerfile = render_dockerfile(base, owner.uid, owner.gid, &blocks);
-    files.insert(0, ("Dockerfile".to_string(), dockerfile.into_bytes()));
-    let (hash, context) = hashed_archive(&files);
+    // Cache mounts change how the image is built, not what is in it: one tag for both.
+    let with = |blocks: &Blocks| {
+        let dockerfile = render_dockerfile(base, owner.uid, owner.gid, blocks);
+        let mut files = files.clone();
+        files.insert(0, ("Dockerfile".to_string(), dockerfile.into_bytes()));
+        hashed_archive(&files)
+    };
+    let (hash, context) = with(&blocks);
+    let (_, classic_context) = with(&Blocks {
+        classic: true,
+        ..blocks
+    });
     ImagePlan::Build {
         tag: format!("rjup/{name}:{}", &hash[..12]),
         base: base.to_string(),
         context,
+        classic_context,
         used: files_used(build),
         base_from: build.environment.runtime_txt.clone(),
     }
@@ -189,6 +202,10 @@ pub struct Blocks {
     pub packages: bool,
     pub post_build: bool,
     pub start: bool,
+    /// postBuild builds JupyterLab extensions, so the image gets Node.js.
+    pub node: bool,
+    /// For a builder without cache mounts.
+    pub classic: bool,
 }
 
 impl Blocks {
@@ -206,6 +223,8 @@ impl Blocks {
             packages: lock.is_none() && !build.packages.is_empty(),
             post_build: env.post_build.is_some(),
             start: env.start.is_some(),
+            node: env.post_build.as_ref().is_some_and(needs_node),
+            classic: false,
         }
     }
 
@@ -221,9 +240,38 @@ impl Blocks {
             "packages" => self.packages,
             "post_build" => self.post_build,
             "start" => self.start,
+            "classic" => self.classic,
             other => panic!("the Dockerfile template has an unknown block {other:?}"),
         }
     }
+}
+
+/// Debian's downloads and lists, kept by the engine; `locked` because apt allows one
+/// user at a time. Debian images' `docker-clean` would empty the cache after each install.
+const CACHE_APT: &str = "--mount=type=cache,id=rjup-apt-cache,target=/var/cache/apt,sharing=locked \\\n    --mount=type=cache,id=rjup-apt-lists,target=/var/lib/apt,sharing=locked \\\n    rm -f /etc/apt/apt.conf.d/docker-clean && ";
+
+/// uv's and pip's downloads, in a place of their own: HOME changes between stages.
+const CACHE_UV: &str = "--mount=type=cache,id=rjup-python,target=/var/cache/rjup \\\n    export UV_CACHE_DIR=/var/cache/rjup/uv PIP_CACHE_DIR=/var/cache/rjup/pip && ";
+
+/// Whether a postBuild script uses Node.js: JupyterLab extensions are built with it
+/// (`jupyter labextension`, `jupyter lab build`, jlpm, npm, yarn, node itself).
+fn needs_node(post_build: &EnvFile) -> bool {
+    let text = String::from_utf8_lossy(&post_build.contents);
+    let words: Vec<&str> = text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    const NODE_WORDS: &[&str] = &[
+        "labextension",
+        "jlpm",
+        "npm",
+        "npx",
+        "node",
+        "nodejs",
+        "yarn",
+    ];
+    words.iter().any(|w| NODE_WORDS.contains(w))
+        || words.windows(2).any(|pair| pair == ["lab", "build"])
 }
 
 pub fn render_dockerfile(base: &str, uid: u32, gid: u32, blocks: &Blocks) -> String {
@@ -248,13 +296,22 @@ pub fn render_dockerfile(base: &str, uid: u32, gid: u32, blocks: &Blocks) -> Str
         }
     }
     let lab_flags = if blocks.locked { "--no-deps" } else { "" };
-    out.replace(
-        " {{LAB_FLAGS}}",
-        &format!("{}{lab_flags}", if lab_flags.is_empty() { "" } else { " " }),
-    )
-    .replace("{{BASE}}", base)
-    .replace("{{UID}}", &uid.to_string())
-    .replace("{{GID}}", &gid.to_string())
+    let (cache_apt, cache_uv, apt_clean) = if blocks.classic {
+        ("", "", " \\\n && rm -rf /var/lib/apt/lists/*")
+    } else {
+        (CACHE_APT, CACHE_UV, "")
+    };
+    out.replace("{{CACHE_APT}}", cache_apt)
+        .replace("{{CACHE_UV}}", cache_uv)
+        .replace("{{APT_CLEAN}}", apt_clean)
+        .replace("{{NODE}}", if blocks.node { " nodejs npm" } else { "" })
+        .replace(
+            " {{LAB_FLAGS}}",
+            &format!("{}{lab_flags}", if lab_flags.is_empty() { "" } else { " " }),
+        )
+        .replace("{{BASE}}", base)
+        .replace("{{UID}}", &uid.to_string())
+        .replace("{{GID}}", &gid.to_string())
 }
 
 /// The image's id, pulling or building it only when it is not there (or when asked).
@@ -274,6 +331,7 @@ pub async fn ensure(
             tag,
             base,
             context,
+            classic_context,
             used,
             base_from,
         } => {
@@ -304,7 +362,14 @@ pub async fn ensure(
                 pull: false,
                 ..flags
             };
-            engine.build(tag, context.clone(), flags, printer).await
+            let builder = engine.builder().await?;
+            let context = match builder {
+                Builder::BuildKit | Builder::Buildah => context,
+                Builder::Classic => classic_context,
+            };
+            engine
+                .build(tag, context.clone(), builder, flags, printer)
+                .await
         }
     }
 }
@@ -391,12 +456,13 @@ mod tests {
     #[test]
     fn dockerfile_renders_base_owner_and_only_the_blocks_asked_for() {
         let d = render_dockerfile("python:3.12-slim", 1500, 1600, &Blocks::default());
-        assert!(d.contains("FROM python:3.12-slim\n"));
+        assert!(d.contains("FROM python:3.12-slim AS base\n"));
         assert!(d.contains("--uid 1500 --gid 1600"));
         assert!(d.contains("USER 1500:1600\n"));
         assert!(!d.contains("{{"), "unrendered field left in:\n{d}");
         assert!(
-            !d.contains("RUN apt-get")
+            !d.contains("/opt/rjup/apt.txt")
+                && !d.contains("nodejs")
                 && !d.contains("COPY project/postBuild")
                 && !d.contains("ENTRYPOINT [")
         );
@@ -414,6 +480,98 @@ mod tests {
                 && d.contains("/opt/rjup/postBuild")
                 && d.contains("ENTRYPOINT [\"/opt/rjup/start\"]")
         );
+    }
+
+    #[test]
+    fn buildkit_gets_cache_mounts_and_a_classic_builder_a_plain_dockerfile() {
+        let d = render_dockerfile(
+            "x",
+            1,
+            1,
+            &Blocks {
+                apt: true,
+                requirements: true,
+                ..Blocks::default()
+            },
+        );
+        assert_eq!(
+            d.matches("--mount=type=cache,id=rjup-apt-lists").count(),
+            2,
+            "{d}"
+        );
+        assert_eq!(
+            d.matches("--mount=type=cache,id=rjup-python").count(),
+            3,
+            "{d}"
+        );
+        assert!(d.contains("rm -f /etc/apt/apt.conf.d/docker-clean") && !d.contains("UV_NO_CACHE"));
+        assert!(
+            !d.contains("rm -rf /var/lib/apt/lists"),
+            "the lists are the cache:\n{d}"
+        );
+        let classic = Blocks {
+            apt: true,
+            requirements: true,
+            classic: true,
+            ..Blocks::default()
+        };
+        let c = render_dockerfile("x", 1, 1, &classic);
+        assert!(!c.contains("--mount") && !c.contains("docker-clean"), "{c}");
+        assert!(
+            c.contains("UV_NO_CACHE=1") && c.matches("rm -rf /var/lib/apt/lists/*").count() == 2
+        );
+        for tool in ["git", "wget", "curl", "unzip", "bzip2", "gcc"] {
+            assert!(c.contains(&format!(" {tool} ")), "{tool} missing:\n{c}");
+        }
+    }
+
+    #[test]
+    fn both_builders_get_the_same_tag() {
+        let mut s = spec();
+        build_mut(&mut s).environment.apt = vec!["jq".into()];
+        let ImagePlan::Build {
+            context,
+            classic_context,
+            tag,
+            ..
+        } = plan_of(&s)
+        else {
+            panic!()
+        };
+        assert_ne!(context, classic_context);
+        assert!(tag.starts_with("rjup/demo:"));
+    }
+
+    #[test]
+    fn node_comes_only_with_a_post_build_that_uses_it() {
+        let uses = |script: &str| {
+            needs_node(&EnvFile {
+                shown: "postBuild".into(),
+                contents: script.as_bytes().to_vec(),
+            })
+        };
+        for yes in [
+            "jupyter labextension install @x/y",
+            "jlpm install\n",
+            "npm ci",
+            "node --version",
+            "jupyter lab build --minimize=False",
+            "cd ext && yarn",
+        ] {
+            assert!(uses(yes), "{yes}");
+        }
+        for no in [
+            "pip install nodeenv",
+            "wget https://x/y.zip && unzip y.zip",
+            "echo nodes",
+            "jupyter lab --version",
+        ] {
+            assert!(!uses(no), "{no}");
+        }
+        let mut s = spec();
+        build_mut(&mut s).environment.post_build =
+            file("postBuild", "jupyter labextension develop .\n");
+        assert!(dockerfile(&plan_of(&s)).contains("nodejs npm"));
     }
 
     #[test]
@@ -510,7 +668,7 @@ mod tests {
         });
         let p = plan_of(&s);
         let d = dockerfile(&p);
-        assert!(d.contains("FROM python@sha256:abc\n"), "{d}");
+        assert!(d.contains("FROM python@sha256:abc AS base\n"), "{d}");
         assert!(
             d.contains("--no-deps -r /opt/rjup/lab-requirements.txt"),
             "{d}"

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use bollard::models::{BuildInfo, CreateImageInfo};
+use bollard::moby::buildkit::v1::StatusResponse;
+use bollard::models::{BuildInfo, BuildInfoAux, CreateImageInfo};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::printer::Printer;
@@ -92,6 +93,22 @@ pub struct Build {
     bar: Option<ProgressBar>,
     step: String,
     output: Vec<String>,
+    /// BuildKit's steps by vertex digest: it runs stages at once and interleaves their
+    /// output, in chunks that split lines anywhere.
+    vertexes: HashMap<String, Vertex>,
+    /// Digests of the BuildKit steps started and not finished, oldest first.
+    running: Vec<String>,
+}
+
+#[derive(Default)]
+struct Vertex {
+    /// `Step 3/4 : RUN ...`, as the classic builder names it; empty for BuildKit's own
+    /// work (loading the context, exporting the image).
+    step: String,
+    lines: Vec<String>,
+    partial: String,
+    shown: bool,
+    failed: bool,
 }
 
 impl Build {
@@ -114,10 +131,15 @@ impl Build {
             bar,
             step: String::new(),
             output: Vec::new(),
+            vertexes: HashMap::new(),
+            running: Vec::new(),
         }
     }
 
     pub fn update(&mut self, info: &BuildInfo) {
+        if let Some(BuildInfoAux::BuildKit(status)) = &info.aux {
+            return self.update_buildkit(status);
+        }
         let Some(text) = info.stream.as_deref() else {
             return;
         };
@@ -127,17 +149,9 @@ impl Build {
             if let Some((n, total, what)) = parse_step(line) {
                 self.step = line.to_string();
                 self.output.clear();
-                match &self.bar {
-                    Some(bar) => {
-                        bar.set_length(total);
-                        bar.set_position(n - 1);
-                        bar.set_message(one_line(what, 200));
-                    }
-                    None => self
-                        .printer
-                        .say(format!("  Step {n}/{total} : {}", one_line(what, 100))),
-                }
+                self.show_step(n, total, what);
             } else {
+                self.echo_summary(line);
                 self.output.push(line.to_string());
                 // The whole step goes to the log on failure; this bounds a runaway one.
                 if self.output.len() > MAX_STEP_LINES {
@@ -147,9 +161,109 @@ impl Build {
         }
     }
 
+    fn show_step(&self, n: u64, total: u64, what: &str) {
+        match &self.bar {
+            Some(bar) => {
+                bar.set_length(total);
+                bar.set_position(n.saturating_sub(1));
+                bar.set_message(one_line(what, 200));
+            }
+            None => self
+                .printer
+                .say(format!("  Step {n}/{total} : {}", one_line(what, 100))),
+        }
+    }
+
+    /// uv's one-line summaries (`Prepared 1 package in 40ms`) say what a step
+    /// downloaded and installed, which is worth a line of its own.
+    fn echo_summary(&self, line: &str) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let summary = matches!(
+            words.as_slice(),
+            [verb, count, noun, "in", _] if ["Prepared", "Installed", "Uninstalled"].contains(verb)
+                && count.parse::<u64>().is_ok() && noun.starts_with("package")
+        );
+        if !summary {
+            return;
+        }
+        match &self.bar {
+            Some(bar) => bar.println(format!("    {line}")),
+            None => self.printer.say(format!("    {line}")),
+        }
+    }
+
+    fn update_buildkit(&mut self, status: &StatusResponse) {
+        for v in &status.vertexes {
+            let entry = self.vertexes.entry(v.digest.clone()).or_default();
+            if entry.step.is_empty() {
+                if let Some((n, total, what)) = parse_vertex(&v.name) {
+                    entry.step = format!("Step {n}/{total} : {what}");
+                }
+            }
+            entry.failed |= !v.error.is_empty();
+            let show = v.started.is_some() && !entry.shown && !entry.step.is_empty();
+            entry.shown |= show;
+            // BuildKit's own work can fail too (a base it cannot resolve): name it as is.
+            if entry.failed && entry.step.is_empty() {
+                entry.step = v.name.clone();
+            }
+            if v.completed.is_some() {
+                self.running.retain(|d| d != &v.digest);
+            } else if v.started.is_some() && !self.running.contains(&v.digest) {
+                self.running.push(v.digest.clone());
+            }
+            if show {
+                if let Some((n, total, what)) = parse_vertex(&v.name) {
+                    self.show_step(n, total, &what);
+                }
+            }
+        }
+        for log in &status.logs {
+            let entry = self.vertexes.entry(log.vertex.clone()).or_default();
+            entry.partial.push_str(&String::from_utf8_lossy(&log.msg));
+            let mut finished = Vec::new();
+            while let Some(end) = entry.partial.find('\n') {
+                let line: String = entry.partial.drain(..=end).collect();
+                finished.push(last_redraw(&line));
+            }
+            for line in finished {
+                self.echo_summary(&line);
+                let entry = self.vertexes.get_mut(&log.vertex).expect("added above");
+                entry.lines.push(line);
+                if entry.lines.len() > MAX_STEP_LINES {
+                    entry.lines.drain(..MAX_STEP_LINES / 2);
+                }
+            }
+        }
+    }
+
+    /// Under BuildKit, the step that failed (or, if BuildKit has not said, the last one
+    /// still running) becomes the current step, with all it printed.
+    fn settle_buildkit_step(&mut self) {
+        let failed = self
+            .vertexes
+            .values()
+            .find(|v| v.failed && !v.step.is_empty());
+        let running = self
+            .running
+            .iter()
+            .rev()
+            .filter_map(|d| self.vertexes.get(d))
+            .find(|v| !v.step.is_empty());
+        if let Some(v) = failed.or(running) {
+            self.step = v.step.clone();
+            self.output = v.lines.clone();
+            if !v.partial.trim().is_empty() {
+                self.output.push(last_redraw(&v.partial));
+            }
+            self.output.retain(|l| !l.is_empty());
+        }
+    }
+
     /// The failing step and the last `tail` lines it printed; when it printed more, all
     /// of it goes to `log`, and the report says where.
-    pub fn failure_report(&self, tail: usize, log: Option<&Path>) -> String {
+    pub fn failure_report(&mut self, tail: usize, log: Option<&Path>) -> String {
+        self.settle_buildkit_step();
         let start = self.output.len().saturating_sub(tail);
         let mut report = self.step.clone();
         if start > 0 {
@@ -243,6 +357,38 @@ fn one_line(text: &str, max: usize) -> String {
     }
 }
 
+/// A line as a terminal would end up showing it: progress bars redraw with `\r`, and
+/// only what follows the last one stays.
+fn last_redraw(line: &str) -> String {
+    let line = line.trim_end_matches(['\n', '\r']);
+    let shown = line.rsplit('\r').next().unwrap_or(line);
+    strip_ansi(shown).trim_end().to_string()
+}
+
+/// BuildKit's name for a Dockerfile step, `[lab 2/3] RUN ...` or `[2/3] RUN ...`, →
+/// (2, 3, "RUN ..."), without the cache mounts and their setup, which are rjup's own.
+fn parse_vertex(name: &str) -> Option<(u64, u64, String)> {
+    let (label, what) = name.strip_prefix('[')?.split_once("] ")?;
+    let (n, total) = label.split_whitespace().last()?.split_once('/')?;
+    let flat = one_line(what, usize::MAX);
+    let words: Vec<&str> = flat
+        .split(' ')
+        .filter(|w| !w.starts_with("--mount="))
+        .collect();
+    let mut text = words.join(" ");
+    for setup in CACHE_SETUP {
+        text = text.replace(setup, "");
+    }
+    Some((n.parse().ok()?, total.parse().ok()?, text))
+}
+
+/// What rjup's cache mounts add to a step's command, left out when naming it.
+const CACHE_SETUP: &[&str] = &[
+    "\\ ",
+    "export UV_CACHE_DIR=/var/cache/rjup/uv PIP_CACHE_DIR=/var/cache/rjup/pip && ",
+    "rm -f /etc/apt/apt.conf.d/docker-clean && ",
+];
+
 /// `Step 3/9 : RUN ...` (Docker's classic builder) or `STEP 3/9: RUN ...` (buildah,
 /// behind Podman's API, which prefixes `[1/2] ` in multi-stage builds) → (3, 9, "RUN ...").
 fn parse_step(line: &str) -> Option<(u64, u64, &str)> {
@@ -329,6 +475,8 @@ mod tests {
             bar: None,
             step: String::new(),
             output: Vec::new(),
+            vertexes: HashMap::new(),
+            running: Vec::new(),
         };
         b.update(&BuildInfo {
             stream: Some("Step 1/1 : RUN x\n\u{1b}[31merror\u{1b}[0m: no\n".into()),
@@ -344,6 +492,8 @@ mod tests {
             bar: None,
             step: String::new(),
             output: Vec::new(),
+            vertexes: HashMap::new(),
+            running: Vec::new(),
         };
         let lines: String = (1..=40).map(|n| format!("line {n}\n")).collect();
         b.update(&BuildInfo {
@@ -373,6 +523,79 @@ mod tests {
     }
 
     #[test]
+    fn buildkit_steps_are_named_as_the_classic_builder_names_them() {
+        assert_eq!(
+            parse_vertex("[stage-3 6/7] RUN --mount=type=cache,id=rjup-python,target=/var/cache/rjup     export UV_CACHE_DIR=/var/cache/rjup/uv PIP_CACHE_DIR=/var/cache/rjup/pip && uv pip install -r /opt/rjup/requirements.txt"),
+            Some((6, 7, "RUN uv pip install -r /opt/rjup/requirements.txt".to_string()))
+        );
+        assert_eq!(
+            parse_vertex("[2/3] COPY a b"),
+            Some((2, 3, "COPY a b".to_string()))
+        );
+        assert_eq!(parse_vertex("[internal] load metadata for x"), None);
+        assert_eq!(parse_vertex("exporting to image"), None);
+    }
+
+    #[test]
+    fn buildkit_output_split_anywhere_is_kept_by_step_in_whole_lines() {
+        use bollard::moby::buildkit::v1::{Vertex as V, VertexLog};
+        let mut b = Build::new("t", 1, Printer::Plain);
+        let started = Some(Default::default());
+        let vertex = |digest: &str, name: &str, error: &str| V {
+            digest: digest.into(),
+            name: name.into(),
+            started,
+            error: error.into(),
+            ..Default::default()
+        };
+        let log = |digest: &str, text: &str| VertexLog {
+            vertex: digest.into(),
+            msg: text.as_bytes().to_vec(),
+            ..Default::default()
+        };
+        let status = |vertexes: Vec<V>, logs: Vec<VertexLog>| BuildInfo {
+            aux: Some(BuildInfoAux::BuildKit(StatusResponse {
+                vertexes,
+                logs,
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        b.update(&status(
+            vec![
+                vertex("a", "[system 1/1] RUN apt-get update", ""),
+                vertex(
+                    "b",
+                    "[stage-3 9/9] RUN cd /home/lab && /opt/rjup/postBuild",
+                    "",
+                ),
+            ],
+            vec![],
+        ));
+        b.update(&status(
+            vec![],
+            vec![
+                log("b", "wget: no"),
+                log("a", "Get:1 http"),
+                log("b", "t found\n\u{1b}[31mboom\u{1b}[0m\n"),
+                log("a", "://deb\n"),
+            ],
+        ));
+        b.update(&status(
+            vec![vertex(
+                "b",
+                "[stage-3 9/9] RUN cd /home/lab && /opt/rjup/postBuild",
+                "exit code: 127",
+            )],
+            vec![],
+        ));
+        assert_eq!(
+            b.failure_report(5, None),
+            "Step 9/9 : RUN cd /home/lab && /opt/rjup/postBuild\n    wget: not found\n    boom"
+        );
+    }
+
+    #[test]
     fn buildah_steps_are_recognised() {
         assert_eq!(
             parse_step("STEP 3/9: RUN uv pip install"),
@@ -393,6 +616,8 @@ mod tests {
             bar: None,
             step: String::new(),
             output: Vec::new(),
+            vertexes: HashMap::new(),
+            running: Vec::new(),
         };
         let stream = |s: &str| BuildInfo {
             stream: Some(s.to_string()),

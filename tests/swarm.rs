@@ -251,7 +251,8 @@ fn a_swarm_lab_on_an_engine_that_is_no_manager_is_one_line_and_exit_3() {
 
 /// An HTTP CONNECT proxy on this machine's address on the swarm's bridge: the nodes
 /// reach no package index by themselves, as cluster nodes behind a corporate proxy, so
-/// a build on the manager goes through it (rjup hands `HTTPS_PROXY` to builds).
+/// a build on the manager goes through it (rjup hands `HTTPS_PROXY` and `HTTP_PROXY`
+/// to builds).
 fn build_proxy() -> String {
     static URL: OnceLock<String> = OnceLock::new();
     URL.get_or_init(|| {
@@ -267,7 +268,9 @@ fn build_proxy() -> String {
     .clone()
 }
 
-/// One CONNECT: read the request head, dial its target, then copy both ways.
+/// One CONNECT (uv, pip), or one plain `GET http://...` (apt, whose Debian mirrors are
+/// http): read the request head, dial its target, then copy both ways; a plain request
+/// goes on as it came, since servers take the absolute form too.
 fn tunnel(mut client: std::net::TcpStream) {
     use std::io::{Read, Write};
     let mut head = Vec::new();
@@ -278,24 +281,37 @@ fn tunnel(mut client: std::net::TcpStream) {
             _ => return,
         }
     }
-    let head = String::from_utf8_lossy(&head);
-    let Some(target) = head
-        .lines()
-        .next()
-        .and_then(|l| l.strip_prefix("CONNECT "))
-        .and_then(|l| l.split(' ').next())
-    else {
+    let text = String::from_utf8_lossy(&head).to_string();
+    let first = text.lines().next().unwrap_or("");
+    let (connect, target) = match first.strip_prefix("CONNECT ") {
+        Some(rest) => (true, rest.split(' ').next().map(str::to_string)),
+        None => (
+            false,
+            first
+                .split(' ')
+                .nth(1)
+                .and_then(|url| url.strip_prefix("http://"))
+                .and_then(|rest| rest.split('/').next())
+                .map(|host| match host.contains(':') {
+                    true => host.to_string(),
+                    false => format!("{host}:80"),
+                }),
+        ),
+    };
+    let Some(target) = target else {
         let _ = client.write_all(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n");
         return;
     };
-    let Ok(upstream) = std::net::TcpStream::connect(target) else {
+    let Ok(mut upstream) = std::net::TcpStream::connect(&target) else {
         let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n");
         return;
     };
-    if client
-        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        .is_err()
-    {
+    let started = if connect {
+        client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+    } else {
+        upstream.write_all(&head)
+    };
+    if started.is_err() {
         return;
     }
     let (mut up_read, mut client_write) =
@@ -345,6 +361,7 @@ fn build_mode_pushes_to_the_registry_and_a_worker_runs_the_push_by_digest() {
             ("DOCKER_HOST", host),
             ("RJUP_PASSWORD", PASSWORD),
             ("HTTPS_PROXY", &proxy),
+            ("HTTP_PROXY", &proxy),
         ],
         None,
     );
@@ -647,6 +664,7 @@ fn a_registry_that_refuses_the_push_is_exit_7_and_leaves_nothing() {
             ("DOCKER_HOST", host),
             ("RJUP_PASSWORD", PASSWORD),
             ("HTTPS_PROXY", &proxy),
+            ("HTTP_PROXY", &proxy),
         ],
         None,
     );
