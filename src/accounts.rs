@@ -76,7 +76,15 @@ impl Accounts {
             return Err(Error::OwnerReadOnly { owner: OWNER }.into());
         }
         check_name(name)?;
-        if name == OWNER || self.accounts.iter().any(|a| a.name == name) {
+        if name == OWNER {
+            // Telling the owner to `rjup user passwd owner`, which refuses, would go round in a circle.
+            return Err(Error::OwnerAccount {
+                owner: OWNER,
+                verb: "added again",
+            }
+            .into());
+        }
+        if self.accounts.iter().any(|a| a.name == name) {
             return Err(Error::AccountExists {
                 name: name.to_string(),
             }
@@ -231,7 +239,7 @@ mod tests {
     fn the_owner_cannot_be_added_again_read_only_removed_or_renamed() {
         let mut accounts = Accounts::default();
         let (_, text) = code(accounts.check_new(OWNER, Role::Collaborator).unwrap_err());
-        assert!(text.contains("already an account"), "{text}");
+        assert!(text.contains("cannot be added again"), "{text}");
         let (_, text) = code(accounts.check_new(OWNER, Role::ReadOnly).unwrap_err());
         assert!(text.contains("cannot be read-only"), "{text}");
         let (_, text) = code(accounts.remove(OWNER).unwrap_err());

@@ -326,7 +326,7 @@ test! {
     args: &["user", "add", "owner", "--password-stdin"],
     stdin: Some("a password\n"),
     code: 3,
-    says: &["\"owner\" is already an account", "pick another name"],
+    says: &["the owner's account \"owner\" cannot be added again", "`rjup password`"],
 }
 test! {
     name: an_account_name_with_capitals,
