@@ -135,16 +135,17 @@ impl Lab<'_> {
         if self.spec.swarm.is_some() {
             service::require_manager(&engine).await?;
         }
-        let accounts = {
-            let _lock = self.state.lock(self.printer).await?;
-            let mut accounts = self.state.accounts()?;
-            edit(&mut accounts)?;
-            self.state.set_accounts(&accounts)?;
-            accounts
-        };
+        let lock = self.state.lock(self.printer).await?;
+        let mut accounts = self.state.accounts()?;
+        edit(&mut accounts)?;
+        self.state.set_accounts(&accounts)?;
         if self.spec.swarm.is_some() {
+            // converge takes the project lock itself.
+            drop(lock);
             return self.update_service(&engine).await;
         }
+        // The copy stays under the lock: a concurrent `rjup user` that saved after us
+        // must not have its list overwritten in the lab by our older one.
         let Some(found) = container::existing(&engine, self.spec).await? else {
             return Ok(Reached::State);
         };
