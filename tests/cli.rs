@@ -152,16 +152,13 @@ fn an_unreachable_engine_says_how_to_start_it_or_set_docker_host() {
 /// stopped to ask for a password and broken the JSON contract.
 #[test]
 fn up_json_never_prompts_even_on_a_terminal() {
-    if std::process::Command::new("script")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!(
-            "SKIPPED up_json_never_prompts_even_on_a_terminal: no `script` to make a terminal"
-        );
-        return;
-    }
+    assert!(
+        std::process::Command::new("script")
+            .arg("--version")
+            .output()
+            .is_ok(),
+        "cannot run up_json_never_prompts_even_on_a_terminal: it needs `script` (util-linux) to make a terminal"
+    );
     let project = Project::from_example("", "jsontty");
     let command = format!("{} up --json", rjup_bin());
     let out = std::process::Command::new("timeout")

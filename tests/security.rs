@@ -104,12 +104,7 @@ fn set_cookie(headers: &str, name: &str) -> String {
 #[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn repeated_failed_logins_from_one_address_are_throttled_and_others_are_not() {
     let _engine = engine();
-    if lab_host() != "10.231.0.1" {
-        eprintln!(
-            "SKIPPED throttle test: needs the client host (root) for a second client address"
-        );
-        return;
-    }
+    require_client_host("the throttle test");
     let project = Project::from_example("pulled", "throttle");
     let port = free_port();
     project.up(port);

@@ -396,6 +396,16 @@ fn set_mode(path: &Path, mode: u32) {
 
 /// The host as the colleague's laptop sees it: the client namespace's view of this
 /// machine when we can make it (root), else loopback.
+/// Stops a test that needs a second client address when there is none: it fails and
+/// says why, rather than passing untested.
+pub fn require_client_host(what: &str) {
+    assert_eq!(
+        lab_host(),
+        "10.231.0.1",
+        "cannot run {what}: it needs the client host of ../shared/net/client-host.sh for a second client address; run the tests as root (CI does)"
+    );
+}
+
 pub fn lab_host() -> &'static str {
     static HOST: OnceLock<&'static str> = OnceLock::new();
     HOST.get_or_init(|| {
