@@ -13,6 +13,7 @@ from jupyter_server.auth.authorizer import Authorizer
 from jupyter_server.auth.identity import PasswordIdentityProvider, User
 from jupyter_server.auth.login import LoginFormHandler
 from jupyter_server.auth.security import passwd_check
+from jupyter_server.base.handlers import JupyterHandler
 from tornado import web
 from tornado.escape import url_escape
 from traitlets import default
@@ -30,6 +31,7 @@ class RjupAccounts:
         self.path = path
         self._seen = None
         self._accounts = {}
+        self._missing_once = False
 
     def current(self):
         try:
@@ -39,6 +41,12 @@ class RjupAccounts:
             seen = (st.st_ctime_ns, st.st_mtime_ns, st.st_size, st.st_ino)
         except FileNotFoundError:
             seen = None
+        if seen is None and self._seen is not None and not self._missing_once:
+            # The engine replaces the file by removing and recreating it: a request in
+            # that gap keeps the accounts known; a second miss in a row means gone.
+            self._missing_once = True
+            return self._accounts
+        self._missing_once = False
         if seen != self._seen:
             if seen is None:
                 self._accounts = {}
@@ -91,11 +99,12 @@ class RjupLoginHandler(LoginFormHandler):
 
 class RjupIdentityProvider(PasswordIdentityProvider):
     """Jupyter Server has no limit on password guesses. After FREE_FAILURES failed logins
-    from one client address, or ACCOUNT_FREE_FAILURES for one account from any number
-    of addresses, that address or account gets HTTP 429 for a lockout that doubles with
-    every further failure, up to MAX_LOCKOUT. One address alone is stopped before it can
-    lock an account out. A success clears the records it involved; others are never
-    affected. Records are forgotten after FORGET_AFTER.
+    from one client address, or ACCOUNT_FREE_FAILURES for one account from at least two
+    addresses, that address or account gets HTTP 429 for a lockout that doubles with
+    every further failure, up to MAX_LOCKOUT. One address alone never locks an account
+    (its own lockout slows it instead), so nobody can lock the owner out from one
+    machine. A success clears the records it involved; others are never affected.
+    Records are forgotten after FORGET_AFTER.
 
     A login names an account (the owner's when no name is given) and checks only that
     account's hash: argon2 runs once per login, however many accounts there are. The
@@ -108,6 +117,8 @@ class RjupIdentityProvider(PasswordIdentityProvider):
     MAX_LOCKOUT = 3600.0
     FORGET_AFTER = 3600.0
     _failures = {}
+    # The addresses that failed to log in to each account, bounded like _failures.
+    _sources = {}
     accounts = RjupAccounts(ACCOUNTS_FILE)
 
     @default("login_handler_class")
@@ -144,17 +155,26 @@ class RjupIdentityProvider(PasswordIdentityProvider):
         count, last, until = self._failures.get(key, (0, 0.0, 0.0))
         if now - last > self.FORGET_AFTER and now >= until:
             self._failures.pop(key, None)
+            if key[0] == "account":
+                self._sources.pop(key[1], None)
             return
         if now < until:
             handler.set_header("Retry-After", str(int(until - now) + 1))
             self.log.warning("rjup: refused a login (%s %s) after %d failed attempts", key[0], key[1], count)
             raise web.HTTPError(429, "too many failed logins; try again later")
 
-    def _failed(self, key, now):
+    def _failed(self, key, address, now):
         count, _, until = self._failures.get(key, (0, 0.0, 0.0))
         count += 1
-        free = self.FREE_FAILURES if key[0] == "address" else self.ACCOUNT_FREE_FAILURES
-        if count >= free:
+        free = self.FREE_FAILURES
+        several = True
+        if key[0] == "account":
+            free = self.ACCOUNT_FREE_FAILURES
+            sources = self._sources.setdefault(key[1], set())
+            if len(sources) < 64:
+                sources.add(address)
+            several = len(sources) >= 2
+        if count >= free and several:
             lockout = self.FIRST_LOCKOUT * 2 ** (count - free)
             until = now + min(lockout, self.MAX_LOCKOUT)
             self.log.warning("rjup: %d failed logins (%s %s); locked out for %d s", count, key[0], key[1], until - now)
@@ -174,9 +194,10 @@ class RjupIdentityProvider(PasswordIdentityProvider):
         if password and passwd_check(hashed, password) and account:
             for key in keys:
                 self._failures.pop(key, None)
+            self._sources.pop(name, None)
             return self._user(name, account)
         for key in keys:
-            self._failed(key, now)
+            self._failed(key, handler.request.remote_ip, now)
         return None
 
     @staticmethod
@@ -245,6 +266,42 @@ def _read_only_documents():
         handler_class._rjup_read_only = True
 
 
+# What a read-only account may send besides reads: logging in and out, and asking for
+# a document's collaboration room (whose WebSocket is made read-only above).
+READ_ONLY_WRITES = ("/login", "/logout", "/api/collaboration/session/")
+
+
+def _read_only_writes_refused():
+    """Only handlers marked @authorized ask the Authorizer. Others change things for
+    anyone logged in: JupyterLab's extension manager installs packages (running their
+    code), its settings and workspaces handlers change what every user gets. So a
+    read-only account's request with any method but GET, HEAD and OPTIONS is refused
+    before any handler runs, wherever it goes."""
+    if getattr(JupyterHandler, "_rjup_read_only", False):
+        return
+    original = JupyterHandler.prepare
+
+    async def prepare(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        if inspect.isawaitable(result):
+            result = await result
+        if self.request.method in ("GET", "HEAD", "OPTIONS") or self._finished:
+            return result
+        user = self.current_user
+        provider = self.identity_provider
+        if user is None or not hasattr(provider, "role_of") or provider.role_of(user.username) != READ_ONLY:
+            return result
+        path = "/" + self.request.path[len(self.base_url):].lstrip("/")
+        if not any(path == p or (p.endswith("/") and path.startswith(p)) for p in READ_ONLY_WRITES):
+            self.log.warning("rjup: refused %s %s to read-only account %s", self.request.method, path, user.username)
+            raise web.HTTPError(403, "read-only account")
+        return result
+
+    JupyterHandler.prepare = prepare
+    JupyterHandler._rjup_read_only = True
+
+
 _read_only_documents()
+_read_only_writes_refused()
 c.ServerApp.identity_provider_class = RjupIdentityProvider
 c.ServerApp.authorizer_class = RjupAuthorizer
