@@ -193,6 +193,7 @@ pub async fn converge(
         &image_plan,
         BuildFlags {
             log: Some(state.build_log()),
+            state: Some(state.clone()),
             ..BuildFlags::default()
         },
         options.rebuild,
@@ -281,7 +282,15 @@ async fn converge_service(
     let observed = runtime.observe().await?;
     spec.ensure_lock_fresh()?;
     let port = service::choose_port(engine, spec, state, observed.as_ref()).await?;
-    let image = service::image(engine, spec, observed.as_ref(), options.rebuild, printer).await?;
+    let image = service::image(
+        engine,
+        spec,
+        state,
+        observed.as_ref(),
+        options.rebuild,
+        printer,
+    )
+    .await?;
     if spec.gpus.is_some() {
         printer.warn("`gpus` is not carried to a Swarm service (Swarm gives GPUs only as generic resources a node advertises); the lab runs without them");
     }
