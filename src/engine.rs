@@ -103,12 +103,9 @@ pub enum Builder {
 }
 
 impl Builder {
-    fn of(version: &SystemVersion, upgradable: bool) -> Builder {
-        let podman = version
-            .components
-            .iter()
-            .flatten()
-            .any(|c| c.name.to_ascii_lowercase().contains("podman"));
+    /// Podman is told by [`Flavour`], the one place that tells it.
+    fn of(flavour: Flavour, version: &SystemVersion, upgradable: bool) -> Builder {
+        let podman = flavour.podman;
         let api = version.api_version.as_deref().unwrap_or("0.0");
         let (major, minor) = api.split_once('.').unwrap_or((api, "0"));
         let recent = (
@@ -276,12 +273,9 @@ impl Engine {
     pub async fn builder(&self) -> anyhow::Result<Builder> {
         let (scheme, _) = self.endpoint.host.split_once("://").unwrap_or(("", ""));
         let upgradable = scheme == "unix" || (scheme == "tcp" && self.endpoint.tls.is_none());
-        let version = self
-            .docker
-            .version()
-            .await
-            .map_err(|e| engine_error(e, "asking the engine for its version"))?;
-        Ok(Builder::of(&version, upgradable))
+        let (flavour, version) = tokio::join!(self.flavour(), self.docker.version());
+        let version = version.map_err(|e| engine_error(e, "asking the engine for its version"))?;
+        Ok(Builder::of(flavour?, &version, upgradable))
     }
 
     /// Builds `context` into `tag` with step progress; returns the image id.
@@ -772,28 +766,29 @@ mod tests {
 
     #[test]
     fn builder_follows_the_engine_and_the_connection() {
-        let version = |api: &str, component: &str| SystemVersion {
+        let version = |api: &str| SystemVersion {
             api_version: Some(api.into()),
-            components: Some(vec![bollard::models::SystemVersionComponents {
-                name: component.into(),
-                ..Default::default()
-            }]),
             ..Default::default()
         };
+        let docker = Flavour::default();
+        let podman = Flavour {
+            podman: true,
+            ..Flavour::default()
+        };
         assert_eq!(
-            Builder::of(&version("1.41", "Engine"), true),
+            Builder::of(docker, &version("1.41"), true),
             Builder::BuildKit
         );
         assert_eq!(
-            Builder::of(&version("1.41", "Engine"), false),
+            Builder::of(docker, &version("1.41"), false),
             Builder::Classic
         );
         assert_eq!(
-            Builder::of(&version("1.38", "Engine"), true),
+            Builder::of(docker, &version("1.38"), true),
             Builder::Classic
         );
         assert_eq!(
-            Builder::of(&version("1.41", "Podman Engine"), true),
+            Builder::of(podman, &version("1.41"), true),
             Builder::Buildah
         );
     }
