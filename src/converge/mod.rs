@@ -218,7 +218,8 @@ pub async fn converge(
         rootless: flavour.rootless,
         podman: flavour.podman,
     })?;
-    check_collaboration(engine, spec, &image_plan, observed.as_ref(), &desired).await?;
+    let made_alike = made_alike(observed.as_ref(), &desired.config_hash);
+    check_collaboration(engine, spec, &image_plan, made_alike, printer).await?;
     let ready = Readiness::new(probe, tls.as_ref(), options.timeout, printer)?;
     let force = options.force_recreate;
     let action = plan_and_act(
@@ -247,19 +248,24 @@ pub async fn converge(
     })
 }
 
+/// Whether the lab observed was made from the same image and config as desired now.
+fn made_alike(observed: Option<&Observed>, config_hash: &str) -> bool {
+    observed.and_then(|o| o.config_hash.as_deref()) == Some(config_hash)
+}
+
 /// `collaboration: true` with a pulled image: refused unless it has jupyter-collaboration.
-/// A lab made alike (the same image, the same config) passed already, and an unchanged
-/// `up` stays quick.
+/// A lab made alike passed already, and an unchanged `up` stays quick. The probe runs
+/// where rjup is connected, a Swarm manager included, so the image is pulled there
+/// first (for a container it is there already).
 async fn check_collaboration(
     engine: &Engine,
     spec: &Spec,
     image_plan: &ImagePlan,
-    observed: Option<&Observed>,
-    desired: &lab::Desired,
+    made_alike: bool,
+    printer: Printer,
 ) -> anyhow::Result<()> {
-    let made_alike =
-        observed.and_then(|o| o.config_hash.as_deref()) == Some(desired.config_hash.as_str());
     if spec.collaboration && matches!(image_plan, ImagePlan::Pull { .. }) && !made_alike {
+        image::ensure(engine, image_plan, BuildFlags::default(), false, printer).await?;
         crate::collaboration::ensure_in_image(engine, image_plan.reference()).await?;
     }
     Ok(())
@@ -312,6 +318,9 @@ async fn converge_service(
         rootless: false,
         podman: false,
     })?;
+    let image_plan = image::plan(&spec.name, spec.owner, &spec.image);
+    let made_alike = made_alike(observed.as_ref(), &desired.config_hash);
+    check_collaboration(engine, spec, &image_plan, made_alike, printer).await?;
     // The node is not known before the task runs: the runtime probes it there.
     let probe = std::net::SocketAddr::new(spec.bind, port);
     let ready = Readiness::new(probe, tls.as_ref(), options.timeout, printer)?;
