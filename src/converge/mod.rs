@@ -234,8 +234,9 @@ pub async fn converge(
     if action != Action::Nothing {
         warn_ignored_limits(flavour, spec, printer);
     } else if let Some(running) = &observed {
-        // The accounts are no part of the config hash: a running lab gets them anew,
-        // in case they changed while no engine answered `rjup user`.
+        // The accounts are no part of the config hash: a running lab gets them anew
+        // when they differ from what was last copied in, in case `rjup user`'s own copy
+        // failed after it saved them, or raced another change.
         container::sync_accounts_if_changed(engine, &running.id, &desired, state).await?;
     }
     state.set_port(port)?;
