@@ -137,6 +137,15 @@ fn warn_ignored_limits(flavour: Flavour, spec: &Spec, printer: Printer) {
     }
 }
 
+/// A rootless engine forwards published ports through a user-space proxy
+/// (rootlesskit's port driver, Podman's rootlessport), so every client reaches the lab
+/// from loopback or the gateway, which `allow:` always admits: the list cannot hold.
+fn unenforceable_allow(flavour: Flavour, allow: &[ipnet::IpNet]) -> Option<&'static str> {
+    (flavour.rootless && !allow.is_empty()).then_some(
+        "`allow:` cannot be enforced on this rootless engine: its port forwarding hides client addresses, so every client arrives from loopback or the container's gateway, which the list always admits; run the lab on a rootful engine, or keep its port closed to others in the host's firewall",
+    )
+}
+
 pub struct Options {
     pub force_recreate: bool,
     pub rebuild: bool,
@@ -181,6 +190,9 @@ pub async fn converge(
     let (observed, flavour) = tokio::join!(runtime.observe(), engine.flavour());
     let (observed, flavour) = (observed?, flavour?);
     spec.ensure_lock_fresh()?;
+    if let Some(warning) = unenforceable_allow(flavour, &spec.allow) {
+        printer.warn(warning);
+    }
     // The port first: a taken port or a wrong bind address fails before a long build.
     let ours = observed
         .as_ref()
@@ -344,4 +356,22 @@ async fn converge_service(
         fingerprint,
         host,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_allowlist_on_a_rootless_engine_is_said_to_be_unenforceable() {
+        let allow: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let rootless = Flavour {
+            rootless: true,
+            ..Flavour::default()
+        };
+        let warning = unenforceable_allow(rootless, &allow).unwrap();
+        assert!(warning.contains("cannot be enforced") && warning.contains("rootless"));
+        assert_eq!(unenforceable_allow(rootless, &[]), None);
+        assert_eq!(unenforceable_allow(Flavour::default(), &allow), None);
+    }
 }
