@@ -78,6 +78,18 @@ impl Flavour {
 /// The build argument whose new value reruns every step under BuildKit (`--no-cache`).
 pub const FRESH_ARG: &str = "RJUP_FRESH";
 
+/// The value of `RJUP_FRESH` for a BuildKit build: a new one (`new`) under `--no-cache`,
+/// kept in the project's state; else the kept one, so that the build after `--no-cache`
+/// reuses its layers rather than those from before it.
+fn fresh_arg(flags: &BuildFlags, new: &str) -> anyhow::Result<Option<String>> {
+    match (&flags.state, flags.no_cache) {
+        (Some(state), true) => state.set_build_fresh(new).map(|()| Some(new.to_string())),
+        (None, true) => Ok(Some(new.to_string())),
+        (Some(state), false) => state.build_fresh(),
+        (None, false) => Ok(None),
+    }
+}
+
 /// How the engine builds images.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Builder {
@@ -91,12 +103,9 @@ pub enum Builder {
 }
 
 impl Builder {
-    fn of(version: &SystemVersion, upgradable: bool) -> Builder {
-        let podman = version
-            .components
-            .iter()
-            .flatten()
-            .any(|c| c.name.to_ascii_lowercase().contains("podman"));
+    /// Podman is told by [`Flavour`], the one place that tells it.
+    fn of(flavour: Flavour, version: &SystemVersion, upgradable: bool) -> Builder {
+        let podman = flavour.podman;
         let api = version.api_version.as_deref().unwrap_or("0.0");
         let (major, minor) = api.split_once('.').unwrap_or((api, "0"));
         let recent = (
@@ -119,6 +128,8 @@ pub struct BuildFlags {
     pub pull: bool,
     /// Where the failing step's whole output goes when the error shows only its end.
     pub log: Option<std::path::PathBuf>,
+    /// Where the project's last `RJUP_FRESH` value is kept (see [`fresh_arg`]).
+    pub state: Option<crate::state::ProjectState>,
 }
 
 /// What a one-off container printed, and how it ended.
@@ -262,12 +273,9 @@ impl Engine {
     pub async fn builder(&self) -> anyhow::Result<Builder> {
         let (scheme, _) = self.endpoint.host.split_once("://").unwrap_or(("", ""));
         let upgradable = scheme == "unix" || (scheme == "tcp" && self.endpoint.tls.is_none());
-        let version = self
-            .docker
-            .version()
-            .await
-            .map_err(|e| engine_error(e, "asking the engine for its version"))?;
-        Ok(Builder::of(&version, upgradable))
+        let (flavour, version) = tokio::join!(self.flavour(), self.docker.version());
+        let version = version.map_err(|e| engine_error(e, "asking the engine for its version"))?;
+        Ok(Builder::of(flavour?, &version, upgradable))
     }
 
     /// Builds `context` into `tag` with step progress; returns the image id.
@@ -289,8 +297,8 @@ impl Engine {
             // BuildKit's `nocache` would drop the package caches with the layers; a new
             // value of an argument every RUN sees reruns them and keeps the caches.
             Builder::BuildKit => {
-                if flags.no_cache {
-                    args.insert(FRESH_ARG.to_string(), session.clone());
+                if let Some(fresh) = fresh_arg(&flags, &session)? {
+                    args.insert(FRESH_ARG.to_string(), fresh);
                 }
                 options = options
                     .version(BuilderVersion::BuilderBuildKit)
@@ -718,32 +726,69 @@ pub fn docker_message(e: &DockerError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn builds_after_no_cache_keep_its_fresh_value_so_its_layers_are_reused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = crate::state::ProjectState::in_dir(tmp.path().join("p"));
+        let flags = |no_cache| BuildFlags {
+            no_cache,
+            state: Some(state.clone()),
+            ..BuildFlags::default()
+        };
+        assert_eq!(fresh_arg(&flags(false), "s1").unwrap(), None);
+        assert_eq!(
+            fresh_arg(&flags(true), "s2").unwrap().as_deref(),
+            Some("s2")
+        );
+        assert_eq!(
+            fresh_arg(&flags(false), "s3").unwrap().as_deref(),
+            Some("s2")
+        );
+        assert_eq!(
+            fresh_arg(&flags(true), "s4").unwrap().as_deref(),
+            Some("s4")
+        );
+        assert_eq!(
+            fresh_arg(&flags(false), "s5").unwrap().as_deref(),
+            Some("s4")
+        );
+        let mode = std::fs::metadata(tmp.path().join("p/build-fresh"))
+            .unwrap()
+            .permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600
+        );
+    }
+
     use bollard::models::{PortSummary, PortSummaryTypeEnum};
 
     #[test]
     fn builder_follows_the_engine_and_the_connection() {
-        let version = |api: &str, component: &str| SystemVersion {
+        let version = |api: &str| SystemVersion {
             api_version: Some(api.into()),
-            components: Some(vec![bollard::models::SystemVersionComponents {
-                name: component.into(),
-                ..Default::default()
-            }]),
             ..Default::default()
         };
+        let docker = Flavour::default();
+        let podman = Flavour {
+            podman: true,
+            ..Flavour::default()
+        };
         assert_eq!(
-            Builder::of(&version("1.41", "Engine"), true),
+            Builder::of(docker, &version("1.41"), true),
             Builder::BuildKit
         );
         assert_eq!(
-            Builder::of(&version("1.41", "Engine"), false),
+            Builder::of(docker, &version("1.41"), false),
             Builder::Classic
         );
         assert_eq!(
-            Builder::of(&version("1.38", "Engine"), true),
+            Builder::of(docker, &version("1.38"), true),
             Builder::Classic
         );
         assert_eq!(
-            Builder::of(&version("1.41", "Podman Engine"), true),
+            Builder::of(podman, &version("1.41"), true),
             Builder::Buildah
         );
     }

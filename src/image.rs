@@ -254,7 +254,8 @@ const CACHE_APT: &str = "--mount=type=cache,id=rjup-apt-cache,target=/var/cache/
 const CACHE_UV: &str = "--mount=type=cache,id=rjup-python,target=/var/cache/rjup \\\n    export UV_CACHE_DIR=/var/cache/rjup/uv PIP_CACHE_DIR=/var/cache/rjup/pip && ";
 
 /// Whether a postBuild script uses Node.js: JupyterLab extensions are built with it
-/// (`jupyter labextension`, `jupyter lab build`, jlpm, npm, yarn, node itself).
+/// (`jupyter labextension`, `jupyter lab build`, jlpm, npm, yarn, node itself). Any
+/// mention counts, comments included: a needless Node.js costs less than a failed build.
 fn needs_node(post_build: &EnvFile) -> bool {
     let text = String::from_utf8_lossy(&post_build.contents);
     let words: Vec<&str> = text
@@ -557,6 +558,9 @@ mod tests {
             "node --version",
             "jupyter lab build --minimize=False",
             "cd ext && yarn",
+            "# no labextension here\necho hi",
+            "apt-get install nodejs",
+            "./npm-install.sh",
         ] {
             assert!(uses(yes), "{yes}");
         }
@@ -565,6 +569,7 @@ mod tests {
             "wget https://x/y.zip && unzip y.zip",
             "echo nodes",
             "jupyter lab --version",
+            "rm -rf node_modules",
         ] {
             assert!(!uses(no), "{no}");
         }

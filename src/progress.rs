@@ -98,6 +98,9 @@ pub struct Build {
     vertexes: HashMap<String, Vertex>,
     /// Digests of the BuildKit steps started and not finished, oldest first.
     running: Vec<String>,
+    /// The first BuildKit step that failed on its own: when one parallel stage fails,
+    /// BuildKit cancels the others and marks them failed too.
+    first_failure: Option<String>,
 }
 
 #[derive(Default)]
@@ -106,7 +109,9 @@ struct Vertex {
     /// work (loading the context, exporting the image).
     step: String,
     lines: Vec<String>,
-    partial: String,
+    /// The unfinished last line of each stream (stdout, stderr) of the step: the
+    /// streams' chunks interleave, and each splits lines anywhere.
+    partial: HashMap<i64, String>,
     shown: bool,
     failed: bool,
 }
@@ -133,6 +138,7 @@ impl Build {
             output: Vec::new(),
             vertexes: HashMap::new(),
             running: Vec::new(),
+            first_failure: None,
         }
     }
 
@@ -201,6 +207,9 @@ impl Build {
                 }
             }
             entry.failed |= !v.error.is_empty();
+            if self.first_failure.is_none() && !v.error.is_empty() && !is_cancellation(&v.error) {
+                self.first_failure = Some(v.digest.clone());
+            }
             let show = v.started.is_some() && !entry.shown && !entry.step.is_empty();
             entry.shown |= show;
             // BuildKit's own work can fail too (a base it cannot resolve): name it as is.
@@ -220,10 +229,11 @@ impl Build {
         }
         for log in &status.logs {
             let entry = self.vertexes.entry(log.vertex.clone()).or_default();
-            entry.partial.push_str(&String::from_utf8_lossy(&log.msg));
+            let partial = entry.partial.entry(log.stream).or_default();
+            partial.push_str(&String::from_utf8_lossy(&log.msg));
             let mut finished = Vec::new();
-            while let Some(end) = entry.partial.find('\n') {
-                let line: String = entry.partial.drain(..=end).collect();
+            while let Some(end) = partial.find('\n') {
+                let line: String = partial.drain(..=end).collect();
                 finished.push(last_redraw(&line));
             }
             for line in finished {
@@ -240,10 +250,16 @@ impl Build {
     /// Under BuildKit, the step that failed (or, if BuildKit has not said, the last one
     /// still running) becomes the current step, with all it printed.
     fn settle_buildkit_step(&mut self) {
-        let failed = self
-            .vertexes
-            .values()
-            .find(|v| v.failed && !v.step.is_empty());
+        let first_failure = self
+            .first_failure
+            .as_ref()
+            .and_then(|d| self.vertexes.get(d))
+            .filter(|v| !v.step.is_empty());
+        let failed = first_failure.or_else(|| {
+            self.vertexes
+                .values()
+                .find(|v| v.failed && !v.step.is_empty())
+        });
         let running = self
             .running
             .iter()
@@ -253,8 +269,12 @@ impl Build {
         if let Some(v) = failed.or(running) {
             self.step = v.step.clone();
             self.output = v.lines.clone();
-            if !v.partial.trim().is_empty() {
-                self.output.push(last_redraw(&v.partial));
+            let mut streams: Vec<_> = v.partial.iter().collect();
+            streams.sort();
+            for (_, partial) in streams {
+                if !partial.trim().is_empty() {
+                    self.output.push(last_redraw(partial));
+                }
             }
             self.output.retain(|l| !l.is_empty());
         }
@@ -284,6 +304,12 @@ impl Build {
 }
 
 const MAX_STEP_LINES: usize = 100_000;
+
+/// BuildKit's mark on a step it stopped because another failed.
+fn is_cancellation(error: &str) -> bool {
+    let error = error.trim_end();
+    error == "canceled" || error.ends_with("context canceled")
+}
 
 fn write_log(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
@@ -477,6 +503,7 @@ mod tests {
             output: Vec::new(),
             vertexes: HashMap::new(),
             running: Vec::new(),
+            first_failure: None,
         };
         b.update(&BuildInfo {
             stream: Some("Step 1/1 : RUN x\n\u{1b}[31merror\u{1b}[0m: no\n".into()),
@@ -494,6 +521,7 @@ mod tests {
             output: Vec::new(),
             vertexes: HashMap::new(),
             running: Vec::new(),
+            first_failure: None,
         };
         let lines: String = (1..=40).map(|n| format!("line {n}\n")).collect();
         b.update(&BuildInfo {
@@ -595,6 +623,105 @@ mod tests {
         );
     }
 
+    fn buildkit_status(
+        vertexes: Vec<bollard::moby::buildkit::v1::Vertex>,
+        logs: Vec<bollard::moby::buildkit::v1::VertexLog>,
+    ) -> BuildInfo {
+        BuildInfo {
+            aux: Some(BuildInfoAux::BuildKit(StatusResponse {
+                vertexes,
+                logs,
+                ..Default::default()
+            })),
+            ..Default::default()
+        }
+    }
+
+    fn buildkit_vertex(
+        digest: &str,
+        name: &str,
+        error: &str,
+    ) -> bollard::moby::buildkit::v1::Vertex {
+        bollard::moby::buildkit::v1::Vertex {
+            digest: digest.into(),
+            name: name.into(),
+            started: Some(Default::default()),
+            error: error.into(),
+            ..Default::default()
+        }
+    }
+
+    fn buildkit_log(
+        digest: &str,
+        stream: i64,
+        text: &str,
+    ) -> bollard::moby::buildkit::v1::VertexLog {
+        bollard::moby::buildkit::v1::VertexLog {
+            vertex: digest.into(),
+            stream,
+            msg: text.as_bytes().to_vec(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_step_that_failed_is_reported_not_the_stage_buildkit_cancelled_for_it() {
+        const APT: &str = "[system 1/1] RUN apt-get update -qq && apt-get install -y git";
+        const UV: &str = "[lab 2/2] RUN uv pip install -r /opt/rjup/lab-requirements.txt";
+        let mut b = Build::new("t", 1, Printer::Plain);
+        b.update(&buildkit_status(
+            vec![
+                buildkit_vertex("apt", APT, ""),
+                buildkit_vertex("uv", UV, ""),
+            ],
+            vec![
+                buildkit_log("apt", 1, "Get:1 http://deb\n"),
+                buildkit_log("uv", 2, "No solution found\n"),
+            ],
+        ));
+        // The cancelled stage may even be reported first, in the same status.
+        b.update(&buildkit_status(
+            vec![
+                buildkit_vertex("apt", APT, "context canceled"),
+                buildkit_vertex(
+                    "uv",
+                    UV,
+                    "process did not complete successfully: exit code: 1",
+                ),
+            ],
+            vec![],
+        ));
+        assert_eq!(
+            b.failure_report(5, None),
+            "Step 2/2 : RUN uv pip install -r /opt/rjup/lab-requirements.txt\n    No solution found"
+        );
+        assert!(is_cancellation("context canceled") && is_cancellation("canceled"));
+        assert!(!is_cancellation("exit code: 1"));
+    }
+
+    #[test]
+    fn a_steps_stdout_and_stderr_are_split_into_lines_apart() {
+        let mut b = Build::new("t", 1, Printer::Plain);
+        let step = "[3/3] RUN ./postBuild";
+        b.update(&buildkit_status(
+            vec![buildkit_vertex("p", step, "")],
+            vec![
+                buildkit_log("p", 1, "Downloading ab"),
+                buildkit_log("p", 2, "warning: slow\n"),
+                buildkit_log("p", 1, "c.whl\nDone"),
+                buildkit_log("p", 2, "error: no spa"),
+            ],
+        ));
+        b.update(&buildkit_status(
+            vec![buildkit_vertex("p", step, "exit code: 1")],
+            vec![],
+        ));
+        assert_eq!(
+            b.failure_report(5, None),
+            "Step 3/3 : RUN ./postBuild\n    warning: slow\n    Downloading abc.whl\n    Done\n    error: no spa"
+        );
+    }
+
     #[test]
     fn buildah_steps_are_recognised() {
         assert_eq!(
@@ -618,6 +745,7 @@ mod tests {
             output: Vec::new(),
             vertexes: HashMap::new(),
             running: Vec::new(),
+            first_failure: None,
         };
         let stream = |s: &str| BuildInfo {
             stream: Some(s.to_string()),

@@ -41,6 +41,7 @@ const LOCK: &str = "lock";
 const BUILD_LOG: &str = "build.log";
 const ACCOUNTS: &str = "accounts.json";
 const ACCOUNTS_COPIED: &str = "accounts-copied";
+const BUILD_FRESH: &str = "build-fresh";
 
 impl ProjectState {
     /// Keyed by the project's path, so renaming the lab keeps its password and port.
@@ -59,6 +60,11 @@ impl ProjectState {
     #[cfg(test)]
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    #[cfg(test)]
+    pub fn in_dir(dir: PathBuf) -> Self {
+        ProjectState { dir }
     }
 
     fn ensure_dir(&self) -> anyhow::Result<()> {
@@ -128,6 +134,17 @@ impl ProjectState {
     /// container costs the engine some 50 ms.
     pub fn set_accounts_copied(&self, marker: &str) -> anyhow::Result<()> {
         self.write(ACCOUNTS_COPIED, marker.as_bytes())
+    }
+
+    /// The value of `RJUP_FRESH` the last `--no-cache` build on BuildKit used. Every
+    /// later BuildKit build passes it too: without it, a build would have the cache key
+    /// of the builds before `--no-cache`, and BuildKit would reuse their older layers.
+    pub fn build_fresh(&self) -> anyhow::Result<Option<String>> {
+        Ok(self.read(BUILD_FRESH)?.filter(|v| !v.is_empty()))
+    }
+
+    pub fn set_build_fresh(&self, value: &str) -> anyhow::Result<()> {
+        self.write(BUILD_FRESH, value.as_bytes())
     }
 
     pub fn port(&self) -> anyhow::Result<Option<u16>> {

@@ -61,3 +61,34 @@ fn on_rootless_docker_the_lab_writes_as_the_user_and_may_change_the_users_files(
     );
     lab.down();
 }
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn an_allowlist_on_rootless_docker_is_said_not_to_hold() {
+    let _engine = engine();
+    let lab = OnEngine::new(
+        Project::from_example("pulled", "rootless-allow"),
+        rootless_docker(),
+    );
+    // A list that names no client of the test: the colleague should be refused.
+    lab.project.write(
+        "rjup.yaml",
+        "image: jupyter/minimal-notebook:latest\nallow: [192.0.2.1/32]\n",
+    );
+    let port = free_port();
+    let up = lab.rjup(&["up", "--port", &port.to_string()]);
+    assert_success(&up, "rjup up");
+    let warnings: Vec<String> = stderr(&up)
+        .lines()
+        .filter(|l| l.starts_with("rjup: warning: `allow:` cannot be enforced"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", stderr(&up));
+    // Why: the port driver hands the lab every connection from inside the engine.
+    assert_eq!(
+        Browser::new(port).login(PASSWORD),
+        302,
+        "the colleague is admitted"
+    );
+    lab.down();
+}

@@ -927,3 +927,18 @@ fn named_accounts_on_a_swarm_lab_are_a_new_secret_and_a_service_update() {
     assert_success(&lab.rjup(&["down"], PASSWORD), "rjup down");
     lab.assert_gone();
 }
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn collaboration_with_a_pulled_image_lacking_it_is_refused_before_anything_is_made() {
+    let _engine = engine();
+    let (_swarm, host) = swarm();
+    let lab = SwarmLab::new(
+        "pulled",
+        "sw-collab",
+        host,
+        "port: 18812\ncollaboration: true\nswarm: {}",
+    );
+    let out = lab.rjup(&["up"], PASSWORD);
+    fails_cleanly(&lab, &out, 7, &["lacks jupyter-collaboration"]);
+}

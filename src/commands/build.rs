@@ -21,12 +21,12 @@ pub async fn run(
     let engine = Engine::connect(endpoint).await?;
     super::lock::refresh(&engine, &mut spec, args.lock, printer).await?;
     let plan = image::plan(&spec.name, spec.owner, &spec.image);
+    let state = ProjectState::for_project(&spec.dir, &spec.name).ok();
     let flags = BuildFlags {
         no_cache: args.no_cache,
         pull: args.pull,
-        log: ProjectState::for_project(&spec.dir, &spec.name)
-            .ok()
-            .map(|state| state.build_log()),
+        log: state.as_ref().map(ProjectState::build_log),
+        state,
     };
     if let ImagePlan::Build { tag, .. } = &plan {
         if !args.no_cache && !args.pull && engine.image_id(tag).await?.is_some() {

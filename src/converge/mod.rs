@@ -137,6 +137,15 @@ fn warn_ignored_limits(flavour: Flavour, spec: &Spec, printer: Printer) {
     }
 }
 
+/// A rootless engine forwards published ports through a user-space proxy
+/// (rootlesskit's port driver, Podman's rootlessport), so every client reaches the lab
+/// from loopback or the gateway, which `allow:` always admits: the list cannot hold.
+fn unenforceable_allow(flavour: Flavour, allow: &[ipnet::IpNet]) -> Option<&'static str> {
+    (flavour.rootless && !allow.is_empty()).then_some(
+        "`allow:` cannot be enforced on this rootless engine: its port forwarding hides client addresses, so every client arrives from loopback or the container's gateway, which the list always admits; run the lab on a rootful engine, or keep its port closed to others in the host's firewall",
+    )
+}
+
 pub struct Options {
     pub force_recreate: bool,
     pub rebuild: bool,
@@ -181,6 +190,9 @@ pub async fn converge(
     let (observed, flavour) = tokio::join!(runtime.observe(), engine.flavour());
     let (observed, flavour) = (observed?, flavour?);
     spec.ensure_lock_fresh()?;
+    if let Some(warning) = unenforceable_allow(flavour, &spec.allow) {
+        printer.warn(warning);
+    }
     // The port first: a taken port or a wrong bind address fails before a long build.
     let ours = observed
         .as_ref()
@@ -193,6 +205,7 @@ pub async fn converge(
         &image_plan,
         BuildFlags {
             log: Some(state.build_log()),
+            state: Some(state.clone()),
             ..BuildFlags::default()
         },
         options.rebuild,
@@ -217,7 +230,8 @@ pub async fn converge(
         rootless: flavour.rootless,
         podman: flavour.podman,
     })?;
-    check_collaboration(engine, spec, &image_plan, observed.as_ref(), &desired).await?;
+    let made_alike = made_alike(observed.as_ref(), &desired.config_hash);
+    check_collaboration(engine, spec, &image_plan, made_alike, printer).await?;
     let ready = Readiness::new(probe, tls.as_ref(), options.timeout, printer)?;
     let force = options.force_recreate;
     let action = plan_and_act(
@@ -232,8 +246,9 @@ pub async fn converge(
     if action != Action::Nothing {
         warn_ignored_limits(flavour, spec, printer);
     } else if let Some(running) = &observed {
-        // The accounts are no part of the config hash: a running lab gets them anew,
-        // in case they changed while no engine answered `rjup user`.
+        // The accounts are no part of the config hash: a running lab gets them anew
+        // when they differ from what was last copied in, in case `rjup user`'s own copy
+        // failed after it saved them, or raced another change.
         container::sync_accounts_if_changed(engine, &running.id, &desired, state).await?;
     }
     state.set_port(port)?;
@@ -246,19 +261,24 @@ pub async fn converge(
     })
 }
 
+/// Whether the lab observed was made from the same image and config as desired now.
+fn made_alike(observed: Option<&Observed>, config_hash: &str) -> bool {
+    observed.and_then(|o| o.config_hash.as_deref()) == Some(config_hash)
+}
+
 /// `collaboration: true` with a pulled image: refused unless it has jupyter-collaboration.
-/// A lab made alike (the same image, the same config) passed already, and an unchanged
-/// `up` stays quick.
+/// A lab made alike passed already, and an unchanged `up` stays quick. The probe runs
+/// where rjup is connected, a Swarm manager included, so the image is pulled there
+/// first (for a container it is there already).
 async fn check_collaboration(
     engine: &Engine,
     spec: &Spec,
     image_plan: &ImagePlan,
-    observed: Option<&Observed>,
-    desired: &lab::Desired,
+    made_alike: bool,
+    printer: Printer,
 ) -> anyhow::Result<()> {
-    let made_alike =
-        observed.and_then(|o| o.config_hash.as_deref()) == Some(desired.config_hash.as_str());
     if spec.collaboration && matches!(image_plan, ImagePlan::Pull { .. }) && !made_alike {
+        image::ensure(engine, image_plan, BuildFlags::default(), false, printer).await?;
         crate::collaboration::ensure_in_image(engine, image_plan.reference()).await?;
     }
     Ok(())
@@ -281,7 +301,15 @@ async fn converge_service(
     let observed = runtime.observe().await?;
     spec.ensure_lock_fresh()?;
     let port = service::choose_port(engine, spec, state, observed.as_ref()).await?;
-    let image = service::image(engine, spec, observed.as_ref(), options.rebuild, printer).await?;
+    let image = service::image(
+        engine,
+        spec,
+        state,
+        observed.as_ref(),
+        options.rebuild,
+        printer,
+    )
+    .await?;
     if spec.gpus.is_some() {
         printer.warn("`gpus` is not carried to a Swarm service (Swarm gives GPUs only as generic resources a node advertises); the lab runs without them");
     }
@@ -303,6 +331,9 @@ async fn converge_service(
         rootless: false,
         podman: false,
     })?;
+    let image_plan = image::plan(&spec.name, spec.owner, &spec.image);
+    let made_alike = made_alike(observed.as_ref(), &desired.config_hash);
+    check_collaboration(engine, spec, &image_plan, made_alike, printer).await?;
     // The node is not known before the task runs: the runtime probes it there.
     let probe = std::net::SocketAddr::new(spec.bind, port);
     let ready = Readiness::new(probe, tls.as_ref(), options.timeout, printer)?;
@@ -325,4 +356,22 @@ async fn converge_service(
         fingerprint,
         host,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_allowlist_on_a_rootless_engine_is_said_to_be_unenforceable() {
+        let allow: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let rootless = Flavour {
+            rootless: true,
+            ..Flavour::default()
+        };
+        let warning = unenforceable_allow(rootless, &allow).unwrap();
+        assert!(warning.contains("cannot be enforced") && warning.contains("rootless"));
+        assert_eq!(unenforceable_allow(rootless, &[]), None);
+        assert_eq!(unenforceable_allow(Flavour::default(), &allow), None);
+    }
 }

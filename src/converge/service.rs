@@ -492,6 +492,7 @@ pub struct Image {
 pub async fn image(
     engine: &Engine,
     spec: &Spec,
+    state: &crate::state::ProjectState,
     observed: Option<&Observed>,
     rebuild: bool,
     printer: Printer,
@@ -519,7 +520,10 @@ pub async fn image(
         .as_ref()
         .and_then(|s| s.registry.clone())
         .ok_or(Error::NoSwarmRegistry)?;
-    let flags = crate::engine::BuildFlags::default();
+    let flags = crate::engine::BuildFlags {
+        state: Some(state.clone()),
+        ..Default::default()
+    };
     let id = crate::image::ensure(engine, &plan, flags, rebuild, printer).await?;
     if let Some(current) = observed.filter(|o| o.image_id.as_deref() == Some(id.as_str())) {
         let running = engine
