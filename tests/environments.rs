@@ -485,10 +485,16 @@ fn prepared(out: &std::process::Output) -> Vec<u64> {
 fn adding_one_package_downloads_only_that_package_and_the_lab_has_it() {
     let _engine = engine();
     let project = Project::from_example("", "addone");
-    project.write("requirements.txt", "tabulate==0.9.0\n");
+    // A comment unique to this run, so that the install step runs instead of coming
+    // from an earlier run's build cache.
+    let unique = format!("# {}\n", project.name);
+    project.write("requirements.txt", &format!("{unique}tabulate==0.9.0\n"));
     assert_success(&project.rjup(&["build"], &[], None), "first build");
 
-    project.write("requirements.txt", "tabulate==0.9.0\ntoolz==1.0.0\n");
+    project.write(
+        "requirements.txt",
+        &format!("{unique}tabulate==0.9.0\ntoolz==1.0.0\n"),
+    );
     let up = project.up(free_port());
     // Both are installed into the rebuilt layer, and only what uv's cache lacked is
     // fetched: toolz (or nothing, when an earlier run fetched it); never tabulate, and

@@ -188,7 +188,11 @@ fn ctrl_c_during_a_build_leaves_nothing_and_a_second_up_works() {
     run.interrupt();
     let (code, output) = run.finish(Duration::from_secs(30));
     assert_interrupted_cleanly(&project, code, &output);
-    project.write("postBuild", "#!/bin/sh\ntrue\n");
+    // Unique, so the second build runs its steps rather than taking an earlier run's.
+    project.write(
+        "postBuild",
+        &format!("#!/bin/sh\n# {}\ntrue\n", project.name),
+    );
     second_up_works(&project);
 }
 
