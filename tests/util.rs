@@ -227,8 +227,47 @@ impl Project {
 impl Drop for Project {
     fn drop(&mut self) {
         let _ = self.rjup(&["down"], &[], None);
+        remove_built_images(&self.name);
         let _ = std::fs::remove_dir_all(&self.root);
     }
+}
+
+/// Untags the images rjup built for a project that is gone. `rjup down` rightly keeps
+/// them for users, but a test run builds over a hundred, and runs left on one machine
+/// filled its disk (37 GB). BuildKit keeps its layer cache apart from the tags, so
+/// later builds in the run still reuse the layers. Without an engine, nothing to do.
+fn remove_built_images(name: &str) {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    runtime.block_on(async {
+        let Ok(docker) = bollard::Docker::connect_with_defaults() else {
+            return;
+        };
+        let Ok(docker) = docker.negotiate_version().await else {
+            return;
+        };
+        let filters =
+            std::collections::HashMap::from([("reference", vec![format!("rjup/{name}")])]);
+        let options = bollard::query_parameters::ListImagesOptionsBuilder::new()
+            .filters(&filters)
+            .build();
+        let Ok(images) = docker.list_images(Some(options)).await else {
+            return;
+        };
+        for tag in images.into_iter().flat_map(|image| image.repo_tags) {
+            let _ = docker
+                .remove_image(
+                    &tag,
+                    None::<bollard::query_parameters::RemoveImageOptions>,
+                    None,
+                )
+                .await;
+        }
+    });
 }
 
 pub fn run_as_tester(
@@ -601,27 +640,8 @@ impl Browser {
     }
 
     /// The status a WebSocket handshake at `path` gets: 101 when the server takes it.
-    /// curl cannot speak WebSocket, so an accepted one is cut off after a moment.
     pub fn websocket(&self, path: &str) -> u16 {
-        let mut b = self.curl(&[
-            "--max-time",
-            "3",
-            "-o",
-            "/dev/null",
-            "-H",
-            "Connection: Upgrade",
-            "-H",
-            "Upgrade: websocket",
-            "-H",
-            "Sec-WebSocket-Version: 13",
-            "-H",
-            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-            "-H",
-            &format!("Origin: {}", self.base),
-            &format!("{}{path}", self.base),
-        ]);
-        b.body.clear();
-        b.status
+        self.websocket_status(path).status
     }
 
     /// Saves a one-cell notebook through the Jupyter contents API, as JupyterLab does.
@@ -666,13 +686,14 @@ impl Browser {
         ])
     }
 
-    /// The status of a WebSocket upgrade of `path`, as a browser opens a kernel's
-    /// channels; an upgrade that succeeds (101) is dropped after a few seconds.
+    /// The answer to a WebSocket upgrade of `path`, as a browser opens a kernel's
+    /// channels. curl cannot speak WebSocket, so an upgrade that succeeds (101) is cut
+    /// off after a few seconds.
     pub fn websocket_status(&self, path: &str) -> Response {
         self.curl(&[
             "--http1.1",
             "--max-time",
-            "5",
+            "3",
             "-H",
             "Connection: Upgrade",
             "-H",
@@ -681,6 +702,8 @@ impl Browser {
             "Sec-WebSocket-Version: 13",
             "-H",
             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            "-H",
+            &format!("Origin: {}", self.base),
             &format!("{}{path}", self.base),
         ])
     }
