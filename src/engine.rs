@@ -208,6 +208,12 @@ impl Engine {
             .copied()
     }
 
+    /// Whether every connection to the engine is an ssh login of its own (`ssh://`, dialled
+    /// through `docker system dial-stdio`): two requests at once then cost two logins.
+    pub fn over_ssh(&self) -> bool {
+        self.endpoint.host.starts_with("ssh://")
+    }
+
     /// The context's name, or the host when no context named the engine.
     pub fn name(&self) -> &str {
         &self.endpoint.name

@@ -186,8 +186,13 @@ pub async fn converge(
     }
     let _lock = state.lock(printer).await?;
     let runtime = container::Containers::new(engine, spec, cleanup, printer);
-    // What kind of engine this is costs Podman a request of its own: ask it meanwhile.
-    let (observed, flavour) = tokio::join!(runtime.observe(), engine.flavour());
+    // What kind of engine this is costs Podman a request of its own: ask it meanwhile,
+    // but not over ssh, where a second request at once is a second ssh login (~0.3 s).
+    let (observed, flavour) = if engine.over_ssh() {
+        (runtime.observe().await, engine.flavour().await)
+    } else {
+        tokio::join!(runtime.observe(), engine.flavour())
+    };
     let (observed, flavour) = (observed?, flavour?);
     spec.ensure_lock_fresh()?;
     if let Some(warning) = unenforceable_allow(flavour, &spec.allow) {
