@@ -496,15 +496,7 @@ mod tests {
 
     #[test]
     fn build_output_is_kept_without_colours() {
-        let mut b = Build {
-            printer: Printer::Plain,
-            bar: None,
-            step: String::new(),
-            output: Vec::new(),
-            vertexes: HashMap::new(),
-            running: Vec::new(),
-            first_failure: None,
-        };
+        let mut b = Build::new("rjup/test:0", 0, Printer::Plain);
         b.update(&BuildInfo {
             stream: Some("Step 1/1 : RUN x\n\u{1b}[31merror\u{1b}[0m: no\n".into()),
             ..Default::default()
@@ -514,15 +506,7 @@ mod tests {
 
     #[test]
     fn a_long_failing_step_goes_whole_to_the_log_and_the_report_says_so() {
-        let mut b = Build {
-            printer: Printer::Plain,
-            bar: None,
-            step: String::new(),
-            output: Vec::new(),
-            vertexes: HashMap::new(),
-            running: Vec::new(),
-            first_failure: None,
-        };
+        let mut b = Build::new("rjup/test:0", 0, Printer::Plain);
         let lines: String = (1..=40).map(|n| format!("line {n}\n")).collect();
         b.update(&BuildInfo {
             stream: Some(format!("Step 9/9 : RUN ./postBuild\n{lines}")),
@@ -738,15 +722,7 @@ mod tests {
 
     #[test]
     fn failure_report_names_the_step_and_its_last_output() {
-        let mut b = Build {
-            printer: Printer::Plain,
-            bar: None,
-            step: String::new(),
-            output: Vec::new(),
-            vertexes: HashMap::new(),
-            running: Vec::new(),
-            first_failure: None,
-        };
+        let mut b = Build::new("rjup/test:0", 0, Printer::Plain);
         let stream = |s: &str| BuildInfo {
             stream: Some(s.to_string()),
             ..Default::default()

@@ -673,17 +673,7 @@ impl Browser {
 
     /// Sends `body` as JSON with `method` to `path`, as JupyterLab's own requests do.
     pub fn send_json(&self, method: &str, path: &str, body: &serde_json::Value) -> Response {
-        self.curl(&[
-            "-X",
-            method,
-            "-H",
-            &format!("X-XSRFToken: {}", self.xsrf()),
-            "-H",
-            "Content-Type: application/json",
-            "--data-binary",
-            &body.to_string(),
-            &format!("{}{path}", self.base),
-        ])
+        self.send(method, path, &body.to_string())
     }
 
     /// The answer to a WebSocket upgrade of `path`, as a browser opens a kernel's
