@@ -554,6 +554,8 @@ pub fn build_hint(report: &str) -> &'static str {
         ("/opt/rjup/start", "fix start, which must end with `exec \"$@\"`"),
         ("update-ca-certificates", "check the files `build.ca_certificates` in rjup.yaml names: each must be a PEM certificate"),
         ("bzip2 gcc", "the base image must be Debian-based (apt-get) and the engine must reach its Debian mirrors, for the tools every lab image gets"),
+        ("nodejs npm", "the engine must reach the base image's Debian mirrors for Node.js, which postBuild's JupyterLab extensions need"),
+        ("uv-requirements.txt", "the base image needs python3 with its venv module, and the engine must reach the Python package index, for uv"),
         ("apt-get", "check the packages in apt.txt and `build.apt`: each must be a Debian package of the base image's release"),
         ("mamba", "check environment.yml: a package or version conda could not find, or a `build.base` without conda"),
         ("/opt/rjup/requirements.txt", "check requirements.txt (or the file `build.requirements` names): a package or version uv could not find or build"),
@@ -607,7 +609,12 @@ mod tests {
         assert!(
             hint("Step 9/12 : RUN cd /home/lab && /opt/rjup/postBuild").contains("fix postBuild")
         );
-        assert!(hint("Step 3/9 : RUN apt-get update -qq && apt-get install").contains("apt.txt"));
+        assert!(hint(
+            "Step 3/9 : RUN apt-get update -qq && xargs -a /opt/rjup/apt.txt apt-get install"
+        )
+        .contains("apt.txt"));
+        assert!(hint("Step 4/9 : RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-unsafe-io nodejs npm").contains("Node.js"));
+        assert!(hint("Step 4/4 : RUN python3 -m venv /opt/rjup/uv && /opt/rjup/uv/bin/pip install --quiet --no-cache-dir -r /opt/rjup/uv-requirements.txt").contains("venv module"));
         assert!(hint("Step 1/1 : RUN apt-get update -qq && apt-get install -y git wget curl unzip bzip2 gcc libc6-dev").contains("Debian mirrors"));
         assert!(hint("STEP 8/9: RUN uv pip install --quiet --python /opt/lab/bin/python -r /opt/rjup/requirements.txt").contains("requirements.txt"));
         assert!(hint("Step 8/9 : RUN cd /opt/rjup/project && UV_PROJECT_ENVIRONMENT=/opt/lab uv sync --frozen").contains("uv.lock"));

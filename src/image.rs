@@ -10,6 +10,7 @@ use crate::lock::Lock;
 use crate::printer::Printer;
 
 const DOCKERFILE: &str = include_str!("../images/lab/Dockerfile");
+const TOOLS_DOCKERFILE: &str = include_str!("../images/lab/tools.Dockerfile");
 pub const UV_REQUIREMENTS: &str = include_str!("../images/lab/uv-requirements.txt");
 pub const LAB_REQUIREMENTS: &str = include_str!("../images/lab/lab-requirements.txt");
 
@@ -38,6 +39,8 @@ pub enum ImagePlan {
     Build {
         tag: String,
         base: String,
+        /// The image `context` starts from, built first when it is not there.
+        tools: Tools,
         /// With cache mounts, for BuildKit and buildah; the tag is this context's hash.
         context: Vec<u8>,
         /// The same image for Docker's classic builder, without cache mounts.
@@ -47,6 +50,15 @@ pub enum ImagePlan {
         /// The file that chose `base` (runtime.txt), when rjup.yaml did not.
         base_from: Option<String>,
     },
+}
+
+/// The tools image (`images/lab/tools.Dockerfile`): the base with repo2docker's tools
+/// and uv, shared by every project built on that base.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tools {
+    pub tag: String,
+    pub context: Vec<u8>,
+    pub classic_context: Vec<u8>,
 }
 
 impl ImagePlan {
@@ -74,11 +86,12 @@ fn plan_build(name: &str, owner: Owner, build: &BuildSpec) -> ImagePlan {
         .lock
         .as_ref()
         .map_or(build.base.as_str(), |l| l.base.as_str());
-    let files = context_files(build);
     let blocks = Blocks::for_build(build);
+    let tools = plan_tools(base, build, &blocks);
+    let files = context_files(build);
     // Cache mounts change how the image is built, not what is in it: one tag for both.
     let with = |blocks: &Blocks| {
-        let dockerfile = render_dockerfile(base, owner.uid, owner.gid, blocks);
+        let dockerfile = render_dockerfile(&tools.tag, base, owner.uid, owner.gid, blocks);
         let mut files = files.clone();
         files.insert(0, ("Dockerfile".to_string(), dockerfile.into_bytes()));
         hashed_archive(&files)
@@ -91,10 +104,39 @@ fn plan_build(name: &str, owner: Owner, build: &BuildSpec) -> ImagePlan {
     ImagePlan::Build {
         tag: format!("rjup/{name}:{}", &hash[..12]),
         base: base.to_string(),
+        tools,
         context,
         classic_context,
         used: files_used(build),
         base_from: build.environment.runtime_txt.clone(),
+    }
+}
+
+/// The tools image for `base`: its tag is its context's hash, which the project's
+/// Dockerfile names, so a change to the tools rebuilds every project's image.
+fn plan_tools(base: &str, build: &BuildSpec, blocks: &Blocks) -> Tools {
+    let mut files = vec![(
+        "uv-requirements.txt".to_string(),
+        UV_REQUIREMENTS.as_bytes().to_vec(),
+    )];
+    for cert in &build.ca_certificates {
+        files.push((format!("ca/{}", cert.shown), cert.contents.clone()));
+    }
+    let with = |blocks: &Blocks| {
+        let mut files = files.clone();
+        let dockerfile = render(TOOLS_DOCKERFILE, blocks).replace("{{BASE}}", base);
+        files.insert(0, ("Dockerfile".to_string(), dockerfile.into_bytes()));
+        hashed_archive(&files)
+    };
+    let (hash, context) = with(blocks);
+    let (_, classic_context) = with(&Blocks {
+        classic: true,
+        ..*blocks
+    });
+    Tools {
+        tag: format!("rjup/tools:{}", &hash[..12]),
+        context,
+        classic_context,
     }
 }
 
@@ -105,7 +147,6 @@ fn context_files(build: &BuildSpec) -> Vec<(String, Vec<u8>)> {
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut add = |path: &str, contents: &[u8]| files.push((path.to_string(), contents.to_vec()));
 
-    add("uv-requirements.txt", UV_REQUIREMENTS.as_bytes());
     match lock {
         Some(lock) => add("lab-requirements.txt", lock.requirements().as_bytes()),
         None => add("lab-requirements.txt", LAB_REQUIREMENTS.as_bytes()),
@@ -115,9 +156,6 @@ fn context_files(build: &BuildSpec) -> Vec<(String, Vec<u8>)> {
             "project/apt.txt",
             format!("{}\n", env.apt.join("\n")).as_bytes(),
         );
-    }
-    for cert in &build.ca_certificates {
-        add(&format!("ca/{}", cert.shown), &cert.contents);
     }
     if let Some(conda) = &env.conda {
         add("project/environment.yml", &conda.contents);
@@ -240,6 +278,7 @@ impl Blocks {
             "packages" => self.packages,
             "post_build" => self.post_build,
             "start" => self.start,
+            "node" => self.node,
             "classic" => self.classic,
             other => panic!("the Dockerfile template has an unknown block {other:?}"),
         }
@@ -250,8 +289,12 @@ impl Blocks {
 /// user at a time. Debian images' `docker-clean` would empty the cache after each install.
 const CACHE_APT: &str = "--mount=type=cache,id=rjup-apt-cache,target=/var/cache/apt,sharing=locked \\\n    --mount=type=cache,id=rjup-apt-lists,target=/var/lib/apt,sharing=locked \\\n    rm -f /etc/apt/apt.conf.d/docker-clean && ";
 
-/// uv's and pip's downloads, in a place of their own: HOME changes between stages.
+/// uv's and pip's downloads, in a place of their own: HOME changes between steps.
 const CACHE_UV: &str = "--mount=type=cache,id=rjup-python,target=/var/cache/rjup \\\n    export UV_CACHE_DIR=/var/cache/rjup/uv PIP_CACHE_DIR=/var/cache/rjup/pip && ";
+
+/// A cache in memory for the one step (JupyterLab's), gone when the step ends.
+const TMP_UV: &str =
+    "--mount=type=tmpfs,target=/var/cache/rjup \\\n    export UV_CACHE_DIR=/var/cache/rjup/uv && ";
 
 /// Whether a postBuild script uses Node.js: JupyterLab extensions are built with it
 /// (`jupyter labextension`, `jupyter lab build`, jlpm, npm, yarn, node itself). Any
@@ -275,10 +318,25 @@ fn needs_node(post_build: &EnvFile) -> bool {
         || words.windows(2).any(|pair| pair == ["lab", "build"])
 }
 
-pub fn render_dockerfile(base: &str, uid: u32, gid: u32, blocks: &Blocks) -> String {
+/// The lab image's Dockerfile, starting from the tools image `tools` made from `base`.
+pub fn render_dockerfile(tools: &str, base: &str, uid: u32, gid: u32, blocks: &Blocks) -> String {
+    let lab_flags = if blocks.locked { "--no-deps" } else { "" };
+    render(DOCKERFILE, blocks)
+        .replace(
+            " {{LAB_FLAGS}}",
+            &format!("{}{lab_flags}", if lab_flags.is_empty() { "" } else { " " }),
+        )
+        .replace("{{TOOLS}}", tools)
+        .replace("{{BASE}}", base)
+        .replace("{{UID}}", &uid.to_string())
+        .replace("{{GID}}", &gid.to_string())
+}
+
+/// `template` with only the blocks `blocks` asks for, and the cache fields for its builder.
+fn render(template: &str, blocks: &Blocks) -> String {
     let mut out = String::new();
     let mut skipping: Option<String> = None;
-    for line in DOCKERFILE.lines() {
+    for line in template.lines() {
         if let Some(name) = line.strip_prefix("#{{#").and_then(|l| l.strip_suffix("}}")) {
             if skipping.is_none() && !blocks.enabled(name) {
                 skipping = Some(name.to_string());
@@ -296,23 +354,15 @@ pub fn render_dockerfile(base: &str, uid: u32, gid: u32, blocks: &Blocks) -> Str
             out.push('\n');
         }
     }
-    let lab_flags = if blocks.locked { "--no-deps" } else { "" };
-    let (cache_apt, cache_uv, apt_clean) = if blocks.classic {
-        ("", "", " \\\n && rm -rf /var/lib/apt/lists/*")
+    let (cache_apt, cache_uv, tmp_uv, apt_clean) = if blocks.classic {
+        ("", "", "", " \\\n && rm -rf /var/lib/apt/lists/*")
     } else {
-        (CACHE_APT, CACHE_UV, "")
+        (CACHE_APT, CACHE_UV, TMP_UV, "")
     };
     out.replace("{{CACHE_APT}}", cache_apt)
         .replace("{{CACHE_UV}}", cache_uv)
+        .replace("{{TMP_UV}}", tmp_uv)
         .replace("{{APT_CLEAN}}", apt_clean)
-        .replace("{{NODE}}", if blocks.node { " nodejs npm" } else { "" })
-        .replace(
-            " {{LAB_FLAGS}}",
-            &format!("{}{lab_flags}", if lab_flags.is_empty() { "" } else { " " }),
-        )
-        .replace("{{BASE}}", base)
-        .replace("{{UID}}", &uid.to_string())
-        .replace("{{GID}}", &gid.to_string())
 }
 
 /// The image's id, pulling or building it only when it is not there (or when asked).
@@ -331,6 +381,7 @@ pub async fn ensure(
         ImagePlan::Build {
             tag,
             base,
+            tools,
             context,
             classic_context,
             used,
@@ -359,11 +410,31 @@ pub async fn ensure(
                         None => e,
                     })?;
             }
+            let pulled = flags.pull;
             let flags = BuildFlags {
                 pull: false,
                 ..flags
             };
             let builder = engine.builder().await?;
+            // A new base (`--pull`) or a build from nothing (`--no-cache`) makes the
+            // tools again; otherwise they are made once per base and kept.
+            if pulled || flags.no_cache || engine.image_id(&tools.tag).await?.is_none() {
+                printer.say(format!(
+                    "Tools for {base} (git, wget, curl, unzip, bzip2, gcc, uv): built once per base image"
+                ));
+                let context = match builder {
+                    Builder::BuildKit | Builder::Buildah => &tools.context,
+                    Builder::Classic => &tools.classic_context,
+                };
+                // The project's `RJUP_FRESH` is the project's own: the tools are shared.
+                let flags = BuildFlags {
+                    state: None,
+                    ..flags.clone()
+                };
+                engine
+                    .build(&tools.tag, context.clone(), builder, flags, printer)
+                    .await?;
+            }
             let context = match builder {
                 Builder::BuildKit | Builder::Buildah => context,
                 Builder::Classic => classic_context,
@@ -456,8 +527,14 @@ mod tests {
 
     #[test]
     fn dockerfile_renders_base_owner_and_only_the_blocks_asked_for() {
-        let d = render_dockerfile("python:3.12-slim", 1500, 1600, &Blocks::default());
-        assert!(d.contains("FROM python:3.12-slim AS base\n"));
+        let d = render_dockerfile(
+            "rjup/tools:abc",
+            "python:3.12-slim",
+            1500,
+            1600,
+            &Blocks::default(),
+        );
+        assert!(d.starts_with("# The lab image") && d.contains("\nFROM rjup/tools:abc\n"));
         assert!(d.contains("--uid 1500 --gid 1600"));
         assert!(d.contains("USER 1500:1600\n"));
         assert!(!d.contains("{{"), "unrendered field left in:\n{d}");
@@ -475,7 +552,7 @@ mod tests {
             start: true,
             ..Blocks::default()
         };
-        let d = render_dockerfile("x", 1, 1, &all);
+        let d = render_dockerfile("t", "x", 1, 1, &all);
         assert!(
             d.contains("apt-get install")
                 && d.contains("/opt/rjup/postBuild")
@@ -486,6 +563,7 @@ mod tests {
     #[test]
     fn buildkit_gets_cache_mounts_and_a_classic_builder_a_plain_dockerfile() {
         let d = render_dockerfile(
+            "t",
             "x",
             1,
             1,
@@ -497,14 +575,15 @@ mod tests {
         );
         assert_eq!(
             d.matches("--mount=type=cache,id=rjup-apt-lists").count(),
-            2,
+            1,
             "{d}"
         );
         assert_eq!(
             d.matches("--mount=type=cache,id=rjup-python").count(),
-            3,
-            "{d}"
+            1,
+            "only the project's packages use the kept cache:\n{d}"
         );
+        assert_eq!(d.matches("--mount=type=tmpfs").count(), 1, "{d}");
         assert!(d.contains("rm -f /etc/apt/apt.conf.d/docker-clean") && !d.contains("UV_NO_CACHE"));
         assert!(
             !d.contains("rm -rf /var/lib/apt/lists"),
@@ -516,14 +595,79 @@ mod tests {
             classic: true,
             ..Blocks::default()
         };
-        let c = render_dockerfile("x", 1, 1, &classic);
+        let c = render_dockerfile("t", "x", 1, 1, &classic);
         assert!(!c.contains("--mount") && !c.contains("docker-clean"), "{c}");
         assert!(
-            c.contains("UV_NO_CACHE=1") && c.matches("rm -rf /var/lib/apt/lists/*").count() == 2
+            c.contains("UV_NO_CACHE=1") && c.matches("rm -rf /var/lib/apt/lists/*").count() == 1
         );
-        for tool in ["git", "wget", "curl", "unzip", "bzip2", "gcc"] {
-            assert!(c.contains(&format!(" {tool} ")), "{tool} missing:\n{c}");
+    }
+
+    fn tools_dockerfile(tools: &Tools, classic: bool) -> String {
+        let context = if classic {
+            &tools.classic_context
+        } else {
+            &tools.context
+        };
+        let mut archive = tar::Archive::new(context.as_slice());
+        let mut entry = archive.entries().unwrap().next().unwrap().unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut entry, &mut text).unwrap();
+        text
+    }
+
+    fn tools_of(s: &Spec) -> Tools {
+        let ImagePlan::Build { tools, .. } = plan_of(s) else {
+            panic!("expected a build")
+        };
+        tools
+    }
+
+    #[test]
+    fn the_lab_starts_from_a_tools_image_with_repo2dockers_tools_and_uv() {
+        let s = spec();
+        let tools = tools_of(&s);
+        assert!(tools.tag.starts_with("rjup/tools:"), "{}", tools.tag);
+        assert!(dockerfile(&plan_of(&s)).contains(&format!("\nFROM {}\n", tools.tag)));
+        for classic in [false, true] {
+            let d = tools_dockerfile(&tools, classic);
+            assert!(d.contains("\nFROM python:3.13-slim\n"), "{d}");
+            for tool in ["git", "wget", "curl", "unzip", "bzip2", "gcc"] {
+                assert!(d.contains(&format!(" {tool} ")), "{tool} missing:\n{d}");
+            }
+            assert!(
+                d.contains("uv-requirements.txt") && !d.contains("{{"),
+                "{d}"
+            );
+            assert_eq!(d.contains("--mount"), !classic, "{d}");
         }
+    }
+
+    #[test]
+    fn projects_on_one_base_share_the_tools_and_a_new_base_or_ca_makes_new_ones() {
+        let shared = tools_of(&spec()).tag;
+        let mut s = spec();
+        s.name = "other".into();
+        s.owner.uid = 4242;
+        let b = build_mut(&mut s);
+        b.environment.requirements = file("requirements.txt", "pandas\n");
+        b.environment.apt = vec!["jq".into()];
+        b.environment.post_build = file("postBuild", "jupyter labextension list\n");
+        assert_eq!(
+            tools_of(&s).tag,
+            shared,
+            "the tools depend on the base only"
+        );
+        let mut s = spec();
+        build_mut(&mut s).base = "python:3.12-slim".into();
+        assert_ne!(tools_of(&s).tag, shared);
+        let mut s = spec();
+        build_mut(&mut s).ca_certificates = vec![EnvFile {
+            shown: "corp.pem".into(),
+            contents: b"-----BEGIN CERTIFICATE-----".to_vec(),
+        }];
+        let with_ca = tools_of(&s);
+        assert_ne!(with_ca.tag, shared);
+        assert!(tools_dockerfile(&with_ca, false).contains("update-ca-certificates"));
     }
 
     #[test]
@@ -580,17 +724,17 @@ mod tests {
     }
 
     #[test]
-    fn apt_comes_before_jupyterlab_which_comes_before_requirements() {
+    fn jupyterlab_comes_before_apt_which_comes_before_requirements() {
         let all = Blocks {
             apt: true,
             requirements: true,
             post_build: true,
             ..Blocks::default()
         };
-        let d = render_dockerfile("x", 1, 1, &all);
+        let d = render_dockerfile("t", "x", 1, 1, &all);
         let at = |needle: &str| d.find(needle).unwrap_or_else(|| panic!("{needle} missing"));
-        assert!(at("apt-get install") < at("lab-requirements.txt"));
-        assert!(at("lab-requirements.txt") < at("/opt/rjup/requirements.txt"));
+        assert!(at("lab-requirements.txt") < at("/opt/rjup/apt.txt"));
+        assert!(at("/opt/rjup/apt.txt") < at("/opt/rjup/requirements.txt"));
         assert!(at("/opt/rjup/requirements.txt") < at("/opt/rjup/postBuild"));
     }
 
@@ -636,7 +780,7 @@ mod tests {
     fn build_context_holds_only_the_template_and_environment_files() {
         assert_eq!(
             context_files(&plan_of(&spec())),
-            ["Dockerfile", "lab-requirements.txt", "uv-requirements.txt"]
+            ["Dockerfile", "lab-requirements.txt"]
         );
         let mut s = spec();
         let b = build_mut(&mut s);
@@ -651,7 +795,6 @@ mod tests {
                 "project/apt.txt",
                 "project/postBuild",
                 "project/requirements.txt",
-                "uv-requirements.txt"
             ]
         );
         let ImagePlan::Build { used, context, .. } = plan_of(&s) else {
@@ -673,7 +816,8 @@ mod tests {
         });
         let p = plan_of(&s);
         let d = dockerfile(&p);
-        assert!(d.contains("FROM python@sha256:abc AS base\n"), "{d}");
+        let tools = tools_dockerfile(&tools_of(&s), false);
+        assert!(tools.contains("\nFROM python@sha256:abc\n"), "{tools}");
         assert!(
             d.contains("--no-deps -r /opt/rjup/lab-requirements.txt"),
             "{d}"

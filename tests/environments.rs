@@ -52,11 +52,12 @@ fn pyproject_uv_example_installs_exactly_what_uv_lock_pins() {
 fn image_tag(out: &std::process::Output) -> String {
     let err = stderr(out);
     err.lines()
-        .find_map(|l| {
+        .filter_map(|l| {
             l.strip_prefix("Building ")
                 .or_else(|| l.strip_prefix("Image "))
                 .map(|rest| rest.split_whitespace().next().unwrap().to_string())
         })
+        .find(|tag| !tag.starts_with("rjup/tools:"))
         .unwrap_or_else(|| panic!("no image tag in:\n{err}"))
 }
 
@@ -98,7 +99,7 @@ fn only_environment_files_rebuild_and_data_never_enters_the_build() {
     let rebuilt = project.rjup(&["build"], &[], None);
     assert_success(&rebuilt, "rjup build after editing requirements.txt");
     assert!(
-        stderr(&rebuilt).contains("Building rjup/"),
+        stderr(&rebuilt).contains(&format!("Building rjup/{}:", project.name)),
         "{}",
         stderr(&rebuilt)
     );
@@ -158,16 +159,48 @@ fn editing_requirements_reuses_the_apt_layer() {
             .unwrap_or_else(|| panic!("no layer runs {needle:?}"))
     };
     assert!(
-        made("apt-get install") < rebuild_started,
-        "the apt layer must come from the cache"
+        made("/opt/rjup/apt.txt apt-get install") < rebuild_started,
+        "the apt.txt layer must come from the cache"
     );
     assert!(
-        made("/opt/lab /opt/lab") < rebuild_started,
+        made("uv venv") < rebuild_started,
         "the JupyterLab layer must come from the cache"
     );
     assert!(
         made("/opt/rjup/requirements.txt") >= rebuild_started,
         "the requirements layer must be rebuilt"
+    );
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn a_new_project_on_a_base_built_before_reuses_its_tools() {
+    let _engine = engine();
+    let first = Project::from_example("", "toolsfirst");
+    assert_success(&first.rjup(&["build"], &[], None), "first project's build");
+    // Unique requirements, so nothing of this image comes from an earlier run's cache.
+    let second = Project::from_example("", "toolssecond");
+    second.write(
+        "requirements.txt",
+        &format!("# {}\nsix==1.16.0\n", second.name),
+    );
+    let out = second.rjup(&["build"], &[], None);
+    assert_success(&out, "second project's build");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains("Tools for") && !err.contains("Building rjup/tools:"),
+        "the tools were built again for a base that has them:\n{err}"
+    );
+    let tools = |tag: &str| {
+        layers(tag)
+            .into_iter()
+            .find(|(cmd, _)| cmd.contains("bzip2 gcc"))
+            .unwrap_or_else(|| panic!("{tag} has no tools layer"))
+    };
+    assert_eq!(
+        tools(&image_tag_of(&first)),
+        tools(&image_tag_of(&second)),
+        "both labs must start from the same tools layer"
     );
 }
 
