@@ -308,7 +308,8 @@ def p4_against_pip(rounds, name, before_rjup):
 
 def tools_images():
     """The tags of rjup's tools images for python:3.13-slim."""
-    return sh("docker", "images", "--filter", "label=rjup.tools.base=python:3.13-slim",
+    # Images built on a tools image inherit its label: the repository tells them apart.
+    return sh("docker", "images", "rjup/tools", "--filter", "label=rjup.tools.base=python:3.13-slim",
               "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
 
 

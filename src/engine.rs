@@ -228,6 +228,17 @@ impl Engine {
         }
     }
 
+    /// The image's layers, bottom first, or `None` when there is no such image.
+    pub async fn image_layers(&self, reference: &str) -> anyhow::Result<Option<Vec<String>>> {
+        match self.docker.inspect_image(reference).await {
+            Ok(image) => Ok(Some(
+                image.root_fs.and_then(|r| r.layers).unwrap_or_default(),
+            )),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(engine_error(e, &format!("inspecting image {reference}"))),
+        }
+    }
+
     /// Pulls an image with per-layer progress; returns its id.
     pub async fn pull(&self, reference: &str, printer: Printer) -> anyhow::Result<String> {
         // A reference Docker would refuse fails as a refused pull does.

@@ -321,7 +321,15 @@ fn needs_node(post_build: &EnvFile) -> bool {
 /// The lab image's Dockerfile, starting from the tools image `tools` made from `base`.
 pub fn render_dockerfile(tools: &str, base: &str, uid: u32, gid: u32, blocks: &Blocks) -> String {
     let lab_flags = if blocks.locked { "--no-deps" } else { "" };
+    // With rjup.lock, that step installs every pinned package, the project's too:
+    // those must come from the kept cache when one of them changes.
+    let lab_cache = match (blocks.classic, blocks.locked) {
+        (true, _) => "",
+        (false, true) => CACHE_UV,
+        (false, false) => TMP_UV,
+    };
     render(DOCKERFILE, blocks)
+        .replace("{{LAB_CACHE}}", lab_cache)
         .replace(
             " {{LAB_FLAGS}}",
             &format!("{}{lab_flags}", if lab_flags.is_empty() { "" } else { " " }),
@@ -354,14 +362,18 @@ fn render(template: &str, blocks: &Blocks) -> String {
             out.push('\n');
         }
     }
-    let (cache_apt, cache_uv, tmp_uv, apt_clean) = if blocks.classic {
-        ("", "", "", " \\\n && rm -rf /var/lib/apt/lists/*")
+    // `apt-get clean` too: a tools image BuildKit made has no docker-clean to do it.
+    let (cache_apt, cache_uv, apt_clean) = if blocks.classic {
+        (
+            "",
+            "",
+            " \\\n && apt-get clean && rm -rf /var/lib/apt/lists/*",
+        )
     } else {
-        (CACHE_APT, CACHE_UV, TMP_UV, "")
+        (CACHE_APT, CACHE_UV, "")
     };
     out.replace("{{CACHE_APT}}", cache_apt)
         .replace("{{CACHE_UV}}", cache_uv)
-        .replace("{{TMP_UV}}", tmp_uv)
         .replace("{{APT_CLEAN}}", apt_clean)
 }
 
@@ -410,17 +422,26 @@ pub async fn ensure(
                         None => e,
                     })?;
             }
-            let pulled = flags.pull;
             let flags = BuildFlags {
                 pull: false,
                 ..flags
             };
             let builder = engine.builder().await?;
-            // A new base (`--pull`) or a build from nothing (`--no-cache`) makes the
-            // tools again; otherwise they are made once per base and kept.
-            if pulled || flags.no_cache || engine.image_id(&tools.tag).await?.is_none() {
+            // The tools are made once per base and kept, and again from nothing with
+            // `--no-cache`, or when the base's image changed under its name (`--pull`,
+            // `docker pull`): the tag names the base, the layers tell which image it was.
+            let why = match engine.image_layers(&tools.tag).await? {
+                None => Some("built once per base image"),
+                Some(_) if flags.no_cache => Some("built again (--no-cache)"),
+                Some(tools_layers) => {
+                    let base_layers = engine.image_layers(base).await?.unwrap_or_default();
+                    (!tools_layers.starts_with(&base_layers))
+                        .then_some("built again on the base's newer image")
+                }
+            };
+            if let Some(why) = why {
                 printer.say(format!(
-                    "Tools for {base} (git, wget, curl, unzip, bzip2, gcc, uv): built once per base image"
+                    "Tools for {base} (git, wget, curl, unzip, bzip2, gcc, uv): {why}"
                 ));
                 let context = match builder {
                     Builder::BuildKit | Builder::Buildah => &tools.context,
@@ -824,6 +845,10 @@ mod tests {
         );
         assert!(!d.contains("/opt/rjup/requirements.txt"));
         assert!(!context_files(&p).contains(&"project/requirements.txt".to_string()));
+        assert!(
+            d.contains("id=rjup-python") && !d.contains("type=tmpfs"),
+            "a locked install holds the project's packages: it keeps the cache\n{d}"
+        );
     }
 
     #[test]

@@ -412,6 +412,7 @@ fn parse_vertex(name: &str) -> Option<(u64, u64, String)> {
 const CACHE_SETUP: &[&str] = &[
     "\\ ",
     "export UV_CACHE_DIR=/var/cache/rjup/uv PIP_CACHE_DIR=/var/cache/rjup/pip && ",
+    "export UV_CACHE_DIR=/var/cache/rjup/uv && ",
     "rm -f /etc/apt/apt.conf.d/docker-clean && ",
 ];
 

@@ -204,6 +204,101 @@ fn a_new_project_on_a_base_built_before_reuses_its_tools() {
     );
 }
 
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn a_base_that_changed_under_its_name_gets_new_tools() {
+    let _engine = engine();
+    // A base name of this run's own, first for python:3.13-slim, then for an image
+    // with one more layer, as `docker pull` of a newer base would leave it.
+    let base = format!("rjup-test/base:{}", std::process::id());
+    let (repo, tag) = base.split_once(':').unwrap();
+    let (repo, tag) = (repo.to_string(), tag.to_string());
+    let tag_as_base = |image: String| {
+        let (repo, tag) = (repo.clone(), tag.clone());
+        with_docker(|docker| async move {
+            let options = bollard::query_parameters::TagImageOptionsBuilder::new()
+                .repo(&repo)
+                .tag(&tag)
+                .build();
+            docker.tag_image(&image, Some(options)).await.unwrap();
+        })
+    };
+    tag_as_base("python:3.13-slim".to_string());
+    let first = Project::from_example("", "basefirst");
+    first.write("rjup.yaml", &format!("build:\n  base: {base}\n"));
+    let out = first.rjup(&["build"], &[], None);
+    assert_success(&out, "build on the base");
+    let tools_of = |out: &std::process::Output| {
+        stderr(out)
+            .lines()
+            .find_map(|l| l.strip_prefix("Building rjup/tools:"))
+            .map(|rest| format!("rjup/tools:{}", rest.split_whitespace().next().unwrap()))
+            .expect("a base of this run's own has no tools yet")
+    };
+    let old_tools = with_docker(|docker| async move {
+        docker
+            .inspect_image(&tools_of(&out))
+            .await
+            .unwrap()
+            .id
+            .unwrap()
+    });
+
+    let newer = with_docker(|docker| async move {
+        use bollard::query_parameters::*;
+        let body = bollard::models::ContainerCreateBody {
+            image: Some("python:3.13-slim".into()),
+            cmd: Some(vec!["touch".into(), "/newer".into()]),
+            ..Default::default()
+        };
+        let id = docker
+            .create_container(None::<CreateContainerOptions>, body)
+            .await
+            .unwrap()
+            .id;
+        docker
+            .start_container(&id, None::<StartContainerOptions>)
+            .await
+            .unwrap();
+        let mut wait = docker.wait_container(&id, None::<WaitContainerOptions>);
+        while futures_util::StreamExt::next(&mut wait).await.is_some() {}
+        let options = CommitContainerOptionsBuilder::new().container(&id).build();
+        let image = docker
+            .commit_container(options, bollard::models::ContainerConfig::default())
+            .await
+            .unwrap()
+            .id;
+        docker
+            .remove_container(&id, None::<RemoveContainerOptions>)
+            .await
+            .unwrap();
+        image
+    });
+    tag_as_base(newer.clone());
+    let second = Project::from_example("", "basesecond");
+    second.write("rjup.yaml", &format!("build:\n  base: {base}\n"));
+    let out = second.rjup(&["build"], &[], None);
+    assert_success(&out, "build after the base changed");
+    assert!(
+        stderr(&out).contains("built again on the base's newer image"),
+        "the tools were not made again on the new base:\n{}",
+        stderr(&out)
+    );
+    let tools = tools_of(&out);
+    drop((first, second));
+    with_docker(|docker| async move {
+        for image in [tools, old_tools, base, newer] {
+            let _ = docker
+                .remove_image(
+                    &image,
+                    None::<bollard::query_parameters::RemoveImageOptions>,
+                    None,
+                )
+                .await;
+        }
+    });
+}
+
 fn image_tag_of(project: &Project) -> String {
     let out = project.rjup(&["build"], &[], None);
     assert_success(&out, "rjup build");
@@ -502,6 +597,24 @@ fn proxy_settings_reach_the_build_and_ca_certificates_reach_the_lab() {
         !image.contains(&marker),
         "proxy settings must not be baked into the image: {image}"
     );
+    // The tools image holds this run's own certificate, so no later run can use it:
+    // without the project's image on it, untagging it removes it.
+    let tools = stderr(&out)
+        .lines()
+        .find_map(|l| l.strip_prefix("Building rjup/tools:"))
+        .map(|rest| format!("rjup/tools:{}", rest.split_whitespace().next().unwrap()))
+        .expect("a new certificate builds its own tools image");
+    drop(project);
+    with_docker(|docker| async move {
+        docker
+            .remove_image(
+                &tools,
+                None::<bollard::query_parameters::RemoveImageOptions>,
+                None,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("removing {tools}: {e}"));
+    });
 }
 
 /// How many packages uv said it downloaded or built in the output, from its summary.
