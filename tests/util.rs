@@ -232,6 +232,20 @@ impl Drop for Project {
     }
 }
 
+/// Removes each image, by tag or id, that nothing else uses; a tag on an image that
+/// others still build on is only untagged. Best effort: what is gone already is fine.
+pub async fn remove_images(docker: &bollard::Docker, images: impl IntoIterator<Item = String>) {
+    for image in images {
+        let _ = docker
+            .remove_image(
+                &image,
+                None::<bollard::query_parameters::RemoveImageOptions>,
+                None,
+            )
+            .await;
+    }
+}
+
 /// Untags the images rjup built for a project that is gone. `rjup down` rightly keeps
 /// them for users, but a test run builds over a hundred, and runs left on one machine
 /// filled its disk (37 GB). BuildKit keeps its layer cache apart from the tags, so
@@ -258,15 +272,11 @@ fn remove_built_images(name: &str) {
         let Ok(images) = docker.list_images(Some(options)).await else {
             return;
         };
-        for tag in images.into_iter().flat_map(|image| image.repo_tags) {
-            let _ = docker
-                .remove_image(
-                    &tag,
-                    None::<bollard::query_parameters::RemoveImageOptions>,
-                    None,
-                )
-                .await;
-        }
+        remove_images(
+            &docker,
+            images.into_iter().flat_map(|image| image.repo_tags),
+        )
+        .await;
     });
 }
 
