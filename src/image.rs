@@ -427,6 +427,11 @@ pub async fn ensure(
                 ..flags
             };
             let builder = engine.builder().await?;
+            // Cache mounts for the builders that take them.
+            let pick = |mounts: &Vec<u8>, classic: &Vec<u8>| match builder {
+                Builder::BuildKit | Builder::Buildah => mounts.clone(),
+                Builder::Classic => classic.clone(),
+            };
             // The tools are made once per base and kept, and again from nothing with
             // `--no-cache`, or when the base's image changed under its name (`--pull`,
             // `docker pull`): the tag names the base, the layers tell which image it was.
@@ -443,25 +448,18 @@ pub async fn ensure(
                 printer.say(format!(
                     "Tools for {base} (git, wget, curl, unzip, bzip2, gcc, uv): {why}"
                 ));
-                let context = match builder {
-                    Builder::BuildKit | Builder::Buildah => &tools.context,
-                    Builder::Classic => &tools.classic_context,
-                };
+                let context = pick(&tools.context, &tools.classic_context);
                 // The project's `RJUP_FRESH` is the project's own: the tools are shared.
                 let flags = BuildFlags {
                     state: None,
                     ..flags.clone()
                 };
                 engine
-                    .build(&tools.tag, context.clone(), builder, flags, printer)
+                    .build(&tools.tag, context, builder, flags, printer)
                     .await?;
             }
-            let context = match builder {
-                Builder::BuildKit | Builder::Buildah => context,
-                Builder::Classic => classic_context,
-            };
             engine
-                .build(tag, context.clone(), builder, flags, printer)
+                .build(tag, pick(context, classic_context), builder, flags, printer)
                 .await
         }
     }
