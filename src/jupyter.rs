@@ -2,11 +2,18 @@
 //!
 //! It goes into `JUPYTER_CONFIG_DIR`, the highest-precedence config location after the
 //! command line, so config an image ships in `/etc/jupyter` or `sys.prefix` cannot
-//! weaken it. It reaches the container as a 0600 file copied in before the first start:
-//! never an argument or variable, so the hash shows in no `docker inspect`, no `ps` and
-//! no image layer. It is Python rather than JSON because it also carries the identity
-//! provider (named accounts, the login throttle) and the authorizer of read-only
-//! accounts ([`IDENTITY`]), which must work in any image, pulled ones included.
+//! weaken it. It reaches the container as files copied in before the first start (or
+//! Swarm secrets): never an argument or variable, so the hash shows in no `docker
+//! inspect`, no `ps` and no image layer. The directory and its files belong to root,
+//! readable by the lab's group only: the lab reads its config but cannot rewrite it.
+//!
+//! The config is real Python, the same in every lab: `jupyter_server_config.py` reads
+//! every value rjup gives the lab from `rjup_lab.json` beside it, imports the `rjup_lab`
+//! package beside it (the identity provider with named accounts and the login throttle,
+//! the read-only authorizer, the allowlist, containment in the project, body bounds
+//! before login) and sets the traits that name them. Only the JSON differs between
+//! labs. The package's pure rules have unit tests of their own (`src/jupyter/tests`),
+//! which `cargo test` runs.
 
 use ipnet::IpNet;
 
@@ -22,6 +29,8 @@ pub const PORT: u16 = 8888;
 pub const ROOT_DIR: &str = "/project";
 
 const CONFIG_FILE: &str = "jupyter_server_config.py";
+const SETTINGS_FILE: &str = "rjup_lab.json";
+const PACKAGE_DIR: &str = "rjup_lab";
 const COOKIE_SECRET_FILE: &str = "cookie_secret";
 const CERT_FILE: &str = "lab.crt";
 const KEY_FILE: &str = "lab.key";
@@ -29,26 +38,65 @@ const KEY_FILE: &str = "lab.key";
 /// ours last (`jupyterlab_server.settings_utils._get_overrides`). Only the keys it names
 /// change: an image's own `overrides.json` keeps the rest.
 const LAB_DEFAULTS_FILE: &str = "labconfig/default_setting_overrides.json";
+/// jupyter_core migrates IPython 3 config into the config directory at start whenever
+/// `~/.ipython` exists (a kernel makes it), and fails the start if it cannot write its
+/// marker there. A marker the lab cannot open for writing tells it to skip that.
+const MIGRATED_FILE: &str = "migrated";
 
 /// The header a refused address's 403 carries, so rjup tells it from other 403s.
 pub const REFUSED_HEADER: &str = crate::client::REFUSED_HEADER;
+/// The header rjup's own probes carry: the lowercase hex SHA-256 of `rjup-probe\n`
+/// followed by the exact bytes of the lab's cookie secret file. With it, a request from
+/// the container's gateway passes `allow:`, and logins have a throttle of their own.
+pub const PROBE_HEADER: &str = "X-Rjup-Probe";
+/// What TLS labs tell browsers: use HTTPS only, for a year.
+const HSTS: &str = "max-age=31536000";
 
-/// The allowlist hook; `RJUP_ALLOW` becomes the list of networks.
-const ALLOW: &str = include_str!("jupyter/allow.py");
-
-/// No news feed, no update check: the lab makes no request of its own. The server side
-/// is off when the image's JupyterLab knows these settings (3.6 and later); the page's
-/// settings say "never" too, so the page neither asks nor fetches.
-const NO_PHONING_HOME: &str = r#"
-# rjup: no phoning home.
-try:
-    from jupyterlab.handlers.announcements import NeverCheckForUpdate as RjupNeverCheckForUpdate
-except ImportError:
-    RjupNeverCheckForUpdate = None
-if RjupNeverCheckForUpdate is not None:
-    c.LabApp.news_url = None
-    c.LabApp.check_for_updates_class = RjupNeverCheckForUpdate
-"#;
+/// The config file: the same in every lab.
+const CONFIG: &str = include_str!("jupyter/jupyter_server_config.py");
+/// The `rjup_lab` package, copied beside the config: (file, Swarm secret kind, text).
+const PACKAGE: &[(&str, &str, &str)] = &[
+    (
+        "__init__.py",
+        "lab-init",
+        include_str!("jupyter/rjup_lab/__init__.py"),
+    ),
+    (
+        "accounts.py",
+        "lab-accounts",
+        include_str!("jupyter/rjup_lab/accounts.py"),
+    ),
+    (
+        "allow.py",
+        "lab-allow",
+        include_str!("jupyter/rjup_lab/allow.py"),
+    ),
+    (
+        "bodies.py",
+        "lab-bodies",
+        include_str!("jupyter/rjup_lab/bodies.py"),
+    ),
+    (
+        "paths.py",
+        "lab-paths",
+        include_str!("jupyter/rjup_lab/paths.py"),
+    ),
+    (
+        "roles.py",
+        "lab-roles",
+        include_str!("jupyter/rjup_lab/roles.py"),
+    ),
+    (
+        "server.py",
+        "lab-server",
+        include_str!("jupyter/rjup_lab/server.py"),
+    ),
+    (
+        "throttle.py",
+        "lab-throttle",
+        include_str!("jupyter/rjup_lab/throttle.py"),
+    ),
+];
 
 const LAB_DEFAULTS: &str = r#"{
   "@jupyterlab/apputils-extension:notification": {
@@ -61,31 +109,12 @@ const LAB_DEFAULTS: &str = r#"{
 /// What rjup.yaml says about sharing the lab, as far as the lab's config carries it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Sharing<'a> {
-    /// Client networks admitted besides the engine's host; empty admits every address.
+    /// Client networks admitted besides loopback and rjup's own probe; empty admits
+    /// every address.
     pub allow: &'a [IpNet],
     /// JupyterLab loads jupyter-collaboration by itself; the config only records that it
     /// was asked for, so that the lab's config hash changes with it.
     pub collaboration: bool,
-}
-
-/// The config's sharing part: the allowlist hook, and the collaboration note.
-fn sharing_config(sharing: &Sharing<'_>) -> String {
-    let mut text = allow_config(sharing.allow);
-    if sharing.collaboration {
-        text.push_str("\n# rjup: collaboration: true (jupyter-collaboration, which JupyterLab loads by itself)\n");
-    }
-    text
-}
-
-/// The allowlist hook for `allow`, or nothing when every address is admitted.
-fn allow_config(allow: &[IpNet]) -> String {
-    if allow.is_empty() {
-        return String::new();
-    }
-    let networks: Vec<String> = allow.iter().map(|n| py(&n.to_string())).collect();
-    ALLOW
-        .replace("RJUP_ALLOW", &format!("[{}]", networks.join(", ")))
-        .replace("RJUP_REFUSED_HEADER", REFUSED_HEADER)
 }
 
 /// The named accounts ([`crate::accounts::Accounts::lab_file`]): not part of the
@@ -99,81 +128,87 @@ pub const FREE_FAILURES: u32 = 5;
 /// than one address must fail, so that one address alone cannot lock its owner out.
 pub const ACCOUNT_FREE_FAILURES: u32 = 2 * FREE_FAILURES;
 pub const FIRST_LOCKOUT_SECONDS: u32 = 30;
+const MAX_LOCKOUT_SECONDS: u32 = 3600;
+/// Throttle records kept per table; past it the least recently failed is dropped.
+const MAX_THROTTLE_RECORDS: u32 = 10_000;
+/// The body a request without a valid login cookie may send (the login form needs a
+/// few hundred bytes), and how long it may take to.
+pub const UNAUTHENTICATED_BODY_LIMIT: u32 = 64 * 1024;
+const UNAUTHENTICATED_BODY_SECONDS: u32 = 60;
+/// How long the lab waits for a request's head, or on an idle connection (tornado's
+/// default is an hour, which lets slowloris sockets pile up).
+pub const HEADER_TIMEOUT_SECONDS: u32 = 60;
+/// How long a logged-in request's body may take: a big notebook over a slow uplink.
+const BODY_TIMEOUT_SECONDS: u32 = 3600;
 
-/// The identity provider (accounts, login page, throttle) and the read-only authorizer.
-const IDENTITY: &str = include_str!("jupyter/identity.py");
-
-/// Python's view of a string: a JSON string literal is a valid Python one.
-fn py(s: &str) -> String {
-    serde_json::to_string(s).expect("a string always serialises")
+/// The environment Jupyter needs in the container: its config directory, and, since
+/// that is read-only to the lab, JupyterLab's user settings and workspaces (which it
+/// keeps there by default) in the lab user's `home`, where `~/.jupyter` would have them.
+pub fn environment(home: &str) -> Vec<String> {
+    vec![
+        format!("JUPYTER_CONFIG_DIR={CONFIG_DIR}"),
+        format!("JUPYTERLAB_SETTINGS_DIR={home}/.jupyter/lab/user-settings"),
+        format!("JUPYTERLAB_WORKSPACES_DIR={home}/.jupyter/lab/workspaces"),
+    ]
 }
 
-/// The config file's text. Refuses to produce a config without a password, so no lab
-/// can ever run with neither a token nor a password.
+fn config_path(name: &str) -> String {
+    format!("{CONFIG_DIR}/{name}")
+}
+
+/// Every value the config gives the lab, as `rjup_lab.json`. Refuses to make one
+/// without a password, so no lab can ever run with neither a token nor a password.
 /// `as_root` lets Jupyter run as uid 0, which rjup asks for only in a rootless engine,
 /// where uid 0 is the user and has no capabilities.
-pub fn render_config(hashed_password: &str, tls: bool, as_root: bool) -> anyhow::Result<String> {
+fn lab_settings(
+    hashed_password: &str,
+    tls: bool,
+    as_root: bool,
+    sharing: &Sharing<'_>,
+) -> anyhow::Result<String> {
     if !hashed_password.starts_with("argon2:$argon2") {
         return Err(Error::NoPasswordHash.into());
     }
-    let mut text = String::from("# Written by rjup and copied into the container before it starts; `rjup up` rewrites it.\n");
-    text.push_str(
-        &IDENTITY
-            .replace("{free_failures}", &FREE_FAILURES.to_string())
-            .replace(
-                "{account_free_failures}",
-                &ACCOUNT_FREE_FAILURES.to_string(),
-            )
-            .replace("{first_lockout}", &FIRST_LOCKOUT_SECONDS.to_string())
-            .replace("{owner}", &py(crate::accounts::OWNER))
-            .replace(
-                "{accounts_file}",
-                &py(&format!("{CONFIG_DIR}/{ACCOUNTS_FILE}")),
-            ),
-    );
-    let lines = [
-        "c.ServerApp.ip = \"0.0.0.0\"".to_string(),
-        format!("c.ServerApp.port = {PORT}"),
-        "c.ServerApp.port_retries = 0".to_string(),
-        "c.ServerApp.open_browser = False".to_string(),
-        format!("c.ServerApp.root_dir = {}", py(ROOT_DIR)),
-        "c.ServerApp.allow_remote_access = True".to_string(),
-        format!(
-            "c.ServerApp.allow_root = {}",
-            if as_root { "True" } else { "False" }
-        ),
-        format!(
-            "c.ServerApp.cookie_secret_file = {}",
-            py(&format!("{CONFIG_DIR}/{COOKIE_SECRET_FILE}"))
-        ),
-        "c.IdentityProvider.token = \"\"".to_string(),
-        format!(
-            "c.PasswordIdentityProvider.hashed_password = {}",
-            py(hashed_password)
-        ),
-        "c.PasswordIdentityProvider.password_required = True".to_string(),
-        "c.PasswordIdentityProvider.allow_password_change = False".to_string(),
-    ];
+    let tls = tls.then(|| {
+        serde_json::json!({
+            "certfile": config_path(CERT_FILE),
+            "keyfile": config_path(KEY_FILE),
+            "hsts": HSTS,
+        })
+    });
+    let allow: Vec<String> = sharing.allow.iter().map(ToString::to_string).collect();
+    let settings = serde_json::json!({
+        "owner": crate::accounts::OWNER,
+        "hashed_password": hashed_password,
+        "port": PORT,
+        "root_dir": ROOT_DIR,
+        "allow_root": as_root,
+        "cookie_secret_file": config_path(COOKIE_SECRET_FILE),
+        "accounts_file": config_path(ACCOUNTS_FILE),
+        "tls": tls,
+        "allow": allow,
+        // JupyterLab loads jupyter-collaboration by itself: recorded so that the
+        // config, and with it the lab, changes when it is turned on or off.
+        "collaboration": sharing.collaboration,
+        "refused_header": REFUSED_HEADER,
+        "probe_header": PROBE_HEADER,
+        "throttle": {
+            "free_failures": FREE_FAILURES,
+            "account_free_failures": ACCOUNT_FREE_FAILURES,
+            "first_lockout": FIRST_LOCKOUT_SECONDS,
+            "max_lockout": MAX_LOCKOUT_SECONDS,
+            "forget_after": MAX_LOCKOUT_SECONDS,
+            "max_records": MAX_THROTTLE_RECORDS,
+        },
+        "bodies": {
+            "unauthenticated_limit": UNAUTHENTICATED_BODY_LIMIT,
+            "unauthenticated_timeout": UNAUTHENTICATED_BODY_SECONDS,
+            "header_timeout": HEADER_TIMEOUT_SECONDS,
+            "body_timeout": BODY_TIMEOUT_SECONDS,
+        },
+    });
+    let mut text = serde_json::to_string_pretty(&settings).expect("settings always serialise");
     text.push('\n');
-    for line in lines {
-        text.push_str(&line);
-        text.push('\n');
-    }
-    text.push_str(NO_PHONING_HOME);
-    if tls {
-        text.push_str(&format!(
-            "c.ServerApp.certfile = {}\n",
-            py(&format!("{CONFIG_DIR}/{CERT_FILE}"))
-        ));
-        text.push_str(&format!(
-            "c.ServerApp.keyfile = {}\n",
-            py(&format!("{CONFIG_DIR}/{KEY_FILE}"))
-        ));
-        text.push_str("c.IdentityProvider.secure_cookie = True\n");
-        text.push_str(
-            "c.ServerApp.tornado_settings = {\"xsrf_cookie_kwargs\": {\"secure\": True}}\n",
-        );
-    }
     Ok(text)
 }
 
@@ -198,17 +233,25 @@ pub fn config_files(
     accounts: Option<&[u8]>,
 ) -> anyhow::Result<Vec<ConfigFile>> {
     let file = |name: &str, kind, contents: &[u8]| ConfigFile {
-        path: format!("{CONFIG_DIR}/{name}"),
+        path: config_path(name),
         kind,
         contents: contents.to_vec(),
     };
-    let mut config = render_config(hashed_password, tls.is_some(), as_root)?;
-    config.push_str(&sharing_config(sharing));
+    let settings = lab_settings(hashed_password, tls.is_some(), as_root, sharing)?;
     let mut files = vec![
-        file(CONFIG_FILE, "config", config.as_bytes()),
+        file(CONFIG_FILE, "config", CONFIG.as_bytes()),
+        file(SETTINGS_FILE, "settings", settings.as_bytes()),
         file(COOKIE_SECRET_FILE, "cookie", cookie_secret.as_bytes()),
         file(LAB_DEFAULTS_FILE, "labdefaults", LAB_DEFAULTS.as_bytes()),
+        file(MIGRATED_FILE, "migrated", b"rjup: nothing to migrate\n"),
     ];
+    for (name, kind, text) in PACKAGE {
+        files.push(file(
+            &format!("{PACKAGE_DIR}/{name}"),
+            kind,
+            text.as_bytes(),
+        ));
+    }
     if let Some(tls) = tls {
         files.push(file(CERT_FILE, "cert", tls.cert_pem.as_bytes()));
         files.push(file(KEY_FILE, "key", tls.key_pem.as_bytes()));
@@ -219,7 +262,22 @@ pub fn config_files(
     Ok(files)
 }
 
-/// The files to copy into the container's root, owned by the lab user and private to it.
+/// Who owns the config's files and directories: root, with the lab's group, so that the
+/// lab reads them (0440, directories 0550) and cannot change them. In a rootless engine
+/// the lab is uid 0 itself, and owns them: there it could rewrite its config (as it can
+/// do anything else in its container).
+pub fn config_owner(lab: Owner) -> Owner {
+    Owner {
+        uid: 0,
+        gid: lab.gid,
+    }
+}
+/// The mode of each config file: readable by its owner and the lab's group.
+pub const CONFIG_FILE_MODE: u32 = 0o440;
+const CONFIG_DIR_MODE: u32 = 0o550;
+
+/// The files to copy into the container's root: the config, root's and read-only to the
+/// lab user (`owner`), and the home a pulled image lacks, the lab user's.
 pub fn injected_files(
     hashed_password: &str,
     cookie_secret: &str,
@@ -229,11 +287,13 @@ pub fn injected_files(
     sharing: &Sharing<'_>,
 ) -> anyhow::Result<Vec<u8>> {
     let dir = CONFIG_DIR.trim_start_matches('/');
+    let root = config_owner(owner);
     let mut archive = Archive::new();
     archive
-        .dir("etc/rjup/", 0o700, owner)
-        .dir(&format!("{dir}/"), 0o700, owner)
-        .dir(&format!("{dir}/labconfig/"), 0o700, owner);
+        .dir("etc/rjup/", CONFIG_DIR_MODE, root)
+        .dir(&format!("{dir}/"), CONFIG_DIR_MODE, root)
+        .dir(&format!("{dir}/labconfig/"), CONFIG_DIR_MODE, root)
+        .dir(&format!("{dir}/{PACKAGE_DIR}/"), CONFIG_DIR_MODE, root);
     for file in config_files(
         hashed_password,
         cookie_secret,
@@ -243,7 +303,7 @@ pub fn injected_files(
         None,
     )? {
         let path = file.path.trim_start_matches('/');
-        archive.file(path, &file.contents, 0o600, owner);
+        archive.file(path, &file.contents, CONFIG_FILE_MODE, root);
     }
     if let Some(home) = home {
         // Pulled images have no home for an arbitrary uid; Jupyter needs a writable one.
@@ -253,103 +313,142 @@ pub fn injected_files(
 }
 
 /// The accounts file alone, to copy into a lab container before it starts and again
-/// whenever the accounts change: the lab reads it anew, without a restart.
+/// whenever the accounts change: the lab reads it anew, without a restart. Root's and
+/// read-only to the lab user (`owner`), as the rest of its config.
 pub fn accounts_file(lab_file: &[u8], owner: Owner) -> Vec<u8> {
-    let path = format!("{CONFIG_DIR}/{ACCOUNTS_FILE}");
+    let path = config_path(ACCOUNTS_FILE);
     let mut archive = Archive::new();
-    archive.file(path.trim_start_matches('/'), lab_file, 0o600, owner);
+    archive.file(
+        path.trim_start_matches('/'),
+        lab_file,
+        CONFIG_FILE_MODE,
+        config_owner(owner),
+    );
     archive.finish()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
 
     const HASH: &str = "argon2:$argon2id$v=19$m=10240,t=10,p=8$c2FsdA$aGFzaA";
 
+    fn settings(tls: bool, as_root: bool, allow: &[IpNet]) -> serde_json::Value {
+        let sharing = Sharing {
+            allow,
+            collaboration: false,
+        };
+        serde_json::from_str(&lab_settings(HASH, tls, as_root, &sharing).unwrap()).unwrap()
+    }
+
     #[test]
     fn config_listens_everywhere_with_a_password_and_no_token() {
-        let c = render_config(HASH, false, false).unwrap();
         for line in [
             "c.ServerApp.ip = \"0.0.0.0\"",
-            "c.ServerApp.port = 8888",
+            "c.ServerApp.port = rjup[\"port\"]",
             "c.ServerApp.open_browser = False",
-            "c.ServerApp.root_dir = \"/project\"",
+            "c.ServerApp.root_dir = rjup[\"root_dir\"]",
             "c.IdentityProvider.token = \"\"",
-            "c.PasswordIdentityProvider.hashed_password = \"argon2:$argon2id$v=19$m=10240,t=10,p=8$c2FsdA$aGFzaA\"",
+            "c.PasswordIdentityProvider.hashed_password = rjup[\"hashed_password\"]",
             "c.PasswordIdentityProvider.allow_password_change = False",
             "c.PasswordIdentityProvider.password_required = True",
-            "c.ServerApp.identity_provider_class = RjupIdentityProvider",
-            "c.ServerApp.authorizer_class = RjupAuthorizer",
+            "c.ServerApp.identity_provider_class = rjup_lab.server.RjupIdentityProvider",
+            "c.ServerApp.authorizer_class = rjup_lab.server.RjupAuthorizer",
+            "c.ServerApp.allow_root = rjup[\"allow_root\"]",
         ] {
-            assert!(c.lines().any(|l| l == line), "config lacks {line}:\n{c}");
+            assert!(CONFIG.lines().any(|l| l == line), "config lacks {line}");
         }
         assert!(
-            !c.contains("c.ServerApp.password"),
+            !CONFIG.contains("c.ServerApp.password"),
             "ServerApp.password is deprecated"
         );
-        assert!(!c.contains("certfile"));
-        assert!(c.lines().any(|l| l == "c.ServerApp.allow_root = False"));
-        let rootless = render_config(HASH, false, true).unwrap();
-        assert!(rootless
-            .lines()
-            .any(|l| l == "c.ServerApp.allow_root = True"));
+        let s = settings(false, false, &[]);
+        assert_eq!(s["hashed_password"], HASH);
+        assert_eq!(
+            (s["port"].as_u64(), s["root_dir"].as_str()),
+            (Some(8888), Some("/project"))
+        );
+        assert_eq!(s["allow_root"], false);
+        assert_eq!(s["tls"], serde_json::Value::Null);
+        assert_eq!(settings(false, true, &[])["allow_root"], true);
+        assert_eq!(s["cookie_secret_file"], "/etc/rjup/jupyter/cookie_secret");
+        assert_eq!(s["accounts_file"], "/etc/rjup/jupyter/accounts.json");
+        assert_eq!(s["owner"], "owner");
     }
 
     #[test]
-    fn the_throttle_is_valid_python_with_its_thresholds_filled_in() {
-        let c = render_config(HASH, false, false).unwrap();
-        assert!(c.contains("    FREE_FAILURES = 5\n") && c.contains("    FIRST_LOCKOUT = 30.0\n"));
-        assert!(c.contains("    _failures = {}\n"));
-        assert!(c.contains("OWNER = \"owner\"\n"));
-        assert!(c.contains("ACCOUNTS_FILE = \"/etc/rjup/jupyter/accounts.json\"\n"));
-        assert!(c.contains("    ACCOUNT_FREE_FAILURES = 10\n"));
-        for placeholder in [
-            "{account_free_failures}",
-            "{free_failures}",
-            "{first_lockout}",
-            "{owner}",
-            "{accounts_file}",
-        ] {
-            assert!(!c.contains(placeholder), "{placeholder} left in");
-        }
+    fn the_throttle_and_bounds_are_the_documented_ones() {
+        let s = settings(false, false, &[]);
+        assert_eq!(
+            s["throttle"],
+            serde_json::json!({"free_failures": 5, "account_free_failures": 10, "first_lockout": 30,
+                "max_lockout": 3600, "forget_after": 3600, "max_records": 10000})
+        );
+        assert_eq!(s["bodies"]["unauthenticated_limit"], 65536);
+        assert_eq!(s["bodies"]["header_timeout"], 60);
     }
 
+    /// The lab's Python, run with the system's python3 (no Jupyter needed): its pure
+    /// rules' unit tests, and a compile of every file rjup copies into a lab.
     #[test]
-    fn the_config_compiles_as_python() {
-        // Where there is a Python to ask; the end-to-end tests run it in a lab anyway.
-        let Ok(python) = which_python() else {
-            return;
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("config.py");
-        std::fs::write(&file, render_config(HASH, true, false).unwrap()).unwrap();
-        let out = std::process::Command::new(python)
-            .args(["-m", "py_compile"])
-            .arg(&file)
+    fn the_lab_package_passes_its_python_unit_tests() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/jupyter");
+        let out = std::process::Command::new("python3")
+            .args(["-m", "unittest", "discover", "-s", "tests", "-t", "."])
+            .current_dir(&dir)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
             .output()
-            .unwrap();
+            .unwrap_or_else(|e| {
+                panic!("these tests need python3 (3.8 or later) on PATH to run the lab's own unit tests: {e}")
+            });
         assert!(
             out.status.success(),
-            "{}",
+            "the lab's Python unit tests failed:\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
     }
 
-    fn which_python() -> Result<&'static str, ()> {
-        ["python3", "python"]
-            .into_iter()
-            .find(|p| {
-                std::process::Command::new(p)
-                    .arg("--version")
-                    .output()
-                    .is_ok_and(|o| o.status.success())
-            })
-            .ok_or(())
+    #[test]
+    fn every_module_of_the_package_is_copied_into_the_lab() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/jupyter/rjup_lab");
+        let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".py"))
+            .collect();
+        on_disk.sort();
+        let copied: Vec<String> = PACKAGE.iter().map(|(n, _, _)| n.to_string()).collect();
+        assert_eq!(copied, on_disk);
+        let files = config_files(HASH, "s", false, None, &Sharing::default(), None).unwrap();
+        for (name, _, _) in PACKAGE {
+            let path = format!("/etc/rjup/jupyter/rjup_lab/{name}");
+            assert!(files.iter().any(|f| f.path == path), "{path}");
+        }
+        let kinds: std::collections::BTreeSet<_> = files.iter().map(|f| f.kind).collect();
+        assert_eq!(kinds.len(), files.len(), "each file a kind of its own");
+    }
+
+    /// The probe key, as rjup's probes compute it.
+    fn probe_key(cookie_secret: &str) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(b"rjup-probe\n");
+        hasher.update(cookie_secret.as_bytes());
+        hex::encode(hasher.finalize())
     }
 
     #[test]
-    fn the_accounts_file_is_private_and_apart_from_the_config() {
+    fn the_probe_key_is_the_one_the_lab_computes() {
+        // src/jupyter/tests/test_allow.py checks the lab's side against the same value.
+        assert_eq!(
+            probe_key("c00k1e"),
+            "c804a22ece10c4a2cd4817e30ce17991e0e2633e0055b9d521d7d718a211cfc0"
+        );
+        assert_eq!(settings(false, false, &[])["probe_header"], "X-Rjup-Probe");
+    }
+
+    #[test]
+    fn the_accounts_file_is_read_only_to_the_lab_and_apart_from_the_config() {
         let owner = Owner {
             uid: 1500,
             gid: 100,
@@ -361,7 +460,11 @@ mod tests {
             entry.path().unwrap().display().to_string(),
             "etc/rjup/jupyter/accounts.json"
         );
-        assert_eq!(entry.header().mode().unwrap(), 0o600);
+        let h = entry.header();
+        assert_eq!(
+            (h.mode().unwrap(), h.uid().unwrap(), h.gid().unwrap()),
+            (0o440, 0, 100)
+        );
         let files = config_files(HASH, "s", false, None, &Sharing::default(), None).unwrap();
         assert!(files.iter().all(|f| f.kind != "accounts"));
         let files = config_files(HASH, "s", false, None, &Sharing::default(), Some(b"{}")).unwrap();
@@ -373,7 +476,7 @@ mod tests {
     #[test]
     fn no_config_without_a_password_can_be_made() {
         for bad in ["", "sha1:abc", "argon2:"] {
-            let e = render_config(bad, false, false).unwrap_err();
+            let e = lab_settings(bad, false, false, &Sharing::default()).unwrap_err();
             assert_eq!(
                 crate::error::exit_code(&e),
                 crate::error::Code::Password as u8,
@@ -383,18 +486,29 @@ mod tests {
     }
 
     #[test]
-    fn tls_adds_the_certificate_and_secure_cookies() {
-        let c = render_config(HASH, true, false).unwrap();
-        assert!(c.contains("c.ServerApp.certfile = \"/etc/rjup/jupyter/lab.crt\""));
-        assert!(c.contains("c.ServerApp.keyfile = \"/etc/rjup/jupyter/lab.key\""));
-        assert!(c.contains("c.IdentityProvider.secure_cookie = True"));
+    fn tls_adds_the_certificate_secure_cookies_and_hsts() {
+        let s = settings(true, false, &[]);
+        assert_eq!(
+            s["tls"],
+            serde_json::json!({"certfile": "/etc/rjup/jupyter/lab.crt",
+                "keyfile": "/etc/rjup/jupyter/lab.key", "hsts": "max-age=31536000"})
+        );
+        for line in [
+            "    c.IdentityProvider.secure_cookie = True",
+            "    _rjup_xsrf_cookie[\"secure\"] = True",
+            "    _rjup_headers[\"Strict-Transport-Security\"] = rjup[\"tls\"][\"hsts\"]",
+            "c.IdentityProvider.cookie_options = {\"samesite\": \"Lax\"}",
+        ] {
+            assert!(CONFIG.lines().any(|l| l == line), "config lacks {line}");
+        }
     }
 
     #[test]
     fn news_and_update_checks_are_off_in_server_and_page() {
-        let c = render_config(HASH, false, false).unwrap();
-        assert!(c.contains("    c.LabApp.news_url = None\n"));
-        assert!(c.contains("    c.LabApp.check_for_updates_class = RjupNeverCheckForUpdate\n"));
+        assert!(CONFIG.contains("    c.LabApp.news_url = None\n"));
+        assert!(
+            CONFIG.contains("    c.LabApp.check_for_updates_class = _RjupNeverCheckForUpdate\n")
+        );
         let defaults: serde_json::Value = serde_json::from_str(LAB_DEFAULTS).unwrap();
         let notification = &defaults["@jupyterlab/apputils-extension:notification"];
         assert_eq!(notification["fetchNews"], "false");
@@ -402,29 +516,44 @@ mod tests {
     }
 
     #[test]
-    fn the_allowlist_hook_is_there_only_with_an_allow_list() {
-        let files = |allow: &[IpNet]| {
-            let sharing = Sharing {
-                allow,
-                collaboration: false,
-            };
-            let files = config_files(HASH, "s", false, None, &sharing, None).unwrap();
-            String::from_utf8(files[0].contents.clone()).unwrap()
+    fn the_allowlist_is_data_in_the_settings() {
+        assert_eq!(settings(false, false, &[])["allow"], serde_json::json!([]));
+        let s = settings(
+            false,
+            false,
+            &[
+                "10.0.0.0/8".parse().unwrap(),
+                "fd00::1/128".parse().unwrap(),
+            ],
+        );
+        assert_eq!(s["allow"], serde_json::json!(["10.0.0.0/8", "fd00::1/128"]));
+        assert_eq!(s["refused_header"], "X-Rjup-Refused");
+        let collaboration = Sharing {
+            allow: &[],
+            collaboration: true,
         };
-        assert!(!files(&[]).contains("RjupAllowlist"));
-        let c = files(&[
-            "10.0.0.0/8".parse().unwrap(),
-            "fd00::1/128".parse().unwrap(),
-        ]);
-        assert!(c.contains(
-            "ALLOWED = [ipaddress.ip_network(n) for n in [\"10.0.0.0/8\", \"fd00::1/128\"]]"
-        ));
-        assert!(c.contains("self.set_header(\"X-Rjup-Refused\", \"address\")"));
-        assert!(!c.contains("RJUP_"));
+        let files = |sharing: &Sharing<'_>| {
+            config_files(HASH, "s", false, None, sharing, None).unwrap()[1]
+                .contents
+                .clone()
+        };
+        assert_ne!(files(&collaboration), files(&Sharing::default()));
     }
 
     #[test]
-    fn injected_files_are_private_to_the_lab_user() {
+    fn the_environment_keeps_what_jupyterlab_writes_in_the_home() {
+        assert_eq!(
+            environment("/home/lab"),
+            [
+                "JUPYTER_CONFIG_DIR=/etc/rjup/jupyter",
+                "JUPYTERLAB_SETTINGS_DIR=/home/lab/.jupyter/lab/user-settings",
+                "JUPYTERLAB_WORKSPACES_DIR=/home/lab/.jupyter/lab/workspaces",
+            ]
+        );
+    }
+
+    #[test]
+    fn injected_files_are_root_s_and_read_only_to_the_lab_user() {
         let owner = Owner {
             uid: 1500,
             gid: 100,
@@ -447,31 +576,31 @@ mod tests {
         for entry in archive.entries().unwrap() {
             let entry = entry.unwrap();
             let h = entry.header();
-            assert_eq!((h.uid().unwrap(), h.gid().unwrap()), (1500, 100));
-            seen.push((
-                entry.path().unwrap().display().to_string(),
-                h.mode().unwrap(),
-            ));
+            let path = entry.path().unwrap().display().to_string();
+            let ids = (h.uid().unwrap(), h.gid().unwrap(), h.mode().unwrap());
+            if path == "home/lab/" {
+                assert_eq!(ids, (1500, 100, 0o700), "the home is the lab user's");
+                continue;
+            }
+            let mode = if path.ends_with('/') { 0o550 } else { 0o440 };
+            assert_eq!(ids, (0, 100, mode), "{path}");
+            seen.push(path);
         }
-        assert_eq!(
-            seen,
-            [
-                ("etc/rjup/".to_string(), 0o700),
-                ("etc/rjup/jupyter/".to_string(), 0o700),
-                ("etc/rjup/jupyter/labconfig/".to_string(), 0o700),
-                (
-                    "etc/rjup/jupyter/jupyter_server_config.py".to_string(),
-                    0o600
-                ),
-                ("etc/rjup/jupyter/cookie_secret".to_string(), 0o600),
-                (
-                    "etc/rjup/jupyter/labconfig/default_setting_overrides.json".to_string(),
-                    0o600
-                ),
-                ("etc/rjup/jupyter/lab.crt".to_string(), 0o600),
-                ("etc/rjup/jupyter/lab.key".to_string(), 0o600),
-                ("home/lab/".to_string(), 0o700),
-            ]
-        );
+        for path in [
+            "etc/rjup/",
+            "etc/rjup/jupyter/",
+            "etc/rjup/jupyter/labconfig/",
+            "etc/rjup/jupyter/rjup_lab/",
+            "etc/rjup/jupyter/jupyter_server_config.py",
+            "etc/rjup/jupyter/rjup_lab.json",
+            "etc/rjup/jupyter/cookie_secret",
+            "etc/rjup/jupyter/migrated",
+            "etc/rjup/jupyter/rjup_lab/server.py",
+            "etc/rjup/jupyter/labconfig/default_setting_overrides.json",
+            "etc/rjup/jupyter/lab.crt",
+            "etc/rjup/jupyter/lab.key",
+        ] {
+            assert!(seen.iter().any(|p| p == path), "{path} missing: {seen:?}");
+        }
     }
 }

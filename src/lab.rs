@@ -85,7 +85,8 @@ pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
         (spec.owner, inputs.pulled.then_some(PULLED_HOME))
     };
     let mut env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    env.push(format!("JUPYTER_CONFIG_DIR={}", jupyter::CONFIG_DIR));
+    // A built image's lab user has PULLED_HOME too (images/lab/Dockerfile).
+    env.extend(jupyter::environment(home.unwrap_or(PULLED_HOME)));
     if let Some(home) = home {
         env.push(format!("HOME={home}"));
     }

@@ -90,16 +90,17 @@ pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
             secret_name: Some(secret.name.clone()),
             // Filled in from the created secret's id before the service is made.
             secret_id: None,
+            // Root's, readable by the lab's group: the lab cannot change its config.
             file: Some(TaskSpecContainerSpecFile {
                 name: Some(path.clone()),
-                uid: Some(owner.uid.to_string()),
-                gid: Some(owner.gid.to_string()),
-                mode: Some(0o400),
+                uid: Some(jupyter::config_owner(owner).uid.to_string()),
+                gid: Some(jupyter::config_owner(owner).gid.to_string()),
+                mode: Some(jupyter::CONFIG_FILE_MODE),
             }),
         })
         .collect();
     let mut env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    env.push(format!("JUPYTER_CONFIG_DIR={}", jupyter::CONFIG_DIR));
+    env.extend(jupyter::environment(home.unwrap_or(lab::PULLED_HOME)));
     let mut mounts = vec![Mount {
         target: Some(jupyter::ROOT_DIR.to_string()),
         source: Some(project.clone()),
@@ -265,9 +266,10 @@ mod tests {
         let visible = serde_json::to_string(&d.spec).unwrap();
         assert!(!visible.contains("argon2"), "{visible}");
         assert!(!visible.contains("c00k1e"), "{visible}");
-        let config = &d.secrets[0];
-        assert!(String::from_utf8_lossy(&config.contents).contains(HASH));
-        assert!(config.name.starts_with("rjup-config-") && config.name.len() <= NAME_LIMIT);
+        let settings = &d.secrets[1];
+        assert!(String::from_utf8_lossy(&settings.contents).contains(HASH));
+        assert!(settings.name.starts_with("rjup-settings-"));
+        assert!(d.secrets.iter().all(|s| s.name.len() <= NAME_LIMIT));
         let container = d.spec.task_template.as_ref().unwrap();
         let refs = container.container_spec.as_ref().unwrap().secrets.as_ref();
         let file = refs.unwrap()[0].file.as_ref().unwrap();
@@ -277,7 +279,7 @@ mod tests {
         );
         assert_eq!(
             (file.uid.as_deref(), file.gid.as_deref(), file.mode),
-            (Some("1500"), Some("1500"), Some(0o400))
+            (Some("0"), Some("1500"), Some(0o440))
         );
     }
 
@@ -292,8 +294,12 @@ mod tests {
         let mut i = inputs(&s);
         i.hashed_password = "argon2:$argon2id$v=19$m=10240,t=10,p=8$b3RoZXI$b3RoZXI";
         let after = desired(&i).unwrap();
-        assert_ne!(after.secrets[0].name, before.secrets[0].name);
-        assert_eq!(after.secrets[1].name, before.secrets[1].name, "same cookie");
+        assert_eq!(after.secrets[0].name, before.secrets[0].name, "same config");
+        assert_ne!(
+            after.secrets[1].name, before.secrets[1].name,
+            "new settings"
+        );
+        assert_eq!(after.secrets[2].name, before.secrets[2].name, "same cookie");
         assert_ne!(after.config_hash, before.config_hash);
     }
 
