@@ -90,6 +90,12 @@ def install(settings):
     _version_needs_login()
 
 
+def _marked(cls, mark):
+    """Whether `cls` itself (not a base class: YDocWebSocketHandler is a JupyterHandler)
+    was patched already."""
+    return mark in vars(cls)
+
+
 # ---------------------------------------------------------------------------------------
 # Accounts and logins.
 
@@ -326,7 +332,7 @@ def _logged_in(app, request):
 
 def _guard_requests():
     application = web.Application
-    if getattr(application, "_rjup_guarded", False):
+    if _marked(application, "_rjup_guarded"):
         return
     find_handler = application.find_handler
 
@@ -364,7 +370,7 @@ def _contain_files():
     from jupyter_server.services.contents import fileio, filemanager, manager
 
     mixin = fileio.FileManagerMixin
-    if getattr(mixin, "_rjup_contained", False):
+    if _marked(mixin, "_rjup_contained"):
         return
     get_os_path = mixin._get_os_path
 
@@ -441,7 +447,7 @@ def _read_only_writes_refused():
     code), its settings and workspaces handlers change what every user gets. So a
     read-only account's request with any method but GET, HEAD and OPTIONS is refused
     before any handler runs, wherever it goes (roles.read_only_may_send)."""
-    if getattr(JupyterHandler, "_rjup_read_only", False):
+    if _marked(JupyterHandler, "_rjup_read_only_writes"):
         return
     original = JupyterHandler.prepare
 
@@ -461,7 +467,7 @@ def _read_only_writes_refused():
         return result
 
     JupyterHandler.prepare = prepare
-    JupyterHandler._rjup_read_only = True
+    JupyterHandler._rjup_read_only_writes = True
 
 
 def _read_only_documents():
@@ -473,7 +479,7 @@ def _read_only_documents():
             handler_class = importlib.import_module(module).YDocWebSocketHandler
         except Exception:
             continue
-        if getattr(handler_class, "_rjup_read_only", False):
+        if _marked(handler_class, "_rjup_read_only_documents"):
             continue
         original = handler_class.on_message
 
@@ -488,7 +494,7 @@ def _read_only_documents():
             return result
 
         handler_class.on_message = on_message
-        handler_class._rjup_read_only = True
+        handler_class._rjup_read_only_documents = True
 
 
 def _version_needs_login():
@@ -497,7 +503,7 @@ def _version_needs_login():
         from jupyter_server.base.handlers import APIVersionHandler
     except ImportError:
         return
-    if getattr(APIVersionHandler, "_rjup_login", False):
+    if _marked(APIVersionHandler, "_rjup_login"):
         return
     get = APIVersionHandler.get
 
