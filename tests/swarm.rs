@@ -183,14 +183,15 @@ fn pull_mode_lab_is_a_service_with_secrets_that_rolls_on_a_new_password() {
             id,
             "stat",
             "-c",
-            "%a %u",
-            "/etc/rjup/jupyter/jupyter_server_config.py",
+            "%a %u %g",
+            "/etc/rjup/jupyter/rjup_lab.json",
         ],
     );
-    let uid = tester_ids().map_or(0, |(uid, _)| uid);
+    // Root's, readable by the lab's group: the lab cannot rewrite its config.
+    let gid = tester_ids().map_or(0, |(_, gid)| gid);
     assert_eq!(
         mode.trim(),
-        format!("400 {uid}"),
+        format!("440 0 {gid}"),
         "the secret's mode and owner"
     );
 
@@ -208,13 +209,13 @@ fn pull_mode_lab_is_a_service_with_secrets_that_rolls_on_a_new_password() {
     );
     assert_success(&changed, "rjup password on the swarm");
     let after = lab.secrets();
-    let old_config = before
+    let old_settings = before
         .iter()
-        .find(|s| s.starts_with("rjup-config-"))
+        .find(|s| s.starts_with("rjup-settings-"))
         .unwrap();
-    assert!(!after.contains(old_config), "{before:?} -> {after:?}");
+    assert!(!after.contains(old_settings), "{before:?} -> {after:?}");
     assert!(
-        after.iter().any(|s| s.starts_with("rjup-config-")),
+        after.iter().any(|s| s.starts_with("rjup-settings-")),
         "{after:?}"
     );
     assert_ne!(lab.version(), version);
