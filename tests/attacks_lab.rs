@@ -454,11 +454,17 @@ fn big_post(lab: &Lab, path: &str, size: u64) -> (String, u64, u64) {
         ],
     );
     let after = peak_memory(&lab.container());
-    (
-        answer["head"].as_str().unwrap().to_string(),
+    let (head, sent) = (
+        answer["head"].as_str().unwrap(),
         answer["sent"].as_u64().unwrap(),
-        after.saturating_sub(before),
-    )
+    );
+    eprintln!(
+        "POST {path} ({size} bytes): {sent} sent, answered {:?}, the lab's peak memory {} -> {} MiB",
+        head.lines().next().unwrap_or(""),
+        before / MIB,
+        after / MIB
+    );
+    (head.to_string(), sent, after.saturating_sub(before))
 }
 
 const MIB: u64 = 1 << 20;
@@ -822,6 +828,15 @@ fn an_unauthenticated_450_mb_post_fills_the_labs_memory() {
         chunked.status == 400 || chunked.status == 413 || chunked.status == 0,
         "an unauthenticated chunked body past the bound must be refused: {chunked:?}"
     );
+
+    // A read-only guest, who may write nothing, is bounded the same way.
+    let grace = lab.client().logged_in("grace", GRACE);
+    let guest_body = grace.send_json(
+        "PUT",
+        "/api/contents/by-grace.txt",
+        &serde_json::json!({"type": "file", "format": "text", "content": "a".repeat(100 * 1024)}),
+    );
+    assert_eq!(guest_body.status, 413, "{guest_body:?}");
 
     // Logged in, big files still upload, in chunks as JupyterLab sends them and whole.
     let owner = lab.client().logged_in("", PASSWORD);

@@ -2,8 +2,9 @@
 
 Tornado reads a request's whole body into memory before any handler runs, up to
 Jupyter's 512 MiB: so a stranger could make the lab buffer half a gigabyte before the
-login check refuses it. A request without a valid login cookie gets a small bound
-instead; one that declares a bigger body is answered 413 without it being read.
+login check refuses it. A request without a valid login cookie of an account that may
+write (the owner, a collaborator) gets a small bound instead; one that declares a
+bigger body is answered 413 without it being read.
 """
 
 

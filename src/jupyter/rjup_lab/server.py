@@ -72,7 +72,7 @@ def install(settings):
         refusals=allow.RefusalLog(log.warning),
         too_large=allow.RefusalLog(
             log.warning,
-            "rjup: refused a request for %s from %s without a login: its body is bigger than the bound before login%s",
+            "rjup: refused a request for %s from %s without a login that may write: its body is bigger than the bound%s",
         ),
     )
     # A half-sent request head is dropped after `header_timeout` (tornado keeps it an
@@ -306,13 +306,14 @@ class RjupRefusedHandler(_Refusal):
 class RjupTooLargeHandler(_Refusal):
     def prepare(self):
         _lab.too_large.refused(self.request.remote_ip, self.request.path)
-        self.refuse(413, "413: log in first; before that, a request's body may be at most %d bytes\n" % _lab.body_limit)
+        self.refuse(413, "413: without a login that may write, a request's body may be at most %d bytes\n" % _lab.body_limit)
 
 
-def _logged_in(app, request):
-    """Whether the request carries a valid login cookie: tornado's signature (an HMAC)
-    and the identity provider's check of the account (a JSON parse and a hash), no
-    argon2."""
+def _may_send_bodies(app, request):
+    """Whether the request carries a valid login cookie of an account that may write:
+    tornado's signature (an HMAC) and the identity provider's check of the account (a
+    JSON parse and a hash), no argon2. A read-only account sends nothing bigger than a
+    login form either."""
     provider = app.settings.get("identity_provider")
     secret = app.settings.get("cookie_secret")
     if provider is None or not secret:
@@ -325,7 +326,11 @@ def _logged_in(app, request):
         options = dict(getattr(provider, "get_secure_cookie_kwargs", None) or {})
         options.setdefault("max_age_days", 31)
         value = web.decode_signed_value(secret, name, morsel.value, **options)
-        return value is not None and provider.user_from_cookie(value.decode("utf-8")) is not None
+        user = provider.user_from_cookie(value.decode("utf-8")) if value is not None else None
+        if user is None:
+            return False
+        role = provider.role_of(user.username) if hasattr(provider, "role_of") else None
+        return role is not None and role != roles.READ_ONLY
     except Exception:
         return False
 
@@ -340,7 +345,7 @@ def _guard_requests():
         if _lab.allowlist is not None and not _lab.allowlist.admits(request.remote_ip, _probe(request)):
             return self.get_handler_delegate(request, RjupRefusedHandler)
         length = request.headers.get("Content-Length")
-        if bodies.may_have_body(length, request.headers.get("Transfer-Encoding")) and not _logged_in(self, request):
+        if bodies.may_have_body(length, request.headers.get("Transfer-Encoding")) and not _may_send_bodies(self, request):
             if bodies.too_large(length, _lab.body_limit):
                 return self.get_handler_delegate(request, RjupTooLargeHandler)
             # A body without a length (chunked) is cut off at the bound as it arrives.
