@@ -48,11 +48,8 @@ pub fn for_lab_on(
                 None => Vec::new(),
             };
             let (material, made) = state.self_signed_tls(&names)?;
-            if made {
-                printer.say(format!(
-                    "Made a self-signed TLS certificate for {}",
-                    names.join(", ")
-                ));
+            if let Some((why, valid_until)) = made {
+                printer.say(why.describe(&names, valid_until));
             }
             Ok(Some(material))
         }

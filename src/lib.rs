@@ -4,6 +4,7 @@
 //! they measure (`password`). The flow is cli → settings → converge → engine.
 
 mod accounts;
+mod admission;
 mod archive;
 mod certificate;
 mod cleanup;

@@ -50,20 +50,118 @@ impl Tls {
     }
 }
 
-/// A new self-signed certificate valid for every address and name the lab is reached by.
-pub fn self_signed(names: &[String]) -> anyhow::Result<Tls> {
+/// How long a self-signed certificate is valid: the most macOS and iOS accept for a
+/// TLS server certificate, trusted by hand or not. A certificate valid for centuries
+/// is one whose key may leak for centuries; `up` renews it well before it ends.
+pub const VALID_DAYS: i64 = 825;
+/// `up` makes a new certificate once fewer days than this remain on the kept one.
+pub const RENEW_BEFORE_DAYS: i64 = 30;
+const DAY: i64 = 86_400;
+
+/// Seconds since the epoch, now.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The day `seconds` since the epoch fall on, as `2028-03-05`.
+pub fn day_of(seconds: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(seconds)
+        .map_or_else(|_| seconds.to_string(), |t| t.date().to_string())
+}
+
+/// A new self-signed certificate, with a new key, valid for every address and name the
+/// lab is reached by, from a day before `now` (clocks differ) for [`VALID_DAYS`]; and
+/// when it ends, in seconds since the epoch.
+pub fn self_signed(names: &[String], now: i64) -> anyhow::Result<(Tls, i64)> {
     let mut params =
         rcgen::CertificateParams::new(names.to_vec()).context("making certificate parameters")?;
     let mut dn = rcgen::DistinguishedName::new();
     dn.push(rcgen::DnType::CommonName, "rjup lab");
     params.distinguished_name = dn;
+    let valid_until = now + VALID_DAYS * DAY;
+    let at = |seconds: i64| {
+        time::OffsetDateTime::from_unix_timestamp(seconds).context("dating the lab's certificate")
+    };
+    params.not_before = at(now - DAY)?;
+    params.not_after = at(valid_until)?;
     let key = rcgen::KeyPair::generate().context("generating a TLS key")?;
     let cert = params
         .self_signed(&key)
         .context("signing the lab's certificate")?;
-    Ok(Tls {
+    let tls = Tls {
         cert_pem: cert.pem(),
         key_pem: key.serialize_pem(),
+    };
+    Ok((tls, valid_until))
+}
+
+/// Why `up` makes a new self-signed certificate rather than serving the kept one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Renewal {
+    /// There is none yet (or an account that could run code was cut off).
+    First,
+    /// The lab is reached at a name the kept one does not cover.
+    NewName(String),
+    /// The kept one ends in this many days, fewer than [`RENEW_BEFORE_DAYS`]; or ended
+    /// that many days ago, when negative.
+    Ending { days_left: i64 },
+    /// Made by an rjup whose certificates were valid until 4096.
+    NoKnownEnd,
+}
+
+impl Renewal {
+    /// What to tell the user, about a new certificate valid until `valid_until`.
+    pub fn describe(&self, names: &[String], valid_until: i64) -> String {
+        let until = day_of(valid_until);
+        let names = names.join(", ");
+        match self {
+            Renewal::First => {
+                format!("Made a self-signed TLS certificate for {names}, valid until {until}")
+            }
+            Renewal::NewName(name) => format!(
+                "Made a new self-signed TLS certificate, with a new key, for {names} (the kept one did not name {name}), valid until {until}"
+            ),
+            Renewal::Ending { days_left } if *days_left >= 0 => format!(
+                "Renewed the lab's self-signed TLS certificate, with a new key: the kept one ends in {days_left} days; the new one is valid until {until}"
+            ),
+            Renewal::Ending { days_left } => format!(
+                "Renewed the lab's self-signed TLS certificate, with a new key: the kept one ended {} days ago; the new one is valid until {until}",
+                -days_left
+            ),
+            Renewal::NoKnownEnd => format!(
+                "Renewed the lab's self-signed TLS certificate, with a new key: the kept one was made valid until the year 4096; the new one is valid until {until}"
+            ),
+        }
+    }
+}
+
+/// Whether the kept self-signed certificate (if `kept`, naming `kept_names`, ending at
+/// `valid_until`) must give way to a new one for a lab reached at `names`, at `now`.
+pub fn renewal(
+    kept: bool,
+    kept_names: &[String],
+    valid_until: Option<i64>,
+    names: &[String],
+    now: i64,
+) -> Option<Renewal> {
+    if !kept {
+        return Some(Renewal::First);
+    }
+    // A lab checked by its URL asks for no name: it serves the kept one, whatever its dates.
+    if names.is_empty() {
+        return None;
+    }
+    if let Some(missing) = names.iter().find(|n| !kept_names.contains(n)) {
+        return Some(Renewal::NewName(missing.clone()));
+    }
+    let Some(valid_until) = valid_until else {
+        return Some(Renewal::NoKnownEnd);
+    };
+    let left = valid_until - now;
+    (left < RENEW_BEFORE_DAYS * DAY).then(|| Renewal::Ending {
+        days_left: left.div_euclid(DAY),
     })
 }
 
@@ -227,23 +325,87 @@ mod tests {
             names,
             ["10.0.0.5", "127.0.0.1", "::1", "labhost", "localhost"]
         );
-        let tls = self_signed(&names).unwrap();
+        let (tls, _) = self_signed(&names, now()).unwrap();
         assert!(tls.cert_pem.starts_with("-----BEGIN CERTIFICATE-----"));
         assert!(tls.key_pem.contains("PRIVATE KEY"));
         let fp = tls.fingerprint().unwrap();
         assert_eq!(fp.len(), 32 * 3 - 1);
         assert_eq!(tls.fingerprint().unwrap(), fp);
         assert_ne!(
-            self_signed(&names).unwrap().fingerprint().unwrap(),
+            self_signed(&names, now()).unwrap().0.fingerprint().unwrap(),
             fp,
             "each new key is new"
         );
     }
 
     #[test]
+    fn a_self_signed_certificate_is_valid_for_825_days_from_yesterday() {
+        let now = 1_800_000_000;
+        let (tls, valid_until) = self_signed(&["localhost".into()], now).unwrap();
+        assert_eq!(valid_until, now + 825 * DAY);
+        // The two dates, as the DER holds them (UTCTime until 2050), each the only
+        // such string in a certificate rjup makes.
+        let der = tls.cert_der().unwrap();
+        let text = String::from_utf8_lossy(&der);
+        let expected = |t: i64| {
+            let d = time::OffsetDateTime::from_unix_timestamp(t).unwrap();
+            format!(
+                "{:02}{:02}{:02}{:02}{:02}{:02}Z",
+                d.year() % 100,
+                u8::from(d.month()),
+                d.day(),
+                d.hour(),
+                d.minute(),
+                d.second()
+            )
+        };
+        assert!(text.contains(&expected(now - DAY)), "not before a day ago");
+        assert!(text.contains(&expected(now + 825 * DAY)), "825 days on");
+    }
+
+    #[test]
+    fn the_kept_certificate_is_renewed_a_month_before_it_ends_or_when_it_lacks_a_name() {
+        let now = 1_800_000_000;
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let kept = names(&["10.0.0.1", "localhost"]);
+        let until = Some(now + 400 * DAY);
+        assert_eq!(renewal(false, &[], None, &kept, now), Some(Renewal::First));
+        assert_eq!(renewal(true, &kept, until, &kept, now), None);
+        assert_eq!(
+            renewal(true, &kept, until, &names(&["10.0.0.1"]), now),
+            None
+        );
+        assert_eq!(
+            renewal(true, &kept, until, &names(&["10.0.0.2"]), now),
+            Some(Renewal::NewName("10.0.0.2".into()))
+        );
+        assert_eq!(
+            renewal(true, &kept, None, &kept, now),
+            Some(Renewal::NoKnownEnd),
+            "made by an rjup whose certificates ran to 4096"
+        );
+        let ends_in = |days: i64| renewal(true, &kept, Some(now + days * DAY), &kept, now);
+        assert_eq!(ends_in(31), None);
+        assert_eq!(ends_in(30), None);
+        assert_eq!(ends_in(29), Some(Renewal::Ending { days_left: 29 }));
+        assert_eq!(ends_in(0), Some(Renewal::Ending { days_left: 0 }));
+        assert_eq!(ends_in(-3), Some(Renewal::Ending { days_left: -3 }));
+        assert_eq!(
+            renewal(true, &kept, Some(now - DAY), &[], now),
+            None,
+            "`rjup check --url` trusts what the lab serves"
+        );
+        let said = Renewal::Ending { days_left: 29 }.describe(&kept, now + 825 * DAY);
+        assert!(
+            said.contains("ends in 29 days") && said.contains("new key"),
+            "{said}"
+        );
+    }
+
+    #[test]
     fn user_files_must_be_pem() {
         let dir = tempfile::tempdir().unwrap();
-        let tls = self_signed(&["localhost".into()]).unwrap();
+        let (tls, _) = self_signed(&["localhost".into()], now()).unwrap();
         std::fs::write(dir.path().join("c.pem"), &tls.cert_pem).unwrap();
         std::fs::write(dir.path().join("k.pem"), &tls.key_pem).unwrap();
         std::fs::write(dir.path().join("junk"), "hello").unwrap();
