@@ -182,6 +182,26 @@ pub fn load(path: &Path) -> anyhow::Result<Config> {
     parse(&text, &path.display().to_string())
 }
 
+/// What can still be read from a file that [`load`] refuses: its `name`, if it is a
+/// valid one, and whether it asks for `swarm`; defaults for the rest. Enough to find
+/// the lab the file made, never enough to make one. `None` when the text is not YAML
+/// at all (or cannot be read).
+pub fn salvage(path: &Path) -> Option<Config> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let value: serde_json::Value = serde_saphyr::from_str(&text).ok()?;
+    let name = value
+        .get("name")
+        .and_then(serde_json::Value::as_str)
+        .filter(|n| is_valid_name(n))
+        .map(str::to_string);
+    let swarm = value.get("swarm").map(|_| Swarm::default());
+    Some(Config {
+        name,
+        swarm,
+        ..Config::default()
+    })
+}
+
 /// Parses and validates the text of a config file; `origin` names it in messages.
 pub fn parse(text: &str, origin: &str) -> anyhow::Result<Config> {
     let file: ConfigFile = match serde_saphyr::from_str::<Option<ConfigFile>>(text) {
@@ -974,6 +994,27 @@ mod tests {
         assert_eq!(sanitize_name("My Analysis").as_deref(), Some("myanalysis"));
         assert_eq!(sanitize_name("_x.y-Z").as_deref(), Some("xy-z"));
         assert_eq!(sanitize_name("..."), None);
+    }
+
+    #[test]
+    fn a_refused_file_still_gives_its_name_and_whether_it_is_a_swarm_lab() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(FILE_NAME);
+        let salvaged = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            assert!(load(&file).is_err(), "{text} is refused");
+            salvage(&file)
+        };
+        let c = salvaged("name: my-lab\nprot: 8888\nswarm: {}\n").unwrap();
+        assert_eq!(c.name.as_deref(), Some("my-lab"));
+        assert_eq!(c.swarm, Some(Swarm::default()));
+        let c = salvaged("name: My Lab\nport: abc\n").unwrap();
+        assert_eq!(
+            (c.name, c.swarm),
+            (None, None),
+            "an invalid name is no name"
+        );
+        assert!(salvaged("name: x\nimage: [unclosed\n").is_none());
     }
 
     #[test]

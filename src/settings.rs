@@ -178,6 +178,60 @@ pub fn resolve(project: Option<&Path>, overrides: Overrides) -> anyhow::Result<S
     build_spec(dir, config_file, config, overrides, owner, files)
 }
 
+/// A project's lab as far as finding it goes ([`find`]).
+#[derive(Debug)]
+pub struct Found {
+    /// The lab as rjup.yaml describes it, or as much of it as could be read; built
+    /// from no environment file.
+    pub spec: Spec,
+    /// Why rjup.yaml could not be used, when it could not.
+    pub invalid: Option<String>,
+    /// Whether `spec.name` is the lab's: from a usable rjup.yaml, or its `name:` read
+    /// on its own. Otherwise it is the directory's name, which the lab's labels, or
+    /// rjup's state, may correct.
+    pub name_known: bool,
+}
+
+/// The project's lab as far as finding it goes, for the verbs that never build or
+/// start one (`down`, `status`, `logs`, and `rjup user`, which must cut an account
+/// off whatever the project's files say): no environment file or certificate is read,
+/// and an rjup.yaml that cannot be used is a warning rather than the end of the verb.
+/// The project's directory still identifies its lab. `up` and `build` use [`resolve`],
+/// which refuses such a file.
+pub fn find(project: Option<&Path>) -> anyhow::Result<Found> {
+    let (dir, config_file) = find_project(project)?;
+    let (config, invalid) = match &config_file {
+        None => (Config::default(), None),
+        Some(file) => match config::load(file) {
+            Ok(config) => (config, None),
+            Err(e) if crate::error::exit_code(&e) == crate::error::Code::Config as u8 => (
+                config::salvage(file).unwrap_or_default(),
+                Some(format!("{e:#}")),
+            ),
+            Err(e) => return Err(e),
+        },
+    };
+    let name_known = invalid.is_none() || config.name.is_some();
+    let meta = std::fs::metadata(&dir).with_context(|| format!("reading {}", dir.display()))?;
+    let owner = Owner {
+        uid: meta.uid(),
+        gid: meta.gid(),
+    };
+    let spec = build_spec(
+        dir,
+        config_file,
+        config,
+        Overrides::default(),
+        owner,
+        ProjectFiles::default(),
+    )?;
+    Ok(Found {
+        spec,
+        invalid,
+        name_known,
+    })
+}
+
 /// What build mode reads from the project besides `rjup.yaml`.
 #[derive(Debug, Default)]
 pub struct ProjectFiles {

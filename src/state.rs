@@ -49,11 +49,28 @@ const BUILD_FRESH: &str = "build-fresh";
 impl ProjectState {
     /// Keyed by the project's path, so renaming the lab keeps its password and port.
     pub fn for_project(project_dir: &Path, name: &str) -> anyhow::Result<Self> {
-        let digest = Sha256::digest(project_dir.as_os_str().as_encoded_bytes());
-        let key = format!("{name}-{}", &hex::encode(digest)[..12]);
+        let key = format!("{name}-{}", path_key(project_dir));
         Ok(ProjectState {
             dir: root()?.join("projects").join(key),
         })
+    }
+
+    /// The name of the one lab rjup keeps state for at `project_dir`, when the project's
+    /// files no longer say it; `None` when there is none, or more than one.
+    pub fn kept_name(project_dir: &Path) -> Option<String> {
+        let suffix = format!("-{}", path_key(project_dir));
+        let entries = fs::read_dir(root().ok()?.join("projects")).ok()?;
+        let mut names = entries.filter_map(|entry| {
+            let file_name = entry.ok()?.file_name();
+            file_name
+                .to_str()?
+                .strip_suffix(&suffix)
+                .map(str::to_string)
+        });
+        match (names.next(), names.next()) {
+            (Some(name), None) => Some(name),
+            _ => None,
+        }
     }
 
     pub fn exists(&self) -> bool {
@@ -289,6 +306,12 @@ impl ProjectState {
             Err(e) => Err(e).with_context(|| format!("removing {}", self.dir.display())),
         }
     }
+}
+
+/// What tells one project's state from another's: the start of its path's digest.
+fn path_key(project_dir: &Path) -> String {
+    let digest = Sha256::digest(project_dir.as_os_str().as_encoded_bytes());
+    hex::encode(digest)[..12].to_string()
 }
 
 /// Writes through a temporary file beside `path` and a rename, so a crash never leaves

@@ -7,7 +7,7 @@ use crate::endpoint::Endpoint;
 use crate::engine::Engine;
 use crate::lab_service;
 use crate::printer::Printer;
-use crate::settings::{self, Overrides, Spec};
+use crate::settings::Spec;
 use crate::state::ProjectState;
 
 pub async fn run(
@@ -16,8 +16,8 @@ pub async fn run(
     args: StatusArgs,
     printer: Printer,
 ) -> anyhow::Result<()> {
-    let spec = settings::resolve(project, Overrides::default())?;
     let engine = Engine::connect(endpoint).await?;
+    let spec = super::find_lab(project, &engine, "status", printer).await?;
     let view = view(&engine, &spec).await?;
     // By name and role: hashes stay in rjup's state.
     let accounts = ProjectState::for_project(&spec.dir, &spec.name)?

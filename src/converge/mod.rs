@@ -26,7 +26,7 @@ use crate::cleanup::Cleanup;
 use crate::engine::{BuildFlags, Engine, Flavour};
 use crate::image::{self, ImagePlan};
 use crate::printer::Printer;
-use crate::settings::Spec;
+use crate::settings::{Found, Spec};
 use crate::state::ProjectState;
 use crate::{admission, certificate, lab, lab_service, ports};
 
@@ -135,6 +135,44 @@ fn warn_ignored_limits(flavour: Flavour, spec: &Spec, printer: Printer) {
             spec.resources.pids
         ));
     }
+}
+
+/// The lab `found` names, for verbs that act on what exists: when rjup.yaml could not
+/// say the lab's name, the name its container or service carries for the project's
+/// directory (which also tells a Swarm lab), else the one rjup keeps state under.
+pub async fn identify(engine: &Engine, found: Found) -> anyhow::Result<Spec> {
+    let mut spec = found.spec;
+    if found.name_known {
+        return Ok(spec);
+    }
+    let project = format!("{}={}", lab::label::PROJECT, spec.dir.display());
+    let name_of = |labels: Option<&std::collections::HashMap<String, String>>| {
+        labels.and_then(|l| l.get(lab::label::NAME)).cloned()
+    };
+    let containers = engine.labs(&project).await?;
+    if let Some(name) = containers
+        .iter()
+        .find_map(|c| name_of(c.config.as_ref().and_then(|c| c.labels.as_ref())))
+    {
+        spec.name = name;
+        spec.swarm = None;
+        return Ok(spec);
+    }
+    if engine.swarm_role().await? == crate::engine::Role::Manager {
+        let services = engine.services(&project).await?;
+        if let Some(name) = services
+            .iter()
+            .find_map(|s| name_of(s.spec.as_ref().and_then(|s| s.labels.as_ref())))
+        {
+            spec.name = name;
+            spec.swarm = Some(spec.swarm.unwrap_or_default());
+            return Ok(spec);
+        }
+    }
+    if let Some(name) = ProjectState::kept_name(&spec.dir) {
+        spec.name = name;
+    }
+    Ok(spec)
 }
 
 /// Refuses to make a lab whose `allow:` this engine cannot enforce, before anything is
