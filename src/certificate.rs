@@ -34,9 +34,7 @@ pub fn for_lab_on(
 ) -> anyhow::Result<Option<Tls>> {
     match &spec.tls {
         TlsConfig::Off => Ok(None),
-        TlsConfig::Files { cert, key } => {
-            tls::from_files(&spec.dir.join(cert), &spec.dir.join(key)).map(Some)
-        }
+        TlsConfig::Files { cert, key } => tls::from_files(&spec.dir, cert, key).map(Some),
         TlsConfig::SelfSigned => {
             let names = match host {
                 Some(host) => {

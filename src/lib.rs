@@ -32,6 +32,7 @@ pub mod password;
 mod ports;
 mod printer;
 mod progress;
+mod project_file;
 mod settings;
 mod smoke;
 mod state;

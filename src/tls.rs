@@ -3,6 +3,7 @@
 //! certificate rjup gave the lab, for readiness probes and `rjup check`.
 
 use std::net::IpAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -13,6 +14,7 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
+use crate::project_file::FileRef;
 
 /// A certificate and key for the lab, in PEM.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,31 +179,37 @@ pub fn subject_names(addresses: &[IpAddr], hostname: Option<&str>) -> Vec<String
     names
 }
 
-/// Reads the user's certificate and key, refusing what Jupyter could not serve.
-pub fn from_files(cert: &std::path::Path, key: &std::path::Path) -> anyhow::Result<Tls> {
-    let read = |p: &std::path::Path, what: &str| {
-        std::fs::read_to_string(p).map_err(|e| {
+/// Reads the user's certificate and key (from inside `project` when rjup.yaml names
+/// them, see [`FileRef::read`]), refusing what Jupyter could not serve.
+pub fn from_files(project: &Path, cert: &FileRef, key: &FileRef) -> anyhow::Result<Tls> {
+    let read = |file: &FileRef| -> anyhow::Result<String> {
+        let unreadable = |why: String| {
             Error::config(format!(
-                "`tls.{what}`: cannot read {} ({e}); give the path of a PEM file",
-                p.display()
+                "{}: cannot read {} ({why}); give the path of a PEM file",
+                file.named(),
+                file.full_path(project).display()
             ))
-        })
+        };
+        let bytes = file.read(project)?.map_err(|e| unreadable(e.to_string()))?;
+        String::from_utf8(bytes).map_err(|_| unreadable("it is not text".into()).into())
     };
     let tls = Tls {
-        cert_pem: read(cert, "cert")?,
-        key_pem: read(key, "key")?,
+        cert_pem: read(cert)?,
+        key_pem: read(key)?,
     };
     if !tls.cert_pem.contains("-----BEGIN CERTIFICATE-----") {
         return Err(Error::config(format!(
-            "`tls.cert`: {} is not a PEM certificate",
-            cert.display()
+            "{}: {} is not a PEM certificate",
+            cert.named(),
+            cert.full_path(project).display()
         ))
         .into());
     }
     if PrivateKeyDer::from_pem_slice(tls.key_pem.as_bytes()).is_err() {
         return Err(Error::config(format!(
-            "`tls.key`: {} is not a PEM private key",
-            key.display()
+            "{}: {} is not a PEM private key",
+            key.named(),
+            key.full_path(project).display()
         ))
         .into());
     }
@@ -405,26 +413,42 @@ mod tests {
     #[test]
     fn user_files_must_be_pem() {
         let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().canonicalize().unwrap();
         let (tls, _) = self_signed(&["localhost".into()], now()).unwrap();
-        std::fs::write(dir.path().join("c.pem"), &tls.cert_pem).unwrap();
-        std::fs::write(dir.path().join("k.pem"), &tls.key_pem).unwrap();
-        std::fs::write(dir.path().join("junk"), "hello").unwrap();
+        std::fs::write(project.join("c.pem"), &tls.cert_pem).unwrap();
+        std::fs::write(project.join("k.pem"), &tls.key_pem).unwrap();
+        std::fs::write(project.join("junk"), "hello").unwrap();
+        let cert = |path: &str| FileRef::in_config(path, "tls.cert", "rjup.yaml:2:9".into());
+        let key_file = |path: &str| FileRef::in_config(path, "tls.key", "rjup.yaml:3:8".into());
         assert_eq!(
-            from_files(&dir.path().join("c.pem"), &dir.path().join("k.pem")).unwrap(),
+            from_files(&project, &cert("c.pem"), &key_file("k.pem")).unwrap(),
             tls
         );
-        let e = from_files(&dir.path().join("junk"), &dir.path().join("k.pem")).unwrap_err();
-        assert!(e.to_string().contains("not a PEM certificate"));
-        let e = from_files(&dir.path().join("c.pem"), &dir.path().join("junk")).unwrap_err();
+        let e = from_files(&project, &cert("junk"), &key_file("k.pem")).unwrap_err();
+        assert!(
+            e.to_string().starts_with("rjup.yaml:2:9: `tls.cert`: ")
+                && e.to_string().contains("not a PEM certificate"),
+            "{e}"
+        );
+        let e = from_files(&project, &cert("c.pem"), &key_file("junk")).unwrap_err();
         assert!(e.to_string().contains("not a PEM private key"));
         assert_eq!(
             crate::error::exit_code(&e),
             crate::error::Code::Config as u8
         );
-        let e = from_files(&dir.path().join("nope"), &dir.path().join("k.pem")).unwrap_err();
+        let e = from_files(&project, &cert("nope"), &key_file("k.pem")).unwrap_err();
         assert_eq!(
             crate::error::exit_code(&e),
             crate::error::Code::Config as u8
+        );
+        assert!(e.to_string().contains("cannot read"), "{e}");
+        let from_env = FileRef::from_env(
+            &project.join("c.pem").display().to_string(),
+            "RJUP_TLS_CERT",
+        );
+        assert_eq!(
+            from_files(&project, &from_env, &key_file("k.pem")).unwrap(),
+            tls
         );
     }
 }
