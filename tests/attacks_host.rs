@@ -397,6 +397,86 @@ fn a_lab_makes_its_owner_copy_a_key_from_outside_the_project() {
     assert!(stdout(&out).contains("https://"), "{}", both(&out));
 }
 
+/// The validity of the certificate the lab serves, as a browser on the second host
+/// sees it: `notBefore` and `notAfter` in seconds since the epoch, and its fingerprint.
+fn served_certificate(port: u16) -> (i64, i64, String) {
+    let script = format!(
+        "openssl s_client -connect {}:{port} </dev/null 2>/dev/null | openssl x509 -noout -startdate -enddate -fingerprint -sha256 -dateopt iso_8601",
+        lab_host()
+    );
+    let out = on_client_host("sh").args(["-c", &script]).output().unwrap();
+    let text = stdout(&out);
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_else(|| panic!("no {name} in {text:?}"))
+            .trim()
+            .to_string()
+    };
+    let seconds = |date: String| {
+        let out = std::process::Command::new("date")
+            .args(["-u", "-d", &date, "+%s"])
+            .output()
+            .unwrap();
+        stdout(&out).trim().parse::<i64>().unwrap()
+    };
+    let fingerprint = field("sha256 Fingerprint=");
+    (
+        seconds(field("notBefore=")),
+        seconds(field("notAfter=")),
+        fingerprint,
+    )
+}
+
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn a_self_signed_certificate_stays_valid_until_4096() {
+    let _engine = engine();
+    require_client_host("the certificate validity attack");
+    let project = Project::from_example("pulled", "atk_certdates");
+    project.write("rjup.yaml", &format!("{PULLED}tls: self-signed\n"));
+    let port = free_port();
+    project.up(port);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let day = 86_400;
+    let (not_before, not_after, fingerprint) = served_certificate(port);
+    assert!(
+        not_after <= now + 826 * day,
+        "a certificate (and its key) good for {} more days",
+        (not_after - now) / day
+    );
+    assert!(not_after >= now + 824 * day, "a few years: {not_after}");
+    assert!(
+        (now - 2 * day..=now).contains(&not_before),
+        "back-dated a day, not to 1975: {not_before}"
+    );
+
+    // A month before it ends, `up` renews it, with a new key, and says so.
+    let state = project.state_dir().unwrap();
+    std::fs::write(state.join("tls-valid-until"), (now + 20 * day).to_string()).unwrap();
+    let out = project.rjup(&["up"], &[], None);
+    assert_success(&out, "up a month before the certificate ends");
+    let said = both(&out);
+    assert!(
+        said.contains("Renewed") && said.contains("new key"),
+        "{said}"
+    );
+    let (_, renewed_until, renewed) = served_certificate(port);
+    assert_ne!(renewed, fingerprint, "{said}");
+    assert!(
+        said.contains(&renewed),
+        "the new fingerprint is printed: {said}"
+    );
+    assert!(renewed_until >= now + 824 * day);
+    assert_eq!(
+        Browser::https(port, &state.join("tls-cert.pem")).login(PASSWORD),
+        302
+    );
+}
+
 #[test]
 #[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
 fn ipv6_guessers_lock_the_host_out_of_rjup_check() {

@@ -145,6 +145,8 @@ enum Reached {
     Restarted,
     /// Only rjup's state: no lab runs.
     State,
+    /// Only rjup's state, with new secrets: the next `up` makes the lab afresh.
+    StateAfresh,
     /// The account could run code: the lab runs afresh, in a new container with new
     /// secrets; with the new certificate's fingerprint when it serves a self-signed one.
     Afresh { fingerprint: Option<String> },
@@ -190,8 +192,12 @@ impl Lab<'_> {
         // The copy stays under the lock: a concurrent `rjup user` that saved after us
         // must not have its list overwritten in the lab by our older one. It ends the
         // account's sessions at once, even should the lab not be made afresh.
+        let waiting = match cutoff {
+            Cutoff::Sessions => Reached::State,
+            Cutoff::Everything => Reached::StateAfresh,
+        };
         let Some(found) = container::existing(&engine, self.spec).await? else {
-            return Ok(Reached::State);
+            return Ok(waiting);
         };
         let running =
             container::push_accounts(&engine, &found, &accounts.lab_file(), self.state).await?;
@@ -200,7 +206,7 @@ impl Lab<'_> {
             (Cutoff::Sessions, true) => Ok(Reached::Lab),
             // A stopped lab's config no longer matches the new secret: the next `up`
             // replaces it.
-            (_, false) => Ok(Reached::State),
+            (_, false) => Ok(waiting),
             (Cutoff::Everything, true) => self.afresh(&engine, new_certificate).await,
         }
     }
@@ -265,7 +271,10 @@ impl Lab<'_> {
 
     async fn update_service(&self, engine: &Engine, cutoff: Cutoff) -> anyhow::Result<Reached> {
         if service::existing(engine, self.spec).await?.is_none() {
-            return Ok(Reached::State);
+            return Ok(match cutoff {
+                Cutoff::Sessions => Reached::State,
+                Cutoff::Everything => Reached::StateAfresh,
+            });
         }
         let (spec, hashed) = match self.remade()? {
             Ok(remade) => remade,
@@ -304,6 +313,7 @@ impl Lab<'_> {
             Reached::Lab => format!("{done}; lab \"{name}\" knows it now, without a restart"),
             Reached::Restarted => format!("{done}; the Swarm service of lab \"{name}\" was updated with it, which restarted its task (running kernels were lost)"),
             Reached::State => format!("{done}; lab \"{name}\" is not running and will have it from the next `rjup up`"),
+            Reached::StateAfresh => format!("{done}; lab \"{name}\" is not running, and {code}: the next `rjup up` makes it afresh, in a new container with a new cookie secret"),
             Reached::Afresh { fingerprint: None } => {
                 format!("{done}; {code}, so lab \"{name}\" was made afresh: {afresh}")
             }
