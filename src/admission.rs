@@ -25,15 +25,17 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    /// Why IPv6 clients of a lab published on an IPv6 address reach it from the
-    /// engine's gateway rather than from their own addresses; `None` when they do not.
+    /// Why IPv6 clients of a lab published on an IPv6 address do not reach it from
+    /// their own addresses; `None` when they do.
     fn ipv6_proxied(self) -> Option<&'static str> {
         if self.rootless {
             Some("this rootless engine forwards every client through a proxy in user space")
         } else if self.swarm {
             Some("each Swarm node publishes the lab's port in host mode, and its Docker forwards IPv6 clients through its userland proxy (docker-proxy)")
         } else if self.podman {
-            Some("Podman forwards IPv6 clients to the lab's IPv4 network through its port proxy")
+            // Seen with Podman 4.3 and netavark: conmon holds [::]:PORT, and with no
+            // IPv6 on the network nothing forwards it; rjup does not ask Podman's networks.
+            Some("Podman delivers IPv6 clients to a lab as themselves only on a network with IPv6 (on its default IPv4 network their connections are never answered), and rjup cannot tell which")
         } else if !self.bridge_ipv6 {
             Some("the engine's bridge network has no IPv6 (EnableIPv6 is false), so Docker forwards IPv6 clients through its userland proxy (docker-proxy)")
         } else {
@@ -63,7 +65,11 @@ pub fn judge(bind: IpAddr, listed: bool, delivery: Delivery) -> Result<Vec<Strin
                 delivery.ipv6_fix()
             ));
         }
-        if !delivery.rootless {
+        if delivery.podman && !delivery.rootless {
+            warnings.push(format!(
+                "the lab is published on {bind}, and {why}; publish on IPv4 to be sure IPv6 clients are not left waiting"
+            ));
+        } else if !delivery.rootless {
             warnings.push(format!(
                 "the lab is published on {bind}, and {why}: every IPv6 client reaches the lab from the engine's gateway, so the lab cannot tell them apart (or from other containers and this host's own browsers) and they share one login-throttling record, where five wrong passwords from any of them make all of them wait; publish on IPv4{}",
                 delivery.ipv6_fix()
@@ -87,7 +93,7 @@ pub fn unenforceable(bind: IpAddr, listed: bool, delivery: Delivery) -> Option<S
     }
     let why = delivery.ipv6_proxied().filter(|_| bind.is_ipv6())?;
     Some(format!(
-        "published on {bind}, and {why}: the lab sees every IPv6 client come from the engine's gateway, so the list cannot tell them apart; run `rjup up` for what to do"
+        "published on {bind}, and {why}, so the list cannot tell IPv6 clients apart; run `rjup up` for what to do"
     ))
 }
 
@@ -158,6 +164,13 @@ mod tests {
 
     #[test]
     fn an_ipv6_bind_through_a_proxy_without_a_list_is_one_warning() {
+        let podman = Delivery {
+            podman: true,
+            ..DOCKER
+        };
+        let warnings = judge(ip("::"), false, podman).unwrap();
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("never answered"), "{warnings:?}");
         let warnings = judge(ip("::"), false, DOCKER).unwrap();
         assert_eq!(warnings.len(), 1);
         assert!(
