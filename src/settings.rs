@@ -214,6 +214,9 @@ pub fn find(project: Option<&Path>) -> anyhow::Result<Found> {
             Err(e) => return Err(e),
         },
     };
+    let mut config = config;
+    let cwd = std::env::current_dir().context("finding the current directory")?;
+    files_from_env(&mut config, |var| std::env::var(var).ok(), &cwd)?;
     let name_known = invalid.is_none() || config.name.is_some();
     let meta = std::fs::metadata(&dir).with_context(|| format!("reading {}", dir.display()))?;
     let owner = Owner {

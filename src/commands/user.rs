@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::accounts::{Accounts, Cutoff, Role};
 use crate::cleanup::Cleanup;
 use crate::cli::{UserCommand, UserLsArgs};
+use crate::config::TlsConfig;
 use crate::converge::{self, container, service, Options};
 use crate::endpoint::Endpoint;
 use crate::engine::Engine;
@@ -309,7 +310,7 @@ impl Lab<'_> {
         let name = &self.spec.name;
         let code = "it could run code in the lab";
         let afresh = "a new container (whatever was left in the old one is gone; running kernels were lost) and a new cookie secret (everyone logs in again)";
-        self.printer.say(match reached {
+        self.printer.say(match &reached {
             Reached::Lab => format!("{done}; lab \"{name}\" knows it now, without a restart"),
             Reached::Restarted => format!("{done}; the Swarm service of lab \"{name}\" was updated with it, which restarted its task (running kernels were lost)"),
             Reached::State => format!("{done}; lab \"{name}\" is not running and will have it from the next `rjup up`"),
@@ -323,5 +324,10 @@ impl Lab<'_> {
             Reached::AfreshOnSwarm => format!("{done}; {code}, so the Swarm service of lab \"{name}\" was updated with a new cookie secret (everyone logs in again), which restarted its task in a new container (running kernels were lost)"),
             Reached::TakenDown(why) => format!("{done}; {code}, and lab \"{name}\" could not be made afresh ({why}), so it was taken down, and nothing the account could have taken stays in use; fix that and run `rjup up`, which makes it with a new cookie secret"),
         });
+        // rjup cannot make anew a certificate it did not make.
+        let cut_off = !matches!(reached, Reached::Lab | Reached::Restarted | Reached::State);
+        if cut_off && matches!(self.spec.tls, TlsConfig::Files { .. }) {
+            self.printer.warn("the account could also read the TLS key you gave the lab (`tls.key` or RJUP_TLS_KEY): replace that certificate and key");
+        }
     }
 }
