@@ -256,6 +256,38 @@ fn a_removed_collaborator_keeps_a_forged_owner_cookie() {
     assert_eq!(owner.get("/api/contents").status, 200, "sessions stay");
 }
 
+#[test]
+#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+fn a_collaborator_breaks_rjup_yaml_to_stay_in() {
+    let _engine = engine();
+    require_client_host("the broken rjup.yaml attack");
+    let project = Project::from_example("pulled", "atk_staysin");
+    let _cleanup = RemoveOnDrop(project.container());
+    let port = free_port();
+    project.up(port);
+    add(&project, "ada", ADA, false);
+    // From the second host, ada makes the project's rjup.yaml one rjup refuses.
+    let ada = Browser::new(port);
+    assert_eq!(ada.login_as("ada", ADA), 302);
+    let broken = format!("{PULLED}prot: 8888\n");
+    assert_eq!(ada.put_file("rjup.yaml", &broken).status, 200);
+
+    let out = project.rjup(&["user", "rm", "ada"], &[], None);
+    assert_success(&out, "rjup user rm with a broken rjup.yaml");
+    let said = both(&out);
+    assert!(
+        said.contains("taken down") && said.contains("cookie secret"),
+        "{said}"
+    );
+    assert_eq!(lines_starting(&out, "rjup: warning:").len(), 1, "{said}");
+    assert!(inspect(&project.container()).is_none(), "{said}");
+
+    project.write("rjup.yaml", PULLED);
+    project.up(port);
+    assert_eq!(Browser::new(port).login_as("ada", ADA), 401);
+    assert_eq!(Browser::new(port).login(PASSWORD), 302);
+}
+
 /// A certificate and its key outside the project, readable only by the tester, as
 /// the owner's certificates in `/etc/letsencrypt` are only by the owner.
 fn secret_certificate(project: &Project) -> (std::path::PathBuf, std::path::PathBuf) {
