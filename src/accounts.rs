@@ -36,6 +36,29 @@ impl Role {
     }
 }
 
+/// What cutting an account off (removing it, or changing its password) must end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cutoff {
+    /// Its sessions: the lab refuses its cookies at their next request, and runs on.
+    /// An account that could run no code could take nothing else.
+    Sessions,
+    /// Everything it could have taken. Code in the lab runs as the lab's user, which
+    /// reads the cookie secret (with the hashes beside it, a login cookie for any
+    /// account, the owner's included), a self-signed certificate's key, and may leave
+    /// a backdoor in the container: so new secrets, and a fresh container.
+    Everything,
+}
+
+impl Role {
+    /// What cutting off an account of this role must end ([`Cutoff`]).
+    pub fn cutoff(self) -> Cutoff {
+        match self {
+            Role::Owner | Role::Collaborator => Cutoff::Everything,
+            Role::ReadOnly => Cutoff::Sessions,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Account {
     pub name: String,
@@ -283,6 +306,13 @@ mod tests {
         accounts.remove("ada").unwrap();
         let again = Accounts::parse(&accounts.to_json()).unwrap();
         assert_eq!(again.listing().len(), 2);
+    }
+
+    #[test]
+    fn cutting_off_an_account_that_could_run_code_ends_everything_it_could_take() {
+        assert_eq!(Role::Owner.cutoff(), Cutoff::Everything);
+        assert_eq!(Role::Collaborator.cutoff(), Cutoff::Everything);
+        assert_eq!(Role::ReadOnly.cutoff(), Cutoff::Sessions);
     }
 
     #[test]

@@ -34,9 +34,7 @@ pub fn for_lab_on(
 ) -> anyhow::Result<Option<Tls>> {
     match &spec.tls {
         TlsConfig::Off => Ok(None),
-        TlsConfig::Files { cert, key } => {
-            tls::from_files(&spec.dir.join(cert), &spec.dir.join(key)).map(Some)
-        }
+        TlsConfig::Files { cert, key } => tls::from_files(&spec.dir, cert, key).map(Some),
         TlsConfig::SelfSigned => {
             let names = match host {
                 Some(host) => {
@@ -48,11 +46,8 @@ pub fn for_lab_on(
                 None => Vec::new(),
             };
             let (material, made) = state.self_signed_tls(&names)?;
-            if made {
-                printer.say(format!(
-                    "Made a self-signed TLS certificate for {}",
-                    names.join(", ")
-                ));
+            if let Some((why, valid_until)) = made {
+                printer.say(why.describe(&names, valid_until));
             }
             Ok(Some(material))
         }

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use reqwest::cookie::{CookieStore, Jar};
+use reqwest::header::HeaderMap;
 use reqwest::{Method, Url};
+use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -33,17 +35,39 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// answers, but not to this address.
 pub const REFUSED_HEADER: &str = "X-Rjup-Refused";
 
-/// Where a lab answers, and whether over TLS (trusting exactly the lab's certificate).
+/// The header that marks a request as rjup's own (the readiness probe of `up`, `rjup
+/// check`): its value is [`probe_key`] of the lab's cookie secret. The engine's gateway,
+/// from which its host, its other containers and every client its userland proxy
+/// forwards all arrive, is admitted only with it, and throttled apart.
+pub const PROBE_HEADER: &str = "X-Rjup-Probe";
+
+/// The key rjup's own requests carry in [`PROBE_HEADER`]: lowercase hex SHA-256 of
+/// `rjup-probe\n` and the lab's cookie secret, as the lab computes it from the file it
+/// reads the secret from. It changes with the secret, and tells nothing of it.
+pub fn probe_key(cookie_secret: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"rjup-probe\n");
+    hasher.update(cookie_secret.as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// Where a lab answers, whether over TLS (trusting exactly the lab's certificate), and
+/// the key that marks rjup's requests to it ([`PROBE_HEADER`]), when rjup has one.
 #[derive(Clone)]
 pub struct Target {
     pub addr: SocketAddr,
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    pub probe_key: Option<String>,
 }
 
 impl Target {
     #[cfg(test)]
     pub fn plain(addr: SocketAddr) -> Self {
-        Target { addr, tls: None }
+        Target {
+            addr,
+            tls: None,
+            probe_key: None,
+        }
     }
 
     pub fn scheme(&self) -> &'static str {
@@ -184,7 +208,16 @@ pub struct Http {
 impl Http {
     pub fn new(target: Target, timeout: Duration) -> Result<Http, Error> {
         let jar = Arc::new(Jar::default());
+        let setup = |why: String| Error::new(&target.to_string(), Cause::Setup(why));
+        let mut headers = HeaderMap::new();
+        if let Some(key) = &target.probe_key {
+            let value = key
+                .parse()
+                .map_err(|_| setup("the probe key is not a header value".into()))?;
+            headers.insert(PROBE_HEADER, value);
+        }
         let client = reqwest::Client::builder()
+            .default_headers(headers)
             // reqwest is built with `rustls-no-provider`: unless it is handed a finished
             // rustls config, it looks for a process-wide crypto provider and panics when
             // there is none. Handing it one always (pinned for HTTPS labs, an inert one for
@@ -198,7 +231,7 @@ impl Http {
             .no_proxy()
             .user_agent("rjup")
             .build()
-            .map_err(|e| Error::new(&target.to_string(), Cause::Setup(innermost_causes(&e))))?;
+            .map_err(|e| setup(innermost_causes(&e)))?;
         Ok(Http {
             client,
             jar,
@@ -279,6 +312,11 @@ impl Http {
             let mut request = url.as_str().into_client_request()?;
             if let Some(cookies) = self.cookie_header() {
                 request.headers_mut().insert("Cookie", cookies);
+            }
+            if let Some(key) = self.target.probe_key.as_deref() {
+                if let Ok(value) = HeaderValue::from_str(key) {
+                    request.headers_mut().insert(PROBE_HEADER, value);
+                }
             }
             let stream = self.target.connect().await?;
             let config = WebSocketConfig::default()
@@ -509,6 +547,40 @@ pub(crate) mod tests {
         assert!(echoed.contains("user-agent: rjup"), "{echoed}");
     }
 
+    #[test]
+    fn the_probe_key_is_sha256_of_its_prefix_and_the_cookie_secret() {
+        // What the lab computes from its cookie secret file, in Python:
+        // hashlib.sha256(b"rjup-probe\n" + open(path, "rb").read()).hexdigest()
+        assert_eq!(
+            probe_key("c00k1e"),
+            "c804a22ece10c4a2cd4817e30ce17991e0e2633e0055b9d521d7d718a211cfc0"
+        );
+        assert_ne!(probe_key("c00k1e"), probe_key("another"));
+    }
+
+    #[tokio::test]
+    async fn every_request_and_websocket_carries_the_probe_key_when_there_is_one() {
+        let addr = serve(|request| reply("200 OK", &[], request)).await;
+        let with_key = Target {
+            probe_key: Some(probe_key("c00k1e")),
+            ..Target::plain(addr)
+        };
+        let http = Http::new(with_key.clone(), Duration::from_secs(5)).unwrap();
+        let echoed = get(&http, "/login").await.unwrap().text();
+        assert!(
+            echoed.contains(&format!("x-rjup-probe: {}", probe_key("c00k1e"))),
+            "{echoed}"
+        );
+        let status = get_status(&with_key, "/login", Duration::from_secs(5)).await;
+        assert_eq!(status.unwrap().code, 200);
+        let echoed = get(&http_plain(addr), "/login").await.unwrap().text();
+        assert!(!echoed.contains("x-rjup-probe"), "{echoed}");
+    }
+
+    fn http_plain(addr: SocketAddr) -> Http {
+        http(addr, Duration::from_secs(5))
+    }
+
     #[tokio::test]
     async fn a_huge_content_length_is_an_error_not_a_panic() {
         for length in [u64::MAX, 1 << 40] {
@@ -592,7 +664,7 @@ pub(crate) mod tests {
     /// A TLS server on 127.0.0.1 with a fresh self-signed certificate; and that certificate.
     async fn tls_server() -> (SocketAddr, Vec<u8>) {
         use rustls::pki_types::pem::PemObject;
-        let tls = crate::tls::self_signed(&["127.0.0.1".into()]).unwrap();
+        let (tls, _) = crate::tls::self_signed(&["127.0.0.1".into()], crate::tls::now()).unwrap();
         let cert = tls.cert_der().unwrap();
         let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(tls.key_pem.as_bytes()).unwrap();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -623,10 +695,11 @@ pub(crate) mod tests {
         let pinned = |cert: Vec<u8>| Target {
             addr,
             tls: Some(crate::tls::pinned_client(cert).unwrap()),
+            probe_key: None,
         };
         let http = Http::new(pinned(cert), Duration::from_secs(5)).unwrap();
         assert_eq!(get(&http, "/login").await.unwrap().text(), "secure");
-        let other = crate::tls::self_signed(&["127.0.0.1".into()]).unwrap();
+        let (other, _) = crate::tls::self_signed(&["127.0.0.1".into()], crate::tls::now()).unwrap();
         let http = Http::new(pinned(other.cert_der().unwrap()), Duration::from_secs(5)).unwrap();
         let e = get(&http, "/login").await.unwrap_err().to_string();
         assert!(
@@ -638,7 +711,7 @@ pub(crate) mod tests {
     #[tokio::test]
     // The handshake callback's error type is tungstenite's, large or not.
     #[allow(clippy::result_large_err)]
-    async fn a_websocket_carries_the_cookies_answers_pings_and_closes() {
+    async fn a_websocket_carries_the_cookies_and_probe_key_answers_pings_and_closes() {
         use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
         let (listener, addr) = listen().await;
         let server = tokio::spawn(async move {
@@ -648,13 +721,16 @@ pub(crate) mod tests {
             stream.write_all(&cookie).await.unwrap();
             drop(stream);
             let (stream, _) = listener.accept().await.unwrap();
-            let mut seen_cookie = None;
+            let (mut seen_cookie, mut seen_probe) = (None, None);
             let mut ws =
                 tokio_tungstenite::accept_hdr_async(stream, |r: &Request, ok: Response| {
-                    seen_cookie = r
-                        .headers()
-                        .get("cookie")
-                        .map(|v| v.to_str().unwrap().to_string());
+                    let header = |name| {
+                        r.headers()
+                            .get(name)
+                            .map(|v: &HeaderValue| v.to_str().unwrap().to_string())
+                    };
+                    seen_cookie = header("cookie");
+                    seen_probe = header("x-rjup-probe");
                     Ok(ok)
                 })
                 .await
@@ -665,16 +741,25 @@ pub(crate) mod tests {
             while let Some(Ok(message)) = ws.next().await {
                 seen.push(message);
             }
-            (seen_cookie, seen)
+            (seen_cookie, seen_probe, seen)
         });
-        let http = http(addr, Duration::from_secs(5));
+        let target = Target {
+            probe_key: Some(probe_key("c00k1e")),
+            ..Target::plain(addr)
+        };
+        let http = Http::new(target, Duration::from_secs(5)).unwrap();
         get(&http, "/login").await.unwrap();
         let mut ws = http.websocket("/api/kernels/k/channels").await.unwrap();
         assert_eq!(ws.recv().await.unwrap().as_deref(), Some("hello"));
         ws.send_text("hi".into()).await.unwrap();
         ws.close().await;
-        let (cookie, seen) = server.await.unwrap();
+        let (cookie, probe, seen) = server.await.unwrap();
         assert_eq!(cookie.as_deref(), Some("login=yes"));
+        assert_eq!(
+            probe,
+            Some(probe_key("c00k1e")),
+            "the probe key, as on HTTP"
+        );
         assert_eq!(seen[0], Message::Pong(vec![7].into()));
         assert_eq!(seen[1], Message::text("hi"));
         assert!(matches!(seen[2], Message::Close(_)), "{seen:?}");

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::error::Error;
+use crate::project_file::FileRef;
 
 pub const FILE_NAME: &str = "rjup.yaml";
 
@@ -48,18 +49,46 @@ pub struct Swarm {
     pub constraints: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 pub enum TlsValue {
     Mode(String),
     Files(TlsFiles),
 }
 
+/// By hand rather than `untagged`, which buffers the value and so loses where
+/// `tls.cert` and `tls.key` are written: messages about those files name their lines.
+impl<'de> Deserialize<'de> for TlsValue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = TlsValue;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`self-signed`, or a mapping with `cert` and `key`")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, mode: &str) -> Result<TlsValue, E> {
+                Ok(TlsValue::Mode(mode.to_string()))
+            }
+
+            fn visit_bool<E: serde::de::Error>(self, on: bool) -> Result<TlsValue, E> {
+                Ok(TlsValue::Mode(on.to_string()))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<TlsValue, A::Error> {
+                TlsFiles::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(TlsValue::Files)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsFiles {
-    pub cert: String,
-    pub key: String,
+    pub cert: Spanned<String>,
+    pub key: Spanned<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -77,8 +106,9 @@ pub enum TlsConfig {
     Off,
     /// A certificate rjup makes and keeps per project.
     SelfSigned,
-    /// The user's own certificate and key (paths as written, relative to the project).
-    Files { cert: String, key: String },
+    /// The user's own certificate and key: as rjup.yaml names them, relative to the
+    /// project and inside it, or from rjup's environment (`RJUP_TLS_CERT`).
+    Files { cert: FileRef, key: FileRef },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,10 +144,10 @@ pub struct Config {
     pub image: Option<String>,
     pub base: Option<String>,
     pub packages: Vec<String>,
-    pub requirements: Option<String>,
+    pub requirements: Option<FileRef>,
     pub apt: Vec<String>,
-    pub post_build: Option<String>,
-    pub ca_certificates: Vec<String>,
+    pub post_build: Option<FileRef>,
+    pub ca_certificates: Vec<FileRef>,
     pub env: BTreeMap<String, String>,
     pub check_notebooks: Vec<String>,
     pub check_timeout: Option<u64>,
@@ -176,10 +206,49 @@ const EXPECTED: &[(&str, &str)] = &[
 /// Variables rjup sets itself; letting `env` change them would undo the config injection.
 const RESERVED_ENV: &[&str] = &["JUPYTER_CONFIG_DIR", "JUPYTER_TOKEN", "HOME"];
 
+/// Reads `path`, the rjup.yaml of the project that is its (canonical) directory. A
+/// link to a file outside the project is refused: whoever writes in the lab could
+/// point it at a file of the owner's whose values (`env:`) the lab would get.
 pub fn load(path: &Path) -> anyhow::Result<Config> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::config(format!("cannot read {}: {e}", path.display())))?;
+    let text = read(path)?;
     parse(&text, &path.display().to_string())
+}
+
+fn read(path: &Path) -> anyhow::Result<String> {
+    let project = path.parent().unwrap_or(Path::new("/"));
+    match crate::project_file::read_within(project, path) {
+        Ok(bytes) => String::from_utf8(bytes)
+            .map_err(|_| Error::config(format!("{} is not UTF-8 text", path.display())).into()),
+        Err(crate::project_file::Refused::Io(e)) => {
+            Err(Error::config(format!("cannot read {}: {e}", path.display())).into())
+        }
+        Err(crate::project_file::Refused::Outside(real)) => Err(Error::config(format!(
+            "{} is a link to {}, outside the project; rjup reads rjup.yaml only from inside the project, since whoever writes in the lab can put a link there; copy the file into the project instead",
+            path.display(),
+            real.display()
+        ))
+        .into()),
+    }
+}
+
+/// What can still be read from a file that [`load`] refuses: its `name`, if it is a
+/// valid one, and whether it asks for `swarm`; defaults for the rest. Enough to find
+/// the lab the file made, never enough to make one. `None` when the text is not YAML
+/// at all (or cannot be read).
+pub fn salvage(path: &Path) -> Option<Config> {
+    let text = read(path).ok()?;
+    let value: serde_json::Value = serde_saphyr::from_str(&text).ok()?;
+    let name = value
+        .get("name")
+        .and_then(serde_json::Value::as_str)
+        .filter(|n| is_valid_name(n))
+        .map(str::to_string);
+    let swarm = value.get("swarm").map(|_| Swarm::default());
+    Some(Config {
+        name,
+        swarm,
+        ..Config::default()
+    })
 }
 
 /// Parses and validates the text of a config file; `origin` names it in messages.
@@ -194,9 +263,14 @@ pub fn parse(text: &str, origin: &str) -> anyhow::Result<Config> {
 /// Turns a message about a value into one located at it: `file:line:column: message`.
 type Locate<'a> = dyn Fn(&serde_saphyr::Location, String) -> Error + 'a;
 
+/// `file:line:column` of a value.
+fn place(origin: &str, loc: &serde_saphyr::Location) -> String {
+    format!("{origin}:{}:{}", loc.line(), loc.column())
+}
+
 fn validate(file: ConfigFile, origin: &str) -> Result<Config, Error> {
     let at = |loc: &serde_saphyr::Location, msg: String| {
-        Error::config(format!("{origin}:{}:{}: {msg}", loc.line(), loc.column()))
+        Error::config(format!("{}: {msg}", place(origin, loc)))
     };
     let mut config = Config::default();
 
@@ -247,9 +321,9 @@ fn validate(file: ConfigFile, origin: &str) -> Result<Config, Error> {
         }
         config.image = Some(image.value);
     }
-    validate_build(file.build, &mut config, &at)?;
+    validate_build(file.build, &mut config, &at, origin)?;
     validate_env(file.env, &mut config, &at)?;
-    validate_tls(file.tls, &mut config, &at)?;
+    validate_tls(file.tls, &mut config, &at, origin)?;
     validate_resources(file.resources, &mut config, &at)?;
     validate_gpus(file.gpus, &mut config, &at)?;
     validate_check(file.check, &mut config, &at)?;
@@ -264,6 +338,7 @@ fn validate_build(
     build: Option<Spanned<BuildSection>>,
     config: &mut Config,
     at: &Locate,
+    origin: &str,
 ) -> Result<(), Error> {
     if let Some(build) = build {
         let build = build.value;
@@ -286,10 +361,14 @@ fn validate_build(
             config.packages.push(p.to_string());
         }
         if let Some(path) = build.requirements {
-            config.requirements = Some(project_path(&path, "build.requirements", &at)?);
+            let shown = project_path(&path, "build.requirements", &at)?;
+            let located = place(origin, &path.referenced);
+            config.requirements = Some(FileRef::in_config(&shown, "build.requirements", located));
         }
         if let Some(path) = build.post_build {
-            config.post_build = Some(project_path(&path, "build.post_build", &at)?);
+            let shown = project_path(&path, "build.post_build", &at)?;
+            let located = place(origin, &path.referenced);
+            config.post_build = Some(FileRef::in_config(&shown, "build.post_build", located));
         }
         for package in build.apt.unwrap_or_default() {
             if !crate::environment::is_debian_package(&package.value) {
@@ -308,7 +387,12 @@ fn validate_build(
                         .into(),
                 ));
             }
-            config.ca_certificates.push(cert.value);
+            let located = place(origin, &cert.referenced);
+            config.ca_certificates.push(FileRef::in_config(
+                &cert.value,
+                "build.ca_certificates",
+                located,
+            ));
         }
     }
     Ok(())
@@ -345,6 +429,7 @@ fn validate_tls(
     tls: Option<Spanned<TlsValue>>,
     config: &mut Config,
     at: &Locate,
+    origin: &str,
 ) -> Result<(), Error> {
     if let Some(tls) = tls {
         config.tls = match tls.value {
@@ -357,10 +442,16 @@ fn validate_tls(
                 ))
             }
             TlsValue::Files(files) => {
-                if files.cert.trim().is_empty() || files.key.trim().is_empty() {
+                if files.cert.value.trim().is_empty() || files.key.value.trim().is_empty() {
                     return Err(at(&tls.referenced, "`tls.cert` and `tls.key` must both be paths of PEM files".into()));
                 }
-                TlsConfig::Files { cert: files.cert, key: files.key }
+                let file = |path: &Spanned<String>, key| {
+                    FileRef::in_config(&path.value, key, place(origin, &path.referenced))
+                };
+                TlsConfig::Files {
+                    cert: file(&files.cert, "tls.cert"),
+                    key: file(&files.key, "tls.key"),
+                }
             }
         };
     }
@@ -704,9 +795,10 @@ name: {name}
 #   # A script to run as the lab user after the installs, instead of postBuild.
 #   post_build: scripts/post-build.sh
 #   # Extra CA certificates (PEM) the build and the running lab trust, for
-#   # TLS-intercepting proxies.
+#   # TLS-intercepting proxies. Files inside the project only; give one from
+#   # elsewhere with RJUP_CA_CERTIFICATES in rjup's environment.
 #   ca_certificates:
-#     - /usr/local/share/ca-certificates/corporate.crt
+#     - certs/corporate.crt
 #
 # Besides these keys, rjup uses the project's Binder files, from binder/ or
 # .binder/ if one exists, else from the project's root: requirements.txt,
@@ -718,7 +810,9 @@ name: {name}
 #   TZ: Europe/Berlin
 
 # Serve the lab over HTTPS: `self-signed` makes a certificate for every address the
-# lab is published on and keeps it, so its fingerprint stays the same; or give your own.
+# lab is published on and keeps it, so its fingerprint stays the same (renewed a month
+# before it ends); or give your own, inside the project. Files from elsewhere (such as
+# /etc/letsencrypt) are given with RJUP_TLS_CERT and RJUP_TLS_KEY in rjup's environment.
 # tls: self-signed
 # tls:
 #   cert: certs/lab.pem
@@ -744,8 +838,9 @@ name: {name}
 #     - node.labels.gpu==true
 
 # Admit only these client addresses (IPv4 or IPv6, single addresses or networks):
-# any other gets HTTP 403 before the login page, and the lab's log names it. The
-# engine's own host (loopback and the container's gateway) is always admitted.
+# any other gets HTTP 403 before the login page, and the lab's log names it. rjup's
+# own requests (`up`'s probe, `rjup check`) carry a key and are admitted. With an
+# IPv6 `bind`, the engine must give its network IPv6, or `up` refuses the list.
 # Default: every address.
 # allow:
 #   - 10.0.0.0/8
@@ -862,10 +957,24 @@ mod tests {
     #[test]
     fn build_files_and_apt_packages_are_validated() {
         let c = parse("build:\n  requirements: ./env/r.txt\n  apt: [jq]\n  post_build: s.sh\n  ca_certificates: [/etc/c.pem]\n", "rjup.yaml").unwrap();
-        assert_eq!(c.requirements.as_deref(), Some("env/r.txt"));
+        assert_eq!(
+            c.requirements,
+            Some(FileRef::in_config(
+                "env/r.txt",
+                "build.requirements",
+                "rjup.yaml:2:17".into()
+            ))
+        );
         assert_eq!(c.apt, ["jq"]);
-        assert_eq!(c.post_build.as_deref(), Some("s.sh"));
-        assert_eq!(c.ca_certificates, ["/etc/c.pem"]);
+        assert_eq!(c.post_build.map(|f| f.path).as_deref(), Some("s.sh"));
+        assert_eq!(
+            c.ca_certificates,
+            [FileRef::in_config(
+                "/etc/c.pem",
+                "build.ca_certificates",
+                "rjup.yaml:5:21".into()
+            )]
+        );
         assert!(err("build:\n  apt: [\"jq; rm -rf /\"]\n").starts_with("rjup.yaml:2:"));
         assert!(err("build:\n  requirements: ../other/r.txt\n").contains("inside the project"));
     }
@@ -886,8 +995,8 @@ mod tests {
         assert_eq!(
             c.tls,
             TlsConfig::Files {
-                cert: "c.pem".into(),
-                key: "k.pem".into()
+                cert: FileRef::in_config("c.pem", "tls.cert", "rjup.yaml:2:9".into()),
+                key: FileRef::in_config("k.pem", "tls.key", "rjup.yaml:3:8".into()),
             }
         );
         assert_eq!(c.gpus, Some(Gpus::Count(2)));
@@ -974,6 +1083,27 @@ mod tests {
         assert_eq!(sanitize_name("My Analysis").as_deref(), Some("myanalysis"));
         assert_eq!(sanitize_name("_x.y-Z").as_deref(), Some("xy-z"));
         assert_eq!(sanitize_name("..."), None);
+    }
+
+    #[test]
+    fn a_refused_file_still_gives_its_name_and_whether_it_is_a_swarm_lab() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(FILE_NAME);
+        let salvaged = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            assert!(load(&file).is_err(), "{text} is refused");
+            salvage(&file)
+        };
+        let c = salvaged("name: my-lab\nprot: 8888\nswarm: {}\n").unwrap();
+        assert_eq!(c.name.as_deref(), Some("my-lab"));
+        assert_eq!(c.swarm, Some(Swarm::default()));
+        let c = salvaged("name: My Lab\nport: abc\n").unwrap();
+        assert_eq!(
+            (c.name, c.swarm),
+            (None, None),
+            "an invalid name is no name"
+        );
+        assert!(salvaged("name: x\nimage: [unclosed\n").is_none());
     }
 
     #[test]

@@ -208,6 +208,46 @@ impl Engine {
             .copied()
     }
 
+    /// Whether Docker's default bridge network, where labs run, gives containers IPv6
+    /// (`EnableIPv6`): only then does an IPv6 client reach a lab from its own address
+    /// rather than through docker-proxy. A network the engine does not know has none.
+    pub async fn bridge_has_ipv6(&self) -> anyhow::Result<bool> {
+        let options = None::<bollard::query_parameters::InspectNetworkOptions>;
+        match self.docker.inspect_network("bridge", options).await {
+            Ok(network) => Ok(network.enable_ipv6 == Some(true)),
+            Err(e) if is_not_found(&e) => Ok(false),
+            Err(e) => Err(engine_error(e, "inspecting the engine's bridge network")),
+        }
+    }
+
+    /// How this engine delivers clients to a lab published on `bind`
+    /// ([`crate::admission::Delivery`]); a Swarm service's when `swarm`. The bridge is
+    /// asked about only for an IPv6 `bind`, the one case where it matters.
+    pub async fn delivery(
+        &self,
+        bind: std::net::IpAddr,
+        swarm: bool,
+    ) -> anyhow::Result<crate::admission::Delivery> {
+        if swarm {
+            return Ok(crate::admission::Delivery {
+                swarm: true,
+                ..Default::default()
+            });
+        }
+        let flavour = self.flavour().await?;
+        let bridge_ipv6 = if bind.is_ipv6() && !flavour.podman && !flavour.rootless {
+            self.bridge_has_ipv6().await?
+        } else {
+            false
+        };
+        Ok(crate::admission::Delivery {
+            rootless: flavour.rootless,
+            podman: flavour.podman,
+            swarm: false,
+            bridge_ipv6,
+        })
+    }
+
     /// Whether every connection to the engine is an ssh login of its own (`ssh://`, dialled
     /// through `docker system dial-stdio`): two requests at once then cost two logins.
     pub fn over_ssh(&self) -> bool {

@@ -1,9 +1,10 @@
 //! The project's own environment files, found the way repo2docker finds them (the Binder
 //! conventions), so any repository that works on mybinder.org works with `rjup up`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::Error;
+use crate::project_file::{self, FileRef, Refused};
 
 /// One file that goes into the image: where it was found, and its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,11 +34,11 @@ pub struct Environment {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Overrides {
     /// A requirements file used instead of the detected one.
-    pub requirements: Option<String>,
+    pub requirements: Option<FileRef>,
     /// Debian packages added to `apt.txt`'s.
     pub apt: Vec<String>,
     /// A script used instead of `postBuild`.
-    pub post_build: Option<String>,
+    pub post_build: Option<FileRef>,
 }
 
 impl Environment {
@@ -66,6 +67,9 @@ impl Environment {
 }
 
 /// Finds the environment files: in `binder/` or `.binder/` if one exists, else the root.
+/// `project` is canonical; each file is read only if its real path is inside it, since
+/// whoever writes in the lab can put a link to any file there, which the build would
+/// copy into the lab's image.
 pub fn detect(project: &Path, overrides: &Overrides) -> anyhow::Result<Environment> {
     let binder = project.join("binder");
     let dot_binder = project.join(".binder");
@@ -82,7 +86,7 @@ pub fn detect(project: &Path, overrides: &Overrides) -> anyhow::Result<Environme
         (false, false) => (project.to_path_buf(), ""),
     };
     let find = |name: &str| -> anyhow::Result<Option<EnvFile>> {
-        read(&dir.join(name), format!("{prefix}{name}"))
+        read(project, &dir.join(name), format!("{prefix}{name}"))
     };
     let mut env = Environment {
         requirements: find("requirements.txt")?,
@@ -99,11 +103,11 @@ pub fn detect(project: &Path, overrides: &Overrides) -> anyhow::Result<Environme
     if env.pyproject.is_some() {
         env.uv_lock = find("uv.lock")?;
     }
-    if let Some(path) = &overrides.requirements {
-        env.requirements = Some(read_required(project, path, "build.requirements")?);
+    if let Some(file) = &overrides.requirements {
+        env.requirements = Some(read_required(project, file)?);
     }
-    if let Some(path) = &overrides.post_build {
-        env.post_build = Some(read_required(project, path, "build.post_build")?);
+    if let Some(file) = &overrides.post_build {
+        env.post_build = Some(read_required(project, file)?);
     }
     if let Some(runtime) = find("runtime.txt")? {
         env.python = Some(parse_runtime(&runtime)?);
@@ -131,23 +135,34 @@ pub fn detect(project: &Path, overrides: &Overrides) -> anyhow::Result<Environme
     Ok(env)
 }
 
-fn read(path: &Path, shown: String) -> anyhow::Result<Option<EnvFile>> {
-    match std::fs::read(path) {
+fn read(project: &Path, path: &Path, shown: String) -> anyhow::Result<Option<EnvFile>> {
+    match project_file::read_within(project, path) {
         Ok(contents) => Ok(Some(EnvFile { shown, contents })),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::config(format!("cannot read {shown}: {e}")).into()),
-    }
-}
-
-fn read_required(project: &Path, path: &str, key: &str) -> anyhow::Result<EnvFile> {
-    let full: PathBuf = project.join(path);
-    match read(&full, path.to_string())? {
-        Some(file) => Ok(file),
-        None => Err(Error::config(format!(
-            "`{key}` names {path}, which is not in {}; fix the path, relative to the project",
+        Err(Refused::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(Refused::Io(e)) => Err(Error::config(format!("cannot read {shown}: {e}")).into()),
+        Err(Refused::Outside(real)) => Err(Error::config(format!(
+            "{shown} is a link to {}, outside the project {}; rjup builds only files inside the project into the lab's image, since whoever writes in the lab can put a link there; copy the file into the project instead",
+            real.display(),
             project.display()
         ))
         .into()),
+    }
+}
+
+fn read_required(project: &Path, file: &FileRef) -> anyhow::Result<EnvFile> {
+    let path = &file.path;
+    match file.read(project)? {
+        Ok(contents) => Ok(EnvFile {
+            shown: path.clone(),
+            contents,
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::config(format!(
+            "{} names {path}, which is not in {}; fix the path, relative to the project",
+            file.named(),
+            project.display()
+        ))
+        .into()),
+        Err(e) => Err(Error::config(format!("{}: cannot read {path}: {e}", file.named())).into()),
     }
 }
 
@@ -223,7 +238,9 @@ mod tests {
     use super::*;
 
     fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .tempdir_in(std::env::temp_dir().canonicalize().unwrap())
+            .unwrap();
         for (path, text) in files {
             let p = dir.path().join(path);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -308,23 +325,50 @@ mod tests {
             ("env/ci.txt", "pytest\n"),
             ("scripts/setup.sh", "b\n"),
         ]);
+        let named = |path: &str, key| FileRef::in_config(path, key, "rjup.yaml:2:17".into());
         let overrides = Overrides {
-            requirements: Some("env/ci.txt".into()),
+            requirements: Some(named("env/ci.txt", "build.requirements")),
             apt: vec!["curl".into(), "jq".into()],
-            post_build: Some("scripts/setup.sh".into()),
+            post_build: Some(named("scripts/setup.sh", "build.post_build")),
         };
         let env = detect(dir.path(), &overrides).unwrap();
         assert_eq!(env.apt, ["jq", "curl"]);
         assert_eq!(env.requirements.unwrap().shown, "env/ci.txt");
         assert_eq!(env.post_build.unwrap().contents, b"b\n");
         let missing = Overrides {
-            requirements: Some("nope.txt".into()),
+            requirements: Some(named("nope.txt", "build.requirements")),
             ..Overrides::default()
         };
         assert!(detect(dir.path(), &missing)
             .unwrap_err()
             .to_string()
-            .contains("`build.requirements` names nope.txt"));
+            .contains("rjup.yaml:2:17: `build.requirements` names nope.txt"));
+    }
+
+    #[test]
+    fn a_found_file_that_links_out_of_the_project_is_refused() {
+        let outside = project(&[("secret", "-----BEGIN OPENSSH PRIVATE KEY-----\n")]);
+        let dir = project(&[]);
+        let secret = outside.path().join("secret");
+        std::os::unix::fs::symlink(&secret, dir.path().join("requirements.txt")).unwrap();
+        let e = detect(dir.path(), &Overrides::default()).unwrap_err();
+        assert_eq!(
+            crate::error::exit_code(&e),
+            crate::error::Code::Config as u8
+        );
+        let e = e.to_string();
+        assert!(
+            e.starts_with("requirements.txt is a link to ") && e.contains("outside the project"),
+            "{e}"
+        );
+        // A binder/ directory that is a link out is the same.
+        std::fs::remove_file(dir.path().join("requirements.txt")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("binder")).unwrap();
+        std::fs::rename(&secret, outside.path().join("postBuild")).unwrap();
+        let e = detect(dir.path(), &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("binder/postBuild is a link to "), "{e}");
     }
 
     #[test]

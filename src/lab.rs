@@ -180,8 +180,8 @@ fn host_config(spec: &Spec, host_port: u16, podman: bool) -> HostConfig {
 /// `0.0.0.0`. The `bind` label and `status` still say `0.0.0.0`.
 /// Docker, though, also publishes the empty HostIp on `[::]`, through docker-proxy when
 /// the engine has no IPv6 NAT: an IPv6 client then reaches the lab from the container's
-/// gateway, which `allow:` must admit for the engine's host, and would slip past the
-/// list. `ipv4_only` (an allowlist on Docker) therefore publishes on `0.0.0.0` alone.
+/// gateway, where the list cannot tell it from any other ([`crate::admission`]).
+/// `ipv4_only` (an allowlist on Docker) therefore publishes on `0.0.0.0` alone.
 fn published_ip(bind: IpAddr, ipv4_only: bool) -> String {
     if bind == IpAddr::V4(Ipv4Addr::UNSPECIFIED) && !ipv4_only {
         String::new()

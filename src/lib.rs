@@ -4,6 +4,7 @@
 //! they measure (`password`). The flow is cli → settings → converge → engine.
 
 mod accounts;
+mod admission;
 mod archive;
 mod certificate;
 mod cleanup;
@@ -31,6 +32,7 @@ pub mod password;
 mod ports;
 mod printer;
 mod progress;
+mod project_file;
 mod settings;
 mod smoke;
 mod state;

@@ -51,10 +51,24 @@ impl Lock {
 /// The project's lock, if it has one.
 pub fn load(project: &Path) -> anyhow::Result<Option<Lock>> {
     let path = project.join(FILE_NAME);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::config(format!("cannot read {}: {e}", path.display())).into()),
+    // It pins what the image installs: like every file the build reads, from inside
+    // the project only ([`crate::project_file`]).
+    let text = match crate::project_file::read_within(project, &path) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(crate::project_file::Refused::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(None)
+        }
+        Err(crate::project_file::Refused::Io(e)) => {
+            return Err(Error::config(format!("cannot read {}: {e}", path.display())).into())
+        }
+        Err(crate::project_file::Refused::Outside(real)) => {
+            return Err(Error::config(format!(
+                "{} is a link to {}, outside the project; rjup reads it only from inside the project, since whoever writes in the lab can put a link there; run `rjup lock` to write it anew",
+                path.display(),
+                real.display()
+            ))
+            .into())
+        }
     };
     serde_saphyr::from_str::<Lock>(&text)
         .map(Some)

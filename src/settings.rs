@@ -14,6 +14,7 @@ use crate::environment::{self, EnvFile, Environment};
 use crate::error::Error;
 use crate::image::{BuildSpec, ImageSource};
 use crate::lock::{self, Lock};
+use crate::project_file::FileRef;
 
 pub const DEFAULT_BASE: &str = "python:3.13-slim";
 pub const DEFAULT_PORT: u16 = 8888;
@@ -146,10 +147,12 @@ pub fn find_project(start: Option<&Path>) -> anyhow::Result<(PathBuf, Option<Pat
 
 pub fn resolve(project: Option<&Path>, overrides: Overrides) -> anyhow::Result<Spec> {
     let (dir, config_file) = find_project(project)?;
-    let config = match &config_file {
+    let mut config = match &config_file {
         Some(file) => config::load(file)?,
         None => Config::default(),
     };
+    let cwd = std::env::current_dir().context("finding the current directory")?;
+    files_from_env(&mut config, |var| std::env::var(var).ok(), &cwd)?;
     let meta = std::fs::metadata(&dir).with_context(|| format!("reading {}", dir.display()))?;
     let files = if config.image.is_some() {
         ProjectFiles::default()
@@ -169,13 +172,109 @@ pub fn resolve(project: Option<&Path>, overrides: Overrides) -> anyhow::Result<S
     };
     // Read the user's certificate now, not after a long build.
     if let TlsConfig::Files { cert, key } = &config.tls {
-        crate::tls::from_files(&dir.join(cert), &dir.join(key))?;
+        crate::tls::from_files(&dir, cert, key)?;
     }
     let owner = Owner {
         uid: meta.uid(),
         gid: meta.gid(),
     };
     build_spec(dir, config_file, config, overrides, owner, files)
+}
+
+/// A project's lab as far as finding it goes ([`find`]).
+#[derive(Debug)]
+pub struct Found {
+    /// The lab as rjup.yaml describes it, or as much of it as could be read; built
+    /// from no environment file.
+    pub spec: Spec,
+    /// Why rjup.yaml could not be used, when it could not.
+    pub invalid: Option<String>,
+    /// Whether `spec.name` is the lab's: from a usable rjup.yaml, or its `name:` read
+    /// on its own. Otherwise it is the directory's name, which the lab's labels, or
+    /// rjup's state, may correct.
+    pub name_known: bool,
+}
+
+/// The project's lab as far as finding it goes, for the verbs that never build or
+/// start one (`down`, `status`, `logs`, and `rjup user`, which must cut an account
+/// off whatever the project's files say): no environment file or certificate is read,
+/// and an rjup.yaml that cannot be used is a warning rather than the end of the verb.
+/// The project's directory still identifies its lab. `up` and `build` use [`resolve`],
+/// which refuses such a file.
+pub fn find(project: Option<&Path>) -> anyhow::Result<Found> {
+    let (dir, config_file) = find_project(project)?;
+    let (config, invalid) = match &config_file {
+        None => (Config::default(), None),
+        Some(file) => match config::load(file) {
+            Ok(config) => (config, None),
+            Err(e) if crate::error::exit_code(&e) == crate::error::Code::Config as u8 => (
+                config::salvage(file).unwrap_or_default(),
+                Some(format!("{e:#}")),
+            ),
+            Err(e) => return Err(e),
+        },
+    };
+    let mut config = config;
+    let cwd = std::env::current_dir().context("finding the current directory")?;
+    files_from_env(&mut config, |var| std::env::var(var).ok(), &cwd)?;
+    let name_known = invalid.is_none() || config.name.is_some();
+    let meta = std::fs::metadata(&dir).with_context(|| format!("reading {}", dir.display()))?;
+    let owner = Owner {
+        uid: meta.uid(),
+        gid: meta.gid(),
+    };
+    let spec = build_spec(
+        dir,
+        config_file,
+        config,
+        Overrides::default(),
+        owner,
+        ProjectFiles::default(),
+    )?;
+    Ok(Found {
+        spec,
+        invalid,
+        name_known,
+    })
+}
+
+/// The variables that give files for the lab from outside the project, where the lab
+/// cannot write (rjup.yaml may name only files inside it: [`crate::project_file`]).
+pub const TLS_CERT_VAR: &str = "RJUP_TLS_CERT";
+pub const TLS_KEY_VAR: &str = "RJUP_TLS_KEY";
+pub const CA_CERTIFICATES_VAR: &str = "RJUP_CA_CERTIFICATES";
+
+/// Files rjup's environment gives (`env` looks a variable up), relative to `cwd` as a
+/// shell's paths are: `RJUP_TLS_CERT` with `RJUP_TLS_KEY` win over rjup.yaml's `tls`,
+/// and `RJUP_CA_CERTIFICATES` (paths separated by `:`) add to `build.ca_certificates`.
+fn files_from_env(
+    config: &mut Config,
+    env: impl Fn(&str) -> Option<String>,
+    cwd: &Path,
+) -> anyhow::Result<()> {
+    let given = |var: &'static str| {
+        env(var)
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| FileRef::from_env(&cwd.join(v.trim()).display().to_string(), var))
+    };
+    match (given(TLS_CERT_VAR), given(TLS_KEY_VAR)) {
+        (Some(cert), Some(key)) => config.tls = TlsConfig::Files { cert, key },
+        (None, None) => {}
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(Error::config(format!(
+                "{TLS_CERT_VAR} and {TLS_KEY_VAR} go together: set both, to the certificate and to its key, or neither"
+            ))
+            .into())
+        }
+    }
+    let listed = env(CA_CERTIFICATES_VAR).unwrap_or_default();
+    for path in listed.split(':').map(str::trim).filter(|p| !p.is_empty()) {
+        let path = cwd.join(path).display().to_string();
+        config
+            .ca_certificates
+            .push(FileRef::from_env(&path, CA_CERTIFICATES_VAR));
+    }
+    Ok(())
 }
 
 /// What build mode reads from the project besides `rjup.yaml`.
@@ -186,15 +285,22 @@ pub struct ProjectFiles {
     pub lock: Option<Lock>,
 }
 
-fn read_certificates(dir: &Path, paths: &[String]) -> anyhow::Result<Vec<EnvFile>> {
+fn read_certificates(dir: &Path, files: &[FileRef]) -> anyhow::Result<Vec<EnvFile>> {
     let mut certs = Vec::new();
-    for (i, path) in paths.iter().enumerate() {
-        let full = dir.join(path);
-        let contents = std::fs::read(&full).map_err(|e| {
-            Error::config(format!("`build.ca_certificates` names {path}, which cannot be read ({e}); give the path of a PEM certificate"))
+    for (i, file) in files.iter().enumerate() {
+        let path = &file.path;
+        let contents = file.read(dir)?.map_err(|e| {
+            Error::config(format!(
+                "{}: cannot read {path} ({e}); give the path of a PEM certificate",
+                file.named()
+            ))
         })?;
         if !String::from_utf8_lossy(&contents).contains("-----BEGIN CERTIFICATE-----") {
-            return Err(Error::config(format!("`build.ca_certificates`: {path} is not a PEM certificate; convert it with `openssl x509 -outform pem`")).into());
+            return Err(Error::config(format!(
+                "{}: {path} is not a PEM certificate; convert it with `openssl x509 -outform pem`",
+                file.named()
+            ))
+            .into());
         }
         let stem = Path::new(path)
             .file_stem()
@@ -583,6 +689,55 @@ pub mod tests {
         .unwrap();
         assert_ne!(s.owner.uid, 0);
         assert!(s.warnings[0].contains("belongs to root"));
+    }
+
+    #[test]
+    fn the_environment_gives_files_from_outside_the_project() {
+        let cwd = Path::new("/home/ada");
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |var: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == var)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let mut config = Config {
+            tls: TlsConfig::SelfSigned,
+            ..Config::default()
+        };
+        files_from_env(&mut config, env(&[]), cwd).unwrap();
+        assert_eq!(
+            config.tls,
+            TlsConfig::SelfSigned,
+            "nothing given, nothing changed"
+        );
+        files_from_env(
+            &mut config,
+            env(&[
+                (TLS_CERT_VAR, "/etc/letsencrypt/live/x/fullchain.pem"),
+                (TLS_KEY_VAR, "certs/privkey.pem"),
+                (CA_CERTIFICATES_VAR, "/etc/ssl/corp.pem::corp2.pem"),
+            ]),
+            cwd,
+        )
+        .unwrap();
+        assert_eq!(
+            config.tls,
+            TlsConfig::Files {
+                cert: FileRef::from_env("/etc/letsencrypt/live/x/fullchain.pem", TLS_CERT_VAR),
+                key: FileRef::from_env("/home/ada/certs/privkey.pem", TLS_KEY_VAR),
+            }
+        );
+        let cas: Vec<&str> = config
+            .ca_certificates
+            .iter()
+            .map(|f| f.path.as_str())
+            .collect();
+        assert_eq!(cas, ["/etc/ssl/corp.pem", "/home/ada/corp2.pem"]);
+        let e = files_from_env(&mut Config::default(), env(&[(TLS_KEY_VAR, "k.pem")]), cwd)
+            .unwrap_err();
+        assert!(e.to_string().contains("go together"), "{e}");
     }
 
     #[test]

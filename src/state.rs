@@ -37,6 +37,9 @@ const PORT: &str = "port";
 const TLS_CERT: &str = "tls-cert.pem";
 const TLS_KEY: &str = "tls-key.pem";
 const TLS_NAMES: &str = "tls-names";
+/// When the self-signed certificate ends, in seconds since the epoch; a certificate
+/// without it was made by an rjup that made them valid until 4096.
+const TLS_VALID_UNTIL: &str = "tls-valid-until";
 const LOCK: &str = "lock";
 const BUILD_LOG: &str = "build.log";
 const ACCOUNTS: &str = "accounts.json";
@@ -46,11 +49,28 @@ const BUILD_FRESH: &str = "build-fresh";
 impl ProjectState {
     /// Keyed by the project's path, so renaming the lab keeps its password and port.
     pub fn for_project(project_dir: &Path, name: &str) -> anyhow::Result<Self> {
-        let digest = Sha256::digest(project_dir.as_os_str().as_encoded_bytes());
-        let key = format!("{name}-{}", &hex::encode(digest)[..12]);
+        let key = format!("{name}-{}", path_key(project_dir));
         Ok(ProjectState {
             dir: root()?.join("projects").join(key),
         })
+    }
+
+    /// The name of the one lab rjup keeps state for at `project_dir`, when the project's
+    /// files no longer say it; `None` when there is none, or more than one.
+    pub fn kept_name(project_dir: &Path) -> Option<String> {
+        let suffix = format!("-{}", path_key(project_dir));
+        let entries = fs::read_dir(root().ok()?.join("projects")).ok()?;
+        let mut names = entries.filter_map(|entry| {
+            let file_name = entry.ok()?.file_name();
+            file_name
+                .to_str()?
+                .strip_suffix(&suffix)
+                .map(str::to_string)
+        });
+        match (names.next(), names.next()) {
+            (Some(name), None) => Some(name),
+            _ => None,
+        }
     }
 
     pub fn exists(&self) -> bool {
@@ -107,6 +127,32 @@ impl ProjectState {
         Ok(secret)
     }
 
+    /// The cookie secret if one was made: reaching a lab is no reason to make one.
+    pub fn existing_cookie_secret(&self) -> anyhow::Result<Option<String>> {
+        Ok(self.read(COOKIE_SECRET)?.filter(|s| s.len() >= 32))
+    }
+
+    /// Forgets what any account that could run code in the lab could read there: the
+    /// cookie secret, which signs every login cookie (with the hashes, forged cookies
+    /// for any account) and keys rjup's probes, and a self-signed certificate's key.
+    /// The next lab made gets new ones. Returns whether a certificate was forgotten.
+    pub fn rotate_lab_secrets(&self) -> anyhow::Result<bool> {
+        let secret = hex::encode(random_bytes::<32>()?);
+        self.write(COOKIE_SECRET, secret.as_bytes())?;
+        let mut certificate = false;
+        for file in [TLS_CERT, TLS_KEY, TLS_NAMES, TLS_VALID_UNTIL] {
+            match fs::remove_file(self.dir.join(file)) {
+                Ok(()) => certificate |= file == TLS_KEY,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("removing {}", self.dir.join(file).display()))
+                }
+            }
+        }
+        Ok(certificate)
+    }
+
     /// The named accounts beside the owner's, hashes included: 0600 like the password.
     pub fn accounts(&self) -> anyhow::Result<Accounts> {
         match self.read(ACCOUNTS)? {
@@ -160,31 +206,40 @@ impl ProjectState {
 }
 
 impl ProjectState {
-    /// The kept self-signed certificate, if it covers every name in `names`; else a new
-    /// one, kept for next time.
-    pub fn self_signed_tls(&self, names: &[String]) -> anyhow::Result<(crate::tls::Tls, bool)> {
+    /// The kept self-signed certificate, unless it lacks a name in `names` or ends
+    /// soon (see [`crate::tls::renewal`]); else a new one, with a new key, kept for
+    /// next time, with why it was made and when it ends.
+    pub fn self_signed_tls(
+        &self,
+        names: &[String],
+    ) -> anyhow::Result<(crate::tls::Tls, Option<(crate::tls::Renewal, i64)>)> {
         let kept_names: Vec<String> = self
             .read(TLS_NAMES)?
             .unwrap_or_default()
             .lines()
             .map(str::to_string)
             .collect();
-        if let (Some(cert_pem), Some(key_pem)) = (self.read(TLS_CERT)?, self.read(TLS_KEY)?) {
-            if names.iter().all(|n| kept_names.contains(n)) {
-                return Ok((
-                    crate::tls::Tls {
-                        cert_pem: cert_pem + "\n",
-                        key_pem: key_pem + "\n",
-                    },
-                    false,
-                ));
-            }
+        let valid_until = self
+            .read(TLS_VALID_UNTIL)?
+            .and_then(|t| t.parse::<i64>().ok());
+        let now = crate::tls::now();
+        let kept = match (self.read(TLS_CERT)?, self.read(TLS_KEY)?) {
+            (Some(cert_pem), Some(key_pem)) => Some(crate::tls::Tls {
+                cert_pem: cert_pem + "\n",
+                key_pem: key_pem + "\n",
+            }),
+            _ => None,
+        };
+        let why = crate::tls::renewal(kept.is_some(), &kept_names, valid_until, names, now);
+        if let (Some(kept), None) = (kept, &why) {
+            return Ok((kept, None));
         }
-        let tls = crate::tls::self_signed(names)?;
+        let (tls, valid_until) = crate::tls::self_signed(names, now)?;
         self.write(TLS_KEY, tls.key_pem.as_bytes())?;
         self.write(TLS_CERT, tls.cert_pem.as_bytes())?;
         self.write(TLS_NAMES, names.join("\n").as_bytes())?;
-        Ok((tls, true))
+        self.write(TLS_VALID_UNTIL, valid_until.to_string().as_bytes())?;
+        Ok((tls, why.map(|why| (why, valid_until))))
     }
 
     /// Holds the project's lock until dropped, so two rjup commands never converge the
@@ -251,6 +306,12 @@ impl ProjectState {
             Err(e) => Err(e).with_context(|| format!("removing {}", self.dir.display())),
         }
     }
+}
+
+/// What tells one project's state from another's: the start of its path's digest.
+fn path_key(project_dir: &Path) -> String {
+    let digest = Sha256::digest(project_dir.as_os_str().as_encoded_bytes());
+    hex::encode(digest)[..12].to_string()
 }
 
 /// Writes through a temporary file beside `path` and a rename, so a crash never leaves
@@ -362,9 +423,9 @@ mod tests {
         let state = state_in(tmp.path());
         let names = vec!["10.0.0.1".to_string(), "localhost".to_string()];
         let (first, made) = state.self_signed_tls(&names).unwrap();
-        assert!(made);
+        assert_eq!(made.map(|m| m.0), Some(crate::tls::Renewal::First));
         let (again, made) = state.self_signed_tls(&names[..1]).unwrap();
-        assert!(!made);
+        assert!(made.is_none());
         assert_eq!(again.fingerprint().unwrap(), first.fingerprint().unwrap());
         let mode = fs::metadata(state.dir().join(TLS_KEY))
             .unwrap()
@@ -373,8 +434,59 @@ mod tests {
             & 0o777;
         assert_eq!(mode, 0o600);
         let (other, made) = state.self_signed_tls(&["10.0.0.2".to_string()]).unwrap();
-        assert!(made);
+        assert!(matches!(made, Some((crate::tls::Renewal::NewName(_), _))));
         assert_ne!(other.fingerprint().unwrap(), first.fingerprint().unwrap());
+    }
+
+    #[test]
+    fn a_certificate_that_ends_soon_or_whose_end_is_unknown_is_made_anew() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = state_in(tmp.path());
+        let names = vec!["localhost".to_string()];
+        let (first, _) = state.self_signed_tls(&names).unwrap();
+        // As an rjup that made certificates valid until 4096 left it.
+        fs::remove_file(state.dir().join(TLS_VALID_UNTIL)).unwrap();
+        let (second, made) = state.self_signed_tls(&names).unwrap();
+        assert_eq!(made.map(|m| m.0), Some(crate::tls::Renewal::NoKnownEnd));
+        assert_ne!(second.key_pem, first.key_pem, "a new key");
+        let soon = crate::tls::now() + 5 * 86_400;
+        state
+            .write(TLS_VALID_UNTIL, soon.to_string().as_bytes())
+            .unwrap();
+        let (third, made) = state.self_signed_tls(&names).unwrap();
+        assert!(matches!(
+            made,
+            Some((crate::tls::Renewal::Ending { days_left: 4 | 5 }, _))
+        ));
+        assert_ne!(third.fingerprint().unwrap(), second.fingerprint().unwrap());
+        let (kept, made) = state.self_signed_tls(&names).unwrap();
+        assert!(made.is_none());
+        assert_eq!(kept.fingerprint().unwrap(), third.fingerprint().unwrap());
+    }
+
+    #[test]
+    fn rotating_makes_a_new_cookie_secret_and_forgets_the_certificate() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = state_in(tmp.path());
+        assert_eq!(state.existing_cookie_secret().unwrap(), None);
+        assert!(!state.exists(), "asking makes nothing");
+        let secret = state.cookie_secret().unwrap();
+        assert_eq!(
+            state.existing_cookie_secret().unwrap(),
+            Some(secret.clone())
+        );
+        assert!(
+            !state.rotate_lab_secrets().unwrap(),
+            "no certificate to forget"
+        );
+        let rotated = state.cookie_secret().unwrap();
+        assert_ne!(rotated, secret);
+        assert_eq!(rotated.len(), 64);
+        let (tls, _) = state.self_signed_tls(&["localhost".to_string()]).unwrap();
+        assert!(state.rotate_lab_secrets().unwrap());
+        let (made, why) = state.self_signed_tls(&["localhost".to_string()]).unwrap();
+        assert_eq!(why.map(|w| w.0), Some(crate::tls::Renewal::First));
+        assert_ne!(made.key_pem, tls.key_pem);
     }
 
     #[tokio::test]

@@ -3,6 +3,7 @@
 //! certificate rjup gave the lab, for readiness probes and `rjup check`.
 
 use std::net::IpAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -13,6 +14,7 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
+use crate::project_file::FileRef;
 
 /// A certificate and key for the lab, in PEM.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,20 +52,118 @@ impl Tls {
     }
 }
 
-/// A new self-signed certificate valid for every address and name the lab is reached by.
-pub fn self_signed(names: &[String]) -> anyhow::Result<Tls> {
+/// How long a self-signed certificate is valid: the most macOS and iOS accept for a
+/// TLS server certificate, trusted by hand or not. A certificate valid for centuries
+/// is one whose key may leak for centuries; `up` renews it well before it ends.
+pub const VALID_DAYS: i64 = 825;
+/// `up` makes a new certificate once fewer days than this remain on the kept one.
+pub const RENEW_BEFORE_DAYS: i64 = 30;
+const DAY: i64 = 86_400;
+
+/// Seconds since the epoch, now.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The day `seconds` since the epoch fall on, as `2028-03-05`.
+pub fn day_of(seconds: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(seconds)
+        .map_or_else(|_| seconds.to_string(), |t| t.date().to_string())
+}
+
+/// A new self-signed certificate, with a new key, valid for every address and name the
+/// lab is reached by, from a day before `now` (clocks differ) for [`VALID_DAYS`]; and
+/// when it ends, in seconds since the epoch.
+pub fn self_signed(names: &[String], now: i64) -> anyhow::Result<(Tls, i64)> {
     let mut params =
         rcgen::CertificateParams::new(names.to_vec()).context("making certificate parameters")?;
     let mut dn = rcgen::DistinguishedName::new();
     dn.push(rcgen::DnType::CommonName, "rjup lab");
     params.distinguished_name = dn;
+    let valid_until = now + VALID_DAYS * DAY;
+    let at = |seconds: i64| {
+        time::OffsetDateTime::from_unix_timestamp(seconds).context("dating the lab's certificate")
+    };
+    params.not_before = at(now - DAY)?;
+    params.not_after = at(valid_until)?;
     let key = rcgen::KeyPair::generate().context("generating a TLS key")?;
     let cert = params
         .self_signed(&key)
         .context("signing the lab's certificate")?;
-    Ok(Tls {
+    let tls = Tls {
         cert_pem: cert.pem(),
         key_pem: key.serialize_pem(),
+    };
+    Ok((tls, valid_until))
+}
+
+/// Why `up` makes a new self-signed certificate rather than serving the kept one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Renewal {
+    /// There is none yet (or an account that could run code was cut off).
+    First,
+    /// The lab is reached at a name the kept one does not cover.
+    NewName(String),
+    /// The kept one ends in this many days, fewer than [`RENEW_BEFORE_DAYS`]; or ended
+    /// that many days ago, when negative.
+    Ending { days_left: i64 },
+    /// Made by an rjup whose certificates were valid until 4096.
+    NoKnownEnd,
+}
+
+impl Renewal {
+    /// What to tell the user, about a new certificate valid until `valid_until`.
+    pub fn describe(&self, names: &[String], valid_until: i64) -> String {
+        let until = day_of(valid_until);
+        let names = names.join(", ");
+        match self {
+            Renewal::First => {
+                format!("Made a self-signed TLS certificate for {names}, valid until {until}")
+            }
+            Renewal::NewName(name) => format!(
+                "Made a new self-signed TLS certificate, with a new key, for {names} (the kept one did not name {name}), valid until {until}"
+            ),
+            Renewal::Ending { days_left } if *days_left >= 0 => format!(
+                "Renewed the lab's self-signed TLS certificate, with a new key: the kept one ends in {days_left} days; the new one is valid until {until}"
+            ),
+            Renewal::Ending { days_left } => format!(
+                "Renewed the lab's self-signed TLS certificate, with a new key: the kept one ended {} days ago; the new one is valid until {until}",
+                -days_left
+            ),
+            Renewal::NoKnownEnd => format!(
+                "Renewed the lab's self-signed TLS certificate, with a new key: the kept one was made valid until the year 4096; the new one is valid until {until}"
+            ),
+        }
+    }
+}
+
+/// Whether the kept self-signed certificate (if `kept`, naming `kept_names`, ending at
+/// `valid_until`) must give way to a new one for a lab reached at `names`, at `now`.
+pub fn renewal(
+    kept: bool,
+    kept_names: &[String],
+    valid_until: Option<i64>,
+    names: &[String],
+    now: i64,
+) -> Option<Renewal> {
+    if !kept {
+        return Some(Renewal::First);
+    }
+    // A lab checked by its URL asks for no name: it serves the kept one, whatever its dates.
+    if names.is_empty() {
+        return None;
+    }
+    if let Some(missing) = names.iter().find(|n| !kept_names.contains(n)) {
+        return Some(Renewal::NewName(missing.clone()));
+    }
+    let Some(valid_until) = valid_until else {
+        return Some(Renewal::NoKnownEnd);
+    };
+    let left = valid_until - now;
+    (left < RENEW_BEFORE_DAYS * DAY).then(|| Renewal::Ending {
+        days_left: left.div_euclid(DAY),
     })
 }
 
@@ -79,31 +179,37 @@ pub fn subject_names(addresses: &[IpAddr], hostname: Option<&str>) -> Vec<String
     names
 }
 
-/// Reads the user's certificate and key, refusing what Jupyter could not serve.
-pub fn from_files(cert: &std::path::Path, key: &std::path::Path) -> anyhow::Result<Tls> {
-    let read = |p: &std::path::Path, what: &str| {
-        std::fs::read_to_string(p).map_err(|e| {
+/// Reads the user's certificate and key (from inside `project` when rjup.yaml names
+/// them, see [`FileRef::read`]), refusing what Jupyter could not serve.
+pub fn from_files(project: &Path, cert: &FileRef, key: &FileRef) -> anyhow::Result<Tls> {
+    let read = |file: &FileRef| -> anyhow::Result<String> {
+        let unreadable = |why: String| {
             Error::config(format!(
-                "`tls.{what}`: cannot read {} ({e}); give the path of a PEM file",
-                p.display()
+                "{}: cannot read {} ({why}); give the path of a PEM file",
+                file.named(),
+                file.full_path(project).display()
             ))
-        })
+        };
+        let bytes = file.read(project)?.map_err(|e| unreadable(e.to_string()))?;
+        String::from_utf8(bytes).map_err(|_| unreadable("it is not text".into()).into())
     };
     let tls = Tls {
-        cert_pem: read(cert, "cert")?,
-        key_pem: read(key, "key")?,
+        cert_pem: read(cert)?,
+        key_pem: read(key)?,
     };
     if !tls.cert_pem.contains("-----BEGIN CERTIFICATE-----") {
         return Err(Error::config(format!(
-            "`tls.cert`: {} is not a PEM certificate",
-            cert.display()
+            "{}: {} is not a PEM certificate",
+            cert.named(),
+            cert.full_path(project).display()
         ))
         .into());
     }
     if PrivateKeyDer::from_pem_slice(tls.key_pem.as_bytes()).is_err() {
         return Err(Error::config(format!(
-            "`tls.key`: {} is not a PEM private key",
-            key.display()
+            "{}: {} is not a PEM private key",
+            key.named(),
+            key.full_path(project).display()
         ))
         .into());
     }
@@ -227,42 +333,122 @@ mod tests {
             names,
             ["10.0.0.5", "127.0.0.1", "::1", "labhost", "localhost"]
         );
-        let tls = self_signed(&names).unwrap();
+        let (tls, _) = self_signed(&names, now()).unwrap();
         assert!(tls.cert_pem.starts_with("-----BEGIN CERTIFICATE-----"));
         assert!(tls.key_pem.contains("PRIVATE KEY"));
         let fp = tls.fingerprint().unwrap();
         assert_eq!(fp.len(), 32 * 3 - 1);
         assert_eq!(tls.fingerprint().unwrap(), fp);
         assert_ne!(
-            self_signed(&names).unwrap().fingerprint().unwrap(),
+            self_signed(&names, now()).unwrap().0.fingerprint().unwrap(),
             fp,
             "each new key is new"
         );
     }
 
     #[test]
+    fn a_self_signed_certificate_is_valid_for_825_days_from_yesterday() {
+        let now = 1_800_000_000;
+        let (tls, valid_until) = self_signed(&["localhost".into()], now).unwrap();
+        assert_eq!(valid_until, now + 825 * DAY);
+        // The two dates, as the DER holds them (UTCTime until 2050), each the only
+        // such string in a certificate rjup makes.
+        let der = tls.cert_der().unwrap();
+        let text = String::from_utf8_lossy(&der);
+        let expected = |t: i64| {
+            let d = time::OffsetDateTime::from_unix_timestamp(t).unwrap();
+            format!(
+                "{:02}{:02}{:02}{:02}{:02}{:02}Z",
+                d.year() % 100,
+                u8::from(d.month()),
+                d.day(),
+                d.hour(),
+                d.minute(),
+                d.second()
+            )
+        };
+        assert!(text.contains(&expected(now - DAY)), "not before a day ago");
+        assert!(text.contains(&expected(now + 825 * DAY)), "825 days on");
+    }
+
+    #[test]
+    fn the_kept_certificate_is_renewed_a_month_before_it_ends_or_when_it_lacks_a_name() {
+        let now = 1_800_000_000;
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let kept = names(&["10.0.0.1", "localhost"]);
+        let until = Some(now + 400 * DAY);
+        assert_eq!(renewal(false, &[], None, &kept, now), Some(Renewal::First));
+        assert_eq!(renewal(true, &kept, until, &kept, now), None);
+        assert_eq!(
+            renewal(true, &kept, until, &names(&["10.0.0.1"]), now),
+            None
+        );
+        assert_eq!(
+            renewal(true, &kept, until, &names(&["10.0.0.2"]), now),
+            Some(Renewal::NewName("10.0.0.2".into()))
+        );
+        assert_eq!(
+            renewal(true, &kept, None, &kept, now),
+            Some(Renewal::NoKnownEnd),
+            "made by an rjup whose certificates ran to 4096"
+        );
+        let ends_in = |days: i64| renewal(true, &kept, Some(now + days * DAY), &kept, now);
+        assert_eq!(ends_in(31), None);
+        assert_eq!(ends_in(30), None);
+        assert_eq!(ends_in(29), Some(Renewal::Ending { days_left: 29 }));
+        assert_eq!(ends_in(0), Some(Renewal::Ending { days_left: 0 }));
+        assert_eq!(ends_in(-3), Some(Renewal::Ending { days_left: -3 }));
+        assert_eq!(
+            renewal(true, &kept, Some(now - DAY), &[], now),
+            None,
+            "`rjup check --url` trusts what the lab serves"
+        );
+        let said = Renewal::Ending { days_left: 29 }.describe(&kept, now + 825 * DAY);
+        assert!(
+            said.contains("ends in 29 days") && said.contains("new key"),
+            "{said}"
+        );
+    }
+
+    #[test]
     fn user_files_must_be_pem() {
         let dir = tempfile::tempdir().unwrap();
-        let tls = self_signed(&["localhost".into()]).unwrap();
-        std::fs::write(dir.path().join("c.pem"), &tls.cert_pem).unwrap();
-        std::fs::write(dir.path().join("k.pem"), &tls.key_pem).unwrap();
-        std::fs::write(dir.path().join("junk"), "hello").unwrap();
+        let project = dir.path().canonicalize().unwrap();
+        let (tls, _) = self_signed(&["localhost".into()], now()).unwrap();
+        std::fs::write(project.join("c.pem"), &tls.cert_pem).unwrap();
+        std::fs::write(project.join("k.pem"), &tls.key_pem).unwrap();
+        std::fs::write(project.join("junk"), "hello").unwrap();
+        let cert = |path: &str| FileRef::in_config(path, "tls.cert", "rjup.yaml:2:9".into());
+        let key_file = |path: &str| FileRef::in_config(path, "tls.key", "rjup.yaml:3:8".into());
         assert_eq!(
-            from_files(&dir.path().join("c.pem"), &dir.path().join("k.pem")).unwrap(),
+            from_files(&project, &cert("c.pem"), &key_file("k.pem")).unwrap(),
             tls
         );
-        let e = from_files(&dir.path().join("junk"), &dir.path().join("k.pem")).unwrap_err();
-        assert!(e.to_string().contains("not a PEM certificate"));
-        let e = from_files(&dir.path().join("c.pem"), &dir.path().join("junk")).unwrap_err();
+        let e = from_files(&project, &cert("junk"), &key_file("k.pem")).unwrap_err();
+        assert!(
+            e.to_string().starts_with("rjup.yaml:2:9: `tls.cert`: ")
+                && e.to_string().contains("not a PEM certificate"),
+            "{e}"
+        );
+        let e = from_files(&project, &cert("c.pem"), &key_file("junk")).unwrap_err();
         assert!(e.to_string().contains("not a PEM private key"));
         assert_eq!(
             crate::error::exit_code(&e),
             crate::error::Code::Config as u8
         );
-        let e = from_files(&dir.path().join("nope"), &dir.path().join("k.pem")).unwrap_err();
+        let e = from_files(&project, &cert("nope"), &key_file("k.pem")).unwrap_err();
         assert_eq!(
             crate::error::exit_code(&e),
             crate::error::Code::Config as u8
+        );
+        assert!(e.to_string().contains("cannot read"), "{e}");
+        let from_env = FileRef::from_env(
+            &project.join("c.pem").display().to_string(),
+            "RJUP_TLS_CERT",
+        );
+        assert_eq!(
+            from_files(&project, &from_env, &key_file("k.pem")).unwrap(),
+            tls
         );
     }
 }

@@ -102,7 +102,9 @@ fn a_value_of_the_wrong_type_or_range_is_rejected_with_its_location() {
         ),
     ] {
         project.write("rjup.yaml", yaml);
-        let out = plain(&project, &["status"], &[]);
+        // `up` refuses the file before anything else; `status` goes on with a warning
+        // (tests/attacks_host.rs), so that a broken file never hides a running lab.
+        let out = plain(&project, &["up"], &[]);
         assert_exit(&out, 3, yaml);
         assert!(stderr(&out).contains(expect), "{yaml}: {}", stderr(&out));
     }

@@ -10,6 +10,7 @@ mod util;
 
 mod accounts;
 mod architecture;
+mod attacks_host;
 mod attacks_lab;
 mod bad_input;
 mod check;

@@ -96,5 +96,16 @@ fn an_allowlist_on_rootless_docker_is_said_not_to_hold() {
         "the colleague is refused: {}",
         refused.body
     );
+    // `status` must not say the list holds.
+    let status = lab.rjup(&["status"]);
+    assert_success(&status, "rjup status");
+    assert!(
+        stdout(&status).contains("admits:    rjup's own requests only, not the clients `allow:` lists (192.0.2.1/32)"),
+        "{}",
+        stdout(&status)
+    );
+    let json = lab.rjup(&["status", "--json"]);
+    let view: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(view["allow_enforced"], false, "{view}");
     lab.down();
 }

@@ -925,6 +925,26 @@ fn named_accounts_on_a_swarm_lab_are_a_new_secret_and_a_service_update() {
     let ada = Browser::at(url.trim_end_matches("/lab"));
     assert_eq!(ada.login_as("ada", "ada's own passphrase"), 302);
     assert!(ada.get("/api/me").body.contains("\"username\": \"ada\""));
+
+    // ada could run code: removing her makes the cookie secret anew too, in a new task.
+    let cookie_secret = |secrets: Vec<String>| {
+        secrets
+            .into_iter()
+            .find(|s| s.starts_with("rjup-cookie-"))
+            .expect("a cookie secret")
+    };
+    let (before, version) = (cookie_secret(lab.secrets()), lab.version());
+    let removed = lab
+        .project
+        .rjup(&["user", "rm", "ada"], &[("DOCKER_HOST", host)], None);
+    assert_success(&removed, "rjup user rm on the swarm");
+    assert!(
+        stderr(&removed).contains("new cookie secret"),
+        "{}",
+        stderr(&removed)
+    );
+    assert_ne!(cookie_secret(lab.secrets()), before);
+    assert_ne!(lab.version(), version, "the service must be updated");
     assert_success(&lab.rjup(&["down"], PASSWORD), "rjup down");
     lab.assert_gone();
 }

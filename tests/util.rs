@@ -533,6 +533,16 @@ impl Browser {
         b
     }
 
+    /// A browser on the colleague's laptop that reaches this machine over IPv6
+    /// (`fd31:231::1`), as an IPv6 colleague does.
+    pub fn ipv6(port: u16) -> Browser {
+        let mut b = Browser::new(port);
+        b.base = format!("http://[fd31:231::1]:{port}");
+        // Brackets are curl's globbing syntax unless told otherwise.
+        b.extra.push("--globoff".into());
+        b
+    }
+
     /// Over HTTPS, trusting exactly `ca_file`.
     pub fn https(port: u16, ca_file: &Path) -> Browser {
         let mut b = Browser::new(port);

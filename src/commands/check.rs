@@ -225,7 +225,11 @@ async fn lab_target(
         if https && tls.is_none() {
             return Err(Error::config(format!("--url {url} is https, but rjup.yaml sets no `tls`, so rjup has no certificate to trust")).into());
         }
-        return probe_target(addr, tls.as_ref());
+        return probe_target(
+            addr,
+            tls.as_ref(),
+            state.existing_cookie_secret()?.as_deref(),
+        );
     }
     let engine = engine.get().await?;
     if spec.swarm.is_some() {
@@ -251,7 +255,11 @@ async fn lab_target(
         Some("https") => certificate::for_lab(spec, &state, Some(&host), printer)?,
         _ => None,
     };
-    probe_target(lab_address(&host, bind, port)?, tls.as_ref())
+    probe_target(
+        lab_address(&host, bind, port)?,
+        tls.as_ref(),
+        state.existing_cookie_secret()?.as_deref(),
+    )
 }
 
 async fn finish(

@@ -7,7 +7,7 @@ use crate::converge::{container, service};
 use crate::endpoint::Endpoint;
 use crate::engine::Engine;
 use crate::printer::Printer;
-use crate::settings::{self, Overrides, Spec};
+use crate::settings::Spec;
 use crate::state::ProjectState;
 
 pub async fn run(
@@ -16,8 +16,8 @@ pub async fn run(
     args: DownArgs,
     printer: Printer,
 ) -> anyhow::Result<()> {
-    let spec = settings::resolve(project, Overrides::default())?;
     let engine = Engine::connect(endpoint).await?;
+    let spec = super::find_lab(project, &engine, "down", printer).await?;
     let name = spec.container_name();
     let removed = if spec.swarm.is_some() {
         swarm_down(&engine, &spec, printer).await?

@@ -8,15 +8,16 @@ use crate::converge::{container, service};
 use crate::endpoint::Endpoint;
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::settings::{self, Overrides};
+use crate::printer::Printer;
 
 pub async fn run(
     project: Option<&Path>,
     endpoint: &Endpoint,
     args: LogsArgs,
+    printer: Printer,
 ) -> anyhow::Result<()> {
-    let spec = settings::resolve(project, Overrides::default())?;
     let engine = Engine::connect(endpoint).await?;
+    let spec = super::find_lab(project, &engine, "logs", printer).await?;
     if spec.swarm.is_some() {
         service::require_manager(&engine).await?;
         let Some(found) = service::existing(&engine, &spec).await? else {

@@ -28,18 +28,21 @@ pub async fn run(endpoint: &Endpoint, args: LsArgs, printer: Printer) -> anyhow:
             .unwrap_or("")
             .trim_start_matches('/')
             .to_string();
-        labs.push(
-            LabView::new(
-                &host,
-                &name,
-                &project,
-                &container_name,
-                Some(&container),
-                None,
-                IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            )
-            .on_engine(engine.name()),
+        let view = LabView::new(
+            &host,
+            &name,
+            &project,
+            &container_name,
+            Some(&container),
+            None,
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         );
+        let bind = view
+            .bind
+            .parse()
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let delivery = engine.delivery(bind, false).await?;
+        labs.push(view.admission(bind, delivery).on_engine(engine.name()));
     }
     // On a Swarm manager, the cluster's labs too: services, wherever their tasks run.
     if engine.swarm_role().await? == Role::Manager {
@@ -56,6 +59,10 @@ pub async fn run(endpoint: &Endpoint, args: LsArgs, printer: Printer) -> anyhow:
                 .as_ref()
                 .and_then(|s| s.name.clone())
                 .unwrap_or_default();
+            let bind = get(label::BIND)
+                .parse()
+                .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+            let delivery = engine.delivery(bind, true).await?;
             labs.push(
                 LabView::of_service(
                     &get(label::NAME),
@@ -64,6 +71,7 @@ pub async fn run(endpoint: &Endpoint, args: LsArgs, printer: Printer) -> anyhow:
                     Some(&found),
                     &placement,
                 )
+                .admission(bind, delivery)
                 .on_engine(engine.name()),
             );
         }

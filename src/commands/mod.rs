@@ -41,6 +41,23 @@ fn wants_json(command: &Command) -> bool {
     }
 }
 
+/// The project's lab for a verb that only finds it ([`crate::settings::find`]): an
+/// rjup.yaml that cannot be used costs one warning line, and the verb goes on.
+async fn find_lab(
+    project: Option<&std::path::Path>,
+    engine: &crate::engine::Engine,
+    verb: &str,
+    printer: Printer,
+) -> anyhow::Result<crate::settings::Spec> {
+    let found = crate::settings::find(project)?;
+    if let Some(why) = &found.invalid {
+        printer.warn(format!(
+            "{why} (`rjup {verb}` goes on, finding the lab by its project directory; `rjup up` refuses the file until it is fixed)"
+        ));
+    }
+    crate::converge::identify(engine, found).await
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let project = cli.project.as_deref();
     let printer = Printer::new(wants_json(&cli.command));
@@ -72,7 +89,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                         Command::Status(args) => {
                             status::run(project, endpoint, args, printer).await
                         }
-                        Command::Logs(args) => logs::run(project, endpoint, args).await,
+                        Command::Logs(args) => logs::run(project, endpoint, args, printer).await,
                         Command::Password(args) => {
                             password::run(project, endpoint, args, printer, &cleanup).await
                         }

@@ -33,10 +33,15 @@ pub async fn run(
     };
     let hashed = password::hash(&secret)?;
     drop(secret);
+    // The owner can run code: whoever had the old password may have read the cookie
+    // secret (and with the hashes beside it, forged any account's cookie) and a
+    // self-signed key. A new password is what one sets after a leak, so these go too;
+    // the lab restarts for the new hash anyway, in a new container.
+    let new_certificate = state.rotate_lab_secrets()?;
     if existing.is_none() {
         state.set_password_hash(&hashed)?;
         printer.say(format!(
-            "Password saved; lab \"{}\" will use it from the next `rjup up`",
+            "Password saved; lab \"{}\" will use it, and a new cookie secret, from the next `rjup up`",
             spec.name
         ));
         return Ok(());
@@ -53,6 +58,13 @@ pub async fn run(
     let outcome =
         converge::converge(&engine, &spec, &state, &hashed, &options, printer, cleanup).await?;
     state.set_password_hash(&hashed)?;
-    printer.say("Password changed; the lab restarted with it");
+    printer.say(format!(
+        "Password changed; the lab restarted with it in a new container, with a new cookie secret (everyone logs in again){}",
+        if new_certificate {
+            " and a new self-signed TLS certificate and key"
+        } else {
+            ""
+        }
+    ));
     super::up::print_urls(&engine.lab_host().await, &spec, &outcome, printer)
 }

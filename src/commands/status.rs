@@ -7,7 +7,7 @@ use crate::endpoint::Endpoint;
 use crate::engine::Engine;
 use crate::lab_service;
 use crate::printer::Printer;
-use crate::settings::{self, Overrides, Spec};
+use crate::settings::Spec;
 use crate::state::ProjectState;
 
 pub async fn run(
@@ -16,11 +16,9 @@ pub async fn run(
     args: StatusArgs,
     printer: Printer,
 ) -> anyhow::Result<()> {
-    let spec = settings::resolve(project, Overrides::default())?;
     let engine = Engine::connect(endpoint).await?;
-    let view = view(&engine, &spec)
-        .await?
-        .sharing(&spec.allow, spec.collaboration);
+    let spec = super::find_lab(project, &engine, "status", printer).await?;
+    let view = view(&engine, &spec).await?;
     // By name and role: hashes stay in rjup's state.
     let accounts = ProjectState::for_project(&spec.dir, &spec.name)?
         .accounts()?
@@ -64,12 +62,7 @@ pub async fn run(
         .map(|a| format!("{} ({})", a.name, a.role))
         .collect();
     printer.out(format!("  accounts:  {}", accounts.join(", ")))?;
-    let allow = if view.allow.is_empty() {
-        "every address".to_string()
-    } else {
-        format!("{} and this engine's host", view.allow.join(", "))
-    };
-    printer.out(format!("  admits:    {allow}"))?;
+    printer.out(format!("  admits:    {}", view.admits()))?;
     if view.collaboration {
         printer.out("  collaboration: on")?;
     }
@@ -79,8 +72,22 @@ pub async fn run(
     Ok(())
 }
 
-/// The project's lab as the engine sees it now.
+/// The project's lab as the engine sees it now: who it admits as its labels say, or as
+/// rjup.yaml asks for a lab that does not exist, and whether that holds there.
 pub async fn view(engine: &Engine, spec: &Spec) -> anyhow::Result<LabView> {
+    let view = found(engine, spec)
+        .await?
+        .sharing(&spec.allow, spec.collaboration);
+    // A Swarm lab's `bind` is its node's address: the one it is published on is asked.
+    let bind = match spec.swarm {
+        Some(_) => spec.bind,
+        None => view.bind.parse().unwrap_or(spec.bind),
+    };
+    let delivery = engine.delivery(bind, spec.swarm.is_some()).await?;
+    Ok(view.admission(bind, delivery))
+}
+
+async fn found(engine: &Engine, spec: &Spec) -> anyhow::Result<LabView> {
     if spec.swarm.is_some() {
         service::require_manager(engine).await?;
         let found = service::existing(engine, spec).await?;

@@ -36,6 +36,12 @@ pub struct LabView {
     pub task: Option<String>,
     /// `allow:` from rjup.yaml: the networks admitted; empty admits every address.
     pub allow: Vec<String>,
+    /// Whether `allow` holds on this engine: false where the lab cannot see clients'
+    /// own addresses, so the list cannot tell them apart ([`crate::admission`]).
+    pub allow_enforced: bool,
+    /// Why it does not, for `status` to say.
+    #[serde(skip)]
+    pub allow_unenforced: Option<String>,
     /// `collaboration:` from rjup.yaml.
     pub collaboration: bool,
 }
@@ -102,6 +108,8 @@ impl LabView {
             node: None,
             task: None,
             allow: allow_of(&labels),
+            allow_enforced: true,
+            allow_unenforced: None,
             collaboration: labels.contains_key(label::COLLABORATION),
         }
     }
@@ -164,6 +172,8 @@ impl LabView {
                 _ => placement.state.clone(),
             }),
             allow: allow_of(&labels),
+            allow_enforced: true,
+            allow_unenforced: None,
             collaboration: labels.contains_key(label::COLLABORATION),
         }
     }
@@ -176,6 +186,30 @@ impl LabView {
             self.collaboration = collaboration;
         }
         self
+    }
+
+    /// Whether its `allow` holds where it is published, judged for the engine's
+    /// `delivery` of clients to a lab published on `bind`.
+    pub fn admission(mut self, bind: IpAddr, delivery: crate::admission::Delivery) -> LabView {
+        self.allow_unenforced =
+            crate::admission::unenforceable(bind, !self.allow.is_empty(), delivery);
+        self.allow_enforced = self.allow_unenforced.is_none();
+        self
+    }
+
+    /// What `status` says the lab admits.
+    pub fn admits(&self) -> String {
+        match &self.allow_unenforced {
+            _ if self.allow.is_empty() => "every address".to_string(),
+            None => format!(
+                "{}, and rjup's own requests (by a key only rjup and the lab know)",
+                self.allow.join(", ")
+            ),
+            Some(why) => format!(
+                "rjup's own requests only, not the clients `allow:` lists ({}): {why}",
+                self.allow.join(", ")
+            ),
+        }
     }
 
     pub fn on_engine(mut self, engine: &str) -> LabView {
@@ -250,5 +284,54 @@ mod tests {
         for key in ["name", "state", "urls", "port", "container", "image"] {
             assert!(json.get(key).is_some(), "status --json lacks {key}");
         }
+    }
+
+    #[test]
+    fn status_never_says_a_list_holds_where_it_cannot() {
+        let docker = crate::admission::Delivery::default();
+        let listed = |bind: &str| {
+            let mut v = LabView::new(
+                &LabHost::Local,
+                "demo",
+                "/p/demo",
+                "rjup-demo",
+                None,
+                None,
+                "0.0.0.0".parse().unwrap(),
+            );
+            v.allow = vec!["10.0.0.0/8".into()];
+            v.admission(bind.parse().unwrap(), docker)
+        };
+        let holds = listed("0.0.0.0");
+        assert!(holds.allow_enforced);
+        assert!(holds
+            .admits()
+            .starts_with("10.0.0.0/8, and rjup's own requests"));
+        assert!(!holds.admits().contains("host"), "{}", holds.admits());
+        let proxied = listed("::");
+        assert!(!proxied.allow_enforced);
+        assert_eq!(
+            serde_json::to_value(&proxied).unwrap()["allow_enforced"],
+            false
+        );
+        assert!(
+            proxied
+                .admits()
+                .starts_with("rjup's own requests only, not the clients `allow:` lists (10.0.0.0/8)"),
+            "{}",
+            proxied.admits()
+        );
+        let rootless = crate::admission::Delivery {
+            rootless: true,
+            ..docker
+        };
+        let mut v = listed("0.0.0.0");
+        v = v.admission("0.0.0.0".parse().unwrap(), rootless);
+        assert!(!v.allow_enforced && v.admits().contains("rootless"));
+        v.allow.clear();
+        assert_eq!(
+            v.admission("0.0.0.0".parse().unwrap(), rootless).admits(),
+            "every address"
+        );
     }
 }

@@ -26,9 +26,9 @@ use crate::cleanup::Cleanup;
 use crate::engine::{BuildFlags, Engine, Flavour};
 use crate::image::{self, ImagePlan};
 use crate::printer::Printer;
-use crate::settings::Spec;
+use crate::settings::{Found, Spec};
 use crate::state::ProjectState;
-use crate::{certificate, lab, lab_service, ports};
+use crate::{admission, certificate, lab, lab_service, ports};
 
 /// One way of running a lab: each method is one step of convergence.
 #[allow(async_fn_in_trait)]
@@ -137,13 +137,54 @@ fn warn_ignored_limits(flavour: Flavour, spec: &Spec, printer: Printer) {
     }
 }
 
-/// A rootless engine forwards published ports through a user-space proxy
-/// (rootlesskit's port driver, Podman's rootlessport), so every client reaches the lab
-/// from loopback or the gateway, which `allow:` always admits: the list cannot hold.
-fn unenforceable_allow(flavour: Flavour, allow: &[ipnet::IpNet]) -> Option<&'static str> {
-    (flavour.rootless && !allow.is_empty()).then_some(
-        "`allow:` cannot be enforced on this rootless engine: its port forwarding hides client addresses, so every client arrives from loopback or the container's gateway, which the list always admits; run the lab on a rootful engine, or keep its port closed to others in the host's firewall",
-    )
+/// The lab `found` names, for verbs that act on what exists: when rjup.yaml could not
+/// say the lab's name, the name its container or service carries for the project's
+/// directory (which also tells a Swarm lab), else the one rjup keeps state under.
+pub async fn identify(engine: &Engine, found: Found) -> anyhow::Result<Spec> {
+    let mut spec = found.spec;
+    if found.name_known {
+        return Ok(spec);
+    }
+    let project = format!("{}={}", lab::label::PROJECT, spec.dir.display());
+    let name_of = |labels: Option<&std::collections::HashMap<String, String>>| {
+        labels.and_then(|l| l.get(lab::label::NAME)).cloned()
+    };
+    let containers = engine.labs(&project).await?;
+    if let Some(name) = containers
+        .iter()
+        .find_map(|c| name_of(c.config.as_ref().and_then(|c| c.labels.as_ref())))
+    {
+        spec.name = name;
+        spec.swarm = None;
+        return Ok(spec);
+    }
+    if engine.swarm_role().await? == crate::engine::Role::Manager {
+        let services = engine.services(&project).await?;
+        if let Some(name) = services
+            .iter()
+            .find_map(|s| name_of(s.spec.as_ref().and_then(|s| s.labels.as_ref())))
+        {
+            spec.name = name;
+            spec.swarm = Some(spec.swarm.unwrap_or_default());
+            return Ok(spec);
+        }
+    }
+    if let Some(name) = ProjectState::kept_name(&spec.dir) {
+        spec.name = name;
+    }
+    Ok(spec)
+}
+
+/// Refuses to make a lab whose `allow:` this engine cannot enforce, before anything is
+/// made; prints what the lab cannot tell apart where there is no list to break.
+async fn judge_admission(engine: &Engine, spec: &Spec, printer: Printer) -> anyhow::Result<()> {
+    let delivery = engine.delivery(spec.bind, spec.swarm.is_some()).await?;
+    let warnings = admission::judge(spec.bind, !spec.allow.is_empty(), delivery)
+        .map_err(crate::error::Error::config)?;
+    for warning in warnings {
+        printer.warn(warning);
+    }
+    Ok(())
 }
 
 pub struct Options {
@@ -195,9 +236,7 @@ pub async fn converge(
     };
     let (observed, flavour) = (observed?, flavour?);
     spec.ensure_lock_fresh()?;
-    if let Some(warning) = unenforceable_allow(flavour, &spec.allow) {
-        printer.warn(warning);
-    }
+    judge_admission(engine, spec, printer).await?;
     // The port first: a taken port or a wrong bind address fails before a long build.
     let ours = observed
         .as_ref()
@@ -237,7 +276,13 @@ pub async fn converge(
     })?;
     let made_alike = made_alike(observed.as_ref(), &desired.config_hash);
     check_collaboration(engine, spec, &image_plan, made_alike, printer).await?;
-    let ready = Readiness::new(probe, tls.as_ref(), options.timeout, printer)?;
+    let ready = Readiness::new(
+        probe,
+        tls.as_ref(),
+        &cookie_secret,
+        options.timeout,
+        printer,
+    )?;
     let force = options.force_recreate;
     let action = plan_and_act(
         &runtime,
@@ -305,6 +350,7 @@ async fn converge_service(
     let runtime = service::Services::new(engine, spec, cleanup, printer, options.timeout);
     let observed = runtime.observe().await?;
     spec.ensure_lock_fresh()?;
+    judge_admission(engine, spec, printer).await?;
     let port = service::choose_port(engine, spec, state, observed.as_ref()).await?;
     let image = service::image(
         engine,
@@ -341,7 +387,13 @@ async fn converge_service(
     check_collaboration(engine, spec, &image_plan, made_alike, printer).await?;
     // The node is not known before the task runs: the runtime probes it there.
     let probe = std::net::SocketAddr::new(spec.bind, port);
-    let ready = Readiness::new(probe, tls.as_ref(), options.timeout, printer)?;
+    let ready = Readiness::new(
+        probe,
+        tls.as_ref(),
+        &cookie_secret,
+        options.timeout,
+        printer,
+    )?;
     let force = options.force_recreate;
     let action = plan_and_act(
         &runtime,
@@ -361,22 +413,4 @@ async fn converge_service(
         fingerprint,
         host,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_allowlist_on_a_rootless_engine_is_said_to_be_unenforceable() {
-        let allow: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
-        let rootless = Flavour {
-            rootless: true,
-            ..Flavour::default()
-        };
-        let warning = unenforceable_allow(rootless, &allow).unwrap();
-        assert!(warning.contains("cannot be enforced") && warning.contains("rootless"));
-        assert_eq!(unenforceable_allow(rootless, &[]), None);
-        assert_eq!(unenforceable_allow(Flavour::default(), &allow), None);
-    }
 }

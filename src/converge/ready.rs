@@ -28,11 +28,12 @@ impl Readiness {
     pub fn new(
         addr: SocketAddr,
         tls: Option<&Tls>,
+        cookie_secret: &str,
         timeout: Duration,
         printer: Printer,
     ) -> anyhow::Result<Readiness> {
         Ok(Readiness {
-            probe: probe_target(addr, tls)?,
+            probe: probe_target(addr, tls, Some(cookie_secret))?,
             timeout,
             printer,
         })
@@ -141,13 +142,20 @@ pub fn lab_address(host: &LabHost, bind: IpAddr, port: u16) -> anyhow::Result<So
     })
 }
 
-/// How rjup itself reaches a lab that answers at `addr`.
-pub fn probe_target(addr: SocketAddr, tls: Option<&Tls>) -> anyhow::Result<Target> {
+/// How rjup itself reaches a lab that answers at `addr`: its requests carry the key
+/// derived from the lab's cookie secret, when rjup has the secret, so that the lab
+/// admits them from the engine's gateway ([`client::PROBE_HEADER`]).
+pub fn probe_target(
+    addr: SocketAddr,
+    tls: Option<&Tls>,
+    cookie_secret: Option<&str>,
+) -> anyhow::Result<Target> {
     Ok(Target {
         addr,
         tls: match tls {
             Some(tls) => Some(tls::pinned_client(tls.cert_der()?)?),
             None => None,
         },
+        probe_key: cookie_secret.map(client::probe_key),
     })
 }

@@ -604,5 +604,9 @@ pub async fn target(
         Some("https") => crate::certificate::for_lab(spec, state, None, printer)?,
         _ => None,
     };
-    super::probe_target(std::net::SocketAddr::new(address, port), tls.as_ref())
+    super::probe_target(
+        std::net::SocketAddr::new(address, port),
+        tls.as_ref(),
+        state.existing_cookie_secret()?.as_deref(),
+    )
 }
