@@ -1,40 +1,28 @@
 //! rjup: one command from a project directory to a password-protected JupyterLab.
 //!
 //! The binary is `src/main.rs`; this library exists so benchmarks can reach the pieces
-//! they measure (`password`). The flow is cli → settings → converge → engine.
+//! they measure (`password`). The layers, top to bottom: `commands` (one file per
+//! verb) → `converge` (the one lab flow) → `runtime` (a container or a Swarm service)
+//! → `lab` (what the lab is) → `engine` (the Docker API); the other modules are leaves
+//! any layer may use. docs/development.md has the table and the rule.
 
-mod accounts;
-mod admission;
-mod archive;
-mod certificate;
-mod cleanup;
 pub mod cli;
-mod client;
-mod collaboration;
 pub mod commands;
-mod config;
 mod converge;
-mod credentials;
-mod docker_config;
-mod endpoint;
 mod engine;
+mod lab;
+mod runtime;
+
+mod archive;
+mod config;
 mod environment;
 pub mod error;
-mod host;
-mod image;
 mod image_ref;
 mod jupyter;
-mod lab;
-mod lab_service;
-mod lock;
-mod net;
+mod lab_client;
 pub mod password;
-mod ports;
-mod printer;
-mod progress;
 mod project_file;
 mod settings;
-mod smoke;
 mod state;
 mod tls;
-mod transport;
+mod ui;

@@ -11,8 +11,8 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use zeroize::Zeroize;
 
 use crate::error::Error;
-use crate::printer::Printer;
 use crate::state::ProjectState;
+use crate::ui::printer::Printer;
 
 pub const ENV_VAR: &str = "RJUP_PASSWORD";
 

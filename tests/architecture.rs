@@ -20,7 +20,14 @@ fn module_graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
         let module = module_of(file);
         let text = std::fs::read_to_string(file).unwrap();
         // Unit tests sit at the end of each file and may reach anywhere.
-        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        let code: String = text
+            .split("#[cfg(test)]")
+            .next()
+            .unwrap_or("")
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
         let parent = match module.rsplit_once('/') {
             Some((parent, _)) => parent.to_string(),
             None => String::new(),
@@ -93,7 +100,7 @@ fn cycle_from(
 #[test]
 fn no_module_imports_a_module_that_imports_it_back() {
     let graph = module_graph(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
-    assert!(graph.contains_key("converge/container"), "{graph:?}");
+    assert!(graph.contains_key("runtime/container"), "{graph:?}");
     let cycles: Vec<String> = graph
         .keys()
         .filter_map(|start| cycle_from(&graph, start, &mut vec![start.clone()]))

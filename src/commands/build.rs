@@ -1,12 +1,12 @@
 use std::path::Path;
 
 use crate::cli::BuildArgs;
-use crate::endpoint::Endpoint;
+use crate::engine::endpoint::Endpoint;
 use crate::engine::{BuildFlags, Engine};
-use crate::image::{self, ImagePlan};
-use crate::printer::Printer;
+use crate::environment::image_plan::{self, ImagePlan};
 use crate::settings::{self, Overrides};
 use crate::state::ProjectState;
+use crate::ui::printer::Printer;
 
 pub async fn run(
     project: Option<&Path>,
@@ -20,7 +20,7 @@ pub async fn run(
     }
     let engine = Engine::connect(endpoint).await?;
     super::lock::refresh(&engine, &mut spec, args.lock, printer).await?;
-    let plan = image::plan(&spec.name, spec.owner, &spec.image);
+    let plan = image_plan::plan(&spec.name, spec.owner, &spec.image);
     let state = ProjectState::for_project(&spec.dir, &spec.name).ok();
     let flags = BuildFlags {
         no_cache: args.no_cache,
@@ -35,7 +35,7 @@ pub async fn run(
             return Ok(());
         }
     }
-    let id = image::ensure(&engine, &plan, flags, true, printer).await?;
+    let id = crate::lab::image::ensure(&engine, &plan, flags, true, printer).await?;
     let short = id
         .trim_start_matches("sha256:")
         .chars()

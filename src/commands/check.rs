@@ -7,20 +7,23 @@ use anyhow::Context;
 use serde_json::json;
 use tokio::sync::OnceCell;
 
-use crate::certificate;
-use crate::cleanup::Cleanup;
 use crate::cli::CheckArgs;
-use crate::client::Target;
-use crate::converge::{self, container, lab_address, probe_target, service, Options};
-use crate::endpoint::Endpoint;
+use crate::converge::{self, Options};
+use crate::engine::endpoint::Endpoint;
 use crate::engine::Engine;
 use crate::error::Error;
+use crate::lab::certificate;
 use crate::lab::label;
+use crate::lab_client::smoke::{self, Report};
+use crate::lab_client::Target;
 use crate::password;
-use crate::printer::Printer;
+use crate::runtime::cleanup::Cleanup;
+use crate::runtime::container;
+use crate::runtime::ready::{lab_address, probe_target};
+use crate::runtime::swarm as service;
 use crate::settings::{self, Overrides};
-use crate::smoke::{self, Report};
 use crate::state::ProjectState;
+use crate::ui::printer::Printer;
 
 pub async fn run(
     project: Option<&Path>,

@@ -3,12 +3,13 @@ use std::path::Path;
 use serde_json::json;
 
 use crate::cli::DownArgs;
-use crate::converge::{container, service};
-use crate::endpoint::Endpoint;
+use crate::engine::endpoint::Endpoint;
 use crate::engine::Engine;
-use crate::printer::Printer;
+use crate::runtime::container;
+use crate::runtime::swarm as service;
 use crate::settings::Spec;
 use crate::state::ProjectState;
+use crate::ui::printer::Printer;
 
 pub async fn run(
     project: Option<&Path>,

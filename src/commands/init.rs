@@ -6,7 +6,7 @@ use anyhow::Context;
 use crate::cli::InitArgs;
 use crate::config;
 use crate::error::Error;
-use crate::printer::Printer;
+use crate::ui::printer::Printer;
 
 pub fn run(project: Option<&Path>, args: InitArgs, printer: Printer) -> anyhow::Result<()> {
     let dir = match project {

@@ -4,14 +4,16 @@ use std::path::{Path, PathBuf};
 
 use crate::archive::{Archive, ROOT};
 use crate::cli::{LockArgs, LockFlags};
-use crate::endpoint::Endpoint;
+use crate::engine::endpoint::Endpoint;
 use crate::engine::Engine;
+use crate::environment::image_plan::{
+    self, BuildSpec, ImageSource, LAB_REQUIREMENTS, UV_REQUIREMENTS,
+};
+use crate::environment::lockfile::{self, Lock};
 use crate::error::Error;
-use crate::image::{self, BuildSpec, ImageSource, LAB_REQUIREMENTS, UV_REQUIREMENTS};
-use crate::lock::{self, Lock};
-use crate::printer::Printer;
-use crate::progress::Wait;
 use crate::settings::{self, Overrides, Spec};
+use crate::ui::printer::Printer;
+use crate::ui::progress::Wait;
 
 /// Installs uv in the base image and resolves every input file together, so the pins are
 /// what that base's Python would install.
@@ -48,8 +50,8 @@ pub async fn run(
         }
         .into());
     }
-    let inputs = image::lock_inputs(build);
-    let path = spec.dir.join(lock::FILE_NAME);
+    let inputs = image_plan::lock_inputs(build);
+    let path = spec.dir.join(lockfile::FILE_NAME);
     if args.check {
         return check(build.lock.as_ref(), &inputs, path, printer);
     }
@@ -75,7 +77,7 @@ async fn make(
     let base = pinned_base(engine, &build.base, printer).await?;
     let packages = resolve(engine, &base, build, printer).await?;
     let lock = Lock {
-        inputs: image::lock_inputs(build),
+        inputs: image_plan::lock_inputs(build),
         base,
         packages,
     };
@@ -93,11 +95,11 @@ pub async fn refresh(
     flags: LockFlags,
     printer: Printer,
 ) -> anyhow::Result<()> {
-    let path = spec.dir.join(lock::FILE_NAME);
+    let path = spec.dir.join(lockfile::FILE_NAME);
     let ImageSource::Build(build) = &mut spec.image else {
         return Ok(());
     };
-    let inputs = image::lock_inputs(build);
+    let inputs = image_plan::lock_inputs(build);
     let Some(old) = build.lock.as_mut() else {
         return Ok(());
     };
@@ -236,7 +238,7 @@ async fn resolve(
         }
         .into());
     }
-    let packages = lock::parse_compiled(&finished.stdout);
+    let packages = lockfile::parse_compiled(&finished.stdout);
     if !packages
         .iter()
         .any(|p| p.to_lowercase().starts_with("jupyterlab=="))

@@ -4,11 +4,12 @@ use std::path::Path;
 use futures_util::StreamExt;
 
 use crate::cli::LogsArgs;
-use crate::converge::{container, service};
-use crate::endpoint::Endpoint;
+use crate::engine::endpoint::Endpoint;
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::printer::Printer;
+use crate::runtime::container;
+use crate::runtime::swarm as service;
+use crate::ui::printer::Printer;
 
 pub async fn run(
     project: Option<&Path>,

@@ -2,13 +2,13 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use serde_json::json;
 
-use super::view::LabView;
 use crate::cli::LsArgs;
-use crate::converge::service;
-use crate::endpoint::Endpoint;
+use crate::engine::endpoint::Endpoint;
 use crate::engine::{Engine, Role};
 use crate::lab::label;
-use crate::printer::Printer;
+use crate::runtime::swarm as service;
+use crate::runtime::view::LabView;
+use crate::ui::printer::Printer;
 
 pub async fn run(endpoint: &Endpoint, args: LsArgs, printer: Printer) -> anyhow::Result<()> {
     let engine = Engine::connect(endpoint).await?;

@@ -13,13 +13,12 @@ mod password;
 mod status;
 mod up;
 mod user;
-mod view;
 
-use crate::cleanup::Cleanup;
 use crate::cli::{Cli, Command};
-use crate::endpoint::{Endpoint, Env};
+use crate::engine::endpoint::{Endpoint, Env};
 use crate::error::Error;
-use crate::printer::Printer;
+use crate::runtime::cleanup::Cleanup;
+use crate::ui::printer::Printer;
 
 /// `--json` decides how a verb prints: stdout then carries only JSON, and nothing may
 /// draw bars or stop to ask.

@@ -1,15 +1,17 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::cleanup::Cleanup;
 use crate::cli::PasswordArgs;
-use crate::converge::{self, container, service, Options};
-use crate::endpoint::Endpoint;
+use crate::converge::{self, Options};
+use crate::engine::endpoint::Endpoint;
 use crate::engine::Engine;
 use crate::password;
-use crate::printer::Printer;
+use crate::runtime::cleanup::Cleanup;
+use crate::runtime::container;
+use crate::runtime::swarm as service;
 use crate::settings::{self, Overrides};
 use crate::state::ProjectState;
+use crate::ui::printer::Printer;
 
 pub async fn run(
     project: Option<&Path>,

@@ -1,14 +1,15 @@
 use std::path::Path;
 
-use super::view::LabView;
 use crate::cli::StatusArgs;
-use crate::converge::{container, service};
-use crate::endpoint::Endpoint;
+use crate::engine::endpoint::Endpoint;
 use crate::engine::Engine;
-use crate::lab_service;
-use crate::printer::Printer;
+use crate::lab::service as lab_service;
+use crate::runtime::container;
+use crate::runtime::swarm as service;
+use crate::runtime::view::LabView;
 use crate::settings::Spec;
 use crate::state::ProjectState;
+use crate::ui::printer::Printer;
 
 pub async fn run(
     project: Option<&Path>,

@@ -3,16 +3,17 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::cleanup::Cleanup;
 use crate::cli::UpArgs;
 use crate::converge::{self, Options, Outcome};
-use crate::endpoint::Endpoint;
+use crate::engine::endpoint::Endpoint;
+use crate::engine::host::LabHost;
 use crate::engine::Engine;
-use crate::host::LabHost;
-use crate::printer::Printer;
+use crate::lab::net;
+use crate::password;
+use crate::runtime::cleanup::Cleanup;
 use crate::settings::{self, Overrides, Spec};
 use crate::state::ProjectState;
-use crate::{net, password};
+use crate::ui::printer::Printer;
 
 pub async fn run(
     project: Option<&Path>,

@@ -5,18 +5,20 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::accounts::{Accounts, Cutoff, Role};
-use crate::cleanup::Cleanup;
 use crate::cli::{UserCommand, UserLsArgs};
 use crate::config::TlsConfig;
-use crate::converge::{self, container, service, Options};
-use crate::endpoint::Endpoint;
+use crate::converge::{self, Options};
+use crate::engine::endpoint::Endpoint;
 use crate::engine::Engine;
 use crate::error::{exit_code, Code};
+use crate::jupyter::accounts::{Accounts, Cutoff, Role};
 use crate::password;
-use crate::printer::Printer;
+use crate::runtime::cleanup::Cleanup;
+use crate::runtime::container;
+use crate::runtime::swarm as service;
 use crate::settings::{self, Overrides, Spec};
 use crate::state::ProjectState;
+use crate::ui::printer::Printer;
 
 /// How long a lab made afresh, or a Swarm lab after its service update, may take to
 /// answer.

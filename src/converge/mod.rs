@@ -11,75 +11,24 @@
 //! one engine is the first ([`container`]); a Swarm service is a second implementation
 //! of the same steps.
 
-pub mod container;
 mod plan;
-mod ready;
-pub mod service;
 
 use std::net::IpAddr;
 use std::time::Duration;
 
-pub use plan::{plan, Action, Observed, Status};
-pub use ready::{lab_address, probe_target, Readiness};
+pub use plan::{plan, Action};
 
-use crate::cleanup::Cleanup;
 use crate::engine::{BuildFlags, Engine, Flavour};
-use crate::image::{self, ImagePlan};
-use crate::printer::Printer;
+use crate::environment::image_plan::{self, ImagePlan};
+use crate::lab::{admission, certificate, label};
+use crate::runtime::cleanup::Cleanup;
+use crate::runtime::container::{self, ports};
+use crate::runtime::ready::{lab_address, Readiness};
+use crate::runtime::swarm as service;
+use crate::runtime::{Observed, Runtime, Status};
 use crate::settings::{Found, Spec};
 use crate::state::ProjectState;
-use crate::{admission, certificate, lab, lab_service, ports};
-
-/// One way of running a lab: each method is one step of convergence.
-#[allow(async_fn_in_trait)]
-pub trait Runtime {
-    /// What the runtime creates a lab from.
-    type Desired;
-
-    /// The name the user's lab goes by, for what rjup says.
-    fn name(&self) -> &str;
-
-    /// The config hash and image id of the desired lab, to compare with [`Observed`].
-    fn wanted(desired: &Self::Desired) -> (&str, &str);
-
-    /// The project's lab as it is now, if there is one.
-    async fn observe(&self) -> anyhow::Result<Option<Observed>>;
-
-    /// Makes and starts a lab where there was none; one that never answers is removed.
-    async fn create(&self, desired: &Self::Desired, ready: &Readiness) -> anyhow::Result<()>;
-
-    /// Starts the stopped lab `current`, unchanged.
-    async fn start(
-        &self,
-        current: &Observed,
-        desired: &Self::Desired,
-        ready: &Readiness,
-    ) -> anyhow::Result<()>;
-
-    /// Replaces `current` with a lab made from `desired`, keeping `current` until the
-    /// replacement answers, and restoring it if the replacement never does.
-    async fn replace(
-        &self,
-        current: &Observed,
-        desired: &Self::Desired,
-        ready: &Readiness,
-    ) -> anyhow::Result<()>;
-
-    /// Waits until the running lab `current` answers: where it answers is the
-    /// runtime's to say (a Swarm lab, on its node).
-    async fn answers(&self, current: &Observed, ready: &Readiness) -> anyhow::Result<()>
-    where
-        Self: Sized,
-    {
-        ready.wait(self, &current.id).await
-    }
-
-    /// Why the lab `id` stopped serving (it exited, or restarts in a loop), if it did.
-    async fn stopped(&self, id: &str) -> anyhow::Result<Option<String>>;
-
-    /// The last `lines` lines of the lab's log, to show when it fails.
-    async fn log_tail(&self, id: &str, lines: u64) -> String;
-}
+use crate::ui::printer::Printer;
 
 /// Carries out `action`, then makes sure the lab answers.
 pub async fn act<R: Runtime>(
@@ -145,9 +94,9 @@ pub async fn identify(engine: &Engine, found: Found) -> anyhow::Result<Spec> {
     if found.name_known {
         return Ok(spec);
     }
-    let project = format!("{}={}", lab::label::PROJECT, spec.dir.display());
+    let project = format!("{}={}", label::PROJECT, spec.dir.display());
     let name_of = |labels: Option<&std::collections::HashMap<String, String>>| {
-        labels.and_then(|l| l.get(lab::label::NAME)).cloned()
+        labels.and_then(|l| l.get(label::NAME)).cloned()
     };
     let containers = engine.labs(&project).await?;
     if let Some(name) = containers
@@ -243,8 +192,8 @@ pub async fn converge(
         .filter(|o| o.status == Status::Running)
         .and_then(|o| o.port);
     let port = ports::choose(engine, spec, state, ours, printer).await?;
-    let image_plan = image::plan(&spec.name, spec.owner, &spec.image);
-    let image_id = image::ensure(
+    let image_plan = image_plan::plan(&spec.name, spec.owner, &spec.image);
+    let image_id = crate::lab::image::ensure(
         engine,
         &image_plan,
         BuildFlags {
@@ -261,7 +210,7 @@ pub async fn converge(
     let lab_host = engine.lab_host().await;
     let probe = lab_address(&lab_host, spec.bind, port)?;
     let tls = certificate::for_lab(spec, state, Some(&lab_host), printer)?;
-    let desired = lab::desired(&lab::Inputs {
+    let desired = crate::lab::container::desired(&crate::lab::Inputs {
         spec,
         image_reference: image_plan.reference(),
         image_id: &image_id,
@@ -328,8 +277,9 @@ async fn check_collaboration(
     printer: Printer,
 ) -> anyhow::Result<()> {
     if spec.collaboration && matches!(image_plan, ImagePlan::Pull { .. }) && !made_alike {
-        image::ensure(engine, image_plan, BuildFlags::default(), false, printer).await?;
-        crate::collaboration::ensure_in_image(engine, image_plan.reference()).await?;
+        crate::lab::image::ensure(engine, image_plan, BuildFlags::default(), false, printer)
+            .await?;
+        crate::lab::collaboration::ensure_in_image(engine, image_plan.reference()).await?;
     }
     Ok(())
 }
@@ -369,7 +319,7 @@ async fn converge_service(
     let nodes = engine.node_addresses().await?;
     let lab_host = engine.lab_host().await;
     let tls = certificate::for_lab_on(spec, state, Some(&lab_host), printer, &nodes)?;
-    let desired = lab_service::desired(&lab::Inputs {
+    let desired = crate::lab::service::desired(&crate::lab::Inputs {
         spec,
         image_reference: &image.reference,
         image_id: &image.id,
@@ -382,7 +332,7 @@ async fn converge_service(
         rootless: false,
         podman: false,
     })?;
-    let image_plan = image::plan(&spec.name, spec.owner, &spec.image);
+    let image_plan = image_plan::plan(&spec.name, spec.owner, &spec.image);
     let made_alike = made_alike(observed.as_ref(), &desired.config_hash);
     check_collaboration(engine, spec, &image_plan, made_alike, printer).await?;
     // The node is not known before the task runs: the runtime probes it there.

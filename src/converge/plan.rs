@@ -2,37 +2,7 @@
 
 use std::fmt;
 
-/// A lab as the engine reports it, whatever runs it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Observed {
-    /// The engine's id for it.
-    pub id: String,
-    pub status: Status,
-    pub config_hash: Option<String>,
-    pub image_id: Option<String>,
-    /// The host port it was published on.
-    pub port: Option<u16>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Status {
-    Running,
-    /// Made but not started, or stopped: starting it is enough.
-    Stopped,
-    /// Restarting in a loop, paused or dead: it will not serve as it is.
-    Broken(String),
-}
-
-impl Status {
-    /// From Docker's container state: created, running, restarting, paused, exited, dead.
-    pub fn of_container(state: &str) -> Status {
-        match state {
-            "running" => Status::Running,
-            "created" | "exited" => Status::Stopped,
-            other => Status::Broken(other.to_string()),
-        }
-    }
-}
+use crate::runtime::{Observed, Status};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {

@@ -207,7 +207,9 @@ impl Engine {
     pub async fn registry_digest(&self, reference: &str) -> Option<String> {
         let image: ImageRef = reference.parse().ok()?;
         let login = registry_login(&image).await.ok().flatten();
-        let credentials = login.as_ref().map(crate::credentials::Login::to_docker);
+        let credentials = login
+            .as_ref()
+            .map(crate::engine::credentials::Login::to_docker);
         let info = self
             .docker
             .inspect_registry_image(reference, credentials)
@@ -262,7 +264,9 @@ impl Engine {
         target: &str,
     ) -> anyhow::Result<()> {
         let login = registry_login(image).await?;
-        let credentials = login.as_ref().map(crate::credentials::Login::to_docker);
+        let credentials = login
+            .as_ref()
+            .map(crate::engine::credentials::Login::to_docker);
         let options = PushImageOptionsBuilder::new().tag(tag).build();
         let mut stream = self
             .docker

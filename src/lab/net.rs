@@ -5,7 +5,7 @@ use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::time::Duration;
 
-use crate::host::LabHost;
+use crate::engine::host::LabHost;
 
 /// Interfaces other machines cannot reach the lab through: container bridges and tunnels
 /// to containers.

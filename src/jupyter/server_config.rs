@@ -44,7 +44,7 @@ const LAB_DEFAULTS_FILE: &str = "labconfig/default_setting_overrides.json";
 const MIGRATED_FILE: &str = "migrated";
 
 /// The header a refused address's 403 carries, so rjup tells it from other 403s.
-pub const REFUSED_HEADER: &str = crate::client::REFUSED_HEADER;
+pub const REFUSED_HEADER: &str = crate::lab_client::REFUSED_HEADER;
 /// The header rjup's own probes carry: the lowercase hex SHA-256 of `rjup-probe\n`
 /// followed by the exact bytes of the lab's cookie secret file. With it, a request from
 /// the container's gateway passes `allow:`, and logins have a throttle of their own.
@@ -53,48 +53,36 @@ pub const PROBE_HEADER: &str = "X-Rjup-Probe";
 const HSTS: &str = "max-age=31536000";
 
 /// The config file: the same in every lab.
-const CONFIG: &str = include_str!("jupyter/jupyter_server_config.py");
+const CONFIG: &str = include_str!("jupyter_server_config.py");
 /// The `rjup_lab` package, copied beside the config: (file, Swarm secret kind, text).
 const PACKAGE: &[(&str, &str, &str)] = &[
     (
         "__init__.py",
         "lab-init",
-        include_str!("jupyter/rjup_lab/__init__.py"),
+        include_str!("rjup_lab/__init__.py"),
     ),
     (
         "accounts.py",
         "lab-accounts",
-        include_str!("jupyter/rjup_lab/accounts.py"),
+        include_str!("rjup_lab/accounts.py"),
     ),
-    (
-        "allow.py",
-        "lab-allow",
-        include_str!("jupyter/rjup_lab/allow.py"),
-    ),
+    ("allow.py", "lab-allow", include_str!("rjup_lab/allow.py")),
     (
         "bodies.py",
         "lab-bodies",
-        include_str!("jupyter/rjup_lab/bodies.py"),
+        include_str!("rjup_lab/bodies.py"),
     ),
-    (
-        "paths.py",
-        "lab-paths",
-        include_str!("jupyter/rjup_lab/paths.py"),
-    ),
-    (
-        "roles.py",
-        "lab-roles",
-        include_str!("jupyter/rjup_lab/roles.py"),
-    ),
+    ("paths.py", "lab-paths", include_str!("rjup_lab/paths.py")),
+    ("roles.py", "lab-roles", include_str!("rjup_lab/roles.py")),
     (
         "server.py",
         "lab-server",
-        include_str!("jupyter/rjup_lab/server.py"),
+        include_str!("rjup_lab/server.py"),
     ),
     (
         "throttle.py",
         "lab-throttle",
-        include_str!("jupyter/rjup_lab/throttle.py"),
+        include_str!("rjup_lab/throttle.py"),
     ),
 ];
 
@@ -117,7 +105,7 @@ pub struct Sharing<'a> {
     pub collaboration: bool,
 }
 
-/// The named accounts ([`crate::accounts::Accounts::lab_file`]): not part of the
+/// The named accounts ([`crate::jupyter::accounts::Accounts::lab_file`]): not part of the
 /// config the lab is compared by, since it changes without a restart.
 const ACCOUNTS_FILE: &str = "accounts.json";
 
@@ -178,7 +166,7 @@ fn lab_settings(
     });
     let allow: Vec<String> = sharing.allow.iter().map(ToString::to_string).collect();
     let settings = serde_json::json!({
-        "owner": crate::accounts::OWNER,
+        "owner": crate::jupyter::accounts::OWNER,
         "hashed_password": hashed_password,
         "port": PORT,
         "root_dir": ROOT_DIR,

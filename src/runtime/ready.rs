@@ -5,12 +5,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::Runtime;
-use crate::client::{self, Target};
+use crate::engine::host::LabHost;
 use crate::error::Error;
-use crate::host::LabHost;
-use crate::net;
-use crate::printer::Printer;
+use crate::lab::net;
+use crate::lab_client::{self, Target};
 use crate::tls::{self, Tls};
+use crate::ui::printer::Printer;
 
 pub struct Readiness {
     probe: Target,
@@ -65,7 +65,7 @@ impl Readiness {
     /// A lab that refuses rjup's own address (`allow:`, probed from another machine than
     /// the engine's) still answers: it is up, for everyone it admits.
     async fn answers(&self) -> bool {
-        match client::get_status(&self.probe, "/login", PROBE_TIMEOUT).await {
+        match lab_client::get_status(&self.probe, "/login", PROBE_TIMEOUT).await {
             Ok(status) if status.refused => {
                 self.printer.warn(format!(
                     "the lab answers on {}, but refuses this machine's address: `allow:` in rjup.yaml does not list it, so `rjup check` from here will fail",
@@ -83,7 +83,7 @@ impl Readiness {
         if self.answers().await {
             return Ok(());
         }
-        let wait = crate::progress::Wait::new("Waiting for the lab to answer", self.printer);
+        let wait = crate::ui::progress::Wait::new("Waiting for the lab to answer", self.printer);
         let started = Instant::now();
         let mut last_check = Instant::now();
         let (failure, fix) = loop {
@@ -144,7 +144,7 @@ pub fn lab_address(host: &LabHost, bind: IpAddr, port: u16) -> anyhow::Result<So
 
 /// How rjup itself reaches a lab that answers at `addr`: its requests carry the key
 /// derived from the lab's cookie secret, when rjup has the secret, so that the lab
-/// admits them from the engine's gateway ([`client::PROBE_HEADER`]).
+/// admits them from the engine's gateway ([`lab_client::PROBE_HEADER`]).
 pub fn probe_target(
     addr: SocketAddr,
     tls: Option<&Tls>,
@@ -156,6 +156,6 @@ pub fn probe_target(
             Some(tls) => Some(tls::pinned_client(tls.cert_der()?)?),
             None => None,
         },
-        probe_key: cookie_secret.map(client::probe_key),
+        probe_key: cookie_secret.map(lab_client::probe_key),
     })
 }

@@ -4,12 +4,12 @@
 use std::net::IpAddr;
 
 use crate::config::TlsConfig;
-use crate::host::LabHost;
-use crate::net;
-use crate::printer::Printer;
+use crate::engine::host::LabHost;
+use crate::lab::net;
 use crate::settings::Spec;
 use crate::state::ProjectState;
 use crate::tls::{self, Tls};
+use crate::ui::printer::Printer;
 
 /// The certificate for a lab published on `host`, naming the addresses it is reached at
 /// there; with no `host`, the one kept, whatever it names (a lab checked by its URL).

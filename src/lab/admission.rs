@@ -4,7 +4,7 @@
 //! through a proxy in user space hands the lab the proxy's address instead, the
 //! engine's gateway, for every client it forwards: the lab cannot tell them apart, and
 //! it admits the gateway only for rjup's own requests, which carry a key
-//! ([`crate::client::PROBE_HEADER`]). Where a list cannot hold, rjup says so rather
+//! ([`crate::lab_client::PROBE_HEADER`]). Where a list cannot hold, rjup says so rather
 //! than pretend: `up` refuses or warns, and `status` says what is admitted instead.
 
 use std::net::IpAddr;

@@ -1,17 +1,20 @@
-//! A lab as one container on one engine.
+//! A lab as one container on one engine: the first [`Runtime`].
+
+pub mod ports;
 
 use bollard::models::ContainerInspectResponse;
 use sha2::{Digest, Sha256};
 
-use super::{Observed, Readiness, Runtime, Status};
-use crate::cleanup::Cleanup;
+use super::cleanup::Cleanup;
+use super::ready::Readiness;
+use super::{Observed, Runtime, Status};
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::lab::{label, Desired};
-use crate::ports;
-use crate::printer::Printer;
+use crate::lab::container::Desired;
+use crate::lab::label;
 use crate::settings::Spec;
 use crate::state::ProjectState;
+use crate::ui::printer::Printer;
 
 pub struct Containers<'a> {
     engine: &'a Engine,
@@ -147,7 +150,7 @@ impl<'a> Containers<'a> {
 /// A container this run made, removed on Ctrl-C until it is withdrawn.
 struct Made {
     id: String,
-    registered: crate::cleanup::Registered,
+    registered: crate::runtime::cleanup::Registered,
 }
 
 fn describe(status: &Status) -> String {
@@ -301,7 +304,7 @@ pub async fn push_accounts(
             uid,
             gid,
         });
-    let archive = crate::jupyter::accounts_file(lab_file, owner);
+    let archive = crate::jupyter::server_config::accounts_file(lab_file, owner);
     engine.upload(id, archive.clone()).await?;
     state.set_accounts_copied(&copied(id, &archive))?;
     Ok(true)

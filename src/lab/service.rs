@@ -1,5 +1,5 @@
 //! The lab as a Swarm service: what it should look like. The same inputs as the lab
-//! container ([`crate::lab`]), the same labels and the same config-hash comparison; what
+//! container ([`super::container`]), the same labels and the same config-hash comparison; what
 //! differs is how the config reaches the lab (Swarm secrets, not a copy into the
 //! container) and where it runs (a node Swarm picks, within `swarm.constraints`).
 
@@ -16,8 +16,8 @@ use bollard::models::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::jupyter;
-use crate::lab::{self, label, Inputs};
+use super::{label, labels, Inputs, PULLED_HOME};
+use crate::jupyter::server_config;
 use crate::settings::Spec;
 
 /// Swarm names (services, secrets) are DNS labels: at most 63 characters.
@@ -59,9 +59,9 @@ pub fn service_name(spec: &Spec) -> String {
 pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
     let spec = inputs.spec;
     let owner = spec.owner;
-    let home = inputs.pulled.then_some(lab::PULLED_HOME);
+    let home = inputs.pulled.then_some(PULLED_HOME);
     let project = spec.dir.display().to_string();
-    let secrets: Vec<(Secret, String)> = jupyter::config_files(
+    let secrets: Vec<(Secret, String)> = server_config::config_files(
         inputs.hashed_password,
         inputs.cookie_secret,
         false,
@@ -93,16 +93,16 @@ pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
             // Root's, readable by the lab's group: the lab cannot change its config.
             file: Some(TaskSpecContainerSpecFile {
                 name: Some(path.clone()),
-                uid: Some(jupyter::config_owner(owner).uid.to_string()),
-                gid: Some(jupyter::config_owner(owner).gid.to_string()),
-                mode: Some(jupyter::CONFIG_FILE_MODE),
+                uid: Some(server_config::config_owner(owner).uid.to_string()),
+                gid: Some(server_config::config_owner(owner).gid.to_string()),
+                mode: Some(server_config::CONFIG_FILE_MODE),
             }),
         })
         .collect();
     let mut env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    env.extend(jupyter::environment(home.unwrap_or(lab::PULLED_HOME)));
+    env.extend(server_config::environment(home.unwrap_or(PULLED_HOME)));
     let mut mounts = vec![Mount {
-        target: Some(jupyter::ROOT_DIR.to_string()),
+        target: Some(server_config::ROOT_DIR.to_string()),
         source: Some(project.clone()),
         typ: Some(MountType::BIND),
         ..Default::default()
@@ -126,7 +126,7 @@ pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
         user: Some(format!("{}:{}", owner.uid, owner.gid)),
         env: Some(env),
         command: Some(vec!["jupyter".into(), "lab".into()]),
-        dir: Some(jupyter::ROOT_DIR.to_string()),
+        dir: Some(server_config::ROOT_DIR.to_string()),
         mounts: Some(mounts),
         secrets: Some(references),
         init: Some(true),
@@ -155,7 +155,7 @@ pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
     hasher.update(serde_json::to_vec(&service).expect("a service spec always serialises"));
     hasher.update(inputs.image_id);
     let config_hash = hex::encode(hasher.finalize());
-    service.labels = Some(lab::labels(inputs, &config_hash));
+    service.labels = Some(labels(inputs, &config_hash));
     Ok(Desired {
         spec: service,
         secrets: secrets.into_iter().map(|(s, _)| s).collect(),
@@ -217,7 +217,7 @@ fn endpoint(port: u16) -> EndpointSpec {
     EndpointSpec {
         ports: Some(vec![EndpointPortConfig {
             protocol: Some(EndpointPortConfigProtocolEnum::TCP),
-            target_port: Some(i64::from(jupyter::PORT)),
+            target_port: Some(i64::from(server_config::PORT)),
             published_port: Some(i64::from(port)),
             publish_mode: Some(EndpointPortConfigPublishModeEnum::HOST),
             ..Default::default()

@@ -9,7 +9,7 @@ use bollard::moby::buildkit::v1::StatusResponse;
 use bollard::models::{BuildInfo, BuildInfoAux, CreateImageInfo};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::printer::Printer;
+use crate::ui::printer::Printer;
 
 /// Per-layer progress of an image pull.
 pub struct Pull {

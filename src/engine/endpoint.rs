@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::docker_config;
+use crate::engine::docker_cli_config;
 use crate::error::Error;
 
 /// The engine the docker CLI uses when nothing names another.
@@ -73,7 +73,7 @@ impl Env {
     }
 
     fn config_dir(&self) -> PathBuf {
-        docker_config::dir(self.docker_config.as_deref(), self.home.as_deref())
+        docker_cli_config::dir(self.docker_config.as_deref(), self.home.as_deref())
     }
 }
 
@@ -167,7 +167,7 @@ struct Store {
 
 impl Store {
     fn current_context(&self) -> Result<Option<String>, Error> {
-        let config = docker_config::read(&self.dir.join("config.json"))?;
+        let config = docker_cli_config::read(&self.dir.join("config.json"))?;
         Ok(config.current_context.filter(|c| !c.is_empty()))
     }
 

@@ -7,10 +7,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bollard::models::ContainerInspectResponse;
 use serde::Serialize;
 
-use crate::converge::service::Placement;
-use crate::host::LabHost;
+use crate::engine::host::LabHost;
 use crate::lab::label;
-use crate::net;
+use crate::lab::net;
+use crate::runtime::swarm::Placement;
 
 #[derive(Debug, Serialize)]
 pub struct LabView {
@@ -37,7 +37,7 @@ pub struct LabView {
     /// `allow:` from rjup.yaml: the networks admitted; empty admits every address.
     pub allow: Vec<String>,
     /// Whether `allow` holds on this engine: false where the lab cannot see clients'
-    /// own addresses, so the list cannot tell them apart ([`crate::admission`]).
+    /// own addresses, so the list cannot tell them apart ([`crate::lab::admission`]).
     pub allow_enforced: bool,
     /// Why it does not, for `status` to say.
     #[serde(skip)]
@@ -190,9 +190,9 @@ impl LabView {
 
     /// Whether its `allow` holds where it is published, judged for the engine's
     /// `delivery` of clients to a lab published on `bind`.
-    pub fn admission(mut self, bind: IpAddr, delivery: crate::admission::Delivery) -> LabView {
+    pub fn admission(mut self, bind: IpAddr, delivery: crate::lab::admission::Delivery) -> LabView {
         self.allow_unenforced =
-            crate::admission::unenforceable(bind, !self.allow.is_empty(), delivery);
+            crate::lab::admission::unenforceable(bind, !self.allow.is_empty(), delivery);
         self.allow_enforced = self.allow_unenforced.is_none();
         self
     }
@@ -288,7 +288,7 @@ mod tests {
 
     #[test]
     fn status_never_says_a_list_holds_where_it_cannot() {
-        let docker = crate::admission::Delivery::default();
+        let docker = crate::lab::admission::Delivery::default();
         let listed = |bind: &str| {
             let mut v = LabView::new(
                 &LabHost::Local,
@@ -315,13 +315,13 @@ mod tests {
             false
         );
         assert!(
-            proxied
-                .admits()
-                .starts_with("rjup's own requests only, not the clients `allow:` lists (10.0.0.0/8)"),
+            proxied.admits().starts_with(
+                "rjup's own requests only, not the clients `allow:` lists (10.0.0.0/8)"
+            ),
             "{}",
             proxied.admits()
         );
-        let rootless = crate::admission::Delivery {
+        let rootless = crate::lab::admission::Delivery {
             rootless: true,
             ..docker
         };

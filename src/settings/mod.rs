@@ -10,10 +10,10 @@ use anyhow::Context;
 
 use crate::archive::Owner;
 use crate::config::{self, Config, Gpus, TlsConfig};
-use crate::environment::{self, EnvFile, Environment};
+use crate::environment::binder::{self, EnvFile, Environment};
+use crate::environment::image_plan::{BuildSpec, ImageSource};
+use crate::environment::lockfile::{self, Lock};
 use crate::error::Error;
-use crate::image::{BuildSpec, ImageSource};
-use crate::lock::{self, Lock};
 use crate::project_file::FileRef;
 
 pub const DEFAULT_BASE: &str = "python:3.13-slim";
@@ -78,8 +78,8 @@ impl Spec {
     }
 
     /// What the lab's injected config says about sharing it.
-    pub fn sharing(&self) -> crate::jupyter::Sharing<'_> {
-        crate::jupyter::Sharing {
+    pub fn sharing(&self) -> crate::jupyter::server_config::Sharing<'_> {
+        crate::jupyter::server_config::Sharing {
             allow: &self.allow,
             collaboration: self.collaboration,
         }
@@ -99,9 +99,9 @@ impl Spec {
             return Ok(());
         };
         match &build.lock {
-            Some(lock) if lock.inputs != crate::image::lock_inputs(build) => {
+            Some(lock) if lock.inputs != crate::environment::image_plan::lock_inputs(build) => {
                 Err(crate::error::Error::LockStale {
-                    path: self.dir.join(lock::FILE_NAME),
+                    path: self.dir.join(lockfile::FILE_NAME),
                 }
                 .into())
             }
@@ -158,16 +158,16 @@ pub fn resolve(project: Option<&Path>, overrides: Overrides) -> anyhow::Result<S
         ProjectFiles::default()
     } else {
         ProjectFiles {
-            environment: environment::detect(
+            environment: binder::detect(
                 &dir,
-                &environment::Overrides {
+                &binder::Overrides {
                     requirements: config.requirements.clone(),
                     apt: config.apt.clone(),
                     post_build: config.post_build.clone(),
                 },
             )?,
             ca_certificates: read_certificates(&dir, &config.ca_certificates)?,
-            lock: lock::load(&dir)?,
+            lock: lockfile::load(&dir)?,
         }
     };
     // Read the user's certificate now, not after a long build.
@@ -333,7 +333,7 @@ fn build_spec(
     let owner = lab_owner(&dir, dir_owner, &mut warnings);
     let mut packages = config.packages;
     if config.collaboration {
-        crate::collaboration::add_package(&mut packages);
+        crate::environment::collaboration::add_package(&mut packages);
     }
     let image = image_source(config.image, config.base, packages, files, &mut warnings);
     refuse_conda_without_conda(&image)?;

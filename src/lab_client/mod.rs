@@ -3,6 +3,10 @@
 //! TLS that trusts exactly the lab's certificate when the lab serves HTTPS, and both are
 //! bounded in size and time, so a broken or hostile server gives an error rather than a
 //! hang, an exhausted memory or a panic.
+//!
+//! [`smoke`] is `rjup check`'s test of a lab, made of these requests.
+
+pub mod smoke;
 
 use std::fmt;
 use std::net::SocketAddr;

@@ -18,7 +18,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::task::JoinHandle;
 
-use crate::endpoint::{Endpoint, Tls};
+use crate::engine::endpoint::{Endpoint, Tls};
 use crate::error::Error;
 
 /// Seconds bollard waits for a response's headers; streams (logs, builds) run longer.

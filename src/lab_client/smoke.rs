@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, Url};
 use serde_json::{json, Value};
 
-use crate::client::{self, Http, Target, WebSocket};
+use super::{Http, Target, WebSocket};
 use crate::password::Secret;
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -61,7 +61,7 @@ impl Report {
 pub enum StepError {
     /// rjup could not talk to the lab (connection, TLS, time, size, WebSocket), while
     /// doing what the first field says, if anything.
-    Talk(&'static str, client::Error),
+    Talk(&'static str, super::Error),
     /// The lab refused the password.
     WrongPassword,
     /// The lab refused this machine's address (`allow:`); the lab's words, which name it.
@@ -84,8 +84,8 @@ impl fmt::Display for StepError {
 
 impl std::error::Error for StepError {}
 
-impl From<client::Error> for StepError {
-    fn from(e: client::Error) -> Self {
+impl From<super::Error> for StepError {
+    fn from(e: super::Error) -> Self {
         StepError::Talk("", e)
     }
 }
@@ -257,7 +257,7 @@ impl Execution {
                     .map(|t| {
                         t.iter()
                             .filter_map(Value::as_str)
-                            .map(crate::progress::strip_ansi)
+                            .map(crate::ui::progress::strip_ansi)
                             .collect()
                     })
                     .unwrap_or_default();
@@ -623,7 +623,7 @@ mod tests {
         assert_eq!(u.matches('-').count(), 4);
     }
 
-    use crate::client::tests::{reply, serve};
+    use crate::lab_client::tests::{reply, serve};
 
     /// Enough of Jupyter for login and kernels: `_xsrf` on the login page, a login
     /// cookie for the right form, and kernel start and shutdown for a logged-in session.

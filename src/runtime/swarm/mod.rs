@@ -8,14 +8,15 @@ use std::time::{Duration, Instant};
 
 use bollard::models::{ServiceSpec, Task, TaskState};
 
-use super::{Observed, Readiness, Runtime, Status};
-use crate::cleanup::Cleanup;
+use super::cleanup::Cleanup;
+use super::ready::Readiness;
+use super::{Observed, Runtime, Status};
 use crate::engine::{Engine, Role};
 use crate::error::Error;
 use crate::lab::label;
-use crate::lab_service::{self, Desired};
-use crate::printer::Printer;
+use crate::lab::service::{self, Desired};
 use crate::settings::Spec;
+use crate::ui::printer::Printer;
 
 pub struct Services<'a> {
     engine: &'a Engine,
@@ -54,7 +55,7 @@ pub async fn existing(
     engine: &Engine,
     spec: &Spec,
 ) -> anyhow::Result<Option<bollard::models::Service>> {
-    let name = lab_service::service_name(spec);
+    let name = service::service_name(spec);
     let Some(service) = engine.service(&name).await? else {
         return Ok(None);
     };
@@ -156,7 +157,7 @@ impl<'a> Services<'a> {
     ) -> Services<'a> {
         Services {
             engine,
-            name: lab_service::service_name(spec),
+            name: service::service_name(spec),
             project: spec.dir.display().to_string(),
             cleanup,
             printer,
@@ -217,7 +218,7 @@ impl<'a> Services<'a> {
     /// a task Swarm rejects or that fails ends the wait with Swarm's reason.
     async fn running_on(&self, id: &str, since: u64) -> anyhow::Result<IpAddr> {
         let started = Instant::now();
-        let wait = crate::progress::Wait::new("Waiting for Swarm to run the lab", self.printer);
+        let wait = crate::ui::progress::Wait::new("Waiting for Swarm to run the lab", self.printer);
         loop {
             let tasks = self.engine.tasks(id).await?;
             if let Some(why) = failure(&tasks, since) {
@@ -497,9 +498,9 @@ pub async fn image(
     rebuild: bool,
     printer: Printer,
 ) -> anyhow::Result<Image> {
-    let plan = crate::image::plan(&spec.name, spec.owner, &spec.image);
+    let plan = crate::environment::image_plan::plan(&spec.name, spec.owner, &spec.image);
     let tag = match &plan {
-        crate::image::ImagePlan::Pull { reference } => {
+        crate::environment::image_plan::ImagePlan::Pull { reference } => {
             // Pinned by digest, as `docker service create` pins: a node that holds the
             // image then starts it without asking the registry again, which a tag makes
             // it do on every start, a failover's included.
@@ -513,7 +514,7 @@ pub async fn image(
                 pulled: true,
             });
         }
-        crate::image::ImagePlan::Build { tag, .. } => tag.clone(),
+        crate::environment::image_plan::ImagePlan::Build { tag, .. } => tag.clone(),
     };
     let registry = spec
         .swarm
@@ -524,7 +525,7 @@ pub async fn image(
         state: Some(state.clone()),
         ..Default::default()
     };
-    let id = crate::image::ensure(engine, &plan, flags, rebuild, printer).await?;
+    let id = crate::lab::image::ensure(engine, &plan, flags, rebuild, printer).await?;
     if let Some(current) = observed.filter(|o| o.image_id.as_deref() == Some(id.as_str())) {
         let running = engine
             .service(&current.id)
@@ -585,7 +586,7 @@ pub async fn target(
     spec: &Spec,
     state: &crate::state::ProjectState,
     printer: Printer,
-) -> anyhow::Result<crate::client::Target> {
+) -> anyhow::Result<crate::lab_client::Target> {
     require_manager(engine).await?;
     let not_running = || Error::LabNotRunning {
         name: spec.name.clone(),
@@ -601,10 +602,10 @@ pub async fn target(
         .ok_or_else(not_running)?;
     let tls = match service_label(&found, label::SCHEME).map(String::as_str) {
         // The kept certificate, whatever nodes it names.
-        Some("https") => crate::certificate::for_lab(spec, state, None, printer)?,
+        Some("https") => crate::lab::certificate::for_lab(spec, state, None, printer)?,
         _ => None,
     };
-    super::probe_target(
+    super::ready::probe_target(
         std::net::SocketAddr::new(address, port),
         tls.as_ref(),
         state.existing_cookie_secret()?.as_deref(),

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use sha2::{Digest, Sha256};
 
-use crate::accounts::Accounts;
+use crate::jupyter::accounts::Accounts;
 
 /// The root of rjup's state.
 pub fn root() -> anyhow::Result<PathBuf> {
@@ -244,7 +244,7 @@ impl ProjectState {
 
     /// Holds the project's lock until dropped, so two rjup commands never converge the
     /// same lab at once; waits for a holder to finish, saying so.
-    pub async fn lock(&self, printer: crate::printer::Printer) -> anyhow::Result<ProjectLock> {
+    pub async fn lock(&self, printer: crate::ui::printer::Printer) -> anyhow::Result<ProjectLock> {
         self.ensure_dir()?;
         let path = self.dir.join(LOCK);
         let file = fs::OpenOptions::new()
@@ -375,7 +375,11 @@ mod tests {
         assert!(!state.exists(), "reading makes nothing");
         let mut accounts = Accounts::default();
         accounts
-            .add("ada", crate::accounts::Role::ReadOnly, "argon2:$x".into())
+            .add(
+                "ada",
+                crate::jupyter::accounts::Role::ReadOnly,
+                "argon2:$x".into(),
+            )
             .unwrap();
         state.set_accounts(&accounts).unwrap();
         let mode = fs::metadata(state.dir().join(ACCOUNTS))
@@ -493,7 +497,10 @@ mod tests {
     async fn the_project_lock_is_exclusive_and_released_on_drop() {
         let tmp = tempfile::tempdir().unwrap();
         let state = state_in(tmp.path());
-        let held = state.lock(crate::printer::Printer::Plain).await.unwrap();
+        let held = state
+            .lock(crate::ui::printer::Printer::Plain)
+            .await
+            .unwrap();
         let other = fs::OpenOptions::new()
             .write(true)
             .open(state.dir().join(LOCK))

@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::net::IpAddr;
 
-use crate::endpoint::Endpoint;
+use crate::engine::endpoint::Endpoint;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LabHost {
@@ -106,7 +106,7 @@ async fn resolve(name: &str) -> Option<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::endpoint::{Endpoint, Source};
+    use crate::engine::endpoint::{Endpoint, Source};
 
     fn endpoint(host: &str) -> Endpoint {
         Endpoint {

@@ -5,10 +5,10 @@ use std::net::IpAddr;
 use crate::engine::Engine;
 use crate::error::{self, Error};
 use crate::lab::label;
-use crate::net::{self, PortUse};
-use crate::printer::Printer;
+use crate::lab::net::{self, PortUse};
 use crate::settings::{self, PortRequest, Spec};
 use crate::state::ProjectState;
+use crate::ui::printer::Printer;
 
 /// The host port to publish on: the one asked for, else the remembered one, else the
 /// first free one from 8888 up.

@@ -19,15 +19,19 @@ use bollard::Docker;
 use futures_util::{Stream, StreamExt};
 use tokio::sync::OnceCell;
 
-use crate::endpoint::Endpoint;
 use crate::error::Error;
-use crate::host::{self, LabHost};
 use crate::image_ref::ImageRef;
-use crate::printer::Printer;
-use crate::progress;
-use crate::transport;
+use crate::ui::printer::Printer;
+use crate::ui::progress;
+use endpoint::Endpoint;
+use host::LabHost;
 
+pub mod credentials;
+pub mod docker_cli_config;
+pub mod endpoint;
+pub mod host;
 mod swarm;
+pub mod transport;
 pub use swarm::Role;
 
 #[derive(Clone)]
@@ -221,15 +225,15 @@ impl Engine {
     }
 
     /// How this engine delivers clients to a lab published on `bind`
-    /// ([`crate::admission::Delivery`]); a Swarm service's when `swarm`. The bridge is
+    /// ([`crate::lab::admission::Delivery`]); a Swarm service's when `swarm`. The bridge is
     /// asked about only for an IPv6 `bind`, the one case where it matters.
     pub async fn delivery(
         &self,
         bind: std::net::IpAddr,
         swarm: bool,
-    ) -> anyhow::Result<crate::admission::Delivery> {
+    ) -> anyhow::Result<crate::lab::admission::Delivery> {
         if swarm {
-            return Ok(crate::admission::Delivery {
+            return Ok(crate::lab::admission::Delivery {
                 swarm: true,
                 ..Default::default()
             });
@@ -240,7 +244,7 @@ impl Engine {
         } else {
             false
         };
-        Ok(crate::admission::Delivery {
+        Ok(crate::lab::admission::Delivery {
             rootless: flavour.rootless,
             podman: flavour.podman,
             swarm: false,
@@ -298,7 +302,9 @@ impl Engine {
             options = options.tag(tag);
         }
         let login = registry_login(&image).await?;
-        let credentials = login.as_ref().map(crate::credentials::Login::to_docker);
+        let credentials = login
+            .as_ref()
+            .map(crate::engine::credentials::Login::to_docker);
         let mut report = progress::Pull::new(reference, printer);
         let mut stream = self
             .docker
@@ -673,9 +679,11 @@ impl Engine {
 
 /// The user's login for `image`'s registry. Credential helpers may wait on a keychain,
 /// so the lookup runs off the runtime's thread, where Ctrl-C is still heard.
-async fn registry_login(image: &ImageRef) -> anyhow::Result<Option<crate::credentials::Login>> {
+async fn registry_login(
+    image: &ImageRef,
+) -> anyhow::Result<Option<crate::engine::credentials::Login>> {
     let image = image.clone();
-    let login = tokio::task::spawn_blocking(move || crate::credentials::login_for(&image))
+    let login = tokio::task::spawn_blocking(move || crate::engine::credentials::login_for(&image))
         .await
         .context("looking up the registry login")??;
     Ok(login)
@@ -686,10 +694,10 @@ async fn registry_login(image: &ImageRef) -> anyhow::Result<Option<crate::creden
 fn pull_failure(
     reference: &str,
     image: &ImageRef,
-    login: Option<&crate::credentials::Login>,
+    login: Option<&crate::engine::credentials::Login>,
     reason: String,
 ) -> Error {
-    if crate::credentials::is_refused_login(&reason) {
+    if crate::engine::credentials::is_refused_login(&reason) {
         return Error::RegistryLogin {
             reference: reference.to_string(),
             registry: image.registry().map(str::to_string),

@@ -371,7 +371,7 @@ fn validate_build(
             config.post_build = Some(FileRef::in_config(&shown, "build.post_build", located));
         }
         for package in build.apt.unwrap_or_default() {
-            if !crate::environment::is_debian_package(&package.value) {
+            if !crate::environment::binder::is_debian_package(&package.value) {
                 return Err(at(
                     &package.referenced,
                     format!("`build.apt` entry {:?} is not a Debian package name; write one name per entry, such as `jq`", package.value),

@@ -1,4 +1,4 @@
-//! The lab container: what it should look like. As docker compose does, everything the
+//! The lab as a container: what it should look like. As docker compose does, everything the
 //! lab sees is hashed into a label, which `converge` compares with what runs.
 
 use std::collections::HashMap;
@@ -10,31 +10,14 @@ use bollard::models::{
 };
 use sha2::{Digest, Sha256};
 
+use super::{labels, Inputs, PULLED_HOME};
 use crate::archive::ROOT;
 use crate::config::Gpus;
-use crate::jupyter;
+use crate::jupyter::server_config;
 use crate::settings::Spec;
-use crate::tls::Tls;
-
-pub mod label {
-    pub const PROJECT: &str = "io.rjup.project";
-    pub const NAME: &str = "io.rjup.name";
-    pub const CONFIG_HASH: &str = "io.rjup.config-hash";
-    pub const IMAGE: &str = "io.rjup.image";
-    pub const VERSION: &str = "io.rjup.version";
-    pub const PORT: &str = "io.rjup.port";
-    pub const BIND: &str = "io.rjup.bind";
-    pub const SCHEME: &str = "io.rjup.scheme";
-    /// `allow:`, comma-separated; absent when every address is admitted.
-    pub const ALLOW: &str = "io.rjup.allow";
-    /// `collaboration:`: `true` or absent.
-    pub const COLLABORATION: &str = "io.rjup.collaboration";
-}
 
 pub const CONTAINER_PORT: &str = "8888/tcp";
 
-/// The home rjup makes for the lab user in pulled images, which have none for its uid.
-pub const PULLED_HOME: &str = "/home/lab";
 /// The lab's home in a rootless engine, made afresh for uid 0: a built image's
 /// `/home/lab` belongs to a uid that the lab, without capabilities, cannot write as.
 const ROOTLESS_HOME: &str = "/root";
@@ -55,23 +38,6 @@ pub struct Desired {
     pub port: u16,
 }
 
-pub struct Inputs<'a> {
-    pub spec: &'a Spec,
-    pub image_reference: &'a str,
-    pub image_id: &'a str,
-    pub pulled: bool,
-    pub host_port: u16,
-    pub hashed_password: &'a str,
-    pub cookie_secret: &'a str,
-    pub tls: Option<&'a Tls>,
-    /// The named accounts' file ([`crate::accounts::Accounts::lab_file`]).
-    pub accounts: &'a [u8],
-    /// The engine is rootless ([`crate::engine::Flavour`]).
-    pub rootless: bool,
-    /// The engine is Podman ([`crate::engine::Flavour`]).
-    pub podman: bool,
-}
-
 /// The container `up` wants. Hardened by default: no capabilities, no privilege gain,
 /// a process limit, an init that reaps dead kernels, and only the project mounted.
 pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
@@ -86,7 +52,7 @@ pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
     };
     let mut env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
     // A built image's lab user has PULLED_HOME too (images/lab/Dockerfile).
-    env.extend(jupyter::environment(home.unwrap_or(PULLED_HOME)));
+    env.extend(server_config::environment(home.unwrap_or(PULLED_HOME)));
     if let Some(home) = home {
         env.push(format!("HOME={home}"));
     }
@@ -95,12 +61,12 @@ pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
         user: Some(format!("{}:{}", owner.uid, owner.gid)),
         env: Some(env),
         cmd: Some(vec!["jupyter".into(), "lab".into()]),
-        working_dir: Some(jupyter::ROOT_DIR.to_string()),
+        working_dir: Some(server_config::ROOT_DIR.to_string()),
         exposed_ports: Some(vec![CONTAINER_PORT.to_string()]),
         host_config: Some(host_config(spec, inputs.host_port, inputs.podman)),
         ..Default::default()
     };
-    let files = jupyter::injected_files(
+    let files = server_config::injected_files(
         inputs.hashed_password,
         inputs.cookie_secret,
         owner,
@@ -120,7 +86,7 @@ pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
     Ok(Desired {
         body,
         files,
-        accounts: jupyter::accounts_file(inputs.accounts, owner),
+        accounts: server_config::accounts_file(inputs.accounts, owner),
         config_hash,
         image_id: inputs.image_id.to_string(),
         bind: spec.bind,
@@ -144,7 +110,7 @@ fn host_config(spec: &Spec, host_port: u16, podman: bool) -> HostConfig {
         mounts: Some(vec![Mount {
             typ: Some(MountType::BIND),
             source: Some(spec.dir.display().to_string()),
-            target: Some(jupyter::ROOT_DIR.to_string()),
+            target: Some(server_config::ROOT_DIR.to_string()),
             read_only: Some(false),
             ..Default::default()
         }]),
@@ -180,7 +146,7 @@ fn host_config(spec: &Spec, host_port: u16, podman: bool) -> HostConfig {
 /// `0.0.0.0`. The `bind` label and `status` still say `0.0.0.0`.
 /// Docker, though, also publishes the empty HostIp on `[::]`, through docker-proxy when
 /// the engine has no IPv6 NAT: an IPv6 client then reaches the lab from the container's
-/// gateway, where the list cannot tell it from any other ([`crate::admission`]).
+/// gateway, where the list cannot tell it from any other ([`crate::lab::admission`]).
 /// `ipv4_only` (an allowlist on Docker) therefore publishes on `0.0.0.0` alone.
 fn published_ip(bind: IpAddr, ipv4_only: bool) -> String {
     if bind == IpAddr::V4(Ipv4Addr::UNSPECIFIED) && !ipv4_only {
@@ -190,38 +156,10 @@ fn published_ip(bind: IpAddr, ipv4_only: bool) -> String {
     }
 }
 
-/// What rjup finds its labs by, and reads their settings back from.
-pub fn labels(inputs: &Inputs<'_>, config_hash: &str) -> HashMap<String, String> {
-    let mut labels = HashMap::from([
-        (
-            label::PROJECT.to_string(),
-            inputs.spec.dir.display().to_string(),
-        ),
-        (label::NAME.to_string(), inputs.spec.name.clone()),
-        (label::CONFIG_HASH.to_string(), config_hash.to_string()),
-        (label::IMAGE.to_string(), inputs.image_id.to_string()),
-        (
-            label::VERSION.to_string(),
-            env!("CARGO_PKG_VERSION").to_string(),
-        ),
-        (label::PORT.to_string(), inputs.host_port.to_string()),
-        (label::BIND.to_string(), inputs.spec.bind.to_string()),
-        (label::SCHEME.to_string(), inputs.spec.scheme().to_string()),
-    ]);
-    let spec = inputs.spec;
-    if !spec.allow.is_empty() {
-        let allow: Vec<String> = spec.allow.iter().map(ToString::to_string).collect();
-        labels.insert(label::ALLOW.to_string(), allow.join(","));
-    }
-    if spec.collaboration {
-        labels.insert(label::COLLABORATION.to_string(), "true".to_string());
-    }
-    labels
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lab::label;
     use crate::settings::tests::spec;
 
     const HASH: &str = "argon2:$argon2id$v=19$m=10240,t=10,p=8$c2FsdA$aGFzaA";

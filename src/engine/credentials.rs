@@ -14,7 +14,7 @@ use base64::Engine as _;
 use bollard::auth::DockerCredentials;
 use serde::Deserialize;
 
-use crate::docker_config::{self, AuthEntry, ConfigFile};
+use crate::engine::docker_cli_config::{self, AuthEntry, ConfigFile};
 use crate::error::Error;
 use crate::image_ref::ImageRef;
 
@@ -110,12 +110,12 @@ pub struct Store {
 impl Store {
     /// `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`, as the docker CLI reads.
     pub fn load() -> Result<Store, Error> {
-        Store::open(docker_config::dir_from_env().join("config.json"))
+        Store::open(docker_cli_config::dir_from_env().join("config.json"))
     }
 
     /// The logins in `path`; a file that is not there holds none.
     pub fn open(path: PathBuf) -> Result<Store, Error> {
-        let config = docker_config::read(&path)?;
+        let config = docker_cli_config::read(&path)?;
         Ok(Store {
             path,
             config,

@@ -1,0 +1,4 @@
+//! What the user sees: where rjup's words go, and progress while it works.
+
+pub mod printer;
+pub mod progress;
