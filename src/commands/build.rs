@@ -2,8 +2,9 @@ use std::path::Path;
 
 use crate::cli::BuildArgs;
 use crate::engine::endpoint::Endpoint;
-use crate::engine::{BuildFlags, Engine};
+use crate::engine::Engine;
 use crate::environment::image_plan::{self, ImagePlan};
+use crate::lab::image::BuildFlags;
 use crate::settings::{self, Overrides};
 use crate::state::ProjectState;
 use crate::ui::printer::Printer;

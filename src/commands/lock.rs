@@ -197,7 +197,9 @@ fn check(lock: Option<&Lock>, inputs: &str, path: PathBuf, printer: Printer) -> 
 /// The base image by its registry digest, pulled first if the engine lacks it.
 async fn pinned_base(engine: &Engine, base: &str, printer: Printer) -> anyhow::Result<String> {
     if engine.image_id(base).await?.is_none() {
-        engine.pull(base, printer).await?;
+        engine
+            .pull(base, &crate::lab::image::Shown::new(printer))
+            .await?;
     }
     match engine.repo_digest(base).await? {
         Some(digest) => Ok(digest),

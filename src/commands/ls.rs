@@ -41,7 +41,7 @@ pub async fn run(endpoint: &Endpoint, args: LsArgs, printer: Printer) -> anyhow:
             .bind
             .parse()
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        let delivery = engine.delivery(bind, false).await?;
+        let delivery = crate::lab::admission::delivery(&engine, bind, false).await?;
         labs.push(view.admission(bind, delivery).on_engine(engine.name()));
     }
     // On a Swarm manager, the cluster's labs too: services, wherever their tasks run.
@@ -62,7 +62,7 @@ pub async fn run(endpoint: &Endpoint, args: LsArgs, printer: Printer) -> anyhow:
             let bind = get(label::BIND)
                 .parse()
                 .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-            let delivery = engine.delivery(bind, true).await?;
+            let delivery = crate::lab::admission::delivery(&engine, bind, true).await?;
             labs.push(
                 LabView::of_service(
                     &get(label::NAME),

@@ -84,7 +84,7 @@ pub async fn view(engine: &Engine, spec: &Spec) -> anyhow::Result<LabView> {
         Some(_) => spec.bind,
         None => view.bind.parse().unwrap_or(spec.bind),
     };
-    let delivery = engine.delivery(bind, spec.swarm.is_some()).await?;
+    let delivery = crate::lab::admission::delivery(engine, bind, spec.swarm.is_some()).await?;
     Ok(view.admission(bind, delivery))
 }
 

@@ -18,8 +18,9 @@ use std::time::Duration;
 
 pub use plan::{plan, Action};
 
-use crate::engine::{BuildFlags, Engine, Flavour};
+use crate::engine::{Engine, Flavour};
 use crate::environment::image_plan::{self, ImagePlan};
+use crate::lab::image::BuildFlags;
 use crate::lab::{admission, certificate, label};
 use crate::runtime::cleanup::Cleanup;
 use crate::runtime::container::{self, ports};
@@ -127,7 +128,7 @@ pub async fn identify(engine: &Engine, found: Found) -> anyhow::Result<Spec> {
 /// Refuses to make a lab whose `allow:` this engine cannot enforce, before anything is
 /// made; prints what the lab cannot tell apart where there is no list to break.
 async fn judge_admission(engine: &Engine, spec: &Spec, printer: Printer) -> anyhow::Result<()> {
-    let delivery = engine.delivery(spec.bind, spec.swarm.is_some()).await?;
+    let delivery = crate::lab::admission::delivery(engine, spec.bind, spec.swarm.is_some()).await?;
     let warnings = admission::judge(spec.bind, !spec.allow.is_empty(), delivery)
         .map_err(crate::error::Error::config)?;
     for warning in warnings {

@@ -12,7 +12,8 @@ use bollard::query_parameters::{
 };
 use futures_util::{Stream, StreamExt};
 
-use super::{docker_message, engine_error, is_not_found, registry_login, Engine};
+use super::images::registry_login;
+use super::{docker_message, engine_error, is_not_found, Engine};
 use crate::error::Error;
 use crate::image_ref::ImageRef;
 
@@ -198,8 +199,8 @@ impl Engine {
         follow: bool,
     ) -> impl Stream<Item = anyhow::Result<Vec<u8>>> + '_ {
         self.docker
-            .service_logs(id, Some(super::log_options(tail, follow)))
-            .map(super::log_bytes)
+            .service_logs(id, Some(super::containers::log_options(tail, follow)))
+            .map(super::containers::log_bytes)
     }
 
     /// The digest the registry holds for `reference`, asked through the engine as

@@ -9,6 +9,8 @@
 
 use std::net::IpAddr;
 
+use crate::engine::Engine;
+
 /// How the engine delivers clients to a lab's published port, as far as it decides
 /// the address the lab sees them come from.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -51,6 +53,30 @@ impl Delivery {
             ", or enable IPv6 on Docker's bridge network (\"ipv6\": true, \"ip6tables\": true and a \"fixed-cidr-v6\" in /etc/docker/daemon.json) so that IPv6 clients reach the lab as themselves"
         }
     }
+}
+
+/// How `engine` delivers clients to a lab published on `bind`; a Swarm service's when
+/// `swarm`. The bridge is asked about only for an IPv6 `bind`, the one case where it
+/// matters.
+pub async fn delivery(engine: &Engine, bind: IpAddr, swarm: bool) -> anyhow::Result<Delivery> {
+    if swarm {
+        return Ok(Delivery {
+            swarm: true,
+            ..Default::default()
+        });
+    }
+    let flavour = engine.flavour().await?;
+    let bridge_ipv6 = if bind.is_ipv6() && !flavour.podman && !flavour.rootless {
+        engine.bridge_has_ipv6().await?
+    } else {
+        false
+    };
+    Ok(Delivery {
+        rootless: flavour.rootless,
+        podman: flavour.podman,
+        swarm: false,
+        bridge_ipv6,
+    })
 }
 
 /// What `up` must say about publishing a lab on `bind`, with a list of admitted

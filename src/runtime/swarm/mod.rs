@@ -521,7 +521,7 @@ pub async fn image(
         .as_ref()
         .and_then(|s| s.registry.clone())
         .ok_or(Error::NoSwarmRegistry)?;
-    let flags = crate::engine::BuildFlags {
+    let flags = crate::lab::image::BuildFlags {
         state: Some(state.clone()),
         ..Default::default()
     };

@@ -1,0 +1,199 @@
+//! The engine's builds: which builder it offers, and a build with step progress.
+
+use std::collections::HashMap;
+
+use anyhow::Context;
+use bollard::models::SystemVersion;
+use bollard::query_parameters::{BuildImageOptionsBuilder, BuilderVersion};
+use futures_util::StreamExt;
+
+use super::progress::Progress;
+use super::{docker_message, engine_error, is_transport, Engine, Flavour};
+use crate::error::Error;
+
+/// The build argument whose new value reruns every step under BuildKit (`--no-cache`).
+pub const FRESH_ARG: &str = "RJUP_FRESH";
+
+/// How the engine builds images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builder {
+    /// BuildKit: parallel stages and `RUN --mount=type=cache`, so package downloads
+    /// outlive the layers that used them.
+    BuildKit,
+    /// buildah behind Podman's API: one step after another, with cache mounts.
+    Buildah,
+    /// Docker's classic builder: one step after another, no cache mounts.
+    Classic,
+}
+
+impl Builder {
+    /// Podman is told by [`Flavour`], the one place that tells it.
+    fn of(flavour: Flavour, version: &SystemVersion, upgradable: bool) -> Builder {
+        let podman = flavour.podman;
+        let api = version.api_version.as_deref().unwrap_or("0.0");
+        let (major, minor) = api.split_once('.').unwrap_or((api, "0"));
+        let recent = (
+            major.parse::<u32>().unwrap_or(0),
+            minor.parse::<u32>().unwrap_or(0),
+        ) >= (1, 39);
+        match (podman, recent && upgradable) {
+            (true, _) => Builder::Buildah,
+            (false, true) => Builder::BuildKit,
+            (false, false) => Builder::Classic,
+        }
+    }
+}
+
+/// How to build: the engine's own options, as the one who builds decided them.
+#[derive(Debug, Default, Clone)]
+pub struct BuildOptions {
+    /// Build every step anew, ignoring the layer cache (the package caches stay).
+    pub no_cache: bool,
+    /// Pull a newer base image if there is one.
+    pub pull: bool,
+    /// The value of [`FRESH_ARG`] under BuildKit: a new one reruns every step.
+    pub fresh: Option<String>,
+}
+
+/// The host's proxy settings, which builds and one-off containers need to reach package
+/// indexes from behind a proxy. Docker keeps these build arguments out of the image.
+pub fn proxy_variables() -> HashMap<String, String> {
+    [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+    ]
+    .into_iter()
+    .filter_map(|k| {
+        std::env::var(k)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(|v| (k.to_string(), v))
+    })
+    .collect()
+}
+
+impl Engine {
+    /// Which builder this engine offers rjup, asked once per build: BuildKit needs an
+    /// engine that runs it (Docker since API 1.39) and a connection that can carry its
+    /// session, which rjup's ssh and TLS transports cannot (they do not upgrade
+    /// connections). Podman's API builds with buildah, which takes cache mounts too.
+    pub async fn builder(&self) -> anyhow::Result<Builder> {
+        let (scheme, _) = self.endpoint.host.split_once("://").unwrap_or(("", ""));
+        let upgradable = scheme == "unix" || (scheme == "tcp" && self.endpoint.tls.is_none());
+        let (flavour, version) = tokio::join!(self.flavour(), self.docker.version());
+        let version = version.map_err(|e| engine_error(e, "asking the engine for its version"))?;
+        Ok(Builder::of(flavour?, &version, upgradable))
+    }
+
+    /// Builds `context` into `tag`, reporting steps to `progress`; returns the image id.
+    pub async fn build(
+        &self,
+        tag: &str,
+        context: Vec<u8>,
+        builder: Builder,
+        options: BuildOptions,
+        progress: &dyn Progress,
+    ) -> anyhow::Result<String> {
+        let mut args = proxy_variables();
+        let mut query = BuildImageOptionsBuilder::new()
+            .t(tag)
+            .rm(true)
+            .forcerm(true);
+        match builder {
+            // BuildKit's `nocache` would drop the package caches with the layers; a new
+            // value of an argument every RUN sees reruns them and keeps the caches.
+            Builder::BuildKit => {
+                if let Some(fresh) = &options.fresh {
+                    args.insert(FRESH_ARG.to_string(), fresh.clone());
+                }
+                let session = session_id()?;
+                query = query
+                    .version(BuilderVersion::BuilderBuildKit)
+                    .session(&session);
+            }
+            // buildah keeps its cache mounts under `nocache` (checked on Podman 4.3).
+            Builder::Buildah | Builder::Classic => query = query.nocache(options.no_cache),
+        }
+        if options.pull {
+            query = query.pull("true");
+        }
+        let query = query.buildargs(&args).build();
+        let mut report = progress.build(tag, context.len());
+        let mut stream =
+            self.docker
+                .build_image(query, None, Some(bollard::body_full(context.into())));
+        while let Some(item) = stream.next().await {
+            let why = match item {
+                Ok(info) => match &info.error_detail {
+                    Some(detail) => detail.message.clone().unwrap_or_default(),
+                    None => {
+                        report.update(&info);
+                        continue;
+                    }
+                },
+                Err(e) if is_transport(&e) => {
+                    return Err(engine_error(e, &format!("building {tag}")))
+                }
+                Err(e) => docker_message(&e),
+            };
+            let failing = report.failure_report();
+            drop(report);
+            return Err(Error::BuildFailed {
+                tag: tag.to_string(),
+                step_report: failing,
+                reason: why,
+            }
+            .into());
+        }
+        drop(report);
+        self.image_id(tag).await?.with_context(|| {
+            format!("the build of {tag} finished but the engine has no such image")
+        })
+    }
+}
+
+/// A BuildKit session's id: random, so two builds at once never share one.
+fn session_id() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| anyhow::anyhow!("getting random bytes from the operating system: {e}"))?;
+    Ok(format!("rjup-{}", hex::encode(bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builder_follows_the_engine_and_the_connection() {
+        let version = |api: &str| SystemVersion {
+            api_version: Some(api.into()),
+            ..Default::default()
+        };
+        let docker = Flavour::default();
+        let podman = Flavour {
+            podman: true,
+            ..Flavour::default()
+        };
+        assert_eq!(
+            Builder::of(docker, &version("1.41"), true),
+            Builder::BuildKit
+        );
+        assert_eq!(
+            Builder::of(docker, &version("1.41"), false),
+            Builder::Classic
+        );
+        assert_eq!(
+            Builder::of(docker, &version("1.38"), true),
+            Builder::Classic
+        );
+        assert_eq!(
+            Builder::of(podman, &version("1.41"), true),
+            Builder::Buildah
+        );
+    }
+}
