@@ -6,7 +6,7 @@ pub struct Archive {
 }
 
 /// Who owns an entry, and its permission bits.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Owner {
     pub uid: u32,
     pub gid: u32,

@@ -13,14 +13,12 @@ use crate::engine::endpoint::Endpoint;
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::lab::certificate;
-use crate::lab::label;
 use crate::lab_client::smoke::{self, Report};
 use crate::lab_client::Target;
 use crate::password;
+use crate::runtime;
 use crate::runtime::cleanup::Cleanup;
-use crate::runtime::container;
-use crate::runtime::ready::{lab_address, probe_target};
-use crate::runtime::swarm as service;
+use crate::runtime::ready::probe_target;
 use crate::settings::{self, Overrides};
 use crate::state::ProjectState;
 use crate::ui::printer::Printer;
@@ -235,34 +233,9 @@ async fn lab_target(
         );
     }
     let engine = engine.get().await?;
-    if spec.swarm.is_some() {
-        return service::target(engine, spec, &state, printer).await;
-    }
-    let Some(container) = container::existing(engine, spec).await? else {
-        return Err(Error::LabNotRunning {
-            name: spec.name.clone(),
-        }
-        .into());
-    };
-    let labels = container.config.and_then(|c| c.labels).unwrap_or_default();
-    let port: u16 = labels
-        .get(label::PORT)
-        .and_then(|p| p.parse().ok())
-        .context("the lab's container has no port label")?;
-    let bind = labels
-        .get(label::BIND)
-        .and_then(|b| b.parse().ok())
-        .unwrap_or(spec.bind);
-    let host = engine.lab_host().await;
-    let tls = match labels.get(label::SCHEME).map(String::as_str) {
-        Some("https") => certificate::for_lab(spec, &state, Some(&host), printer)?,
-        _ => None,
-    };
-    probe_target(
-        lab_address(&host, bind, port)?,
-        tls.as_ref(),
-        state.existing_cookie_secret()?.as_deref(),
-    )
+    runtime::for_spec(engine, spec, printer)
+        .target(&state)
+        .await
 }
 
 async fn finish(
@@ -276,17 +249,11 @@ async fn finish(
     if args.down {
         let t = Instant::now();
         let engine = engine.get().await?;
-        let removed = if spec.swarm.is_some() {
-            service::remove_lab(engine, spec, printer)
-                .await
-                .map(|_| "lab's service and secrets removed".to_string())
-        } else {
-            engine
-                .remove(&spec.container_name())
-                .await
-                .map(|()| "lab removed".to_string())
-        }
-        .map_err(|e| format!("{e:#}"));
+        let removed = runtime::for_spec(engine, spec, printer)
+            .remove()
+            .await
+            .map(|removed| removed.step().to_string())
+            .map_err(|e| format!("{e:#}"));
         report.push("down", t, removed);
     }
     if args.json {

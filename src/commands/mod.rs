@@ -54,7 +54,7 @@ async fn find_lab(
             "{why} (`rjup {verb}` goes on, finding the lab by its project directory; `rjup up` refuses the file until it is fixed)"
         ));
     }
-    crate::converge::identify(engine, found).await
+    crate::runtime::identify(engine, found).await
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {

@@ -6,9 +6,8 @@ use crate::converge::{self, Options};
 use crate::engine::endpoint::Endpoint;
 use crate::engine::Engine;
 use crate::password;
+use crate::runtime;
 use crate::runtime::cleanup::Cleanup;
-use crate::runtime::container;
-use crate::runtime::swarm as service;
 use crate::settings::{self, Overrides};
 use crate::state::ProjectState;
 use crate::ui::printer::Printer;
@@ -23,12 +22,7 @@ pub async fn run(
     let spec = settings::resolve(project, Overrides::default())?;
     let state = ProjectState::for_project(&spec.dir, &spec.name)?;
     let engine = Engine::connect(endpoint).await?;
-    let existing = if spec.swarm.is_some() {
-        service::require_manager(&engine).await?;
-        service::existing(&engine, &spec).await?.map(|_| ())
-    } else {
-        container::existing(&engine, &spec).await?.map(|_| ())
-    };
+    let exists = runtime::for_spec(&engine, &spec, printer).exists().await?;
     let secret = match password::given(args.password.password_stdin)? {
         Some(secret) => secret,
         None => password::prompt_new("a new password is needed", printer)?,
@@ -40,7 +34,7 @@ pub async fn run(
     // self-signed key. A new password is what one sets after a leak, so these go too;
     // the lab restarts for the new hash anyway, in a new container.
     let new_certificate = state.rotate_lab_secrets()?;
-    if existing.is_none() {
+    if !exists {
         state.set_password_hash(&hashed)?;
         printer.say(format!(
             "Password saved; lab \"{}\" will use it, and a new cookie secret, from the next `rjup up`",

@@ -3,11 +3,7 @@ use std::path::Path;
 use crate::cli::StatusArgs;
 use crate::engine::endpoint::Endpoint;
 use crate::engine::Engine;
-use crate::lab::service as lab_service;
-use crate::runtime::container;
-use crate::runtime::swarm as service;
-use crate::runtime::view::LabView;
-use crate::settings::Spec;
+use crate::runtime;
 use crate::state::ProjectState;
 use crate::ui::printer::Printer;
 
@@ -19,11 +15,12 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let engine = Engine::connect(endpoint).await?;
     let spec = super::find_lab(project, &engine, "status", printer).await?;
-    let view = view(&engine, &spec).await?;
+    let state = ProjectState::for_project(&spec.dir, &spec.name)?;
+    let view = runtime::for_spec(&engine, &spec, printer)
+        .view(&state)
+        .await?;
     // By name and role: hashes stay in rjup's state.
-    let accounts = ProjectState::for_project(&spec.dir, &spec.name)?
-        .accounts()?
-        .listing();
+    let accounts = state.accounts()?.listing();
     if args.json {
         let mut json = serde_json::to_value(&view)?;
         json["accounts"] = serde_json::to_value(&accounts)?;
@@ -71,48 +68,4 @@ pub async fn run(
         printer.out("  Start it with `rjup up`")?;
     }
     Ok(())
-}
-
-/// The project's lab as the engine sees it now: who it admits as its labels say, or as
-/// rjup.yaml asks for a lab that does not exist, and whether that holds there.
-pub async fn view(engine: &Engine, spec: &Spec) -> anyhow::Result<LabView> {
-    let view = found(engine, spec)
-        .await?
-        .sharing(&spec.allow, spec.collaboration);
-    // A Swarm lab's `bind` is its node's address: the one it is published on is asked.
-    let bind = match spec.swarm {
-        Some(_) => spec.bind,
-        None => view.bind.parse().unwrap_or(spec.bind),
-    };
-    let delivery = crate::lab::admission::delivery(engine, bind, spec.swarm.is_some()).await?;
-    Ok(view.admission(bind, delivery))
-}
-
-async fn found(engine: &Engine, spec: &Spec) -> anyhow::Result<LabView> {
-    if spec.swarm.is_some() {
-        service::require_manager(engine).await?;
-        let found = service::existing(engine, spec).await?;
-        let placement = match &found {
-            Some(s) => service::placement(engine, s.id.as_deref().unwrap_or_default()).await?,
-            None => Default::default(),
-        };
-        let name = lab_service::service_name(spec);
-        let project = spec.dir.display().to_string();
-        return Ok(
-            LabView::of_service(&spec.name, &project, &name, found.as_ref(), &placement)
-                .on_engine(engine.name()),
-        );
-    }
-    let container = container::existing(engine, spec).await?;
-    let remembered = ProjectState::for_project(&spec.dir, &spec.name)?.port()?;
-    Ok(LabView::new(
-        &engine.lab_host().await,
-        &spec.name,
-        &spec.dir.display().to_string(),
-        &spec.container_name(),
-        container.as_ref(),
-        remembered,
-        spec.bind,
-    )
-    .on_engine(engine.name()))
 }

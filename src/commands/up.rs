@@ -10,6 +10,7 @@ use crate::engine::host::LabHost;
 use crate::engine::Engine;
 use crate::lab::net;
 use crate::password;
+use crate::runtime;
 use crate::runtime::cleanup::Cleanup;
 use crate::settings::{self, Overrides, Spec};
 use crate::state::ProjectState;
@@ -51,7 +52,9 @@ pub async fn run(
         })
         .await?;
     if args.json {
-        let view = super::status::view(&engine, &spec).await?;
+        let view = runtime::for_spec(&engine, &spec, printer)
+            .view(&state)
+            .await?;
         let mut json = serde_json::to_value(&view)?;
         json["action"] = serde_json::Value::from(outcome.action.word());
         json["tls_fingerprint"] = serde_json::Value::from(outcome.fingerprint.clone());

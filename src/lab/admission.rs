@@ -27,6 +27,14 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// A Swarm service's: each node publishes its port in host mode.
+    pub const SWARM: Delivery = Delivery {
+        rootless: false,
+        podman: false,
+        swarm: true,
+        bridge_ipv6: false,
+    };
+
     /// Why IPv6 clients of a lab published on an IPv6 address do not reach it from
     /// their own addresses; `None` when they do.
     fn ipv6_proxied(self) -> Option<&'static str> {
@@ -55,16 +63,9 @@ impl Delivery {
     }
 }
 
-/// How `engine` delivers clients to a lab published on `bind`; a Swarm service's when
-/// `swarm`. The bridge is asked about only for an IPv6 `bind`, the one case where it
-/// matters.
-pub async fn delivery(engine: &Engine, bind: IpAddr, swarm: bool) -> anyhow::Result<Delivery> {
-    if swarm {
-        return Ok(Delivery {
-            swarm: true,
-            ..Default::default()
-        });
-    }
+/// How `engine` delivers clients to a lab container published on `bind`. The bridge
+/// is asked about only for an IPv6 `bind`, the one case where it matters.
+pub async fn delivery(engine: &Engine, bind: IpAddr) -> anyhow::Result<Delivery> {
     let flavour = engine.flavour().await?;
     let bridge_ipv6 = if bind.is_ipv6() && !flavour.podman && !flavour.rootless {
         engine.bridge_has_ipv6().await?

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::engine::host::LabHost;
 use crate::lab::label;
 use crate::lab::net;
-use crate::runtime::swarm::Placement;
+use crate::runtime::swarm::placement::Placement;
 
 #[derive(Debug, Serialize)]
 pub struct LabView {

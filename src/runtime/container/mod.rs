@@ -1,44 +1,76 @@
-//! A lab as one container on one engine: the first [`Runtime`].
+//! A lab as one container on one engine: the first [`Runtime`]. Its port is chosen
+//! among what the engine's host publishes ([`ports`]); the accounts file is copied into
+//! the running container ([`accounts`]).
 
+pub mod accounts;
 pub mod ports;
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use anyhow::Context;
 use bollard::models::ContainerInspectResponse;
-use sha2::{Digest, Sha256};
 
 use super::cleanup::Cleanup;
-use super::ready::Readiness;
-use super::{Observed, Runtime, Status};
-use crate::engine::Engine;
+use super::ready::{lab_address, probe_target, Readiness};
+use super::view::LabView;
+use super::{AccountsCopy, Image, Log, Observed, Removed, Runtime, Status};
+use crate::engine::{Engine, Flavour};
+use crate::environment::image_plan::{self, ImagePlan};
 use crate::error::Error;
+use crate::lab::admission::{self, Delivery};
 use crate::lab::container::Desired;
-use crate::lab::label;
+use crate::lab::image::BuildFlags;
+use crate::lab::{certificate, label, Inputs};
+use crate::lab_client::Target;
 use crate::settings::Spec;
 use crate::state::ProjectState;
 use crate::ui::printer::Printer;
 
 pub struct Containers<'a> {
     engine: &'a Engine,
+    spec: &'a Spec,
     /// The container's name, `rjup-<lab>`.
     name: String,
     project: String,
-    cleanup: &'a Cleanup,
+    cleanup: Cleanup,
     printer: Printer,
 }
 
 impl<'a> Containers<'a> {
-    pub fn new(
-        engine: &'a Engine,
-        spec: &Spec,
-        cleanup: &'a Cleanup,
-        printer: Printer,
-    ) -> Containers<'a> {
+    pub fn new(engine: &'a Engine, spec: &'a Spec, printer: Printer) -> Containers<'a> {
         Containers {
             engine,
+            spec,
             name: spec.container_name(),
             project: spec.dir.display().to_string(),
-            cleanup,
+            cleanup: Cleanup::default(),
             printer,
         }
+    }
+
+    /// The same runtime, registering what it makes with `cleanup`; the readiness it
+    /// is given says how long a lab may take to answer.
+    pub fn converging(self, cleanup: &Cleanup, _timeout: Duration) -> Containers<'a> {
+        Containers {
+            cleanup: cleanup.clone(),
+            ..self
+        }
+    }
+
+    /// The project's container, if there is one; refuses one of another project's.
+    async fn existing(&self) -> anyhow::Result<Option<ContainerInspectResponse>> {
+        existing(self.engine, self.spec).await
+    }
+
+    /// The project's lab, once a replacement an interrupted `up` left is settled.
+    async fn find(&self) -> anyhow::Result<Option<Observed>> {
+        self.settle_replacement().await?;
+        let Some(container) = self.engine.inspect(&self.name).await? else {
+            return Ok(None);
+        };
+        check_owner(&container, &self.project, &self.name)?;
+        Ok(Some(observe(&container)))
     }
 
     /// Where a replacement waits until it answers. Lab names cannot hold a dot, so
@@ -173,12 +205,65 @@ impl Runtime for Containers<'_> {
     }
 
     async fn observe(&self) -> anyhow::Result<Option<Observed>> {
-        self.settle_replacement().await?;
-        let Some(container) = self.engine.inspect(&self.name).await? else {
-            return Ok(None);
+        // What kind of engine this is ([`Runtime::desired`] needs it) costs Podman a
+        // request of its own: ask it meanwhile, but not over ssh, where a second
+        // request at once is a second ssh login (~0.3 s).
+        let (observed, flavour) = if self.engine.over_ssh() {
+            (self.find().await, self.engine.flavour().await)
+        } else {
+            tokio::join!(self.find(), self.engine.flavour())
         };
-        check_owner(&container, &self.project, &self.name)?;
-        Ok(Some(observe(&container)))
+        let observed = observed?;
+        flavour?;
+        Ok(observed)
+    }
+
+    async fn delivery(&self, bind: IpAddr) -> anyhow::Result<Delivery> {
+        admission::delivery(self.engine, bind).await
+    }
+
+    /// The port asked for, else the remembered one, else the first free one; the
+    /// running lab keeps its own.
+    async fn port(&self, state: &ProjectState, observed: Option<&Observed>) -> anyhow::Result<u16> {
+        let ours = observed
+            .filter(|o| o.status == Status::Running)
+            .and_then(|o| o.port);
+        ports::choose(self.engine, self.spec, state, ours, self.printer).await
+    }
+
+    async fn image(
+        &self,
+        state: &ProjectState,
+        _observed: Option<&Observed>,
+        rebuild: bool,
+    ) -> anyhow::Result<Image> {
+        let spec = self.spec;
+        let plan = image_plan::plan(&spec.name, spec.owner, &spec.image);
+        let flags = BuildFlags {
+            log: Some(state.build_log()),
+            state: Some(state.clone()),
+            ..BuildFlags::default()
+        };
+        let id =
+            crate::lab::image::ensure(self.engine, &plan, flags, rebuild, self.printer).await?;
+        Ok(Image {
+            reference: plan.reference().to_string(),
+            id,
+            pulled: matches!(plan, ImagePlan::Pull { .. }),
+        })
+    }
+
+    async fn probe_address(&self, port: u16) -> anyhow::Result<SocketAddr> {
+        lab_address(&self.engine.lab_host().await, self.spec.bind, port)
+    }
+
+    async fn desired(&self, inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
+        let flavour = self.engine.flavour().await?;
+        crate::lab::container::desired(&Inputs {
+            rootless: flavour.rootless,
+            podman: flavour.podman,
+            ..*inputs
+        })
     }
 
     async fn create(&self, desired: &Desired, ready: &Readiness) -> anyhow::Result<()> {
@@ -266,10 +351,165 @@ impl Runtime for Containers<'_> {
     async fn log_tail(&self, id: &str, lines: u64) -> String {
         self.engine.log_tail(id, lines).await
     }
+
+    async fn settle(
+        &self,
+        changed: bool,
+        observed: Option<&Observed>,
+        desired: &Desired,
+        state: &ProjectState,
+    ) -> anyhow::Result<()> {
+        if changed {
+            warn_ignored_limits(self.engine.flavour().await?, self.spec, self.printer);
+        } else if let Some(running) = observed {
+            // The accounts are no part of the config hash: a running lab gets them anew
+            // when they differ from what was last copied in, in case `rjup user`'s own
+            // copy failed after it saved them, or raced another change.
+            accounts::sync_if_changed(self.engine, &running.id, desired, state).await?;
+        }
+        Ok(())
+    }
+
+    async fn exists(&self) -> anyhow::Result<bool> {
+        Ok(self.existing().await?.is_some())
+    }
+
+    async fn view(&self, state: &ProjectState) -> anyhow::Result<LabView> {
+        let spec = self.spec;
+        let container = self.existing().await?;
+        let view = LabView::new(
+            &self.engine.lab_host().await,
+            &spec.name,
+            &self.project,
+            &self.name,
+            container.as_ref(),
+            state.port()?,
+            spec.bind,
+        )
+        .on_engine(self.engine.name())
+        .sharing(&spec.allow, spec.collaboration);
+        let bind = view.bind.parse().unwrap_or(spec.bind);
+        Ok(view.admission(bind, self.delivery(bind).await?))
+    }
+
+    async fn logs(&self, tail: Option<u64>, follow: bool) -> anyhow::Result<Log<'_>> {
+        if self.existing().await?.is_none() {
+            return Err(Error::NoLabLog {
+                name: self.spec.name.clone(),
+            }
+            .into());
+        }
+        Ok(Box::pin(self.engine.logs(&self.name, tail, follow)))
+    }
+
+    async fn remove(&self) -> anyhow::Result<Removed> {
+        if self.existing().await?.is_none() {
+            return Ok(Removed::NoContainer);
+        }
+        self.engine.remove(&self.name).await?;
+        Ok(Removed::Container)
+    }
+
+    /// Its port and address as its labels say, on the engine's host; over HTTPS,
+    /// trusting exactly the certificate rjup gave it.
+    async fn target(&self, state: &ProjectState) -> anyhow::Result<Target> {
+        let spec = self.spec;
+        let Some(container) = self.existing().await? else {
+            return Err(Error::LabNotRunning {
+                name: spec.name.clone(),
+            }
+            .into());
+        };
+        let labels = container.config.and_then(|c| c.labels).unwrap_or_default();
+        let port: u16 = labels
+            .get(label::PORT)
+            .and_then(|p| p.parse().ok())
+            .context("the lab's container has no port label")?;
+        let bind = labels
+            .get(label::BIND)
+            .and_then(|b| b.parse().ok())
+            .unwrap_or(spec.bind);
+        let host = self.engine.lab_host().await;
+        let tls = match labels.get(label::SCHEME).map(String::as_str) {
+            Some("https") => certificate::for_lab(spec, state, Some(&host), self.printer)?,
+            _ => None,
+        };
+        probe_target(
+            lab_address(&host, bind, port)?,
+            tls.as_ref(),
+            state.existing_cookie_secret()?.as_deref(),
+        )
+    }
+
+    /// Copied into the running container, which reads it anew; a stopped one gets it
+    /// when it starts.
+    async fn copy_accounts(
+        &self,
+        lab_file: &[u8],
+        state: &ProjectState,
+    ) -> anyhow::Result<AccountsCopy> {
+        let Some(found) = self.existing().await? else {
+            return Ok(AccountsCopy::NoLab);
+        };
+        Ok(
+            match accounts::push(self.engine, &found, lab_file, state).await? {
+                true => AccountsCopy::Live,
+                false => AccountsCopy::Stopped,
+            },
+        )
+    }
+}
+
+/// Limits the engine accepts and shows in inspect but does not apply deserve a word, not
+/// silence: the hardening the README promises is weaker on such an engine.
+fn warn_ignored_limits(flavour: Flavour, spec: &Spec, printer: Printer) {
+    if flavour.ignores_pids_limit {
+        printer.warn(format!(
+            "this engine applies no pids limit (no cgroup driver, as in rootless Docker without cgroup v2), so the lab's limit of {} processes is not enforced",
+            spec.resources.pids
+        ));
+    }
+}
+
+/// Every rjup lab container on the engine, across projects, as `ls` shows them.
+pub async fn list(engine: &Engine) -> anyhow::Result<Vec<LabView>> {
+    let host = engine.lab_host().await;
+    let mut labs = Vec::new();
+    for container in engine.labs(label::PROJECT).await? {
+        let labels = container
+            .config
+            .as_ref()
+            .and_then(|c| c.labels.clone())
+            .unwrap_or_default();
+        let name = labels.get(label::NAME).cloned().unwrap_or_default();
+        let project = labels.get(label::PROJECT).cloned().unwrap_or_default();
+        let container_name = container
+            .name
+            .as_deref()
+            .unwrap_or("")
+            .trim_start_matches('/')
+            .to_string();
+        let view = LabView::new(
+            &host,
+            &name,
+            &project,
+            &container_name,
+            Some(&container),
+            None,
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        );
+        let bind = view
+            .bind
+            .parse()
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let delivery = admission::delivery(engine, bind).await?;
+        labs.push(view.admission(bind, delivery).on_engine(engine.name()));
+    }
+    Ok(labs)
 }
 
 /// The project's lab container, if there is one; refuses one of another project's.
-pub async fn existing(
+async fn existing(
     engine: &Engine,
     spec: &Spec,
 ) -> anyhow::Result<Option<ContainerInspectResponse>> {
@@ -279,59 +519,6 @@ pub async fn existing(
         check_owner(c, &spec.dir.display().to_string(), &name)?;
     }
     Ok(container)
-}
-
-/// Copies the accounts file into the running lab `container`, owned by the user it runs
-/// as; the lab reads it anew at its next request. False when it is not running: its
-/// next start copies the file in.
-pub async fn push_accounts(
-    engine: &Engine,
-    container: &ContainerInspectResponse,
-    lab_file: &[u8],
-    state: &ProjectState,
-) -> anyhow::Result<bool> {
-    let running = container.state.as_ref().and_then(|s| s.running) == Some(true);
-    let (Some(id), true) = (container.id.as_deref(), running) else {
-        return Ok(false);
-    };
-    let owner = container
-        .config
-        .as_ref()
-        .and_then(|c| c.user.as_deref())
-        .and_then(|user| user.split_once(':'))
-        .and_then(|(uid, gid)| Some((uid.parse().ok()?, gid.parse().ok()?)))
-        .map_or(crate::archive::ROOT, |(uid, gid)| crate::archive::Owner {
-            uid,
-            gid,
-        });
-    let archive = crate::jupyter::server_config::accounts_file(lab_file, owner);
-    engine.upload(id, archive.clone()).await?;
-    state.set_accounts_copied(&copied(id, &archive))?;
-    Ok(true)
-}
-
-/// What [`ProjectState::set_accounts_copied`] keeps for `archive` copied into `id`.
-fn copied(id: &str, archive: &[u8]) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(id.as_bytes());
-    hasher.update(archive);
-    hex::encode(hasher.finalize())
-}
-
-/// Copies the accounts file into the running lab `id` unless it is what was last
-/// copied there.
-pub async fn sync_accounts_if_changed(
-    engine: &Engine,
-    id: &str,
-    desired: &Desired,
-    state: &ProjectState,
-) -> anyhow::Result<()> {
-    let marker = copied(id, &desired.accounts);
-    if state.accounts_copied()?.as_deref() == Some(marker.as_str()) {
-        return Ok(());
-    }
-    engine.upload(id, desired.accounts.clone()).await?;
-    state.set_accounts_copied(&marker)
 }
 
 /// Refuses to touch a container of the lab's name that belongs to another project.
@@ -351,7 +538,7 @@ fn check_owner(
     .into())
 }
 
-pub fn label_of<'a>(container: &'a ContainerInspectResponse, key: &str) -> Option<&'a str> {
+fn label_of<'a>(container: &'a ContainerInspectResponse, key: &str) -> Option<&'a str> {
     container
         .config
         .as_ref()?

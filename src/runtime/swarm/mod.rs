@@ -1,41 +1,43 @@
 //! A lab as a one-replica Swarm service: the second [`Runtime`]. Swarm does the
 //! scheduling, the restarts, the rescheduling when a node is lost, and the rolling
 //! update with rollback; rjup observes, plans with the same config-hash label as for
-//! containers, and waits until the lab answers on the node that runs it.
+//! containers, and waits until the lab answers on the node that runs it. Its port is
+//! chosen among the cluster's labs ([`port`]), its image is one every node can pull
+//! ([`image`]), and where it runs is its task's node ([`placement`]).
 
-use std::net::IpAddr;
+pub mod image;
+pub mod placement;
+pub mod port;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use bollard::models::{ServiceSpec, Task, TaskState};
+use bollard::models::{Service, ServiceSpec, TaskState};
 
 use super::cleanup::Cleanup;
-use super::ready::Readiness;
-use super::{Observed, Runtime, Status};
+use super::ready::{probe_target, Readiness};
+use super::view::LabView;
+use super::{AccountsCopy, Image, Log, Observed, Removed, Runtime, Status};
 use crate::engine::{Engine, Role};
 use crate::error::Error;
-use crate::lab::label;
+use crate::lab::admission::Delivery;
 use crate::lab::service::{self, Desired};
+use crate::lab::{certificate, label, Inputs};
+use crate::lab_client::Target;
 use crate::settings::Spec;
+use crate::state::ProjectState;
 use crate::ui::printer::Printer;
+use placement::{current, state_of};
 
 pub struct Services<'a> {
     engine: &'a Engine,
+    spec: &'a Spec,
     /// The service's name, `rjup-<lab>`.
     name: String,
     project: String,
-    cleanup: &'a Cleanup,
+    cleanup: Cleanup,
     printer: Printer,
     timeout: Duration,
-}
-
-/// Where the lab's task is: its state, its node, and Swarm's words about it.
-#[derive(Debug, Default, Clone)]
-pub struct Placement {
-    pub state: String,
-    pub node: Option<String>,
-    pub address: Option<IpAddr>,
-    /// The task's error, or the scheduler's message while it waits.
-    pub why: Option<String>,
 }
 
 /// Refuses a `swarm:` lab on an engine that cannot run services.
@@ -51,10 +53,7 @@ pub async fn require_manager(engine: &Engine) -> anyhow::Result<()> {
 }
 
 /// The project's service, if there is one; refuses one of another project's.
-pub async fn existing(
-    engine: &Engine,
-    spec: &Spec,
-) -> anyhow::Result<Option<bollard::models::Service>> {
+async fn existing(engine: &Engine, spec: &Spec) -> anyhow::Result<Option<Service>> {
     let name = service::service_name(spec);
     let Some(service) = engine.service(&name).await? else {
         return Ok(None);
@@ -70,99 +69,36 @@ pub async fn existing(
     Ok(Some(service))
 }
 
-pub fn service_label<'a>(service: &'a bollard::models::Service, key: &str) -> Option<&'a String> {
+pub fn service_label<'a>(service: &'a Service, key: &str) -> Option<&'a String> {
     service.spec.as_ref()?.labels.as_ref()?.get(key)
 }
 
-/// The task that is to run (the newest one Swarm wants running), else the newest.
-fn current(tasks: &[Task]) -> Option<&Task> {
-    tasks
-        .iter()
-        .find(|t| t.desired_state == Some(TaskState::RUNNING))
-        .or_else(|| tasks.first())
-}
-
-fn index(task: &Task) -> u64 {
-    task.version.as_ref().and_then(|v| v.index).unwrap_or(0)
-}
-
-fn state_of(task: &Task) -> Option<TaskState> {
-    task.status.as_ref().and_then(|s| s.state)
-}
-
-/// Where service `id`'s task runs now, and the address of its node.
-pub async fn placement(engine: &Engine, id: &str) -> anyhow::Result<Placement> {
-    placement_since(engine, id, 0).await
-}
-
-/// As [`placement`], of a task Swarm made or changed after version `since`: after an
-/// update, the task before it may still answer for a moment.
-async fn placement_since(engine: &Engine, id: &str, since: u64) -> anyhow::Result<Placement> {
-    let tasks: Vec<Task> = engine
-        .tasks(id)
-        .await?
-        .into_iter()
-        .filter(|t| index(t) > since)
-        // The task being replaced is newer than `since` too, as it is told to stop.
-        .filter(|t| since == 0 || t.desired_state == Some(TaskState::RUNNING))
-        .collect();
-    let Some(task) = current(&tasks) else {
-        return Ok(Placement {
-            state: "no task".into(),
-            ..Default::default()
-        });
-    };
-    let status = task.status.clone().unwrap_or_default();
-    let mut placement = Placement {
-        state: status.state.map_or("unknown".into(), |s| s.to_string()),
-        why: status.err.or(status.message).filter(|m| !m.is_empty()),
-        ..Default::default()
-    };
-    if let Some(node) = task.node_id.as_deref() {
-        if let Some(node) = engine.node(node).await? {
-            placement.node = node.description.and_then(|d| d.hostname);
-            placement.address = node
-                .status
-                .and_then(|s| s.addr)
-                .and_then(|a| a.parse().ok());
-        }
-    }
-    Ok(placement)
-}
-
-/// A task of this service that failed for good: rejected by its node (a missing
-/// project path), or failed (its command), with Swarm's error.
-fn failure(tasks: &[Task], since: u64) -> Option<String> {
-    tasks
-        .iter()
-        .filter(|t| index(t) > since)
-        .find(|t| matches!(state_of(t), Some(TaskState::REJECTED | TaskState::FAILED)))
-        .map(|t| {
-            let status = t.status.clone().unwrap_or_default();
-            let why = status.err.or(status.message).unwrap_or_default();
-            format!(
-                "the lab's task was {} by Swarm: {why}",
-                state_of(t).map_or("failed".into(), |s| s.to_string())
-            )
-        })
-}
-
 impl<'a> Services<'a> {
-    pub fn new(
-        engine: &'a Engine,
-        spec: &Spec,
-        cleanup: &'a Cleanup,
-        printer: Printer,
-        timeout: Duration,
-    ) -> Services<'a> {
+    pub fn new(engine: &'a Engine, spec: &'a Spec, printer: Printer) -> Services<'a> {
         Services {
             engine,
+            spec,
             name: service::service_name(spec),
             project: spec.dir.display().to_string(),
-            cleanup,
+            cleanup: Cleanup::default(),
             printer,
-            timeout,
+            timeout: Duration::ZERO,
         }
+    }
+
+    /// The same runtime, registering what it makes with `cleanup`, and waiting up to
+    /// `timeout` for Swarm to run the lab.
+    pub fn converging(self, cleanup: &Cleanup, timeout: Duration) -> Services<'a> {
+        Services {
+            cleanup: cleanup.clone(),
+            timeout,
+            ..self
+        }
+    }
+
+    /// The project's service, if there is one; refuses one of another project's.
+    async fn existing(&self) -> anyhow::Result<Option<Service>> {
+        existing(self.engine, self.spec).await
     }
 
     /// Makes the desired secrets (or finds them: same contents, same name) and returns
@@ -190,7 +126,7 @@ impl<'a> Services<'a> {
 
     /// Removes this project's secrets that `keep` does not name: the old password's,
     /// once the lab runs with the new one, or all of them with no service.
-    pub async fn prune_secrets(&self, keep: &[String]) -> anyhow::Result<usize> {
+    async fn prune_secrets(&self, keep: &[String]) -> anyhow::Result<usize> {
         let mine = format!("{}={}", label::PROJECT, self.project);
         let mut removed = 0;
         for (id, name) in self.engine.secrets(&mine).await? {
@@ -204,7 +140,7 @@ impl<'a> Services<'a> {
 
     /// The service's version index: what an update must name, and what tasks made
     /// after it are newer than.
-    async fn version(&self, id: &str) -> anyhow::Result<(u64, bollard::models::Service)> {
+    async fn version(&self, id: &str) -> anyhow::Result<(u64, Service)> {
         let service = self
             .engine
             .service(id)
@@ -221,13 +157,13 @@ impl<'a> Services<'a> {
         let wait = crate::ui::progress::Wait::new("Waiting for Swarm to run the lab", self.printer);
         loop {
             let tasks = self.engine.tasks(id).await?;
-            if let Some(why) = failure(&tasks, since) {
+            if let Some(why) = placement::failure(&tasks, since) {
                 drop(wait);
                 return Err(self
                     .not_ready(id, why, "fix what Swarm says (the project directory must exist at the same path on every node the lab may run on) and run `rjup up` again")
                     .await);
             }
-            let placement = placement_since(self.engine, id, since).await?;
+            let placement = placement::placement_since(self.engine, id, since).await?;
             if placement.state == "running" {
                 if let Some(address) = placement.address {
                     return Ok(address);
@@ -273,7 +209,7 @@ impl<'a> Services<'a> {
 
     /// Removes the service and every secret of the project: `down`, and a first `up`
     /// that never served.
-    pub async fn remove(&self, id: &str) -> anyhow::Result<()> {
+    async fn remove_service(&self, id: &str) -> anyhow::Result<()> {
         self.engine.remove_service(id).await?;
         // The engine refuses to remove a secret while a task that mounts it still
         // exists; tasks go shortly after their service.
@@ -360,7 +296,7 @@ impl Runtime for Services<'_> {
             Err(err) => {
                 // A lab that never served is removed, secrets and all, so the next
                 // `up` starts clean.
-                let _ = self.remove(&id).await;
+                let _ = self.remove_service(&id).await;
                 self.cleanup.done(registered);
                 Err(err)
             }
@@ -421,7 +357,7 @@ impl Runtime for Services<'_> {
         let tasks = self.engine.tasks(id).await?;
         Ok(match current(&tasks).and_then(state_of) {
             Some(TaskState::RUNNING) => None,
-            Some(TaskState::FAILED | TaskState::REJECTED) => failure(&tasks, 0),
+            Some(TaskState::FAILED | TaskState::REJECTED) => placement::failure(&tasks, 0),
             Some(other) => Some(format!("the lab's task is {other}, no longer running")),
             None => Some("the lab's service has no task".into()),
         })
@@ -445,169 +381,197 @@ impl Runtime for Services<'_> {
         }
         String::from_utf8_lossy(&text).into_owned()
     }
-}
 
-/// The host port: as asked, else the lab's own, else the remembered or default one,
-/// passing over ports other labs of the cluster publish (Swarm would leave a lab on a
-/// taken port pending where the other lab's node is the only one allowed).
-pub async fn choose_port(
-    engine: &Engine,
-    spec: &Spec,
-    state: &crate::state::ProjectState,
-    observed: Option<&Observed>,
-) -> anyhow::Result<u16> {
-    if let crate::settings::PortRequest::Fixed(port) = spec.port {
-        return Ok(port);
+    /// Only a Swarm manager runs services.
+    async fn prepare(&self) -> anyhow::Result<()> {
+        require_manager(self.engine).await
     }
-    if let Some(port) = observed.and_then(|o| o.port) {
-        return Ok(port);
-    }
-    let project = spec.dir.display().to_string();
-    let taken: Vec<u16> = engine
-        .services(label::PROJECT)
-        .await?
-        .iter()
-        .filter(|s| service_label(s, label::PROJECT) != Some(&project))
-        .filter_map(|s| service_label(s, label::PORT)?.parse().ok())
-        .collect();
-    let mut port = state.port()?.unwrap_or(crate::settings::DEFAULT_PORT);
-    while taken.contains(&port) {
-        port = port.checked_add(1).unwrap_or(1024);
-    }
-    Ok(port)
-}
 
-/// The image every node runs.
-pub struct Image {
-    /// What nodes pull: `image:` itself, or the pushed build by digest.
-    pub reference: String,
-    /// What the config hash and the `image` label compare.
-    pub id: String,
-    pub pulled: bool,
-}
+    async fn delivery(&self, _bind: IpAddr) -> anyhow::Result<Delivery> {
+        Ok(Delivery::SWARM)
+    }
 
-/// Pull mode: each node pulls `image:`, pinned to the digest the registry holds now
-/// when it says. Build mode: build on the
-/// manager, push to `swarm.registry`, and run the push by digest, so every node runs
-/// exactly this build; a build the service already runs is not pushed again.
-pub async fn image(
-    engine: &Engine,
-    spec: &Spec,
-    state: &crate::state::ProjectState,
-    observed: Option<&Observed>,
-    rebuild: bool,
-    printer: Printer,
-) -> anyhow::Result<Image> {
-    let plan = crate::environment::image_plan::plan(&spec.name, spec.owner, &spec.image);
-    let tag = match &plan {
-        crate::environment::image_plan::ImagePlan::Pull { reference } => {
-            // Pinned by digest, as `docker service create` pins: a node that holds the
-            // image then starts it without asking the registry again, which a tag makes
-            // it do on every start, a failover's included.
-            let pinned = match engine.registry_digest(reference).await {
-                Some(digest) if !reference.contains('@') => format!("{reference}@{digest}"),
-                _ => reference.clone(),
-            };
-            return Ok(Image {
-                reference: pinned.clone(),
-                id: pinned,
-                pulled: true,
-            });
+    async fn port(&self, state: &ProjectState, observed: Option<&Observed>) -> anyhow::Result<u16> {
+        port::choose(self.engine, self.spec, state, observed.and_then(|o| o.port)).await
+    }
+
+    async fn image(
+        &self,
+        state: &ProjectState,
+        observed: Option<&Observed>,
+        rebuild: bool,
+    ) -> anyhow::Result<Image> {
+        image::get(
+            self.engine,
+            self.spec,
+            state,
+            observed,
+            rebuild,
+            self.printer,
+        )
+        .await
+    }
+
+    /// The node is not known before the task runs: the lab is probed there
+    /// ([`Readiness::at`]), on its port.
+    async fn probe_address(&self, port: u16) -> anyhow::Result<SocketAddr> {
+        Ok(SocketAddr::new(self.spec.bind, port))
+    }
+
+    /// The lab answers on whichever node runs it, and moves to another when its node
+    /// is lost: a self-signed certificate names every node (one that joins later
+    /// makes a new one).
+    async fn serving_addresses(&self) -> anyhow::Result<Vec<IpAddr>> {
+        self.engine.node_addresses().await
+    }
+
+    async fn desired(&self, inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
+        if self.spec.gpus.is_some() {
+            self.printer.warn("`gpus` is not carried to a Swarm service (Swarm gives GPUs only as generic resources a node advertises); the lab runs without them");
         }
-        crate::environment::image_plan::ImagePlan::Build { tag, .. } => tag.clone(),
-    };
-    let registry = spec
-        .swarm
-        .as_ref()
-        .and_then(|s| s.registry.clone())
-        .ok_or(Error::NoSwarmRegistry)?;
-    let flags = crate::lab::image::BuildFlags {
-        state: Some(state.clone()),
-        ..Default::default()
-    };
-    let id = crate::lab::image::ensure(engine, &plan, flags, rebuild, printer).await?;
-    if let Some(current) = observed.filter(|o| o.image_id.as_deref() == Some(id.as_str())) {
-        let running = engine
-            .service(&current.id)
-            .await?
-            .and_then(|s| s.spec?.task_template?.container_spec?.image);
-        if let Some(reference) = running {
-            return Ok(Image {
-                reference,
-                id,
-                pulled: false,
-            });
+        service::desired(&Inputs {
+            rootless: false,
+            podman: false,
+            ..*inputs
+        })
+    }
+
+    async fn host(&self) -> anyhow::Result<Option<IpAddr>> {
+        Ok(placement::placement(self.engine, &self.name).await?.address)
+    }
+
+    async fn exists(&self) -> anyhow::Result<bool> {
+        require_manager(self.engine).await?;
+        Ok(self.existing().await?.is_some())
+    }
+
+    /// A Swarm lab's `bind` is its node's address; who it admits is judged where it is
+    /// published.
+    async fn view(&self, _state: &ProjectState) -> anyhow::Result<LabView> {
+        require_manager(self.engine).await?;
+        let spec = self.spec;
+        let found = self.existing().await?;
+        let placement = match &found {
+            Some(s) => {
+                placement::placement(self.engine, s.id.as_deref().unwrap_or_default()).await?
+            }
+            None => Default::default(),
+        };
+        let view = LabView::of_service(
+            &spec.name,
+            &self.project,
+            &self.name,
+            found.as_ref(),
+            &placement,
+        )
+        .on_engine(self.engine.name())
+        .sharing(&spec.allow, spec.collaboration);
+        Ok(view.admission(spec.bind, Delivery::SWARM))
+    }
+
+    async fn logs(&self, tail: Option<u64>, follow: bool) -> anyhow::Result<Log<'_>> {
+        require_manager(self.engine).await?;
+        let Some(found) = self.existing().await? else {
+            return Err(Error::NoLabLog {
+                name: self.spec.name.clone(),
+            }
+            .into());
+        };
+        let id = found.id.unwrap_or_default();
+        Ok(Box::pin(self.engine.service_logs(&id, tail, follow)))
+    }
+
+    /// The project's service and every secret labelled with the project, the latter
+    /// even with no service: an `up` cut off between making the secrets and the
+    /// service leaves them behind, and nothing else would ever remove them.
+    async fn remove(&self) -> anyhow::Result<Removed> {
+        require_manager(self.engine).await?;
+        match self.existing().await? {
+            Some(found) => {
+                self.remove_service(found.id.as_deref().unwrap_or_default())
+                    .await?;
+                Ok(Removed::Service)
+            }
+            None => Ok(match self.prune_secrets(&[]).await? {
+                0 => Removed::NoService,
+                n => Removed::LeftoverSecrets(n),
+            }),
         }
     }
-    let target = format!("{registry}/{tag}");
-    printer.say(format!("Pushing {target}"));
-    let reference = engine.push(&id, &target).await?;
-    Ok(Image {
-        reference,
-        id,
-        pulled: false,
-    })
-}
 
-/// What `down` (and `check --down`) removed of a Swarm lab.
-pub struct Removed {
-    pub service: bool,
-    /// Secrets of the project with no service: left by an interrupted `up`.
-    pub leftover_secrets: usize,
-}
+    /// Its port on its node.
+    async fn target(&self, state: &ProjectState) -> anyhow::Result<Target> {
+        require_manager(self.engine).await?;
+        let spec = self.spec;
+        let not_running = || Error::LabNotRunning {
+            name: spec.name.clone(),
+        };
+        let found = self.existing().await?.ok_or_else(not_running)?;
+        let placement =
+            placement::placement(self.engine, found.id.as_deref().unwrap_or_default()).await?;
+        let address = placement
+            .address
+            .filter(|_| placement.state == "running")
+            .ok_or_else(not_running)?;
+        let port: u16 = service_label(&found, label::PORT)
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(not_running)?;
+        let tls = match service_label(&found, label::SCHEME).map(String::as_str) {
+            // The kept certificate, whatever nodes it names.
+            Some("https") => certificate::for_lab(spec, state, None, self.printer)?,
+            _ => None,
+        };
+        probe_target(
+            SocketAddr::new(address, port),
+            tls.as_ref(),
+            state.existing_cookie_secret()?.as_deref(),
+        )
+    }
 
-/// Removes the project's service and every secret labelled with the project, the
-/// latter even with no service: an `up` cut off between making the secrets and the
-/// service leaves them behind, and nothing else would ever remove them.
-pub async fn remove_lab(engine: &Engine, spec: &Spec, printer: Printer) -> anyhow::Result<Removed> {
-    require_manager(engine).await?;
-    let cleanup = Cleanup::default();
-    let services = Services::new(engine, spec, &cleanup, printer, Duration::ZERO);
-    match existing(engine, spec).await? {
-        Some(found) => {
-            services
-                .remove(found.id.as_deref().unwrap_or_default())
-                .await?;
-            Ok(Removed {
-                service: true,
-                leftover_secrets: 0,
-            })
-        }
-        None => Ok(Removed {
-            service: false,
-            leftover_secrets: services.prune_secrets(&[]).await?,
-        }),
+    /// A service's secrets cannot change: new accounts are a new secret, which only
+    /// an update of the service brings to the lab.
+    async fn copy_accounts(
+        &self,
+        _lab_file: &[u8],
+        _state: &ProjectState,
+    ) -> anyhow::Result<AccountsCopy> {
+        Ok(match self.existing().await? {
+            Some(_) => AccountsCopy::NeedsUpdate,
+            None => AccountsCopy::NoLab,
+        })
     }
 }
 
-/// Where `rjup check` reaches a running Swarm lab: its port on its node.
-pub async fn target(
-    engine: &Engine,
-    spec: &Spec,
-    state: &crate::state::ProjectState,
-    printer: Printer,
-) -> anyhow::Result<crate::lab_client::Target> {
-    require_manager(engine).await?;
-    let not_running = || Error::LabNotRunning {
-        name: spec.name.clone(),
-    };
-    let found = existing(engine, spec).await?.ok_or_else(not_running)?;
-    let placement = placement(engine, found.id.as_deref().unwrap_or_default()).await?;
-    let address = placement
-        .address
-        .filter(|_| placement.state == "running")
-        .ok_or_else(not_running)?;
-    let port: u16 = service_label(&found, label::PORT)
-        .and_then(|p| p.parse().ok())
-        .ok_or_else(not_running)?;
-    let tls = match service_label(&found, label::SCHEME).map(String::as_str) {
-        // The kept certificate, whatever nodes it names.
-        Some("https") => crate::lab::certificate::for_lab(spec, state, None, printer)?,
-        _ => None,
-    };
-    super::ready::probe_target(
-        std::net::SocketAddr::new(address, port),
-        tls.as_ref(),
-        state.existing_cookie_secret()?.as_deref(),
-    )
+/// Every rjup lab service of the cluster, as `ls` shows them, on a Swarm manager;
+/// none elsewhere.
+pub async fn list(engine: &Engine) -> anyhow::Result<Vec<LabView>> {
+    if engine.swarm_role().await? != Role::Manager {
+        return Ok(Vec::new());
+    }
+    let mut labs = Vec::new();
+    for found in engine.services(label::PROJECT).await? {
+        let id = found.id.clone().unwrap_or_default();
+        let placement = placement::placement(engine, &id).await?;
+        let get = |key| service_label(&found, key).cloned().unwrap_or_default();
+        let service_name = found
+            .spec
+            .as_ref()
+            .and_then(|s| s.name.clone())
+            .unwrap_or_default();
+        let bind = get(label::BIND)
+            .parse()
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        labs.push(
+            LabView::of_service(
+                &get(label::NAME),
+                &get(label::PROJECT),
+                &service_name,
+                Some(&found),
+                &placement,
+            )
+            .admission(bind, Delivery::SWARM)
+            .on_engine(engine.name()),
+        );
+    }
+    Ok(labs)
 }
