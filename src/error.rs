@@ -309,7 +309,7 @@ impl fmt::Display for Error {
                     "there is no account {name:?} in this lab; the accounts are {}",
                     known.join(", ")
                 )?;
-                if let Some(close) = closest(name, known) {
+                if let Some(close) = did_you_mean(name, known) {
                     write!(f, "; did you mean \"{close}\"?")?;
                 }
                 f.write_str(" (`rjup user ls` lists them)")
@@ -331,7 +331,7 @@ impl fmt::Display for Error {
                     "there is no Docker context \"{name}\" (from {source}); the known ones are {}",
                     known.join(", ")
                 )?;
-                if let Some(close) = closest(name, known) {
+                if let Some(close) = did_you_mean(name, known) {
                     write!(f, "; did you mean \"{close}\"?")?;
                 }
                 f.write_str(" (`docker context ls` lists them, `docker context create` makes one)")
@@ -530,14 +530,15 @@ fn login_command(registry: &Option<String>) -> String {
     }
 }
 
-/// The known name a mistyped one most likely meant, if any is close enough.
-fn closest<'a>(name: &str, known: &'a [String]) -> Option<&'a str> {
-    known
+/// The candidate a mistyped word most likely meant, if one is close enough to be a
+/// typo: a key of rjup.yaml, an account's name, a Docker context's.
+pub fn did_you_mean<'a, S: AsRef<str>>(word: &str, candidates: &'a [S]) -> Option<&'a str> {
+    candidates
         .iter()
-        .map(|k| (strsim::levenshtein(name, k), k.as_str()))
-        .filter(|(distance, k)| *distance <= 2.max(k.len() / 3))
-        .min()
-        .map(|(_, k)| k)
+        .map(|c| (strsim::levenshtein(word, c.as_ref()), c.as_ref()))
+        .filter(|(distance, c)| *distance <= 2.max(c.len() / 3))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, c)| c)
 }
 
 /// The exit code for an error chain: the first [`Error`] in it decides, else 1.
@@ -658,6 +659,21 @@ mod tests {
             line.contains("`catatonit`") && !line.contains('\n'),
             "{line}"
         );
+    }
+
+    #[test]
+    fn a_typo_gets_the_closest_candidate_and_a_stranger_none() {
+        assert_eq!(
+            did_you_mean("prot", &["name", "port", "bind"]),
+            Some("port")
+        );
+        assert_eq!(
+            did_you_mean("adaa", &["owner".to_string(), "ada".to_string()]),
+            Some("ada")
+        );
+        assert_eq!(did_you_mean("zzzzzz", &["port", "bind"]), None);
+        let none: [&str; 0] = [];
+        assert_eq!(did_you_mean("port", &none), None);
     }
 
     #[test]
