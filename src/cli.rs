@@ -19,7 +19,8 @@ Examples:
   rjup check --up --down --json   CI smoke test: start, log in, run code and notebooks, remove
   rjup ls                         every rjup lab on this engine
   rjup init                       write a commented rjup.yaml here
-  rjup completions bash           print a shell completion script";
+  rjup completions bash           print a shell completion script
+  rjup -v up                      also show each engine call and how long it took";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -37,6 +38,14 @@ pub struct Cli {
     /// The Docker context to use (overrides DOCKER_HOST, DOCKER_CONTEXT and `docker context use`)
     #[arg(short = 'c', long, global = true, value_name = "NAME")]
     pub context: Option<String>,
+
+    /// Also print what rjup asks the engine and the lab, and how long each took (-vv: more)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Print only results, warnings and errors: no progress, no notes
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
 
     #[command(subcommand)]
     pub command: Command,

@@ -29,3 +29,4 @@ mod rootless;
 mod security;
 mod sharing;
 mod swarm;
+mod verbosity;

@@ -18,7 +18,7 @@ use crate::cli::{Cli, Command};
 use crate::engine::endpoint::{Endpoint, Env};
 use crate::error::Error;
 use crate::runtime::cleanup::Cleanup;
-use crate::ui::printer::Printer;
+use crate::ui::printer::{Level, Printer};
 
 /// `--json` decides how a verb prints: stdout then carries only JSON, and nothing may
 /// draw bars or stop to ask.
@@ -59,7 +59,13 @@ async fn find_lab(
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let project = cli.project.as_deref();
-    let printer = Printer::new(wants_json(&cli.command));
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => Level::Quiet,
+        (false, 0) => Level::Normal,
+        (false, _) => Level::Verbose,
+    };
+    crate::ui::logging::init(cli.verbose);
+    let printer = Printer::new(wants_json(&cli.command), level);
     match cli.command {
         Command::Completions(args) => completions::run(args),
         Command::Init(args) => init::run(project, args, printer),

@@ -91,13 +91,22 @@ impl Lab<'_> {
         } = *self;
         runtime.prepare().await?;
         let observed = runtime.observe().await?;
+        tracing::trace!("converge {}: observed {observed:?}", runtime.name());
         spec.ensure_lock_fresh()?;
         judge_admission(runtime, spec, printer).await?;
         // The port first: a taken port or a wrong bind address fails before a long build.
         let port = runtime.port(state, observed.as_ref()).await?;
+        tracing::trace!("converge {}: port {port}", runtime.name());
         let image = runtime
             .image(state, observed.as_ref(), options.rebuild)
             .await?;
+        tracing::trace!(
+            "converge {}: image {} ({}{})",
+            runtime.name(),
+            image.reference,
+            image.id,
+            if image.pulled { ", pulled" } else { "" }
+        );
         let cookie_secret = state.cookie_secret()?;
         let accounts = state.accounts()?.lab_file();
         let probe = runtime.probe_address(port).await?;
@@ -134,6 +143,10 @@ impl Lab<'_> {
             config_hash,
             image_id,
             options.force_recreate,
+        );
+        tracing::trace!(
+            "converge {}: {action:?} (config hash {config_hash})",
+            runtime.name()
         );
         act(
             runtime,

@@ -82,6 +82,7 @@ impl Engine {
     /// session, which rjup's ssh and TLS transports cannot (they do not upgrade
     /// connections). Podman's API builds with buildah, which takes cache mounts too.
     pub async fn builder(&self) -> anyhow::Result<Builder> {
+        let _call = call!("version");
         let (scheme, _) = self.endpoint.host.split_once("://").unwrap_or(("", ""));
         let upgradable = scheme == "unix" || (scheme == "tcp" && self.endpoint.tls.is_none());
         let (flavour, version) = tokio::join!(self.flavour(), self.docker.version());
@@ -98,6 +99,10 @@ impl Engine {
         options: BuildOptions,
         progress: &dyn Progress,
     ) -> anyhow::Result<String> {
+        let _call = call!(
+            "build {tag} ({builder:?}, {} bytes of context)",
+            context.len()
+        );
         let mut args = proxy_variables();
         let mut query = BuildImageOptionsBuilder::new()
             .t(tag)

@@ -14,7 +14,7 @@ use bollard::query_parameters::{
 use futures_util::{Stream, StreamExt};
 
 use super::build::proxy_variables;
-use super::{docker_message, engine_error, is_not_found, no_init_binary, Engine};
+use super::{docker_message, engine_error, is_not_found, no_init_binary, short, Engine};
 use crate::error::Error;
 
 /// What a one-off container printed, and how it ended.
@@ -36,6 +36,7 @@ impl Engine {
         script: &str,
         files: Vec<u8>,
     ) -> anyhow::Result<Finished> {
+        let _call = call!("run a throwaway container of {image}");
         let env: Vec<String> = proxy_variables()
             .into_iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -102,6 +103,7 @@ impl Engine {
     }
 
     pub async fn inspect(&self, name: &str) -> anyhow::Result<Option<ContainerInspectResponse>> {
+        let _call = call!("inspect container {}", short(name));
         match self.docker.inspect_container(name, None).await {
             Ok(c) => Ok(Some(c)),
             Err(e) if is_not_found(&e) => Ok(None),
@@ -116,6 +118,7 @@ impl Engine {
         name: &str,
         body: ContainerCreateBody,
     ) -> anyhow::Result<ContainerCreateResponse> {
+        let _call = call!("create container {name}");
         let options = CreateContainerOptionsBuilder::new().name(name).build();
         match self.docker.create_container(Some(options), body).await {
             Ok(created) => Ok(created),
@@ -138,6 +141,7 @@ impl Engine {
 
     /// Gives a container its final name once it has replaced the one that had it.
     pub async fn rename(&self, id: &str, name: &str) -> anyhow::Result<()> {
+        let _call = call!("rename container {} to {name}", short(id));
         let options = RenameContainerOptionsBuilder::new().name(name).build();
         self.docker
             .rename_container(id, options)
@@ -147,6 +151,7 @@ impl Engine {
 
     /// Copies a tar archive into the container's root, keeping owners and modes.
     pub async fn upload(&self, id: &str, archive: Vec<u8>) -> anyhow::Result<()> {
+        let _call = call!("copy {} bytes into container {}", archive.len(), short(id));
         let options = UploadToContainerOptionsBuilder::new().path("/").build();
         self.docker
             .upload_to_container(id, Some(options), bollard::body_full(archive.into()))
@@ -155,6 +160,7 @@ impl Engine {
     }
 
     pub async fn start(&self, id: &str) -> anyhow::Result<()> {
+        let _call = call!("start container {}", short(id));
         self.docker
             .start_container(id, None::<StartContainerOptions>)
             .await
@@ -189,6 +195,7 @@ impl Engine {
     }
 
     pub async fn stop(&self, id: &str) -> anyhow::Result<()> {
+        let _call = call!("stop container {}", short(id));
         let options = StopContainerOptionsBuilder::new().t(STOP_TIMEOUT).build();
         match self.docker.stop_container(id, Some(options)).await {
             Ok(()) => Ok(()),
@@ -203,6 +210,7 @@ impl Engine {
 
     /// Removes a container, stopping it first; a container already gone is fine.
     pub async fn remove(&self, id: &str) -> anyhow::Result<()> {
+        let _call = call!("remove container {}", short(id));
         self.stop(id).await?;
         let options = RemoveContainerOptionsBuilder::new().force(true).build();
         match self.docker.remove_container(id, Some(options)).await {
@@ -229,6 +237,7 @@ impl Engine {
 
     /// The last `n` lines of a container's log, as text.
     pub async fn log_tail(&self, id: &str, n: u64) -> String {
+        let _call = call!("read the last {n} lines of container {}'s log", short(id));
         let mut text = Vec::new();
         let mut stream = Box::pin(self.logs(id, Some(n), false));
         while let Some(Ok(chunk)) = stream.next().await {
@@ -239,6 +248,7 @@ impl Engine {
 
     /// Every container with `label`, running or not, as `inspect` sees it: rjup's labs.
     pub async fn labs(&self, label: &str) -> anyhow::Result<Vec<ContainerInspectResponse>> {
+        let _call = call!("list and inspect containers with {label}");
         let filters = HashMap::from([("label", vec![label.to_string()])]);
         let options = ListContainersOptionsBuilder::new()
             .all(true)
@@ -268,6 +278,7 @@ impl Engine {
     /// Running containers that publish host port `port`. Filtered here rather than by
     /// the engine: Podman refuses the `publish` filter (`publish is an invalid filter`).
     pub async fn containers_publishing(&self, port: u16) -> anyhow::Result<Vec<ContainerSummary>> {
+        let _call = call!("list running containers, for who publishes port {port}");
         let options = ListContainersOptionsBuilder::new().build();
         let running = self
             .docker

@@ -13,6 +13,7 @@ use crate::image_ref::ImageRef;
 impl Engine {
     /// The id of a local image, or `None` if it is not here.
     pub async fn image_id(&self, reference: &str) -> anyhow::Result<Option<String>> {
+        let _call = call!("inspect image {reference}");
         match self.docker.inspect_image(reference).await {
             Ok(image) => Ok(image.id),
             Err(e) if is_not_found(&e) => Ok(None),
@@ -22,6 +23,7 @@ impl Engine {
 
     /// The image's layers, bottom first, or `None` when there is no such image.
     pub async fn image_layers(&self, reference: &str) -> anyhow::Result<Option<Vec<String>>> {
+        let _call = call!("inspect image {reference} for its layers");
         match self.docker.inspect_image(reference).await {
             Ok(image) => Ok(Some(
                 image.root_fs.and_then(|r| r.layers).unwrap_or_default(),
@@ -33,6 +35,7 @@ impl Engine {
 
     /// Pulls an image with per-layer progress; returns its id.
     pub async fn pull(&self, reference: &str, progress: &dyn Progress) -> anyhow::Result<String> {
+        let _call = call!("pull {reference}");
         // A reference Docker would refuse fails as a refused pull does.
         let image = reference
             .parse::<ImageRef>()
@@ -77,6 +80,7 @@ impl Engine {
 
     /// The base image's registry digest (`python@sha256:...`), for pinning it.
     pub async fn repo_digest(&self, reference: &str) -> anyhow::Result<Option<String>> {
+        let _call = call!("inspect image {reference} for its digest");
         let image = self
             .docker
             .inspect_image(reference)

@@ -5,6 +5,7 @@
 //! what is above it: what it reports while it works goes through [`progress`].
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use bollard::errors::Error as DockerError;
 use bollard::models::{SystemInfo, SystemInfoCgroupDriverEnum};
@@ -14,6 +15,16 @@ use tokio::sync::OnceCell;
 use crate::error::Error;
 use endpoint::Endpoint;
 use host::LabHost;
+
+/// The start of one request to the engine (`$what`, as `format!` takes it), logged
+/// with how long it took when the value is dropped, under `-v`; formatted only then.
+macro_rules! call {
+    ($($what:tt)+) => {
+        $crate::engine::Call::start(
+            tracing::enabled!(tracing::Level::DEBUG).then(|| format!($($what)+)),
+        )
+    };
+}
 
 mod build;
 mod containers;
@@ -77,6 +88,7 @@ impl Flavour {
 impl Engine {
     /// Connects to the engine the endpoint names and agrees on an API version it speaks.
     pub async fn connect(endpoint: &Endpoint) -> anyhow::Result<Engine> {
+        let _call = call!("connect to {}", endpoint.host);
         let docker = match transport::ping_version(endpoint).await {
             Some(version) => transport::docker_speaking(endpoint, &version)?,
             None => transport::docker(endpoint)?
@@ -98,6 +110,7 @@ impl Engine {
             .lab_host
             .get_or_init(|| {
                 let own_name = async {
+                    let _call = call!("info, for the engine's own name");
                     let info = self.docker.info().await.ok()?;
                     info.name
                 };
@@ -110,6 +123,7 @@ impl Engine {
     pub async fn flavour(&self) -> anyhow::Result<Flavour> {
         self.flavour
             .get_or_try_init(|| async {
+                let _call = call!("info, for what kind of engine this is");
                 let info = self.docker.info().await;
                 Ok(Flavour::of(&info.map_err(|e| {
                     engine_error(e, "asking the engine what it is")
@@ -123,6 +137,7 @@ impl Engine {
     /// (`EnableIPv6`): only then does an IPv6 client reach a lab from its own address
     /// rather than through docker-proxy. A network the engine does not know has none.
     pub async fn bridge_has_ipv6(&self) -> anyhow::Result<bool> {
+        let _call = call!("inspect network bridge");
         let options = None::<bollard::query_parameters::InspectNetworkOptions>;
         match self.docker.inspect_network("bridge", options).await {
             Ok(network) => Ok(network.enable_ipv6 == Some(true)),
@@ -140,6 +155,40 @@ impl Engine {
     /// The context's name, or the host when no context named the engine.
     pub fn name(&self) -> &str {
         &self.endpoint.name
+    }
+}
+
+/// An id as `docker ps` shows it: the first 12 of its 64 hex digits; a name as it is.
+fn short(id: &str) -> &str {
+    match id.get(..12) {
+        Some(start) if id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) => start,
+        _ => id,
+    }
+}
+
+/// One request to the engine under way; see [`call!`].
+pub(crate) struct Call {
+    what: Option<String>,
+    started: Instant,
+}
+
+impl Call {
+    pub(crate) fn start(what: Option<String>) -> Call {
+        Call {
+            what,
+            started: Instant::now(),
+        }
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        if let Some(what) = &self.what {
+            tracing::debug!(
+                "engine: {what} ({:.1} ms)",
+                self.started.elapsed().as_secs_f64() * 1000.0
+            );
+        }
     }
 }
 
@@ -195,6 +244,14 @@ pub fn docker_message(e: &DockerError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_are_shortened_as_docker_ps_shows_them_and_names_kept() {
+        let id = "ae4f4198eb91cf1971a73c2fdf7e0f1cc1953ffcb855c22151717e2b213d920d";
+        assert_eq!(short(id), "ae4f4198eb91");
+        assert_eq!(short("rjup-demo"), "rjup-demo");
+        assert_eq!(short("rjup-demo.next"), "rjup-demo.next");
+    }
 
     #[test]
     fn rootless_engines_and_ignored_pids_limits_are_told_by_info() {

@@ -29,6 +29,7 @@ pub enum Role {
 
 impl Engine {
     pub async fn swarm_role(&self) -> anyhow::Result<Role> {
+        let _call = call!("info, for the swarm");
         let info = self
             .docker
             .info()
@@ -51,6 +52,7 @@ impl Engine {
     }
 
     pub async fn service(&self, name: &str) -> anyhow::Result<Option<Service>> {
+        let _call = call!("inspect service {name}");
         match self.docker.inspect_service(name, None).await {
             Ok(s) => Ok(Some(s)),
             Err(e) if is_not_found(&e) => Ok(None),
@@ -60,6 +62,7 @@ impl Engine {
 
     /// Every service carrying `label`: rjup's labs across the cluster.
     pub async fn services(&self, label: &str) -> anyhow::Result<Vec<Service>> {
+        let _call = call!("list services with {label}");
         let filters = HashMap::from([("label", vec![label.to_string()])]);
         let options = ListServicesOptionsBuilder::new().filters(&filters).build();
         self.docker
@@ -69,6 +72,10 @@ impl Engine {
     }
 
     pub async fn create_service(&self, spec: ServiceSpec) -> anyhow::Result<String> {
+        let _call = call!(
+            "create service {}",
+            spec.name.as_deref().unwrap_or_default()
+        );
         let name = spec.name.clone().unwrap_or_default();
         let created = self
             .docker
@@ -86,6 +93,7 @@ impl Engine {
         version: u64,
         spec: ServiceSpec,
     ) -> anyhow::Result<()> {
+        let _call = call!("update service {id} from version {version}");
         let version = i32::try_from(version).unwrap_or(i32::MAX);
         let options = UpdateServiceOptionsBuilder::new().version(version).build();
         self.docker
@@ -96,6 +104,7 @@ impl Engine {
     }
 
     pub async fn remove_service(&self, id: &str) -> anyhow::Result<()> {
+        let _call = call!("remove service {id}");
         match self.docker.delete_service(id).await {
             Ok(()) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
@@ -105,6 +114,7 @@ impl Engine {
 
     /// The service's tasks, newest first.
     pub async fn tasks(&self, service: &str) -> anyhow::Result<Vec<Task>> {
+        let _call = call!("list the tasks of service {service}");
         let filters = HashMap::from([("service", vec![service.to_string()])]);
         let options = ListTasksOptionsBuilder::new().filters(&filters).build();
         let mut tasks = self
@@ -117,6 +127,7 @@ impl Engine {
     }
 
     pub async fn node(&self, id: &str) -> anyhow::Result<Option<Node>> {
+        let _call = call!("inspect node {id}");
         match self.docker.inspect_node(id).await {
             Ok(n) => Ok(Some(n)),
             Err(e) if is_not_found(&e) => Ok(None),
@@ -126,6 +137,7 @@ impl Engine {
 
     /// The addresses the cluster's nodes advertise: where a lab may come to be served.
     pub async fn node_addresses(&self) -> anyhow::Result<Vec<std::net::IpAddr>> {
+        let _call = call!("list nodes");
         let nodes = self
             .docker
             .list_nodes(None::<bollard::query_parameters::ListNodesOptions>)
@@ -145,6 +157,7 @@ impl Engine {
         contents: &[u8],
         labels: HashMap<String, String>,
     ) -> anyhow::Result<String> {
+        let _call = call!("create secret {name}");
         let spec = SecretSpec {
             name: Some(name.to_string()),
             labels: Some(labels),
@@ -169,6 +182,7 @@ impl Engine {
 
     /// Secrets carrying `label`, as (id, name).
     pub async fn secrets(&self, label: &str) -> anyhow::Result<Vec<(String, String)>> {
+        let _call = call!("list secrets with {label}");
         let filters = HashMap::from([("label", vec![label.to_string()])]);
         let options = ListSecretsOptionsBuilder::new().filters(&filters).build();
         let secrets = self
@@ -185,6 +199,7 @@ impl Engine {
     /// Removes a secret; one still in use by a task that is shutting down is refused
     /// by the engine, and reported to the caller.
     pub async fn remove_secret(&self, id: &str) -> anyhow::Result<()> {
+        let _call = call!("remove secret {id}");
         match self.docker.delete_secret(id).await {
             Ok(()) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
@@ -206,6 +221,7 @@ impl Engine {
     /// The digest the registry holds for `reference`, asked through the engine as
     /// `docker service create` does; `None` when the registry does not say.
     pub async fn registry_digest(&self, reference: &str) -> Option<String> {
+        let _call = call!("ask the registry for the digest of {reference}");
         let image: ImageRef = reference.parse().ok()?;
         let login = registry_login(&image).await.ok().flatten();
         let credentials = login
@@ -222,6 +238,7 @@ impl Engine {
     /// Tags local image `id` as `target` and pushes it, with the user's login for its
     /// registry; returns the digest reference (`registry/repo@sha256:...`) nodes pull.
     pub async fn push(&self, id: &str, target: &str) -> anyhow::Result<String> {
+        let _call = call!("push {target}");
         let image: ImageRef = target.parse()?;
         let repository = image.repository().to_string();
         let tag = image.tag().unwrap_or("latest").to_string();

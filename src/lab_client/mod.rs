@@ -11,7 +11,7 @@ pub mod smoke;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use reqwest::cookie::{CookieStore, Jar};
@@ -259,6 +259,11 @@ impl Http {
             .build()
             .map_err(|e| Error::new("a request", Cause::Setup(innermost_causes(&e))))?;
         let name = format!("{} {}", request.method(), request.url());
+        let sent = request
+            .body()
+            .and_then(|b| b.as_bytes())
+            .map_or(0, <[u8]>::len);
+        let started = Instant::now();
         let failed = |e: reqwest::Error| {
             let cause = if e.is_timeout() {
                 Cause::TimedOut(self.timeout)
@@ -279,6 +284,8 @@ impl Http {
             Bounded::Failed(e) => failed(e),
             Bounded::TooLarge(announced) => Error::new(&name, Cause::TooLarge { announced }),
         })?;
+        tracing::debug!("lab: {name}: {status} ({:.1} ms)", millis(started));
+        tracing::trace!("lab: {name}: sent {sent} bytes, read {} bytes", body.len());
         Ok(Response {
             status,
             refused,
@@ -330,7 +337,18 @@ impl Http {
                 tokio_tungstenite::client_async_with_config(request, stream, Some(config)).await?;
             Ok::<_, tungstenite::Error>(stream)
         };
-        match tokio::time::timeout(self.timeout, open).await {
+        let started = Instant::now();
+        let opened = tokio::time::timeout(self.timeout, open).await;
+        tracing::debug!(
+            "lab: WebSocket {url}: {} ({:.1} ms)",
+            if matches!(opened, Ok(Ok(_))) {
+                "open"
+            } else {
+                "failed"
+            },
+            millis(started)
+        );
+        match opened {
             Ok(Ok(stream)) => Ok(WebSocket { stream, url }),
             Ok(Err(e)) => Err(Error::new(&url, Cause::WebSocket(e))),
             Err(_) => Err(Error::new(&url, Cause::TimedOut(self.timeout))),
@@ -398,7 +416,22 @@ pub async fn get_status(target: &Target, path: &str, timeout: Duration) -> std::
         .request(Method::GET, url)
         .build()
         .map_err(std::io::Error::other)?;
-    match http.client.execute(request).await {
+    let started = Instant::now();
+    let answer = http.client.execute(request).await;
+    // Waiting for a lab asks ten times a second: each try that found nothing is -vv's.
+    match &answer {
+        Ok(r) => tracing::debug!(
+            "lab: GET {target}{path}: {} ({:.1} ms)",
+            r.status().as_u16(),
+            millis(started)
+        ),
+        Err(e) => tracing::trace!(
+            "lab: GET {target}{path}: {} ({:.1} ms)",
+            innermost_causes(e),
+            millis(started)
+        ),
+    }
+    match answer {
         Ok(response) => Ok(Status {
             code: response.status().as_u16(),
             refused: is_refusal(&response),
@@ -406,6 +439,10 @@ pub async fn get_status(target: &Target, path: &str, timeout: Duration) -> std::
         Err(e) if e.is_timeout() => Err(std::io::ErrorKind::TimedOut.into()),
         Err(e) => Err(std::io::Error::other(e)),
     }
+}
+
+fn millis(started: Instant) -> f64 {
+    started.elapsed().as_secs_f64() * 1000.0
 }
 
 /// A kernel's channels: text messages of JSON each way.

@@ -205,7 +205,7 @@ impl Client {
     }
 
     pub async fn channels(&mut self, id: &str) -> Result<Kernel, StepError> {
-        let session = uuid()?;
+        let session = uuid();
         let path = format!("/api/kernels/{id}/channels?session_id={session}");
         let ws = self
             .http
@@ -257,7 +257,7 @@ impl Execution {
                     .map(|t| {
                         t.iter()
                             .filter_map(Value::as_str)
-                            .map(crate::ui::progress::strip_ansi)
+                            .map(strip_ansi_escapes::strip_str)
                             .collect()
                     })
                     .unwrap_or_default();
@@ -304,7 +304,7 @@ fn execute_request(msg_id: &str, session: &str, code: &str) -> Value {
 impl Kernel {
     /// Runs `code` and collects what it printed; fails if the kernel dies meanwhile.
     pub async fn execute(&mut self, code: &str) -> Result<Execution, StepError> {
-        let msg_id = uuid()?;
+        let msg_id = uuid();
         let request = execute_request(&msg_id, &self.session, code);
         self.ws
             .send_text(request.to_string())
@@ -505,18 +505,9 @@ fn too_slow(timeout: Duration) -> StepError {
     ))
 }
 
-fn uuid() -> Result<String, StepError> {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).map_err(|e| failed(format!("no randomness for an id: {e}")))?;
-    let h = hex::encode(b);
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    ))
+/// A random (version 4) UUID, as Jupyter's own clients name sessions and messages.
+fn uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
 }
 
 fn excerpt(text: &str, max: usize) -> String {
@@ -618,9 +609,15 @@ mod tests {
 
     #[test]
     fn uuids_have_the_usual_shape() {
-        let u = uuid().unwrap();
+        let u = uuid();
         assert_eq!(u.len(), 36);
         assert_eq!(u.matches('-').count(), 4);
+        assert_eq!(&u[14..15], "4", "a version 4 UUID: {u}");
+        assert!(
+            matches!(&u[19..20], "8" | "9" | "a" | "b"),
+            "the RFC 4122 variant: {u}"
+        );
+        assert_ne!(uuid(), u);
     }
 
     use crate::lab_client::tests::{reply, serve};

@@ -292,6 +292,15 @@ pub(crate) use with_runtime;
 
 /// The runtime `spec` asks for: a Swarm service with `swarm:`, else a container.
 pub fn for_spec<'a>(engine: &'a Engine, spec: &'a Spec, printer: Printer) -> LabRuntime<'a> {
+    tracing::trace!(
+        "lab {} runs as a {}",
+        spec.name,
+        if spec.swarm.is_some() {
+            "Swarm service"
+        } else {
+            "container"
+        }
+    );
     match spec.swarm {
         Some(_) => LabRuntime::Service(Services::new(engine, spec, printer)),
         None => LabRuntime::Container(Containers::new(engine, spec, printer)),

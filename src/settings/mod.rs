@@ -178,7 +178,16 @@ pub fn resolve(project: Option<&Path>, overrides: Overrides) -> anyhow::Result<S
         uid: meta.uid(),
         gid: meta.gid(),
     };
-    build_spec(dir, config_file, config, overrides, owner, files)
+    let spec = build_spec(dir, config_file, config, overrides, owner, files)?;
+    tracing::trace!(
+        "settings: lab {} of {}, from {}",
+        spec.name,
+        spec.dir.display(),
+        spec.config_file
+            .as_deref()
+            .map_or("no rjup.yaml".into(), |f| f.display().to_string())
+    );
+    Ok(spec)
 }
 
 /// A project's lab as far as finding it goes ([`find`]).

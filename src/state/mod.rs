@@ -498,7 +498,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let state = state_in(tmp.path());
         let held = state
-            .lock(crate::ui::printer::Printer::Plain)
+            .lock(crate::ui::printer::Printer::plain())
             .await
             .unwrap();
         let other = fs::OpenOptions::new()

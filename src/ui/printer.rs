@@ -5,7 +5,13 @@ use std::fmt::Display;
 use std::io::{IsTerminal, Write};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Printer {
+pub struct Printer {
+    mode: Mode,
+    level: Level,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
     /// A person at a terminal: bars and spinners on stderr.
     Terminal,
     /// A log or a pipe: one plain line per event on stderr.
@@ -14,22 +20,45 @@ pub enum Printer {
     Json,
 }
 
+/// How much rjup says besides its results: `-q`, nothing but warnings and errors;
+/// `-v`, also what it asks the engine and the lab ([`crate::ui::logging`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
 impl Printer {
-    pub fn new(json: bool) -> Printer {
-        if json {
-            Printer::Json
+    pub fn new(json: bool, level: Level) -> Printer {
+        let mode = if json {
+            Mode::Json
         } else if std::io::stderr().is_terminal() && std::env::var_os("CI").is_none() {
-            Printer::Terminal
+            Mode::Terminal
         } else {
-            Printer::Plain
+            Mode::Plain
+        };
+        Printer { mode, level }
+    }
+
+    /// Plain lines, as to a log: what tests print with.
+    #[cfg(test)]
+    pub fn plain() -> Printer {
+        Printer {
+            mode: Mode::Plain,
+            level: Level::Normal,
         }
     }
 
-    /// One line of news about what rjup is doing, on stderr so stdout stays for results.
+    /// One line of news about what rjup is doing, on stderr so stdout stays for
+    /// results; `-q` silences it.
     pub fn say(&self, message: impl AsRef<str>) {
-        eprintln!("{}", message.as_ref());
+        if self.level != Level::Quiet {
+            eprintln!("{}", message.as_ref());
+        }
     }
 
+    /// Something the user should know, said even under `-q`.
     pub fn warn(&self, message: impl AsRef<str>) {
         eprintln!("rjup: warning: {}", message.as_ref());
     }
@@ -42,14 +71,15 @@ impl Printer {
         stdout.flush()
     }
 
-    /// Whether progress is drawn as bars that redraw in place.
+    /// Whether progress is drawn as bars that redraw in place: on a terminal, unless
+    /// `-v` lines would tear them.
     pub fn draws(&self) -> bool {
-        *self == Printer::Terminal
+        self.mode == Mode::Terminal && self.level == Level::Normal
     }
 
     /// Whether rjup may stop and ask for a password: only a person at a terminal can
     /// answer, and machine output must never wait for one.
     pub fn may_prompt(&self) -> bool {
-        *self != Printer::Json && std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+        self.mode != Mode::Json && std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
     }
 }

@@ -150,7 +150,7 @@ impl Build {
             return;
         };
         // Colours are for terminals; output kept for reports and logs is plain text.
-        let text = strip_ansi(text);
+        let text = strip_ansi_escapes::strip_str(text);
         for line in text.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
             if let Some((n, total, what)) = parse_step(line) {
                 self.step = line.to_string();
@@ -330,42 +330,6 @@ impl Drop for Build {
     }
 }
 
-/// Text without terminal escapes: colours (CSI), titles and links (OSC), and the rest.
-pub fn strip_ansi(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\u{1b}' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            // CSI ends with a byte in @..~.
-            Some('[') => {
-                for d in chars.by_ref() {
-                    if ('@'..='~').contains(&d) {
-                        break;
-                    }
-                }
-            }
-            // OSC ends with BEL or ESC \.
-            Some(']') => {
-                while let Some(d) = chars.next() {
-                    if d == '\u{7}' {
-                        break;
-                    }
-                    if d == '\u{1b}' && chars.peek() == Some(&'\\') {
-                        chars.next();
-                        break;
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
 pub fn human_bytes(n: usize) -> String {
     match n {
         n if n < 1024 => format!("{n} B"),
@@ -388,7 +352,7 @@ fn one_line(text: &str, max: usize) -> String {
 fn last_redraw(line: &str) -> String {
     let line = line.trim_end_matches(['\n', '\r']);
     let shown = line.rsplit('\r').next().unwrap_or(line);
-    strip_ansi(shown).trim_end().to_string()
+    strip_ansi_escapes::strip_str(shown).trim_end().to_string()
 }
 
 /// BuildKit's name for a Dockerfile step, `[lab 2/3] RUN ...` or `[2/3] RUN ...`, →
@@ -484,6 +448,7 @@ mod tests {
 
     #[test]
     fn terminal_escapes_are_stripped() {
+        let strip_ansi = strip_ansi_escapes::strip_str::<&str>;
         assert_eq!(
             strip_ansi("\u{1b}[0;31mValueError\u{1b}[0m: boom"),
             "ValueError: boom"
@@ -497,7 +462,7 @@ mod tests {
 
     #[test]
     fn build_output_is_kept_without_colours() {
-        let mut b = Build::new("rjup/test:0", 0, Printer::Plain);
+        let mut b = Build::new("rjup/test:0", 0, Printer::plain());
         b.update(&BuildInfo {
             stream: Some("Step 1/1 : RUN x\n\u{1b}[31merror\u{1b}[0m: no\n".into()),
             ..Default::default()
@@ -507,7 +472,7 @@ mod tests {
 
     #[test]
     fn a_long_failing_step_goes_whole_to_the_log_and_the_report_says_so() {
-        let mut b = Build::new("rjup/test:0", 0, Printer::Plain);
+        let mut b = Build::new("rjup/test:0", 0, Printer::plain());
         let lines: String = (1..=40).map(|n| format!("line {n}\n")).collect();
         b.update(&BuildInfo {
             stream: Some(format!("Step 9/9 : RUN ./postBuild\n{lines}")),
@@ -552,7 +517,7 @@ mod tests {
     #[test]
     fn buildkit_output_split_anywhere_is_kept_by_step_in_whole_lines() {
         use bollard::moby::buildkit::v1::{Vertex as V, VertexLog};
-        let mut b = Build::new("t", 1, Printer::Plain);
+        let mut b = Build::new("t", 1, Printer::plain());
         let started = Some(Default::default());
         let vertex = |digest: &str, name: &str, error: &str| V {
             digest: digest.into(),
@@ -653,7 +618,7 @@ mod tests {
     fn the_step_that_failed_is_reported_not_the_stage_buildkit_cancelled_for_it() {
         const APT: &str = "[system 1/1] RUN apt-get update -qq && apt-get install -y git";
         const UV: &str = "[lab 2/2] RUN uv pip install -r /opt/rjup/lab-requirements.txt";
-        let mut b = Build::new("t", 1, Printer::Plain);
+        let mut b = Build::new("t", 1, Printer::plain());
         b.update(&buildkit_status(
             vec![
                 buildkit_vertex("apt", APT, ""),
@@ -686,7 +651,7 @@ mod tests {
 
     #[test]
     fn a_steps_stdout_and_stderr_are_split_into_lines_apart() {
-        let mut b = Build::new("t", 1, Printer::Plain);
+        let mut b = Build::new("t", 1, Printer::plain());
         let step = "[3/3] RUN ./postBuild";
         b.update(&buildkit_status(
             vec![buildkit_vertex("p", step, "")],
@@ -723,7 +688,7 @@ mod tests {
 
     #[test]
     fn failure_report_names_the_step_and_its_last_output() {
-        let mut b = Build::new("rjup/test:0", 0, Printer::Plain);
+        let mut b = Build::new("rjup/test:0", 0, Printer::plain());
         let stream = |s: &str| BuildInfo {
             stream: Some(s.to_string()),
             ..Default::default()
