@@ -19,7 +19,11 @@ fn quiet_says_nothing_but_results_and_excludes_verbose() {
     );
     let out = project.rjup(&["-q", "-v", "status"], &[], None);
     assert_exit(&out, 2, "-q with -v");
-    assert!(stderr(&out).contains("cannot be used with"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot be used with"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -54,7 +58,11 @@ fn verbose_names_each_engine_call_and_quiet_keeps_only_the_result() {
     let out = project.rjup(&["-q", "up"], &[], None);
     assert_success(&out, "rjup -q up");
     assert_eq!(stderr(&out), "", "a no-op -q up says nothing on stderr");
-    assert!(stdout(&out).contains(&format!(":{port}/lab")), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(&format!(":{port}/lab")),
+        "{}",
+        stdout(&out)
+    );
 
     let out = project.rjup(&["status", "--json", "-q"], &[], None);
     assert_success(&out, "rjup status --json -q");
