@@ -34,7 +34,7 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn nothing_but_the_stand_in_registry_comes_from_beside_the_repository() {
     // Spelled in pieces, so that this file does not name what it looks for.
     let outside = [
-        concat!("..", "/shared"),
+        concat!("..", "/", "shared"),
         concat!("shared", "/docker/"),
         concat!("shared", "/net/"),
     ];

@@ -239,7 +239,7 @@ fn engine_a_built_lab_with_collaboration_serves_its_api_and_never_phones_home() 
     let _engine = engine();
     let project = Project::from_example("", "collab");
     project.write("rjup.yaml", "collaboration: true\n");
-    project.notebook("shared.ipynb", &["1 + 1"]);
+    project.notebook("together.ipynb", &["1 + 1"]);
     let port = free_port();
     project.up(port);
     let browser = Browser::new(port);
@@ -249,7 +249,7 @@ fn engine_a_built_lab_with_collaboration_serves_its_api_and_never_phones_home() 
     // What JupyterLab asks before it opens a shared document: a room for the file.
     let session = browser.send_json(
         "PUT",
-        "/api/collaboration/session/shared.ipynb",
+        "/api/collaboration/session/together.ipynb",
         &serde_json::json!({"format": "json", "type": "notebook"}),
     );
     assert!(
@@ -268,7 +268,7 @@ fn engine_a_built_lab_with_collaboration_serves_its_api_and_never_phones_home() 
     assert_eq!(stranger.get("/login").status, 200);
     let refused = stranger.send_json(
         "PUT",
-        "/api/collaboration/session/shared.ipynb",
+        "/api/collaboration/session/together.ipynb",
         &serde_json::json!({"format": "json", "type": "notebook"}),
     );
     assert!(matches!(refused.status, 401 | 403), "{}", refused.status);
