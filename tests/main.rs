@@ -21,6 +21,7 @@ mod e2e;
 mod engines;
 mod environments;
 mod faults;
+mod groups;
 mod hostile;
 mod podman;
 mod recreate;

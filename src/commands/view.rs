@@ -315,9 +315,9 @@ mod tests {
             false
         );
         assert!(
-            proxied
-                .admits()
-                .starts_with("rjup's own requests only, not the clients `allow:` lists (10.0.0.0/8)"),
+            proxied.admits().starts_with(
+                "rjup's own requests only, not the clients `allow:` lists (10.0.0.0/8)"
+            ),
             "{}",
             proxied.admits()
         );
