@@ -17,6 +17,7 @@ mod check;
 mod cli;
 mod collaboration;
 mod data_safety;
+mod docs;
 mod e2e;
 mod engines;
 mod environments;
