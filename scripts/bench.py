@@ -6,12 +6,13 @@
     python3 scripts/bench.py --smoke          # one round of each, no BENCHMARKS.md: keeps this script working in CI
 
 A run of some figures replaces only their rows of BENCHMARKS.md; each row names the run
-that measured it. P10 runs on Podman, started by ../shared/docker/podman.sh (as root);
+that measured it. P10 runs on Podman, started by tests/fixtures/podman.sh (as root);
 P11 starts its own sshd (Debian's openssh-server) on a loopback port with a key made for
 the run, and stops it. Where Podman or sshd cannot be started, that figure is skipped
 with the reason printed (and a measuring run exits 1, keeping its old row).
 
-Needs a Docker engine (and on machines without a registry, ../shared/docker/stand-ins.sh)
+Needs a Docker engine (and on machines without a registry, the stand-ins the fixture
+scripts run: $RJUP_TEST_STAND_INS, by default ../shared/docker/stand-ins.sh)
 and builds rjup in release mode (into $CARGO_TARGET_DIR when set). Runs as root or as a
 member of the docker group.
 Traffic goes to loopback only.
@@ -492,9 +493,9 @@ class Skip(Exception):
 
 
 def podman_host():
-    """Podman's Docker-compatible socket, started by ../shared/docker/podman.sh (as
+    """Podman's Docker-compatible socket, started by tests/fixtures/podman.sh (as
     tests/podman.rs does), which prints `export DOCKER_HOST=...`."""
-    script = os.path.join(REPO, "..", "shared", "docker", "podman.sh")
+    script = os.path.join(REPO, "tests", "fixtures", "podman.sh")
     if not os.path.exists(script):
         raise Skip(f"Podman cannot be started: no {os.path.normpath(script)}")
     out = subprocess.run(["bash", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -667,7 +668,7 @@ def p11_ssh_noop(rounds):
     finally:
         p.close()
         sshd.close()
-# --- the Swarm figures: ../shared/docker/swarm.sh's three nodes, labs on the workers ---
+# --- the Swarm figures: tests/fixtures/swarm.sh's three nodes, labs on the workers ---
 
 WORKERS = {2: "10.240.0.12", 3: "10.240.0.13"}
 SWARM_IMAGE = "jupyter/minimal-notebook:latest"
@@ -675,7 +676,7 @@ SWARM_IMAGE = "jupyter/minimal-notebook:latest"
 
 def swarm_env():
     """The environment that points docker and rjup at the swarm's manager."""
-    out = sh("bash", os.path.join(REPO, "..", "shared", "docker", "swarm.sh"), "up", "3").stdout
+    out = sh("bash", os.path.join(REPO, "tests", "fixtures", "swarm.sh"), "up", "3").stdout
     host = next(l.split("=", 1)[1] for l in out.splitlines() if l.startswith("export DOCKER_HOST="))
     return dict(os.environ, DOCKER_HOST=host.strip())
 

@@ -41,8 +41,8 @@ fn me(browser: &Browser) -> String {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn two_accounts_log_in_with_their_own_passwords_and_see_their_own_names() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_two_accounts_log_in_with_their_own_passwords_and_see_their_own_names() {
     let _engine = engine();
     let (project, port) = lab("acc_names");
     let login_page = Browser::new(port).get("/login").body;
@@ -86,8 +86,8 @@ fn two_accounts_log_in_with_their_own_passwords_and_see_their_own_names() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_read_only_account_reads_but_cannot_write_run_code_or_open_a_terminal() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_a_read_only_account_reads_but_cannot_write_run_code_or_open_a_terminal() {
     let _engine = engine();
     let (project, port) = lab("acc_readonly");
     project.write("notes.txt", "for your eyes\n");
@@ -142,8 +142,8 @@ fn a_read_only_account_reads_but_cannot_write_run_code_or_open_a_terminal() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn removing_an_account_ends_its_session() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_removing_an_account_ends_its_session() {
     let _engine = engine();
     let (project, port) = lab("acc_rm");
     add(&project, "ada", ADA, false);
@@ -161,8 +161,8 @@ fn removing_an_account_ends_its_session() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn adding_an_account_to_a_running_lab_keeps_the_lab_and_its_kernels() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_adding_an_account_to_a_running_lab_keeps_the_lab_and_its_kernels() {
     let _engine = engine();
     let (project, port) = lab("acc_live");
     let id = |p: &Project| inspect(&p.container()).unwrap()["Id"].clone();
@@ -206,8 +206,8 @@ fn edit_document(project: &Project, name: &str, password: &str, path: &str, text
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_read_only_account_cannot_edit_a_document_through_collaboration() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_a_read_only_account_cannot_edit_a_document_through_collaboration() {
     let _engine = engine();
     let project = Project::from_example("", "acc_collab");
     project.write(
@@ -236,8 +236,8 @@ fn a_read_only_account_cannot_edit_a_document_through_collaboration() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn failed_logins_for_one_account_from_several_addresses_lock_that_account() {
+#[ignore = "root: needs root and a Docker engine, for the second host of tests/fixtures/client-host.sh"]
+fn root_failed_logins_for_one_account_from_several_addresses_lock_that_account() {
     let _engine = engine();
     require_client_host("the per-account throttle test");
     let (project, port) = lab("acc_throttle");

@@ -54,8 +54,8 @@ impl Drop for RemoveOnDrop {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn an_ipv6_client_slips_past_allow_through_the_userland_proxy() {
+#[ignore = "root: needs root and a Docker engine, for the second host of tests/fixtures/client-host.sh"]
+fn root_an_ipv6_client_slips_past_allow_through_the_userland_proxy() {
     let _engine = engine();
     require_client_host("the IPv6 allowlist attack");
     // The README once said to publish on an IPv6 address to serve IPv6 clients with a
@@ -217,8 +217,8 @@ fn forge_then_cut_off(project: &Project, port: u16, cut_off: &[&str], stdin: Opt
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_removed_collaborator_keeps_a_forged_owner_cookie() {
+#[ignore = "root: needs root and a Docker engine, for the second host of tests/fixtures/client-host.sh"]
+fn root_a_removed_collaborator_keeps_a_forged_owner_cookie() {
     let _engine = engine();
     require_client_host("the forged-cookie attack");
     let project = Project::from_example("pulled", "atk_forge");
@@ -256,8 +256,8 @@ fn a_removed_collaborator_keeps_a_forged_owner_cookie() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_collaborator_breaks_rjup_yaml_to_stay_in() {
+#[ignore = "root: needs root and a Docker engine, for the second host of tests/fixtures/client-host.sh"]
+fn root_a_collaborator_breaks_rjup_yaml_to_stay_in() {
     let _engine = engine();
     require_client_host("the broken rjup.yaml attack");
     let project = Project::from_example("pulled", "atk_staysin");
@@ -337,8 +337,8 @@ fn lab_holds(project: &Project, secret: &str) -> bool {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_lab_makes_its_owner_copy_a_key_from_outside_the_project() {
+#[ignore = "root: needs root and a Docker engine, for the second host of tests/fixtures/client-host.sh"]
+fn root_a_lab_makes_its_owner_copy_a_key_from_outside_the_project() {
     let _engine = engine();
     require_client_host("the rjup.yaml path attack");
     let project = Project::from_example("pulled", "atk_tlspath");
@@ -460,8 +460,8 @@ fn served_certificate(port: u16) -> (i64, i64, String) {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_self_signed_certificate_stays_valid_until_4096() {
+#[ignore = "root: needs root and a Docker engine, for the second host of tests/fixtures/client-host.sh"]
+fn root_a_self_signed_certificate_stays_valid_until_4096() {
     let _engine = engine();
     require_client_host("the certificate validity attack");
     let project = Project::from_example("pulled", "atk_certdates");
@@ -509,8 +509,8 @@ fn a_self_signed_certificate_stays_valid_until_4096() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn ipv6_guessers_lock_the_host_out_of_rjup_check() {
+#[ignore = "root: needs root and a Docker engine, for the second host of tests/fixtures/client-host.sh"]
+fn root_ipv6_guessers_lock_the_host_out_of_rjup_check() {
     let _engine = engine();
     require_client_host("the IPv6 guessers attack");
     let project = Project::from_example("pulled", "atk_v6guess");
@@ -529,8 +529,8 @@ fn ipv6_guessers_lock_the_host_out_of_rjup_check() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn down_with_an_invalid_rjup_yaml() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_down_with_an_invalid_rjup_yaml() {
     let _engine = engine();
     // A lab named in rjup.yaml, so that only rjup.yaml or the lab's labels know its name.
     let project = Project::from_example("pulled", "atk_badyaml");

@@ -482,8 +482,8 @@ fn through_links(file: &str) -> [String; 2] {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_guest_reads_the_cookie_secret_through_a_project_symlink() {
+#[ignore = "root: needs root and a Docker engine, for the second host of tests/fixtures/client-host.sh"]
+fn root_a_guest_reads_the_cookie_secret_through_a_project_symlink() {
     let _engine = engine();
     let lab = guest_lab();
     let secret = lab.cookie_secret();
@@ -545,8 +545,8 @@ fn a_guest_reads_the_cookie_secret_through_a_project_symlink() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn the_owner_writes_outside_the_project_through_a_project_symlink() {
+#[ignore = "root: needs root and a Docker engine, for the second host of tests/fixtures/client-host.sh"]
+fn root_the_owner_writes_outside_the_project_through_a_project_symlink() {
     let _engine = engine();
     let lab = guest_lab();
     let owner = lab.client().logged_in("", PASSWORD);
@@ -665,8 +665,8 @@ fn base64_encode(bytes: &[u8]) -> String {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_guest_forges_the_owners_cookie_from_what_it_can_read() {
+#[ignore = "root: needs root and a Docker engine, for the second host of tests/fixtures/client-host.sh"]
+fn root_a_guest_forges_the_owners_cookie_from_what_it_can_read() {
     let _engine = engine();
     let lab = guest_lab();
     let grace = lab.client().logged_in("grace", GRACE);
@@ -721,8 +721,8 @@ fn a_guest_forges_the_owners_cookie_from_what_it_can_read() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_guest_reads_the_tls_key_through_a_project_symlink() {
+#[ignore = "root: needs root and a Docker engine, for the second host of tests/fixtures/client-host.sh"]
+fn root_a_guest_reads_the_tls_key_through_a_project_symlink() {
     let _engine = engine();
     let lab = tls_lab();
     let key = exec(&lab.container(), &["cat", &format!("{CONFIG_DIR}/lab.key")]);
@@ -748,8 +748,8 @@ fn a_guest_reads_the_tls_key_through_a_project_symlink() {
 // Finding 5: the lab's config directory is not the lab's to change.
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn code_in_the_lab_plants_a_backdoor_in_its_config() {
+#[ignore = "root: needs root and a Docker engine, for the second host of tests/fixtures/client-host.sh"]
+fn root_code_in_the_lab_plants_a_backdoor_in_its_config() {
     let _engine = engine();
     let lab = guest_lab();
     // As the lab's user, with its capabilities (none): what a kernel or terminal runs as.
@@ -787,8 +787,8 @@ fn code_in_the_lab_plants_a_backdoor_in_its_config() {
 // Finding 3: bodies before authentication.
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn an_unauthenticated_450_mb_post_fills_the_labs_memory() {
+#[ignore = "root: needs root and a Docker engine, for the second host of tests/fixtures/client-host.sh"]
+fn root_an_unauthenticated_450_mb_post_fills_the_labs_memory() {
     let _engine = engine();
     let lab = guest_lab();
     let (head, sent, grew) = big_post(&lab, "/login", 450 * MIB);
@@ -874,8 +874,8 @@ fn an_unauthenticated_450_mb_post_fills_the_labs_memory() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_refused_address_fills_the_labs_memory_before_its_403() {
+#[ignore = "root: needs root and a Docker engine, for the second host of tests/fixtures/client-host.sh"]
+fn root_a_refused_address_fills_the_labs_memory_before_its_403() {
     let _engine = engine();
     let lab = allow_lab();
     let (head, sent, grew) = big_post(&lab, "/api/contents", 450 * MIB);
@@ -987,8 +987,8 @@ fn in_another_container(name: &str, script: &str) -> String {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn another_container_on_the_engine_passes_the_allowlist_as_the_gateway() {
+#[ignore = "root: needs root and a Docker engine, for the second host of tests/fixtures/client-host.sh"]
+fn root_another_container_on_the_engine_passes_the_allowlist_as_the_gateway() {
     let _engine = engine();
     let lab = allow_lab();
     let gateway = gateway(&lab.container());
@@ -1013,8 +1013,8 @@ except urllib.error.HTTPError as e:
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn the_engines_host_passes_the_allowlist_without_rjups_probe_key() {
+#[ignore = "root: needs root and a Docker engine, for the second host of tests/fixtures/client-host.sh"]
+fn root_the_engines_host_passes_the_allowlist_without_rjups_probe_key() {
     let _engine = engine();
     let lab = allow_lab();
     let key = lab.probe_key();
@@ -1045,8 +1045,8 @@ fn the_engines_host_passes_the_allowlist_without_rjups_probe_key() {
 // Findings 4, 6 and 7: the login throttle.
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn ipv6_guessers_lock_rjups_own_probe_out() {
+#[ignore = "root: needs root and a Docker engine, for the second host of tests/fixtures/client-host.sh"]
+fn root_ipv6_guessers_lock_rjups_own_probe_out() {
     let _engine = engine();
     let lab = throttle_lab();
     require_client_host("an IPv6 guesser");
@@ -1073,8 +1073,8 @@ fn ipv6_guessers_lock_rjups_own_probe_out() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_locked_out_guesser_tells_existing_names_from_unknown_ones() {
+#[ignore = "root: needs root and a Docker engine, for the second host of tests/fixtures/client-host.sh"]
+fn root_a_locked_out_guesser_tells_existing_names_from_unknown_ones() {
     let _engine = engine();
     let lab = throttle_lab();
     // Ten failures from two addresses lock an account; five lock an address. So the
@@ -1109,8 +1109,8 @@ fn a_locked_out_guesser_tells_existing_names_from_unknown_ones() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_throttled_guesser_is_not_told_when_to_retry() {
+#[ignore = "root: needs root and a Docker engine, for the second host of tests/fixtures/client-host.sh"]
+fn root_a_throttled_guesser_is_not_told_when_to_retry() {
     let _engine = engine();
     let lab = throttle_lab();
     let guesser = lab.client().from("10.231.0.8");
@@ -1132,8 +1132,8 @@ fn a_throttled_guesser_is_not_told_when_to_retry() {
 // Finding 8: the smaller ones.
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_cross_site_request_carries_the_login_cookie() {
+#[ignore = "root: needs root and a Docker engine, for the second host of tests/fixtures/client-host.sh"]
+fn root_a_cross_site_request_carries_the_login_cookie() {
     let _engine = engine();
     let lab = guest_lab();
     let client = lab.client();
@@ -1150,8 +1150,8 @@ fn a_cross_site_request_carries_the_login_cookie() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_tls_lab_can_be_downgraded_to_plain_http() {
+#[ignore = "root: needs root and a Docker engine, for the second host of tests/fixtures/client-host.sh"]
+fn root_a_tls_lab_can_be_downgraded_to_plain_http() {
     let _engine = engine();
     let lab = tls_lab();
     let client = lab.client();
@@ -1181,8 +1181,8 @@ fn a_tls_lab_can_be_downgraded_to_plain_http() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn anyone_reads_the_server_version_at_api() {
+#[ignore = "root: needs root and a Docker engine, for the second host of tests/fixtures/client-host.sh"]
+fn root_anyone_reads_the_server_version_at_api() {
     let _engine = engine();
     let lab = guest_lab();
     let stranger = lab.client().get("/api");
@@ -1197,8 +1197,8 @@ fn anyone_reads_the_server_version_at_api() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_slowloris_socket_is_kept_for_an_hour() {
+#[ignore = "root: needs root and a Docker engine, for the second host of tests/fixtures/client-host.sh"]
+fn root_a_slowloris_socket_is_kept_for_an_hour() {
     let _engine = engine();
     let lab = guest_lab();
     // The lab's header timeout is a minute; an hour was tornado's default. Wait for the

@@ -98,7 +98,7 @@ impl Case {
 macro_rules! test {
     (name: $name:ident, engine: true, $($field:ident: $value:expr),* $(,)?) => {
         #[test]
-        #[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
+        #[ignore = "engine: needs a Docker engine"]
         fn $name() {
             let _engine = engine();
             Case { $($field: $value,)* ..Case::UP }.run(stringify!($name), true);
@@ -399,28 +399,28 @@ test! {
 
 // Ports, addresses and images: these need the engine.
 test! {
-    name: a_bind_address_not_on_this_host,
+    name: engine_a_bind_address_not_on_this_host,
     engine: true,
     args: &["up", "--bind", "10.255.255.254"],
     code: 3,
     says: &["not an address of this host", "0.0.0.0"],
 }
 test! {
-    name: an_image_that_cannot_be_pulled,
+    name: engine_an_image_that_cannot_be_pulled,
     engine: true,
     files: &[("rjup.yaml", "image: rjup-test/no-such-image:latest\n")],
     code: 7,
     says: &["pulling rjup-test/no-such-image:latest failed", "check the image name"],
 }
 test! {
-    name: an_image_without_jupyter,
+    name: engine_an_image_without_jupyter,
     engine: true,
     files: &[("rjup.yaml", "image: python:3.13-slim\n")],
     code: 7,
     says: &["no `jupyter` command", "remove `image:`"],
 }
 test! {
-    name: collaboration_with_a_pulled_image_lacking_it,
+    name: engine_collaboration_with_a_pulled_image_lacking_it,
     engine: true,
     files: &[("rjup.yaml", "image: jupyter/minimal-notebook:latest\ncollaboration: true\n")],
     code: 7,
@@ -451,7 +451,7 @@ test! {
     says: &["rjup.yaml:1:16", "bad value for `collaboration`", "true or false"],
 }
 test! {
-    name: logs_without_a_lab,
+    name: engine_logs_without_a_lab,
     engine: true,
     args: &["logs"],
     code: 11,
@@ -483,7 +483,7 @@ test! {
     says: &["notebook ../nope.ipynb is not in the project", "relative to the project"],
 }
 test! {
-    name: check_without_a_lab,
+    name: engine_check_without_a_lab,
     engine: true,
     args: &["check"],
     env: &[("RJUP_PASSWORD", "a password")],

@@ -5,14 +5,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
-use crate::util::{on_client_host, repo_root, stderr, stdout};
+use crate::util::{fixture, on_client_host, repo_root, stderr, stdout};
 
 /// How to get what these tests need; a missing piece fails the test with this, never
 /// skips it.
-const INSTALL: &str =
-    "install them with `apt-get install --no-install-recommends chromium nodejs npm` \
-     and `npm ci --prefix tests/browser` (.ci/run does both)";
+const INSTALL: &str = "tests/fixtures/browser.sh installs them (as root)";
 
 /// playwright-core 1.64 needs Node.js 20 or later.
 const NODE_MAJOR: u32 = 20;
@@ -86,8 +85,11 @@ fn scripts() -> PathBuf {
     repo_root().join("tests/browser")
 }
 
-/// Fails now, before a test spends minutes on a lab, if the browser cannot run.
+/// Installs the browser once per run (`tests/fixtures/browser.sh`), and fails now, before
+/// a test spends minutes on a lab, if it cannot run.
 pub fn require() {
+    static INSTALLED: OnceLock<String> = OnceLock::new();
+    INSTALLED.get_or_init(|| fixture("browser", &["browser.sh"]));
     let _ = tools();
 }
 

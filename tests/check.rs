@@ -33,8 +33,8 @@ struct Step {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn the_copyable_github_workflow_runs_as_written() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_the_copyable_github_workflow_runs_as_written() {
     let _engine = engine();
     let text = std::fs::read_to_string(repo_root().join("examples/ci/github-actions.yml")).unwrap();
     let workflow: Workflow = serde_saphyr::from_str(&text).unwrap();
@@ -115,8 +115,8 @@ fn the_copyable_github_workflow_runs_as_written() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn check_fails_clearly_on_a_wrong_password_a_raising_notebook_and_a_dying_kernel() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_check_fails_clearly_on_a_wrong_password_a_raising_notebook_and_a_dying_kernel() {
     let _engine = engine();
     let project = Project::from_example("pulled", "checkfails");
     project.notebook("fine.ipynb", &["x = 40", "print(x + 2)"]);
@@ -216,8 +216,8 @@ fn check_fails_clearly_on_a_wrong_password_a_raising_notebook_and_a_dying_kernel
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn check_up_on_a_lab_that_never_becomes_ready_reports_it_and_cleans_up() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_check_up_on_a_lab_that_never_becomes_ready_reports_it_and_cleans_up() {
     let _engine = engine();
     let project = Project::from_example("pulled", "neverready");
     project.write(
@@ -243,8 +243,8 @@ fn check_up_on_a_lab_that_never_becomes_ready_reports_it_and_cleans_up() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn ls_lists_labs_across_projects_and_json_outputs_are_pure() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_ls_lists_labs_across_projects_and_json_outputs_are_pure() {
     let _engine = engine();
     let a = Project::from_example("pulled", "ls-a");
     let b = Project::from_example("pulled", "ls-b");

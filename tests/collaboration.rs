@@ -58,8 +58,8 @@ fn names(report: &serde_json::Value, page: &str) -> (String, Vec<String>) {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn two_browsers_on_one_notebook_see_each_others_typing_and_names() {
+#[ignore = "browser: needs root, Chromium, Node.js and playwright-core: tests/fixtures/browser.sh"]
+fn browser_two_browsers_on_one_notebook_see_each_others_typing_and_names() {
     let _engine = engine();
     browser::require();
     let (_project, port, [a, b]) = collaborative_lab("collab-browsers", COLLABORATIVE);
@@ -87,8 +87,8 @@ fn two_browsers_on_one_notebook_see_each_others_typing_and_names() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn collaboration_api_answers_a_logged_in_browser_only() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_collaboration_api_answers_a_logged_in_browser_only() {
     let _engine = engine();
     let (_project, port, _) = collaborative_lab("collab-api", COLLABORATIVE);
     // What JupyterLab asks before it opens a notebook's shared document.

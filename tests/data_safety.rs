@@ -25,8 +25,8 @@ fn assert_files_intact(project: &Project, port: u16, password: &str, names: &[&s
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn notebooks_survive_down_up_rebuild_password_change_and_switching_images() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_notebooks_survive_down_up_rebuild_password_change_and_switching_images() {
     let _engine = engine();
     let project = Project::from_example("minimal", "survive");
     let port = free_port();
@@ -72,8 +72,8 @@ fn notebooks_survive_down_up_rebuild_password_change_and_switching_images() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn no_verb_deletes_or_changes_a_project_file() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_no_verb_deletes_or_changes_a_project_file() {
     let _engine = engine();
     let project = Project::from_example("ci", "untouched");
     let port = free_port().to_string();
@@ -109,8 +109,8 @@ fn no_verb_deletes_or_changes_a_project_file() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn down_keeps_the_password_and_down_forget_drops_it() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_down_keeps_the_password_and_down_forget_drops_it() {
     let _engine = engine();
     let project = Project::from_example("pulled", "forget");
     let port = free_port();

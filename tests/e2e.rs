@@ -75,8 +75,8 @@ fn started_at(project: &Project) -> (String, String) {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn build_mode_lab_serves_the_project_to_a_colleague_and_converges() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_build_mode_lab_serves_the_project_to_a_colleague_and_converges() {
     let _engine = engine();
     let project = Project::from_example("minimal", "build");
     let port = free_port();
@@ -163,8 +163,8 @@ fn build_mode_lab_serves_the_project_to_a_colleague_and_converges() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn pulled_image_lab_gets_the_config_injected_and_writes_as_the_host_user() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_pulled_image_lab_gets_the_config_injected_and_writes_as_the_host_user() {
     let _engine = engine();
     let project = Project::from_example("pulled", "pulled");
     let port = free_port();
@@ -184,8 +184,8 @@ fn pulled_image_lab_gets_the_config_injected_and_writes_as_the_host_user() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn password_change_restarts_the_lab_without_a_rebuild() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_password_change_restarts_the_lab_without_a_rebuild() {
     let _engine = engine();
     let project = Project::from_example("minimal", "passwd");
     let port = free_port();
@@ -217,8 +217,8 @@ fn password_change_restarts_the_lab_without_a_rebuild() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_taken_port_is_named_with_a_free_one_to_use_instead() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_a_taken_port_is_named_with_a_free_one_to_use_instead() {
     let _engine = engine();
     let project = Project::from_example("minimal", "porttaken");
     let holder = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
@@ -241,8 +241,8 @@ fn a_taken_port_is_named_with_a_free_one_to_use_instead() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_taken_port_names_the_rjup_lab_that_holds_it() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_a_taken_port_names_the_rjup_lab_that_holds_it() {
     let _engine = engine();
     let first = Project::from_example("pulled", "holder");
     let port = free_port();
@@ -262,8 +262,8 @@ fn a_taken_port_names_the_rjup_lab_that_holds_it() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn an_image_that_cannot_be_pulled_fails_clearly_and_leaves_nothing() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_an_image_that_cannot_be_pulled_fails_clearly_and_leaves_nothing() {
     let _engine = engine();
     let project = Project::from_example("", "nopull");
     project.write("rjup.yaml", "image: rjup-test/does-not-exist:latest\n");
@@ -282,8 +282,8 @@ fn an_image_that_cannot_be_pulled_fails_clearly_and_leaves_nothing() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_failing_build_names_the_step_and_its_output() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_a_failing_build_names_the_step_and_its_output() {
     let _engine = engine();
     let project = Project::from_example("", "badbuild");
     project.write(
@@ -306,8 +306,8 @@ fn a_failing_build_names_the_step_and_its_output() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_lab_that_exits_while_starting_shows_its_log_and_leaves_no_container() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_a_lab_that_exits_while_starting_shows_its_log_and_leaves_no_container() {
     let _engine = engine();
     let project = Project::from_example("pulled", "crashes");
     // Python cannot start without its standard library: the server dies at once.
@@ -335,8 +335,8 @@ fn a_lab_that_exits_while_starting_shows_its_log_and_leaves_no_container() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn an_image_without_jupyter_is_refused_and_leaves_no_container() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_an_image_without_jupyter_is_refused_and_leaves_no_container() {
     let _engine = engine();
     let project = Project::from_example("", "nojupyter");
     project.write("rjup.yaml", "image: python:3.13-slim\n");
@@ -359,8 +359,8 @@ fn an_image_without_jupyter_is_refused_and_leaves_no_container() {
 
 /// Regression: `rjup logs | head -1` ended with "rjup: error: Broken pipe".
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_reader_that_stops_reading_is_a_normal_stop() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_a_reader_that_stops_reading_is_a_normal_stop() {
     let _engine = engine();
     let project = Project::from_example("minimal", "pipe");
     let port = free_port();

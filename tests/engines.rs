@@ -5,12 +5,10 @@
 //! engine is one line, its exit code, and nothing made.
 
 use std::io::Read;
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, OnceLock};
 
 use crate::util::*;
 
@@ -90,8 +88,8 @@ fn docker_config(project: &Project, name: &str, host: &str) -> String {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_context_is_found_by_docker_context_use_docker_context_and_the_flag() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_a_context_is_found_by_docker_context_use_docker_context_and_the_flag() {
     let _engine = engine();
     let project = Project::from_example("minimal", "ctx-lab");
     let context = format!("rjup-ctx-{}", std::process::id());
@@ -154,8 +152,8 @@ fn a_context_is_found_by_docker_context_use_docker_context_and_the_flag() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn an_unknown_context_is_exit_3_and_names_the_ones_there_are() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_an_unknown_context_is_exit_3_and_names_the_ones_there_are() {
     let _engine = engine();
     let project = Project::from_example("", "ctx-unknown");
     let context = format!("rjup-known-{}", std::process::id());
@@ -175,8 +173,8 @@ fn an_unknown_context_is_exit_3_and_names_the_ones_there_are() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_context_whose_engine_is_down_is_exit_5_and_names_the_context() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_a_context_whose_engine_is_down_is_exit_5_and_names_the_context() {
     let _engine = engine();
     let project = Project::from_example("", "ctx-down");
     let host = format!("tcp://127.0.0.1:{}", free_port());
@@ -192,142 +190,39 @@ fn a_context_whose_engine_is_down_is_exit_5_and_names_the_context() {
 
 // ---- ssh ------------------------------------------------------------------------------
 
-/// A private sshd on a loopback port that lets the tester in with the key in the
-/// tester's ~/.ssh, and nobody else; its host key is in the tester's known_hosts.
-struct Sshd {
-    port: u16,
-    _stop: Mutex<ChildStdin>,
-    _child: Mutex<Child>,
-}
-
-fn sshd() -> &'static Sshd {
-    static SSHD: OnceLock<Sshd> = OnceLock::new();
-    SSHD.get_or_init(|| {
-        assert!(is_root(), "the ssh tests start sshd, which needs root");
-        let sshd = Path::new("/usr/sbin/sshd");
-        assert!(
-            sshd.exists(),
-            "no /usr/sbin/sshd: apt-get install openssh-server (.ci/run does)"
-        );
-        let dir = std::env::temp_dir().join(format!("rjup-sshd-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("keys")).unwrap();
-        std::fs::create_dir_all("/run/sshd").unwrap();
-        keygen(&dir.join("host_key"));
-        let tester_key = tester_ssh_key();
-        std::fs::copy(
-            tester_key.with_extension("pub"),
-            dir.join("keys").join(TESTER),
-        )
-        .unwrap();
-        let port = free_port();
-        let host_key = std::fs::read_to_string(dir.join("host_key.pub")).unwrap();
-        let host_key: Vec<&str> = host_key.split_whitespace().take(2).collect();
-        append_known_host(&format!("[127.0.0.1]:{port} {}", host_key.join(" ")));
-        let config = dir.join("sshd_config");
-        std::fs::write(&config, sshd_config(&dir)).unwrap();
-        // sshd outlives a killed test run unless something stops it: it dies when this
-        // process's end of the pipe closes, however the process ends.
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "{} -D -e -f {} -p {port} 2>{}/sshd.log & read _; kill $!",
-                sshd.display(),
-                config.display(),
-                dir.display()
-            ))
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stop = child.stdin.take().unwrap();
-        wait_for_port(port);
-        Sshd {
-            port,
-            _stop: Mutex::new(stop),
-            _child: Mutex::new(child),
-        }
+/// The engine over ssh: a private sshd on a loopback port (`tests/fixtures/sshd.sh`)
+/// that lets the tester in with the key in the tester's ~/.ssh, and nobody else; its host
+/// key is in the tester's known_hosts. Started once per run.
+fn ssh_host() -> &'static str {
+    static HOST: OnceLock<String> = OnceLock::new();
+    HOST.get_or_init(|| {
+        // The tester must exist first: as root, this makes it.
+        tester_ids().expect("ssh tests need root, to start sshd");
+        fixture_engine("ssh", &["sshd.sh", TESTER])
     })
 }
 
-fn sshd_config(dir: &Path) -> String {
-    let d = dir.display();
-    format!(
-        "ListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
-         AuthorizedKeysFile {d}/keys/%u\nPubkeyAuthentication yes\nPasswordAuthentication no\n\
-         KbdInteractiveAuthentication no\nStrictModes no\nUsePAM yes\n"
-    )
-}
-
-fn keygen(path: &Path) {
-    let ok = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(path)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "ssh-keygen {}", path.display());
-}
-
-fn tester_ssh_dir() -> PathBuf {
-    let (uid, gid) = tester_ids().unwrap();
-    let dir = PathBuf::from(format!("/home/{TESTER}/.ssh"));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).unwrap();
-    dir
-}
-
-/// The tester's own default key, as a user has one; made once if missing.
-fn tester_ssh_key() -> PathBuf {
-    let (uid, gid) = tester_ids().unwrap();
-    let key = tester_ssh_dir().join("id_ed25519");
-    if !key.exists() {
-        keygen(&key);
-    }
-    for file in [key.clone(), key.with_extension("pub")] {
-        std::os::unix::fs::chown(&file, Some(uid), Some(gid)).unwrap();
-    }
-    key
-}
-
-fn append_known_host(line: &str) {
-    use std::io::Write;
-    let (uid, gid) = tester_ids().unwrap();
-    let file = tester_ssh_dir().join("known_hosts");
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&file)
-        .unwrap();
-    writeln!(f, "{line}").unwrap();
-    std::os::unix::fs::chown(&file, Some(uid), Some(gid)).unwrap();
-}
-
-fn wait_for_port(port: u16) {
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "nothing listens on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// The same sshd, as `user`.
+fn ssh_host_as(user: &str) -> String {
+    let (_, address) = ssh_host().rsplit_once('@').unwrap();
+    format!("ssh://{user}@{address}")
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn an_ssh_engine_on_a_non_default_port_runs_a_lab() {
+#[ignore = "ssh: needs root and an sshd: tests/fixtures/sshd.sh rjup-tester"]
+fn ssh_an_ssh_engine_on_a_non_default_port_runs_a_lab() {
     let _engine = engine();
-    let host = format!("ssh://{TESTER}@127.0.0.1:{}", sshd().port);
+    let host = ssh_host().to_string();
     let project = Project::from_example("minimal", "ssh-lab");
     let env: &[(&str, &str)] = &[("DOCKER_HOST", &host)];
     run_a_lab(&project, [env; 4], &host);
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn logs_follow_streams_over_ssh() {
+#[ignore = "ssh: needs root and an sshd: tests/fixtures/sshd.sh rjup-tester"]
+fn ssh_logs_follow_streams_over_ssh() {
     let _engine = engine();
-    let host = format!("ssh://{TESTER}@127.0.0.1:{}", sshd().port);
+    let host = ssh_host().to_string();
     let project = Project::from_example("minimal", "ssh-logs");
     project.up(free_port());
     let mut follow = spawn_as_tester(
@@ -350,10 +245,10 @@ fn logs_follow_streams_over_ssh() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_build_streams_its_steps_over_ssh() {
+#[ignore = "ssh: needs root and an sshd: tests/fixtures/sshd.sh rjup-tester"]
+fn ssh_a_build_streams_its_steps_over_ssh() {
     let _engine = engine();
-    let host = format!("ssh://{TESTER}@127.0.0.1:{}", sshd().port);
+    let host = ssh_host().to_string();
     let project = Project::from_example("minimal", "ssh-build");
     // Only this last step is new: every layer before it is the default image's.
     project.write(
@@ -374,10 +269,10 @@ fn a_build_streams_its_steps_over_ssh() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn an_ssh_host_that_refuses_the_key_is_exit_5_with_ssh_s_reason() {
+#[ignore = "ssh: needs root and an sshd: tests/fixtures/sshd.sh rjup-tester"]
+fn ssh_an_ssh_host_that_refuses_the_key_is_exit_5_with_ssh_s_reason() {
     let _engine = engine();
-    let host = format!("ssh://nobody@127.0.0.1:{}", sshd().port);
+    let host = ssh_host_as("nobody");
     let project = Project::from_example("", "ssh-refused");
     refused(
         &project,
@@ -390,17 +285,13 @@ fn an_ssh_host_that_refuses_the_key_is_exit_5_with_ssh_s_reason() {
 
 // ---- a remote engine is another machine -----------------------------------------------
 
-fn ssh_host() -> String {
-    format!("ssh://{TESTER}@127.0.0.1:{}", sshd().port)
-}
-
 /// The lab is published on the engine's host, here the loopback address the endpoint
 /// names, and every URL rjup gives says so, never this machine's other interfaces.
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn an_ssh_engine_s_lab_urls_name_the_engine_s_host() {
+#[ignore = "ssh: needs root and an sshd: tests/fixtures/sshd.sh rjup-tester"]
+fn ssh_an_ssh_engine_s_lab_urls_name_the_engine_s_host() {
     let _engine = engine();
-    let host = ssh_host();
+    let host = ssh_host().to_string();
     let project = Project::from_example("minimal", "ssh-urls");
     let port = free_port();
     let env: &[(&str, &str)] = &[("DOCKER_HOST", &host)];
@@ -467,10 +358,10 @@ fn up_where_the_engine_cannot_see(
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_remote_engine_without_the_project_s_path_is_exit_3_and_makes_nothing() {
+#[ignore = "ssh: needs root and an sshd: tests/fixtures/sshd.sh rjup-tester"]
+fn ssh_a_remote_engine_without_the_project_s_path_is_exit_3_and_makes_nothing() {
     let _engine = engine();
-    let host = ssh_host();
+    let host = ssh_host().to_string();
     // Named after the project, so that its lab would be this test's.
     let project = Project::from_example("minimal", "ssh-no-path");
     let elsewhere = project.dir.with_file_name("elsewhere");
@@ -508,10 +399,10 @@ fn a_remote_engine_without_the_project_s_path_is_exit_3_and_makes_nothing() {
 /// A port held on the engine's host by a program, not a container: rjup cannot listen
 /// there to find out, so it asks whether anything answers.
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_port_taken_on_a_remote_engine_s_host_is_exit_6_naming_a_free_one() {
+#[ignore = "ssh: needs root and an sshd: tests/fixtures/sshd.sh rjup-tester"]
+fn ssh_a_port_taken_on_a_remote_engine_s_host_is_exit_6_naming_a_free_one() {
     let _engine = engine();
-    let host = ssh_host();
+    let host = ssh_host().to_string();
     let project = Project::from_example("", "ssh-port-taken");
     let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = held.local_addr().unwrap().port().to_string();
@@ -671,8 +562,8 @@ fn proxy(
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_tls_engine_runs_a_lab() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_a_tls_engine_runs_a_lab() {
     let _engine = engine();
     let tls = tls_engine();
     let host = format!("tcp://127.0.0.1:{}", tls.port);
@@ -687,8 +578,8 @@ fn a_tls_engine_runs_a_lab() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn tls_asked_for_without_certificates_is_refused_never_plain() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_tls_asked_for_without_certificates_is_refused_never_plain() {
     let _engine = engine();
     let tls = tls_engine();
     let host = format!("tcp://127.0.0.1:{}", tls.port);
@@ -717,8 +608,8 @@ fn tls_asked_for_without_certificates_is_refused_never_plain() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_tls_engine_with_another_ca_is_exit_5_naming_the_certificate() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_a_tls_engine_with_another_ca_is_exit_5_naming_the_certificate() {
     let _engine = engine();
     let tls = tls_engine();
     let host = format!("tcp://127.0.0.1:{}", tls.port);

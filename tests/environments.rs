@@ -29,22 +29,22 @@ fn example_lab_has_its_environment(example: &str, test: &str) {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn requirements_example_kernel_imports_the_pinned_version() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_requirements_example_kernel_imports_the_pinned_version() {
     let _engine = engine();
     example_lab_has_its_environment("requirements", "env-req");
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn binder_apt_postbuild_example_gets_apt_requirements_postbuild_and_start() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_binder_apt_postbuild_example_gets_apt_requirements_postbuild_and_start() {
     let _engine = engine();
     example_lab_has_its_environment("binder-apt-postbuild", "env-binder");
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn pyproject_uv_example_installs_exactly_what_uv_lock_pins() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_pyproject_uv_example_installs_exactly_what_uv_lock_pins() {
     let _engine = engine();
     example_lab_has_its_environment("pyproject-uv", "env-uv");
 }
@@ -62,8 +62,8 @@ fn image_tag(out: &std::process::Output) -> String {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn only_environment_files_rebuild_and_data_never_enters_the_build() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_only_environment_files_rebuild_and_data_never_enters_the_build() {
     let _engine = engine();
     let project = Project::from_example("requirements", "rebuild");
     let first = project.rjup(&["build"], &[], None);
@@ -126,8 +126,8 @@ fn only_environment_files_rebuild_and_data_never_enters_the_build() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn editing_requirements_reuses_the_apt_layer() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_editing_requirements_reuses_the_apt_layer() {
     let _engine = engine();
     let project = Project::from_example("binder-apt-postbuild", "aptcache");
     assert_success(&project.rjup(&["build"], &[], None), "first build");
@@ -173,8 +173,8 @@ fn editing_requirements_reuses_the_apt_layer() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_new_project_on_a_base_built_before_reuses_its_tools() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_a_new_project_on_a_base_built_before_reuses_its_tools() {
     let _engine = engine();
     // "minimal" builds the run's shared lab first, so no other test is making the tools.
     let first = Project::from_example("minimal", "toolsfirst");
@@ -217,8 +217,8 @@ fn a_new_project_on_a_base_built_before_reuses_its_tools() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_base_that_changed_under_its_name_gets_new_tools() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_a_base_that_changed_under_its_name_gets_new_tools() {
     let _engine = engine();
     // A base name of this run's own, first for python:3.13-slim, then for an image
     // with one more layer, as `docker pull` of a newer base would leave it.
@@ -322,8 +322,8 @@ fn layers(tag: &str) -> Vec<(String, i64)> {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_runtime_txt_base_that_cannot_be_pulled_names_runtime_txt_and_the_override() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_a_runtime_txt_base_that_cannot_be_pulled_names_runtime_txt_and_the_override() {
     let _engine = engine();
     let project = Project::from_example("", "runtime310");
     project.write("runtime.txt", "python-3.10\n");
@@ -356,8 +356,8 @@ fn a_runtime_txt_base_that_cannot_be_pulled_names_runtime_txt_and_the_override()
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_failing_postbuild_is_named_and_its_whole_output_kept_in_a_log() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_a_failing_postbuild_is_named_and_its_whole_output_kept_in_a_log() {
     let _engine = engine();
     let project = Project::from_example("", "postbuildlog");
     project.write(
@@ -418,8 +418,8 @@ fn both_binder_directories_are_refused_before_anything_runs() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn lock_pins_the_base_by_digest_and_every_package_and_check_catches_drift() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_lock_pins_the_base_by_digest_and_every_package_and_check_catches_drift() {
     let _engine = engine();
     let project = Project::from_example("requirements", "lock");
     let locked = project.rjup(&["lock"], &[], None);
@@ -525,8 +525,8 @@ fn lock_pins_the_base_by_digest_and_every_package_and_check_catches_drift() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn proxy_settings_reach_the_build_and_ca_certificates_reach_the_lab() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_proxy_settings_reach_the_build_and_ca_certificates_reach_the_lab() {
     let _engine = engine();
     let project = Project::from_example("", "proxyca");
     let cert = std::process::Command::new("openssl")
@@ -622,8 +622,8 @@ fn prepared(out: &std::process::Output) -> Vec<u64> {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn adding_one_package_downloads_only_that_package_and_the_lab_has_it() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_adding_one_package_downloads_only_that_package_and_the_lab_has_it() {
     let _engine = engine();
     let project = Project::from_example("", "addone");
     // A comment unique to this run, so that the install step runs instead of coming
@@ -659,8 +659,8 @@ fn adding_one_package_downloads_only_that_package_and_the_lab_has_it() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn post_build_has_repo2docker_tools_and_node_when_it_builds_extensions() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_post_build_has_repo2docker_tools_and_node_when_it_builds_extensions() {
     let _engine = engine();
     let project = Project::from_example("", "r2dtools");
     // Each tool a Binder postBuild commonly runs; `set -e` fails the build on a missing one.

@@ -117,8 +117,8 @@ fn second_up_works(project: &Project) {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_killed_server_comes_back_by_itself() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_a_killed_server_comes_back_by_itself() {
     let _engine = engine();
     let project = Project::from_example("minimal", "killed");
     let port = free_port();
@@ -150,8 +150,8 @@ fn a_killed_server_comes_back_by_itself() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn ctrl_c_during_a_pull_leaves_nothing_and_a_second_up_works() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_ctrl_c_during_a_pull_leaves_nothing_and_a_second_up_works() {
     // It removes the image other tests' labs run, so it runs with no other engine test.
     let _engine = engine_alone();
     let project = Project::from_example("pulled", "intpull");
@@ -170,8 +170,8 @@ fn ctrl_c_during_a_pull_leaves_nothing_and_a_second_up_works() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn ctrl_c_during_a_build_leaves_nothing_and_a_second_up_works() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_ctrl_c_during_a_build_leaves_nothing_and_a_second_up_works() {
     let _engine = engine();
     let project = Project::from_example("minimal", "intbuild");
     project.write(
@@ -197,8 +197,8 @@ fn ctrl_c_during_a_build_leaves_nothing_and_a_second_up_works() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn ctrl_c_while_the_lab_starts_removes_it_and_a_second_up_works() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_ctrl_c_while_the_lab_starts_removes_it_and_a_second_up_works() {
     let _engine = engine();
     let project = Project::from_example("minimal", "intstart");
     project.write("start", "#!/bin/sh\nsleep 60\nexec \"$@\"\n");
@@ -217,8 +217,8 @@ fn ctrl_c_while_the_lab_starts_removes_it_and_a_second_up_works() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn ctrl_c_during_a_recreate_brings_the_old_lab_back() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_ctrl_c_during_a_recreate_brings_the_old_lab_back() {
     let _engine = engine();
     let project = Project::from_example("minimal", "intswap");
     let port = free_port();
@@ -394,8 +394,8 @@ fn forward_requests(
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn the_engine_going_away_mid_command_is_a_clear_error_and_a_retry_works() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_the_engine_going_away_mid_command_is_a_clear_error_and_a_retry_works() {
     let _engine = engine();
     let project = Project::from_example("minimal", "enginegone");
     project.write("start", "#!/bin/sh\nsleep 5\nexec \"$@\"\n");
@@ -430,8 +430,8 @@ fn the_engine_going_away_mid_command_is_a_clear_error_and_a_retry_works() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn two_ups_at_once_make_exactly_one_lab_and_both_report_it() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_two_ups_at_once_make_exactly_one_lab_and_both_report_it() {
     let _engine = engine();
     let project = Project::from_example("minimal", "twoups");
     let port = free_port().to_string();
@@ -455,8 +455,8 @@ fn two_ups_at_once_make_exactly_one_lab_and_both_report_it() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_port_taken_after_rjup_chose_it_is_a_clear_error_naming_a_free_one() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_a_port_taken_after_rjup_chose_it_is_a_clear_error_naming_a_free_one() {
     let _engine = engine();
     let project = Project::from_example("minimal", "latetaken");
     let port = free_port();
@@ -496,8 +496,8 @@ fn remove_image(reference: &str) {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_recreate_onto_a_port_taken_late_brings_the_old_lab_back() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_a_recreate_onto_a_port_taken_late_brings_the_old_lab_back() {
     let _engine = engine();
     let project = Project::from_example("minimal", "swaptaken");
     let old_port = free_port();

@@ -1,60 +1,16 @@
-//! Podman through its Docker-compatible API (`../shared/docker/podman.sh`): every verb,
+//! Podman through its Docker-compatible API (`tests/fixtures/podman.sh`): every verb,
 //! in pull mode and in build mode, with buildah building and netavark publishing.
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use crate::util::*;
 
-/// Runs one of `../shared/docker`'s engine scripts and returns the `DOCKER_HOST` it
-/// prints. The scripts are idempotent and quick once their engine answers.
-pub fn start_engine(script: &str, args: &[&str]) -> String {
-    let path = repo_root().join("../shared/docker").join(script);
-    let started = Instant::now();
-    let out = Command::new("bash").arg(&path).args(args).output().unwrap();
-    assert_success(&out, script);
-    eprintln!(
-        "{script} answered in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    stdout(&out)
-        .lines()
-        .find_map(|l| l.strip_prefix("export DOCKER_HOST="))
-        .unwrap_or_else(|| panic!("{script} printed no DOCKER_HOST:\n{}", stdout(&out)))
-        .to_string()
-}
-
-/// Podman's default network (`podman network inspect podman`).
-const PODMAN_NETWORK: &str = "10.88.0.0/16";
-
-/// Podman's `DOCKER_HOST`, started once per run.
+/// Podman's `DOCKER_HOST`, started once per run and open to the docker group.
 pub fn podman() -> &'static str {
     static HOST: OnceLock<String> = OnceLock::new();
-    HOST.get_or_init(|| {
-        let host = start_engine("podman.sh", &[]);
-        let socket = host.trim_start_matches("unix://");
-        // As a `podman.socket` with `SocketGroup=docker` would: the tester, in the
-        // docker group, may use the socket, which the script makes root's only.
-        // Docker's FORWARD policy is DROP and netavark 1.4 lets only established
-        // traffic into its network, so no other host reaches a lab Podman publishes on
-        // a machine that also runs Docker: the README gives users this same rule.
-        let script = format!(
-            "chgrp docker {socket} && chmod 660 {socket} && {{ \
-               iptables -C DOCKER-USER -d {PODMAN_NETWORK} -j ACCEPT 2>/dev/null || \
-               iptables -I DOCKER-USER -d {PODMAN_NETWORK} -j ACCEPT; }}"
-        );
-        let ok = Command::new("sh")
-            .args(["-c", &script])
-            .status()
-            .unwrap()
-            .success();
-        assert!(
-            ok,
-            "could not open {socket} to the tester, or {PODMAN_NETWORK} to the client"
-        );
-        host
-    })
+    HOST.get_or_init(|| fixture_engine("podman", &["podman.sh"]))
 }
 
 /// A project whose every rjup command goes to the engine at `host`, and which is taken
@@ -125,8 +81,8 @@ fn podman_lab_layers() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn pulled_lab_on_podman_serves_a_colleague_and_every_verb_works() {
+#[ignore = "podman: needs root and Podman: tests/fixtures/podman.sh"]
+fn podman_pulled_lab_on_podman_serves_a_colleague_and_every_verb_works() {
     let _engine = engine();
     let lab = OnEngine::new(Project::from_example("pulled", "podman-pulled"), podman());
     let port = free_port();
@@ -163,8 +119,8 @@ fn pulled_lab_on_podman_serves_a_colleague_and_every_verb_works() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn built_lab_on_podman_serves_and_every_verb_works() {
+#[ignore = "podman: needs root and Podman: tests/fixtures/podman.sh"]
+fn podman_built_lab_on_podman_serves_and_every_verb_works() {
     let _engine = engine();
     podman_lab_layers();
     let lab = OnEngine::new(Project::from_example("", "podman-built"), podman());
@@ -181,8 +137,8 @@ fn built_lab_on_podman_serves_and_every_verb_works() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_failed_build_on_podman_names_buildahs_step() {
+#[ignore = "podman: needs root and Podman: tests/fixtures/podman.sh"]
+fn podman_a_failed_build_on_podman_names_buildahs_step() {
     let _engine = engine();
     podman_lab_layers();
     let lab = OnEngine::new(Project::from_example("", "podman-badbuild"), podman());

@@ -6,8 +6,8 @@ use crate::util::*;
 const NEW_PASSWORD: &str = "a replacement password";
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_recreate_whose_new_lab_exits_keeps_the_old_lab_and_its_password() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_a_recreate_whose_new_lab_exits_keeps_the_old_lab_and_its_password() {
     let _engine = engine();
     let project = Project::from_example("minimal", "rollback");
     let port = free_port();

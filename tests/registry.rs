@@ -4,14 +4,14 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use base64::Engine as _;
 
 use crate::util::*;
 
-/// Served by `../shared/docker/registry-auth.sh`; the only image these tests touch.
+/// Served by `tests/fixtures/registry-auth.sh`; the only image these tests touch.
 const IMAGE: &str = "127.0.0.1:5001/private/python:3.13-slim";
 const REGISTRY: &str = "127.0.0.1:5001";
 
@@ -27,11 +27,8 @@ struct Login {
 fn registry() -> &'static Login {
     static LOGIN: OnceLock<Login> = OnceLock::new();
     LOGIN.get_or_init(|| {
-        let script = repo_root().join("../shared/docker/registry-auth.sh");
-        let out = Command::new("bash").arg(&script).output().unwrap();
-        assert_success(&out, "../shared/docker/registry-auth.sh");
         // `REGISTRY=... USER=rjup PASSWORD=...`, read as words: eval would set USER.
-        let line = stdout(&out);
+        let line = fixture("registry", &["registry-auth.sh"]);
         let field = |name: &str| {
             line.split_whitespace()
                 .find_map(|w| w.strip_prefix(&format!("{name}=")))
@@ -155,8 +152,8 @@ fn assert_lab_serves(project: &Project, env: &[(&str, &str)], secret: &str) {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_private_base_wants_a_login_and_pulls_with_the_one_in_auths() {
+#[ignore = "registry: needs root and a registry that wants a login: tests/fixtures/registry-auth.sh"]
+fn registry_a_private_base_wants_a_login_and_pulls_with_the_one_in_auths() {
     let _engine = engine();
     let login = registry();
     let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
@@ -196,8 +193,8 @@ fn a_private_base_wants_a_login_and_pulls_with_the_one_in_auths() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_credential_helper_gives_the_login_for_a_private_base() {
+#[ignore = "registry: needs root and a registry that wants a login: tests/fixtures/registry-auth.sh"]
+fn registry_a_credential_helper_gives_the_login_for_a_private_base() {
     let _engine = engine();
     let login = registry();
     let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
@@ -252,8 +249,8 @@ fn a_credential_helper_gives_the_login_for_a_private_base() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn broken_logins_are_one_line_each_and_make_nothing() {
+#[ignore = "registry: needs root and a registry that wants a login: tests/fixtures/registry-auth.sh"]
+fn registry_broken_logins_are_one_line_each_and_make_nothing() {
     let _engine = engine();
     let login = registry();
     let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);

@@ -1,29 +1,25 @@
-//! Rootless Docker (`../shared/docker/rootless.sh`): the tester's own dockerd, in whose
+//! Rootless Docker (`tests/fixtures/rootless.sh`): the tester's own dockerd, in whose
 //! user namespace container uid 0 is the tester.
 
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::fs::PermissionsExt;
 use std::sync::OnceLock;
 
-use crate::podman::{start_engine, OnEngine};
+use crate::podman::OnEngine;
 use crate::util::*;
 
 /// The tester's rootless Docker, started once per run.
 fn rootless_docker() -> &'static str {
     static HOST: OnceLock<String> = OnceLock::new();
     HOST.get_or_init(|| {
-        tester_ids().expect("rootless Docker is started for the tester, which needs root");
-        // slirp4netns opens the tun device as the user; distributions make it 0666,
-        // and a machine where it is root's only cannot run any rootless engine.
-        let tun = std::path::Path::new("/dev/net/tun");
-        std::fs::set_permissions(tun, std::fs::Permissions::from_mode(0o666)).unwrap();
-        start_engine("rootless.sh", &[TESTER])
+        // The tester must exist first: as root, this makes it.
+        tester_ids().expect("rootless tests need root, to start the tester's engine");
+        fixture_engine("rootless", &["rootless.sh", TESTER])
     })
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn on_rootless_docker_the_lab_writes_as_the_user_and_may_change_the_users_files() {
+#[ignore = "rootless: needs root and rootless Docker: tests/fixtures/rootless.sh rjup-tester"]
+fn rootless_on_rootless_docker_the_lab_writes_as_the_user_and_may_change_the_users_files() {
     let _engine = engine();
     let lab = OnEngine::new(
         Project::from_example("pulled", "rootless-pulled"),
@@ -63,8 +59,8 @@ fn on_rootless_docker_the_lab_writes_as_the_user_and_may_change_the_users_files(
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn an_allowlist_on_rootless_docker_is_said_not_to_hold() {
+#[ignore = "rootless: needs root and rootless Docker: tests/fixtures/rootless.sh rjup-tester"]
+fn rootless_an_allowlist_on_rootless_docker_is_said_not_to_hold() {
     let _engine = engine();
     let lab = OnEngine::new(
         Project::from_example("pulled", "rootless-allow"),
@@ -100,7 +96,9 @@ fn an_allowlist_on_rootless_docker_is_said_not_to_hold() {
     let status = lab.rjup(&["status"]);
     assert_success(&status, "rjup status");
     assert!(
-        stdout(&status).contains("admits:    rjup's own requests only, not the clients `allow:` lists (192.0.2.1/32)"),
+        stdout(&status).contains(
+            "admits:    rjup's own requests only, not the clients `allow:` lists (192.0.2.1/32)"
+        ),
         "{}",
         stdout(&status)
     );

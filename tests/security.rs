@@ -16,8 +16,8 @@ fn fingerprint_of(cert: &std::path::Path) -> String {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn tls_self_signed_serves_https_only_with_a_stable_printed_fingerprint() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_tls_self_signed_serves_https_only_with_a_stable_printed_fingerprint() {
     let _engine = engine();
     let project = Project::from_example("pulled", "tls");
     project.write(
@@ -64,8 +64,8 @@ fn tls_self_signed_serves_https_only_with_a_stable_printed_fingerprint() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn tls_login_cookie_is_secure() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_tls_login_cookie_is_secure() {
     let _engine = engine();
     let project = Project::from_example("pulled", "tlscookie");
     project.write(
@@ -101,8 +101,8 @@ fn set_cookie(headers: &str, name: &str) -> String {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn repeated_failed_logins_from_one_address_are_throttled_and_others_are_not() {
+#[ignore = "root: needs root and a Docker engine, for the second host of tests/fixtures/client-host.sh"]
+fn root_repeated_failed_logins_from_one_address_are_throttled_and_others_are_not() {
     let _engine = engine();
     require_client_host("the throttle test");
     let project = Project::from_example("pulled", "throttle");
@@ -136,8 +136,8 @@ fn repeated_failed_logins_from_one_address_are_throttled_and_others_are_not() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn hardening_is_visible_in_docker_inspect() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_hardening_is_visible_in_docker_inspect() {
     let _engine = engine();
     let project = Project::from_example("pulled", "hardening");
     project.write("rjup.yaml", "image: jupyter/minimal-notebook:latest\nresources:\n  memory: 1g\n  cpus: 1.5\n  pids: 2048\n");
@@ -175,8 +175,8 @@ fn hardening_is_visible_in_docker_inspect() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn gpus_without_a_gpu_runtime_fail_clearly_and_leave_nothing() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_gpus_without_a_gpu_runtime_fail_clearly_and_leave_nothing() {
     let _engine = engine();
     let project = Project::from_example("pulled", "gpus");
     project.write(
@@ -202,8 +202,8 @@ fn gpus_without_a_gpu_runtime_fail_clearly_and_leave_nothing() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn no_secret_in_inspect_processes_logs_image_layers_or_the_project() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_no_secret_in_inspect_processes_logs_image_layers_or_the_project() {
     let _engine = engine();
     let project = Project::from_example("minimal", "secrets");
     // A password no package could contain by chance (PASSWORD is a famous phrase).

@@ -21,7 +21,7 @@ fn colleague_host() -> &'static str {
     let host = lab_host();
     assert_eq!(
         host, "10.231.0.1",
-        "these tests need the client host (root and ../shared/net/client-host.sh)"
+        "root: these tests need the second host of tests/fixtures/client-host.sh, which needs root"
     );
     host
 }
@@ -34,8 +34,8 @@ fn is_refusal(r: &Response) -> bool {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn an_allowlist_refuses_other_addresses_before_login_and_admits_listed_ones() {
+#[ignore = "root: needs root and a Docker engine, for the second host of tests/fixtures/client-host.sh"]
+fn root_an_allowlist_refuses_other_addresses_before_login_and_admits_listed_ones() {
     let _engine = engine();
     colleague_host();
     let project = Project::from_example("pulled", "allow");
@@ -124,8 +124,8 @@ fn an_allowlist_refuses_other_addresses_before_login_and_admits_listed_ones() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_lab_that_refuses_rjups_own_address_counts_as_up_and_check_says_why() {
+#[ignore = "root: needs root and a Docker engine, for the second host of tests/fixtures/client-host.sh"]
+fn root_a_lab_that_refuses_rjups_own_address_counts_as_up_and_check_says_why() {
     let _engine = engine();
     let host = colleague_host();
     let project = Project::from_example("pulled", "allowprobe");
@@ -224,8 +224,8 @@ fn outbound_connections(container: &str) -> Vec<String> {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_pulled_lab_never_phones_home() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_a_pulled_lab_never_phones_home() {
     let _engine = engine();
     let project = Project::from_example("pulled", "nonews");
     project.write("rjup.yaml", PULLED);
@@ -237,12 +237,12 @@ fn a_pulled_lab_never_phones_home() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_built_lab_with_collaboration_serves_its_api_and_never_phones_home() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_a_built_lab_with_collaboration_serves_its_api_and_never_phones_home() {
     let _engine = engine();
     let project = Project::from_example("", "collab");
     project.write("rjup.yaml", "collaboration: true\n");
-    project.notebook("shared.ipynb", &["1 + 1"]);
+    project.notebook("together.ipynb", &["1 + 1"]);
     let port = free_port();
     project.up(port);
     let browser = Browser::new(port);
@@ -252,7 +252,7 @@ fn a_built_lab_with_collaboration_serves_its_api_and_never_phones_home() {
     // What JupyterLab asks before it opens a shared document: a room for the file.
     let session = browser.send_json(
         "PUT",
-        "/api/collaboration/session/shared.ipynb",
+        "/api/collaboration/session/together.ipynb",
         &serde_json::json!({"format": "json", "type": "notebook"}),
     );
     assert!(
@@ -271,7 +271,7 @@ fn a_built_lab_with_collaboration_serves_its_api_and_never_phones_home() {
     assert_eq!(stranger.get("/login").status, 200);
     let refused = stranger.send_json(
         "PUT",
-        "/api/collaboration/session/shared.ipynb",
+        "/api/collaboration/session/together.ipynb",
         &serde_json::json!({"format": "json", "type": "notebook"}),
     );
     assert!(matches!(refused.status, 401 | 403), "{}", refused.status);
@@ -292,8 +292,8 @@ fn a_built_lab_with_collaboration_serves_its_api_and_never_phones_home() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn an_allowlist_works_on_podman_too() {
+#[ignore = "podman: needs root and Podman: tests/fixtures/podman.sh"]
+fn podman_an_allowlist_works_on_podman_too() {
     let _engine = engine();
     colleague_host();
     let lab = OnEngine::new(Project::from_example("pulled", "allow-podman"), podman());

@@ -1,4 +1,4 @@
-//! Labs on a Docker Swarm: the three-node swarm of `../shared/docker/swarm.sh`, each node
+//! Labs on a Docker Swarm: the three-node swarm of `tests/fixtures/swarm.sh`, each node
 //! its own dockerd at 10.240.0.1x, the manager node 1. Tests on the swarm share one
 //! cluster and its ports, so they run one at a time.
 
@@ -10,21 +10,7 @@ use crate::util::*;
 /// The manager's DOCKER_HOST, starting the swarm once per run.
 fn manager() -> &'static str {
     static HOST: OnceLock<String> = OnceLock::new();
-    HOST.get_or_init(|| {
-        let script = repo_root().join("../shared/docker/swarm.sh");
-        let out = Command::new("bash")
-            .arg(script)
-            .args(["up", "3"])
-            .output()
-            .expect("running swarm.sh");
-        assert_success(&out, "swarm.sh up 3");
-        stdout(&out)
-            .lines()
-            .find_map(|l| l.strip_prefix("export DOCKER_HOST="))
-            .expect("swarm.sh prints the manager's DOCKER_HOST")
-            .trim()
-            .to_string()
-    })
+    HOST.get_or_init(|| fixture_engine("swarm", &["swarm.sh", "up", "3"]))
 }
 
 /// The swarm, to this test alone.
@@ -127,8 +113,8 @@ fn node_url(out: &Output, port: u16) -> String {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn pull_mode_lab_is_a_service_with_secrets_that_rolls_on_a_new_password() {
+#[ignore = "swarm: needs root and a Swarm: tests/fixtures/swarm.sh up 3"]
+fn swarm_pull_mode_lab_is_a_service_with_secrets_that_rolls_on_a_new_password() {
     let _engine = engine();
     let (_swarm, host) = swarm();
     let port = 18801;
@@ -230,8 +216,8 @@ fn pull_mode_lab_is_a_service_with_secrets_that_rolls_on_a_new_password() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_swarm_lab_on_an_engine_that_is_no_manager_is_one_line_and_exit_3() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_a_swarm_lab_on_an_engine_that_is_no_manager_is_one_line_and_exit_3() {
     let _engine = engine();
     let project = Project::from_example("pulled", "sw-nomgr");
     project.write(
@@ -342,8 +328,8 @@ fn node_host(node: u32) -> String {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn build_mode_pushes_to_the_registry_and_a_worker_runs_the_push_by_digest() {
+#[ignore = "swarm: needs root and a Swarm: tests/fixtures/swarm.sh up 3"]
+fn swarm_build_mode_pushes_to_the_registry_and_a_worker_runs_the_push_by_digest() {
     let _engine = engine();
     let (_swarm, host) = swarm();
     let port = 18802;
@@ -474,8 +460,8 @@ fn running_copies(service: &str) -> usize {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_lab_whose_node_is_cut_off_answers_on_the_other_worker_with_its_notebook() {
+#[ignore = "swarm: needs root and a Swarm: tests/fixtures/swarm.sh up 3"]
+fn swarm_a_lab_whose_node_is_cut_off_answers_on_the_other_worker_with_its_notebook() {
     let _engine = engine();
     let (_swarm, host) = swarm();
     let port = 18803;
@@ -567,8 +553,8 @@ impl Drop for NodeLabel {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn constraints_place_the_lab_on_the_labelled_node() {
+#[ignore = "swarm: needs root and a Swarm: tests/fixtures/swarm.sh up 3"]
+fn swarm_constraints_place_the_lab_on_the_labelled_node() {
     let _engine = engine();
     let (_swarm, host) = swarm();
     let port = 18804;
@@ -621,8 +607,8 @@ fn fails_cleanly(lab: &SwarmLab, out: &Output, code: i32, words: &[&str]) {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_constraint_no_node_satisfies_is_pending_with_the_schedulers_reason() {
+#[ignore = "swarm: needs root and a Swarm: tests/fixtures/swarm.sh up 3"]
+fn swarm_a_constraint_no_node_satisfies_is_pending_with_the_schedulers_reason() {
     let _engine = engine();
     let (_swarm, host) = swarm();
     let lab = SwarmLab::new(
@@ -647,8 +633,8 @@ fn a_constraint_no_node_satisfies_is_pending_with_the_schedulers_reason() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_registry_that_refuses_the_push_is_exit_7_and_leaves_nothing() {
+#[ignore = "swarm: needs root and a Swarm: tests/fixtures/swarm.sh up 3"]
+fn swarm_a_registry_that_refuses_the_push_is_exit_7_and_leaves_nothing() {
     let _engine = engine();
     let (_swarm, host) = swarm();
     // Nothing listens there.
@@ -681,8 +667,8 @@ fn a_registry_that_refuses_the_push_is_exit_7_and_leaves_nothing() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_project_path_the_nodes_lack_is_the_tasks_error_not_a_timeout() {
+#[ignore = "swarm: needs root and a Swarm: tests/fixtures/swarm.sh up 3"]
+fn swarm_a_project_path_the_nodes_lack_is_the_tasks_error_not_a_timeout() {
     let _engine = engine();
     let (_swarm, host) = swarm();
     let lab = SwarmLab::new("", "sw-missing-path", host, "");
@@ -732,8 +718,8 @@ fn a_project_path_the_nodes_lack_is_the_tasks_error_not_a_timeout() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn check_up_down_on_a_swarm_lab_removes_its_service_and_secrets() {
+#[ignore = "swarm: needs root and a Swarm: tests/fixtures/swarm.sh up 3"]
+fn swarm_check_up_down_on_a_swarm_lab_removes_its_service_and_secrets() {
     let _engine = engine();
     let (_swarm, host) = swarm();
     let lab = SwarmLab::new("pulled", "sw-check-down", host, "port: 18808\nswarm: {}");
@@ -748,8 +734,8 @@ fn check_up_down_on_a_swarm_lab_removes_its_service_and_secrets() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn down_removes_the_secrets_an_interrupted_up_left_without_a_service() {
+#[ignore = "swarm: needs root and a Swarm: tests/fixtures/swarm.sh up 3"]
+fn swarm_down_removes_the_secrets_an_interrupted_up_left_without_a_service() {
     let _engine = engine();
     let (_swarm, host) = swarm();
     let lab = SwarmLab::new("pulled", "sw-leftover", host, "port: 18809\nswarm: {}");
@@ -799,8 +785,8 @@ fn down_removes_the_secrets_an_interrupted_up_left_without_a_service() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_self_signed_certificate_names_every_node_the_lab_may_move_to() {
+#[ignore = "swarm: needs root and a Swarm: tests/fixtures/swarm.sh up 3"]
+fn swarm_a_self_signed_certificate_names_every_node_the_lab_may_move_to() {
     let _engine = engine();
     let (_swarm, host) = swarm();
     let port = 18810;
@@ -841,8 +827,8 @@ fn a_self_signed_certificate_names_every_node_the_lab_may_move_to() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn a_swarm_lab_whose_allowlist_refuses_rjup_still_counts_as_up() {
+#[ignore = "swarm: needs root and a Swarm: tests/fixtures/swarm.sh up 3"]
+fn swarm_a_swarm_lab_whose_allowlist_refuses_rjup_still_counts_as_up() {
     let _engine = engine();
     let (_swarm, host) = swarm();
     let port = 18811;
@@ -882,8 +868,8 @@ fn a_swarm_lab_whose_allowlist_refuses_rjup_still_counts_as_up() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn named_accounts_on_a_swarm_lab_are_a_new_secret_and_a_service_update() {
+#[ignore = "swarm: needs root and a Swarm: tests/fixtures/swarm.sh up 3"]
+fn swarm_named_accounts_on_a_swarm_lab_are_a_new_secret_and_a_service_update() {
     let _engine = engine();
     let (_swarm, host) = swarm();
     let port = 18811;
@@ -950,8 +936,8 @@ fn named_accounts_on_a_swarm_lab_are_a_new_secret_and_a_service_update() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn collaboration_with_a_pulled_image_lacking_it_is_refused_before_anything_is_made() {
+#[ignore = "swarm: needs root and a Swarm: tests/fixtures/swarm.sh up 3"]
+fn swarm_collaboration_with_a_pulled_image_lacking_it_is_refused_before_anything_is_made() {
     let _engine = engine();
     let (_swarm, host) = swarm();
     let lab = SwarmLab::new(

@@ -24,10 +24,69 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// What to do when a test needs an engine: libtest prints it for each ignored engine
-/// test, and an engine test run without one panics with it.
-pub const NEEDS_ENGINE: &str =
-    "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored";
+/// The stand-in registry, the one thing the tests take from outside the repository: on
+/// machines that reach no public registry, `RJUP_TEST_STAND_INS` names a script that
+/// starts a Docker engine and a registry on 127.0.0.1:5000 serving Docker Hub's images
+/// to it; unset, `../shared/docker/stand-ins.sh` beside the repository, where there is
+/// one. The fixture scripts read the same variable (`tests/fixtures/lib.sh`).
+pub fn stand_ins() -> Option<PathBuf> {
+    let script = match std::env::var_os("RJUP_TEST_STAND_INS") {
+        Some(path) if path.is_empty() => return None,
+        Some(path) => PathBuf::from(path),
+        None => repo_root().join("../shared/docker/stand-ins.sh"),
+    };
+    script.exists().then_some(script)
+}
+
+/// What to do when a test needs an engine: an engine test run without one panics with it.
+fn needs_engine() -> String {
+    let start = match stand_ins() {
+        Some(script) => format!("start one (here: bash {})", script.display()),
+        None => "start Docker".to_string(),
+    };
+    format!("engine tests need a Docker engine: {start}, then cargo test -- --include-ignored")
+}
+
+/// Runs `tests/fixtures/SCRIPT ARGS`, which starts what the `group` of tests needs (or
+/// finds it running), and returns what it printed. Every fixture needs root; a fixture
+/// that cannot start fails the test with the command to run by hand and its reason.
+/// Callers keep the answer in a `OnceLock`, so that each fixture starts once per run.
+pub fn fixture(group: &str, script_and_args: &[&str]) -> String {
+    let (script, args) = script_and_args.split_first().expect("a fixture script");
+    let command = format!("tests/fixtures/{}", script_and_args.join(" "));
+    assert!(
+        is_root(),
+        "{group} tests need root, as their fixture does: run them as root (CI does); \
+         `{command}` starts what they need"
+    );
+    let started = std::time::Instant::now();
+    let out = Command::new("bash")
+        .arg(repo_root().join("tests/fixtures").join(script))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{group}: running {command}: {e}"));
+    assert!(
+        out.status.success(),
+        "{group} tests need `{command}`, which failed ({}):\n{}",
+        out.status,
+        stderr(&out).trim()
+    );
+    eprintln!(
+        "{command} answered in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    stdout(&out)
+}
+
+/// As `fixture`, for a script that starts an engine: the `DOCKER_HOST` it prints.
+pub fn fixture_engine(group: &str, script_and_args: &[&str]) -> String {
+    let out = fixture(group, script_and_args);
+    out.lines()
+        .find_map(|l| l.strip_prefix("export DOCKER_HOST="))
+        .unwrap_or_else(|| panic!("{script_and_args:?} printed no DOCKER_HOST:\n{out}"))
+        .trim()
+        .to_string()
+}
 
 fn engine_socket() -> String {
     std::env::var("DOCKER_HOST")
@@ -49,7 +108,7 @@ static IMAGES: RwLock<()> = RwLock::new(());
 fn require_engine() {
     let socket = engine_socket();
     if !engine_answers() {
-        panic!("no Docker engine answers at {socket}; this test {NEEDS_ENGINE}");
+        panic!("no Docker engine answers at {socket}; {}", needs_engine());
     }
 }
 
@@ -443,35 +502,31 @@ fn set_mode(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
-/// The host as the colleague's laptop sees it: the client namespace's view of this
-/// machine when we can make it (root), else loopback.
 /// Stops a test that needs a second client address when there is none: it fails and
 /// says why, rather than passing untested.
 pub fn require_client_host(what: &str) {
     assert_eq!(
         lab_host(),
         "10.231.0.1",
-        "cannot run {what}: it needs the client host of ../shared/net/client-host.sh for a second client address; run the tests as root (CI does)"
+        "root: cannot run {what}: it needs the second host of tests/fixtures/client-host.sh \
+         for a second client address, which needs root; run the tests as root (CI does)"
     );
 }
 
+/// The host as the colleague's laptop sees it: the client host's view of this machine
+/// when the tests run as root (`tests/fixtures/client-host.sh`, made once per run), else
+/// loopback.
 pub fn lab_host() -> &'static str {
     static HOST: OnceLock<&'static str> = OnceLock::new();
     HOST.get_or_init(|| {
-        let script = repo_root().join("../shared/net/client-host.sh");
-        if is_root() && script.exists() {
-            // Its output would land in the middle of libtest's.
-            let ok = Command::new("bash")
-                .arg(&script)
-                .stdout(Stdio::null())
-                .status()
-                .map(|s| s.success())
-                .unwrap_or(false);
-            if ok {
-                return "10.231.0.1";
-            }
+        if is_root() {
+            let host = fixture("root", &["client-host.sh"]);
+            assert_eq!(host.trim(), "10.231.0.1", "client-host.sh printed {host}");
+            return "10.231.0.1";
         }
-        eprintln!("note: no client host (needs root and ../shared/net/client-host.sh); browsing over loopback");
+        eprintln!(
+            "note: no client host (tests/fixtures/client-host.sh needs root); browsing over loopback"
+        );
         "127.0.0.1"
     })
 }

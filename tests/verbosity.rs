@@ -27,8 +27,8 @@ fn quiet_says_nothing_but_results_and_excludes_verbose() {
 }
 
 #[test]
-#[ignore = "needs a Docker engine: run ../shared/docker/stand-ins.sh, then cargo test -- --include-ignored"]
-fn verbose_names_each_engine_call_and_quiet_keeps_only_the_result() {
+#[ignore = "engine: needs a Docker engine"]
+fn engine_verbose_names_each_engine_call_and_quiet_keeps_only_the_result() {
     let _engine = engine();
     let project = Project::from_example("minimal", "verbosity");
     let port = free_port();
