@@ -9,7 +9,7 @@ use crate::engine::Engine;
 use crate::environment::image_plan::{
     self, BuildSpec, ImageSource, LAB_REQUIREMENTS, UV_REQUIREMENTS,
 };
-use crate::environment::lockfile::{self, Lock};
+use crate::environment::lockfile::{self, Lockfile};
 use crate::error::Error;
 use crate::settings::{self, Overrides, Spec};
 use crate::ui::printer::Printer;
@@ -73,10 +73,10 @@ async fn make(
     build: &BuildSpec,
     path: &Path,
     printer: Printer,
-) -> anyhow::Result<Lock> {
+) -> anyhow::Result<Lockfile> {
     let base = pinned_base(engine, &build.base, printer).await?;
     let packages = resolve(engine, &base, build, printer).await?;
-    let lock = Lock {
+    let lock = Lockfile {
         inputs: image_plan::lock_inputs(build),
         base,
         packages,
@@ -134,9 +134,9 @@ pub async fn refresh(
 }
 
 /// What a new lock changes, as uv reports it: added, removed, upgraded (or downgraded).
-fn changes(old: &Lock, new: &Lock) -> Vec<String> {
+fn changes(old: &Lockfile, new: &Lockfile) -> Vec<String> {
     use std::collections::BTreeMap;
-    let pins = |lock: &Lock| -> BTreeMap<String, String> {
+    let pins = |lock: &Lockfile| -> BTreeMap<String, String> {
         lock.packages
             .iter()
             .map(|p| match p.split_once("==") {
@@ -183,7 +183,12 @@ fn direction(was: &str, now: &str) -> &'static str {
 }
 
 /// `--check`: whether the lock at `path` was made from these inputs.
-fn check(lock: Option<&Lock>, inputs: &str, path: PathBuf, printer: Printer) -> anyhow::Result<()> {
+fn check(
+    lock: Option<&Lockfile>,
+    inputs: &str,
+    path: PathBuf,
+    printer: Printer,
+) -> anyhow::Result<()> {
     match lock {
         Some(lock) if lock.inputs == inputs => {
             printer.say(format!("{} matches the environment files", path.display()));
@@ -297,8 +302,8 @@ fn resolver_files(build: &BuildSpec) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    fn lock(base: &str, packages: &[&str]) -> Lock {
-        Lock {
+    fn lock(base: &str, packages: &[&str]) -> Lockfile {
+        Lockfile {
             inputs: String::new(),
             base: base.into(),
             packages: packages.iter().map(|p| p.to_string()).collect(),

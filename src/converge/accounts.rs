@@ -89,7 +89,7 @@ impl Change<'_> {
     ) -> anyhow::Result<Reached> {
         let lab = runtime::for_spec(self.engine, self.spec, self.printer);
         lab.prepare().await?;
-        let lock = self.state.lock(self.printer).await?;
+        let lock = self.state.lock_project(self.printer).await?;
         let mut accounts = self.state.accounts()?;
         edit(&mut accounts)?;
         self.state.set_accounts(&accounts)?;

@@ -56,7 +56,7 @@ pub async fn converge(
     printer: Printer,
     cleanup: &Cleanup,
 ) -> anyhow::Result<Outcome> {
-    let _lock = state.lock(printer).await?;
+    let _lock = state.lock_project(printer).await?;
     let runtime = runtime::for_spec(engine, spec, printer).converging(cleanup, options.timeout);
     let lab = Lab {
         engine,
@@ -92,7 +92,7 @@ impl Lab<'_> {
         runtime.prepare().await?;
         let observed = runtime.observe().await?;
         tracing::trace!("converge {}: observed {observed:?}", runtime.name());
-        spec.ensure_lock_fresh()?;
+        spec.ensure_lockfile_fresh()?;
         judge_admission(runtime, spec, printer).await?;
         // The port first: a taken port or a wrong bind address fails before a long build.
         let port = runtime.port(state, observed.as_ref()).await?;

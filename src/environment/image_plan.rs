@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 
 use crate::archive::{Archive, Owner, ROOT};
 use crate::environment::binder::{EnvFile, Environment};
-use crate::environment::lockfile::Lock;
+use crate::environment::lockfile::Lockfile;
 
 const DOCKERFILE: &str = include_str!("../../images/lab/Dockerfile");
 const TOOLS_DOCKERFILE: &str = include_str!("../../images/lab/tools.Dockerfile");
@@ -26,7 +26,7 @@ pub struct BuildSpec {
     pub packages: Vec<String>,
     pub environment: Environment,
     pub ca_certificates: Vec<EnvFile>,
-    pub lock: Option<Lock>,
+    pub lock: Option<Lockfile>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -401,7 +401,7 @@ pub fn lock_inputs(build: &BuildSpec) -> String {
 mod tests {
     use super::*;
     use crate::environment::binder::EnvFile;
-    use crate::environment::lockfile::Lock;
+    use crate::environment::lockfile::Lockfile;
     use crate::settings::tests::spec;
     use crate::settings::Spec;
 
@@ -738,7 +738,7 @@ mod tests {
         let mut s = spec();
         let b = build_mut(&mut s);
         b.environment.requirements = file("requirements.txt", "six\n");
-        b.lock = Some(Lock {
+        b.lock = Some(Lockfile {
             inputs: "sha256:x".into(),
             base: "python@sha256:abc".into(),
             packages: vec!["jupyterlab==4.4.0".into(), "six==1.16.0".into()],

@@ -12,7 +12,7 @@ pub const FILE_NAME: &str = "rjup.lock";
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Lock {
+pub struct Lockfile {
     /// A hash of the environment files the lock was resolved from.
     pub inputs: String,
     /// The base image, by digest.
@@ -21,7 +21,7 @@ pub struct Lock {
     pub packages: Vec<String>,
 }
 
-impl Lock {
+impl Lockfile {
     /// The pins as a requirements file.
     pub fn requirements(&self) -> String {
         let mut text = self.packages.join("\n");
@@ -49,7 +49,7 @@ impl Lock {
 }
 
 /// The project's lock, if it has one.
-pub fn load(project: &Path) -> anyhow::Result<Option<Lock>> {
+pub fn load(project: &Path) -> anyhow::Result<Option<Lockfile>> {
     let path = project.join(FILE_NAME);
     // It pins what the image installs: like every file the build reads, from inside
     // the project only ([`crate::project_file`]).
@@ -70,7 +70,7 @@ pub fn load(project: &Path) -> anyhow::Result<Option<Lock>> {
             .into())
         }
     };
-    serde_saphyr::from_str::<Lock>(&text)
+    serde_saphyr::from_str::<Lockfile>(&text)
         .map(Some)
         .map_err(|e| {
             let at = e
@@ -111,7 +111,7 @@ mod tests {
 
     #[test]
     fn a_rendered_lock_reads_back_the_same() {
-        let lock = Lock {
+        let lock = Lockfile {
             inputs: "sha256:abc".into(),
             base: "python@sha256:0123".into(),
             packages: vec!["jupyterlab==4.4.0".into(), "six==1.16.0".into()],

@@ -12,7 +12,7 @@ use crate::archive::Owner;
 use crate::config::{self, Config, Gpus, TlsConfig};
 use crate::environment::binder::{self, EnvFile, Environment};
 use crate::environment::image_plan::{BuildSpec, ImageSource};
-use crate::environment::lockfile::{self, Lock};
+use crate::environment::lockfile::{self, Lockfile};
 use crate::error::Error;
 use crate::project_file::FileRef;
 
@@ -94,7 +94,7 @@ impl Spec {
     }
 
     /// Refuses to build from an `rjup.lock` that no longer matches the environment files.
-    pub fn ensure_lock_fresh(&self) -> anyhow::Result<()> {
+    pub fn ensure_lockfile_fresh(&self) -> anyhow::Result<()> {
         let ImageSource::Build(build) = &self.image else {
             return Ok(());
         };
@@ -291,7 +291,7 @@ fn files_from_env(
 pub struct ProjectFiles {
     pub environment: Environment,
     pub ca_certificates: Vec<EnvFile>,
-    pub lock: Option<Lock>,
+    pub lock: Option<Lockfile>,
 }
 
 fn read_certificates(dir: &Path, files: &[FileRef]) -> anyhow::Result<Vec<EnvFile>> {

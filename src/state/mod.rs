@@ -3,11 +3,13 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use sha2::{Digest, Sha256};
+
+mod project_lock;
 
 use crate::jupyter::accounts::Accounts;
 
@@ -40,7 +42,6 @@ const TLS_NAMES: &str = "tls-names";
 /// When the self-signed certificate ends, in seconds since the epoch; a certificate
 /// without it was made by an rjup that made them valid until 4096.
 const TLS_VALID_UNTIL: &str = "tls-valid-until";
-const LOCK: &str = "lock";
 const BUILD_LOG: &str = "build.log";
 const ACCOUNTS: &str = "accounts.json";
 const ACCOUNTS_COPIED: &str = "accounts-copied";
@@ -242,34 +243,6 @@ impl ProjectState {
         Ok((tls, why.map(|why| (why, valid_until))))
     }
 
-    /// Holds the project's lock until dropped, so two rjup commands never converge the
-    /// same lab at once; waits for a holder to finish, saying so.
-    pub async fn lock(&self, printer: crate::ui::printer::Printer) -> anyhow::Result<ProjectLock> {
-        self.ensure_dir()?;
-        let path = self.dir.join(LOCK);
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&path)
-            .with_context(|| format!("opening {}", path.display()))?;
-        // The lock goes when the file is closed, so a crashed holder never leaves it behind.
-        match file.try_lock() {
-            Ok(()) => return Ok(ProjectLock { _file: file }),
-            Err(fs::TryLockError::WouldBlock) => {}
-            Err(fs::TryLockError::Error(e)) => {
-                return Err(e).with_context(|| format!("locking {}", path.display()))
-            }
-        }
-        printer.say("Waiting for another rjup command in this project to finish");
-        let file = tokio::task::spawn_blocking(move || file.lock().map(|()| file))
-            .await
-            .context("waiting for the project's lock")?
-            .with_context(|| format!("locking {}", path.display()))?;
-        Ok(ProjectLock { _file: file })
-    }
-
     /// Where a failed build's whole output is written; made only when a build fails.
     pub fn build_log(&self) -> PathBuf {
         self.dir.join(BUILD_LOG)
@@ -331,10 +304,6 @@ pub fn write_atomically(path: &Path, contents: &[u8], mode: u32) -> anyhow::Resu
         tmp.persist(path).map(drop).map_err(|e| e.error)
     })()
     .with_context(|| format!("writing {}", path.display()))
-}
-
-pub struct ProjectLock {
-    _file: fs::File,
 }
 
 pub fn random_bytes<const N: usize>() -> anyhow::Result<[u8; N]> {
@@ -491,26 +460,6 @@ mod tests {
         let (made, why) = state.self_signed_tls(&["localhost".to_string()]).unwrap();
         assert_eq!(why.map(|w| w.0), Some(crate::tls::Renewal::First));
         assert_ne!(made.key_pem, tls.key_pem);
-    }
-
-    #[tokio::test]
-    async fn the_project_lock_is_exclusive_and_released_on_drop() {
-        let tmp = tempfile::tempdir().unwrap();
-        let state = state_in(tmp.path());
-        let held = state
-            .lock(crate::ui::printer::Printer::plain())
-            .await
-            .unwrap();
-        let other = fs::OpenOptions::new()
-            .write(true)
-            .open(state.dir().join(LOCK))
-            .unwrap();
-        assert!(
-            matches!(other.try_lock(), Err(fs::TryLockError::WouldBlock)),
-            "a second holder must wait"
-        );
-        drop(held);
-        other.try_lock().unwrap();
     }
 
     #[test]
