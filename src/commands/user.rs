@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::cli::{UserCommand, UserLsArgs};
+use crate::cli::{UserAddArgs, UserCommand, UserLsArgs, UserNameArgs, UserPasswdArgs};
 use crate::config::TlsConfig;
 use crate::converge::accounts::{self, Reached};
 use crate::engine::endpoint::Endpoint;
@@ -54,67 +54,73 @@ pub async fn run(
     };
     match command {
         UserCommand::Ls(args) => list(&state, &args, printer),
-        UserCommand::Add(args) => {
-            let role = if args.read_only {
-                Role::ReadOnly
-            } else {
-                Role::Collaborator
-            };
-            // Refused before anyone is asked for a password.
-            state.accounts()?.check_new(&args.name, role)?;
-            let hash = new_hash(&args.name, args.password.password_stdin, printer)?;
-            // A new account has taken nothing yet.
-            let reached = lab
-                .change(
-                    |accounts| accounts.add(&args.name, role, hash),
-                    Cutoff::Sessions,
-                )
-                .await?;
-            lab.tell(
-                &format!("Account \"{}\" added ({})", args.name, role.word()),
-                reached,
-            );
-            Ok(())
-        }
-        UserCommand::Rm(args) => {
-            let role = state.accounts()?.find(&args.name, "removed")?.role;
-            let reached = lab
-                .change(
-                    |accounts| accounts.remove(&args.name).map(drop),
-                    role.cutoff(),
-                )
-                .await?;
-            lab.tell(
-                &format!(
-                    "Account \"{}\" removed; its sessions end at their next request",
-                    args.name
-                ),
-                reached,
-            );
-            Ok(())
-        }
-        UserCommand::Passwd(args) => {
-            let role = state.accounts()?.find(&args.name, "changed")?.role;
-            let hash = new_hash(&args.name, args.password.password_stdin, printer)?;
-            let reached = lab
-                .change(
-                    |accounts| {
-                        accounts.find(&args.name, "changed")?.hash = hash;
-                        Ok(())
-                    },
-                    role.cutoff(),
-                )
-                .await?;
-            lab.tell(
-                &format!(
-                    "Password of \"{}\" changed; its sessions end at their next request",
-                    args.name
-                ),
-                reached,
-            );
-            Ok(())
-        }
+        UserCommand::Add(args) => add(&lab, &args).await,
+        UserCommand::Rm(args) => remove(&lab, &args).await,
+        UserCommand::Passwd(args) => passwd(&lab, &args).await,
     }
+}
+
+async fn add(lab: &Lab<'_>, args: &UserAddArgs) -> anyhow::Result<()> {
+    let role = if args.read_only {
+        Role::ReadOnly
+    } else {
+        Role::Collaborator
+    };
+    // Refused before anyone is asked for a password.
+    lab.state.accounts()?.check_new(&args.name, role)?;
+    let hash = new_hash(&args.name, args.password.password_stdin, lab.printer)?;
+    // A new account has taken nothing yet.
+    let reached = lab
+        .change(
+            |accounts| accounts.add(&args.name, role, hash),
+            Cutoff::Sessions,
+        )
+        .await?;
+    lab.tell(
+        &format!("Account \"{}\" added ({})", args.name, role.word()),
+        reached,
+    );
+    Ok(())
+}
+
+async fn remove(lab: &Lab<'_>, args: &UserNameArgs) -> anyhow::Result<()> {
+    let role = lab.state.accounts()?.find(&args.name, "removed")?.role;
+    let reached = lab
+        .change(
+            |accounts| accounts.remove(&args.name).map(drop),
+            role.cutoff(),
+        )
+        .await?;
+    lab.tell(
+        &format!(
+            "Account \"{}\" removed; its sessions end at their next request",
+            args.name
+        ),
+        reached,
+    );
+    Ok(())
+}
+
+async fn passwd(lab: &Lab<'_>, args: &UserPasswdArgs) -> anyhow::Result<()> {
+    let role = lab.state.accounts()?.find(&args.name, "changed")?.role;
+    let hash = new_hash(&args.name, args.password.password_stdin, lab.printer)?;
+    let reached = lab
+        .change(
+            |accounts| {
+                accounts.find(&args.name, "changed")?.hash = hash;
+                Ok(())
+            },
+            role.cutoff(),
+        )
+        .await?;
+    lab.tell(
+        &format!(
+            "Password of \"{}\" changed; its sessions end at their next request",
+            args.name
+        ),
+        reached,
+    );
+    Ok(())
 }
 
 fn new_hash(name: &str, from_stdin: bool, printer: Printer) -> anyhow::Result<String> {

@@ -8,7 +8,7 @@ use bollard::models::{BuildInfo, CreateImageInfo};
 
 use crate::engine::progress::{BuildProgress, Progress, PullProgress};
 use crate::engine::{BuildOptions, Builder, Engine};
-use crate::environment::image_plan::ImagePlan;
+use crate::environment::image_plan::{ImagePlan, Tools};
 use crate::state::ProjectState;
 use crate::ui::printer::Printer;
 use crate::ui::progress;
@@ -174,19 +174,7 @@ pub async fn ensure(
                 Builder::BuildKit | Builder::Buildah => mounts.clone(),
                 Builder::Classic => classic.clone(),
             };
-            // The tools are made once per base and kept, and again from nothing with
-            // `--no-cache`, or when the base's image changed under its name (`--pull`,
-            // `docker pull`): the tag names the base, the layers tell which image it was.
-            let why = match engine.image_layers(&tools.tag).await? {
-                None => Some("built once per base image"),
-                Some(_) if flags.no_cache => Some("built again (--no-cache)"),
-                Some(tools_layers) => {
-                    let base_layers = engine.image_layers(base).await?.unwrap_or_default();
-                    (!tools_layers.starts_with(&base_layers))
-                        .then_some("built again on the base's newer image")
-                }
-            };
-            if let Some(why) = why {
+            if let Some(why) = tools_needed(engine, tools, base, flags.no_cache).await? {
                 printer.say(format!(
                     "Tools for {base} (git, wget, curl, unzip, bzip2, gcc, uv): {why}"
                 ));
@@ -209,6 +197,27 @@ pub async fn ensure(
                 .await
         }
     }
+}
+
+/// Why the tools image is to be built, if it is. The tools are made once per base and
+/// kept, and again from nothing with `--no-cache`, or when the base's image changed
+/// under its name (`--pull`, `docker pull`): the tag names the base, the layers tell
+/// which image it was.
+async fn tools_needed(
+    engine: &Engine,
+    tools: &Tools,
+    base: &str,
+    no_cache: bool,
+) -> anyhow::Result<Option<&'static str>> {
+    Ok(match engine.image_layers(&tools.tag).await? {
+        None => Some("built once per base image"),
+        Some(_) if no_cache => Some("built again (--no-cache)"),
+        Some(tools_layers) => {
+            let base_layers = engine.image_layers(base).await?.unwrap_or_default();
+            (!tools_layers.starts_with(&base_layers))
+                .then_some("built again on the base's newer image")
+        }
+    })
 }
 
 #[cfg(test)]

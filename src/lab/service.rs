@@ -58,83 +58,9 @@ pub fn service_name(spec: &Spec) -> String {
 /// pushed image by digest in build mode, `image:` in pull mode.
 pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
     let spec = inputs.spec;
-    let owner = spec.owner;
-    let home = inputs.pulled.then_some(PULLED_HOME);
     let project = spec.dir.display().to_string();
-    let secrets: Vec<(Secret, String)> = server_config::config_files(
-        inputs.hashed_password,
-        inputs.cookie_secret,
-        false,
-        inputs.tls,
-        &spec.sharing(),
-        // Secrets cannot change: new accounts are a new secret and a service update.
-        Some(inputs.accounts),
-    )?
-    .into_iter()
-    .map(|file| {
-        let mut hasher = Sha256::new();
-        hasher.update(project.as_bytes());
-        hasher.update(file.path.as_bytes());
-        hasher.update(&file.contents);
-        let hash = hex::encode(hasher.finalize());
-        let secret = Secret {
-            name: format!("rjup-{}-{}", file.kind, &hash[..24]),
-            contents: file.contents,
-        };
-        (secret, file.path)
-    })
-    .collect();
-    let references = secrets
-        .iter()
-        .map(|(secret, path)| TaskSpecContainerSpecSecrets {
-            secret_name: Some(secret.name.clone()),
-            // Filled in from the created secret's id before the service is made.
-            secret_id: None,
-            // Root's, readable by the lab's group: the lab cannot change its config.
-            file: Some(TaskSpecContainerSpecFile {
-                name: Some(path.clone()),
-                uid: Some(server_config::config_owner(owner).uid.to_string()),
-                gid: Some(server_config::config_owner(owner).gid.to_string()),
-                mode: Some(server_config::CONFIG_FILE_MODE),
-            }),
-        })
-        .collect();
-    let mut env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    env.extend(server_config::environment(home.unwrap_or(PULLED_HOME)));
-    let mut mounts = vec![Mount {
-        target: Some(server_config::ROOT_DIR.to_string()),
-        source: Some(project.clone()),
-        typ: Some(MountType::BIND),
-        ..Default::default()
-    }];
-    if let Some(home) = home {
-        env.push(format!("HOME={home}"));
-        // Nothing can be copied into a service's container, so the home a pulled image
-        // lacks for the lab's uid is a tmpfs, private to the container.
-        mounts.push(Mount {
-            target: Some(home.to_string()),
-            typ: Some(MountType::TMPFS),
-            tmpfs_options: Some(MountTmpfsOptions {
-                mode: Some(0o1777),
-                ..Default::default()
-            }),
-            ..Default::default()
-        });
-    }
-    let container = TaskSpecContainerSpec {
-        image: Some(inputs.image_reference.to_string()),
-        user: Some(format!("{}:{}", owner.uid, owner.gid)),
-        env: Some(env),
-        command: Some(vec!["jupyter".into(), "lab".into()]),
-        dir: Some(server_config::ROOT_DIR.to_string()),
-        mounts: Some(mounts),
-        secrets: Some(references),
-        init: Some(true),
-        // Jupyter runs as an ordinary user and needs no capability at all.
-        capability_drop: Some(vec!["ALL".into()]),
-        stop_grace_period: Some(10 * SECOND),
-        ..Default::default()
-    };
+    let secrets = secrets(inputs, &project)?;
+    let container = container(inputs, &project, &secrets);
     let mut service = ServiceSpec {
         name: Some(service_name(spec)),
         task_template: Some(task(spec, container)),
@@ -166,6 +92,98 @@ pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
         config_hash,
         image_id: inputs.image_id.to_string(),
     })
+}
+
+/// The lab's config as secrets, each with the path the lab reads it at. Each is named
+/// by a hash of the project, its path and what it holds: secrets cannot change.
+fn secrets(inputs: &Inputs<'_>, project: &str) -> anyhow::Result<Vec<(Secret, String)>> {
+    let files = server_config::config_files(
+        inputs.hashed_password,
+        inputs.cookie_secret,
+        false,
+        inputs.tls,
+        &inputs.spec.sharing(),
+        // Secrets cannot change: new accounts are a new secret and a service update.
+        Some(inputs.accounts),
+    )?;
+    Ok(files
+        .into_iter()
+        .map(|file| {
+            let mut hasher = Sha256::new();
+            hasher.update(project.as_bytes());
+            hasher.update(file.path.as_bytes());
+            hasher.update(&file.contents);
+            let hash = hex::encode(hasher.finalize());
+            let secret = Secret {
+                name: format!("rjup-{}-{}", file.kind, &hash[..24]),
+                contents: file.contents,
+            };
+            (secret, file.path)
+        })
+        .collect())
+}
+
+/// The lab's container in the task: the project mounted, the config as `secrets`,
+/// as the project's owner, without capabilities.
+fn container(
+    inputs: &Inputs<'_>,
+    project: &str,
+    secrets: &[(Secret, String)],
+) -> TaskSpecContainerSpec {
+    let spec = inputs.spec;
+    let owner = spec.owner;
+    let home = inputs.pulled.then_some(PULLED_HOME);
+    let references = secrets
+        .iter()
+        .map(|(secret, path)| TaskSpecContainerSpecSecrets {
+            secret_name: Some(secret.name.clone()),
+            // Filled in from the created secret's id before the service is made.
+            secret_id: None,
+            // Root's, readable by the lab's group: the lab cannot change its config.
+            file: Some(TaskSpecContainerSpecFile {
+                name: Some(path.clone()),
+                uid: Some(server_config::config_owner(owner).uid.to_string()),
+                gid: Some(server_config::config_owner(owner).gid.to_string()),
+                mode: Some(server_config::CONFIG_FILE_MODE),
+            }),
+        })
+        .collect();
+    let mut env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    env.extend(server_config::environment(home.unwrap_or(PULLED_HOME)));
+    let mut mounts = vec![Mount {
+        target: Some(server_config::ROOT_DIR.to_string()),
+        source: Some(project.to_string()),
+        typ: Some(MountType::BIND),
+        ..Default::default()
+    }];
+    if let Some(home) = home {
+        env.push(format!("HOME={home}"));
+        // Nothing can be copied into a service's container, so the home a pulled image
+        // lacks for the lab's uid is a tmpfs, private to the container.
+        mounts.push(Mount {
+            target: Some(home.to_string()),
+            typ: Some(MountType::TMPFS),
+            tmpfs_options: Some(MountTmpfsOptions {
+                mode: Some(0o1777),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    }
+    TaskSpecContainerSpec {
+        image: Some(inputs.image_reference.to_string()),
+        user: Some(format!("{}:{}", owner.uid, owner.gid)),
+        env: Some(env),
+        command: Some(vec!["jupyter".into(), "lab".into()]),
+        dir: Some(server_config::ROOT_DIR.to_string()),
+        mounts: Some(mounts),
+        secrets: Some(references),
+        init: Some(true),
+        // Jupyter runs as an ordinary user and needs no capability at all.
+        capability_drop: Some(vec!["ALL".into()]),
+        stop_grace_period: Some(10 * SECOND),
+        ..Default::default()
+    }
 }
 
 /// Where and how the lab's one task runs: the limits `resources` asks for, restarted
