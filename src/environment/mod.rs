@@ -4,5 +4,6 @@
 
 pub mod binder;
 pub mod collaboration;
+pub mod dockerfile;
 pub mod image_plan;
 pub mod lockfile;
