@@ -1,7 +1,7 @@
 //! `rjup.yaml`, the project's own settings: read here, as written ([`schema`]), checked
 //! key by key ([`validate`]); a file serde cannot read becomes one line that says where
 //! and how to fix it ([`diagnostics`]). [`names`] says what a lab may be called, and
-//! [`template`] is the commented file `rjup init` writes.
+//! [`template()`] writes the commented file of `rjup init`.
 
 mod diagnostics;
 pub mod names;

@@ -13,7 +13,7 @@ SECRET = b"890d650d31a5f5c04ab33b5ee289380de0000000000000000000000000000000"
 class ProbeKey(unittest.TestCase):
     def test_the_key_is_sha256_of_the_context_and_the_secret_files_bytes(self):
         self.assertEqual(probe_key(SECRET), hashlib.sha256(b"rjup-probe\n" + SECRET).hexdigest())
-        # The value rjup's own side computes for the same secret (jupyter.rs tests it).
+        # The value rjup's own side computes for the same secret (server_config.rs tests it).
         self.assertEqual(probe_key(b"c00k1e"), "c804a22ece10c4a2cd4817e30ce17991e0e2633e0055b9d521d7d718a211cfc0")
 
     def test_only_the_exact_key_matches(self):
