@@ -454,3 +454,60 @@ fn engine_check_finds_notebooks_from_the_current_directory_and_refuses_ones_outs
     assert_exit(&out, 3, "check --up with a notebook outside the project");
     assert!(inspect(&project.container()).is_none(), "{}", stderr(&out));
 }
+
+#[test]
+#[ignore = "engine: needs a Docker engine"]
+fn engine_an_environment_file_rjup_cannot_build_stops_neither_check_ls_nor_password() {
+    let _engine = engine();
+    let project = Project::from_example("", "badenv-verbs");
+    let port = free_port().to_string();
+    project.up(port.parse().unwrap());
+    project.write("apt.txt", "jq\nrm -rf /\n");
+    let old = [("RJUP_PASSWORD", PASSWORD)];
+
+    let ls = project.rjup(&["ls", "--json"], &[], None);
+    assert_success(&ls, "ls --json");
+    let labs = json_stdout(&ls, "ls --json");
+    assert!(
+        labs["labs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["name"] == project.name.as_str()),
+        "{labs}"
+    );
+    let status = project.rjup(&["status", "--json"], &[], None);
+    assert_success(&status, "status --json");
+    assert_eq!(json_stdout(&status, "status --json")["state"], "running");
+    // Checking the running lab needs no environment file; making it does.
+    assert_success(&project.rjup(&["check"], &old, None), "check");
+    let up = project.rjup(&["check", "--up"], &old, None);
+    assert_exit(&up, 3, "check --up refuses what up refuses");
+    assert!(stderr(&up).contains("apt.txt:2"), "{}", stderr(&up));
+
+    // The lab cannot be made again with the new password, and must not run on with
+    // the old one.
+    let new = "a brand new password";
+    let changed = project.rjup(&["password", "--password-stdin"], &[], Some(new));
+    assert_success(&changed, "password with a broken apt.txt");
+    assert!(
+        stderr(&changed).contains("apt.txt:2") && stderr(&changed).contains("taken down"),
+        "{}",
+        stderr(&changed)
+    );
+    assert!(inspect(&project.container()).is_none());
+    let again = project.rjup(&["password", "--password-stdin"], &[], Some(new));
+    assert_success(&again, "password with no lab");
+
+    std::fs::remove_file(project.dir.join("apt.txt")).unwrap();
+    assert_success(&project.rjup(&["up", "--port", &port], &[], None), "up");
+    assert_exit(
+        &project.rjup(&["check"], &old, None),
+        12,
+        "the old password",
+    );
+    assert_success(
+        &project.rjup(&["check"], &[("RJUP_PASSWORD", new)], None),
+        "the new password",
+    );
+}
