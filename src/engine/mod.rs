@@ -38,6 +38,7 @@ mod swarm;
 pub mod transport;
 
 pub use build::{BuildOptions, Builder};
+pub use containers::LogGap;
 pub use swarm::Role;
 
 #[derive(Clone)]

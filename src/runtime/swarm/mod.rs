@@ -18,7 +18,7 @@ use super::cleanup::Cleanup;
 use super::ready::{probe_target, Readiness};
 use super::view::LabView;
 use super::{AccountsCopy, Image, Log, Observed, Removed, Runtime, Status};
-use crate::engine::{Engine, Role};
+use crate::engine::{Engine, LogGap, Role};
 use crate::error::Error;
 use crate::lab::admission::Delivery;
 use crate::lab::service::{self, Desired};
@@ -373,6 +373,7 @@ impl Runtime for Services<'_> {
             tokio::select! {
                 chunk = stream.next() => match chunk {
                     Some(Ok(chunk)) => text.extend_from_slice(&chunk),
+                    Some(Err(e)) if e.is::<LogGap>() => {}
                     _ => break,
                 },
                 // A node that is gone never ends its part of the log.
