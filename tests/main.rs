@@ -14,6 +14,7 @@ mod attacks_host;
 mod attacks_lab;
 mod bad_input;
 mod binder;
+mod build_output;
 mod check;
 mod cli;
 mod collaboration;
