@@ -42,6 +42,39 @@ pub enum TlsConfig {
     /// The user's own certificate and key: as rjup.yaml names them, relative to the
     /// project and inside it, or from rjup's environment (`RJUP_TLS_CERT`).
     Files { cert: FileRef, key: FileRef },
+    /// A certificate from an ACME CA, renewed by the engine's renewer (`acme:`).
+    Acme(Acme),
+}
+
+/// Let's Encrypt's production directory: the default CA for `tls: acme`.
+pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
+
+/// `acme:`: where `tls: acme` gets its certificate, and for which names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acme {
+    /// The account's contact address, for the CA's notices.
+    pub email: Option<String>,
+    /// IP addresses and DNS names the certificate names; empty for the host's public
+    /// addresses the lab is published on.
+    pub names: Vec<String>,
+    /// The CA's ACME directory.
+    pub directory: String,
+    /// A PEM file of a private CA: trusted for its directory's HTTPS and for the
+    /// certificates it issues, instead of the public roots.
+    pub ca_certificates: Option<FileRef>,
+    pub challenge: crate::acme::Challenge,
+}
+
+impl Default for Acme {
+    fn default() -> Self {
+        Acme {
+            email: None,
+            names: Vec::new(),
+            directory: LETS_ENCRYPT.to_string(),
+            ca_certificates: None,
+            challenge: crate::acme::Challenge::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

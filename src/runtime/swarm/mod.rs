@@ -418,6 +418,17 @@ impl Runtime for Services<'_> {
         Ok(SocketAddr::new(self.spec.bind, port))
     }
 
+    async fn acme(
+        &self,
+        _wanted: &crate::config::Acme,
+        _timeout: Duration,
+    ) -> anyhow::Result<crate::lab::acme::AcmeLab> {
+        Err(Error::config(
+            "`tls: acme` is not yet available for a Swarm lab; use `tls: self-signed`",
+        )
+        .into())
+    }
+
     /// The lab answers on whichever node runs it, and moves to another when its node
     /// is lost: a self-signed certificate names every node (one that joins later
     /// makes a new one).
@@ -518,7 +529,7 @@ impl Runtime for Services<'_> {
             .ok_or_else(not_running)?;
         let tls = match service_label(&found, label::SCHEME).map(String::as_str) {
             // The kept certificate, whatever nodes it names.
-            Some("https") => certificate::for_lab(spec, state, None, self.printer)?,
+            Some("https") => certificate::trust(spec, state, None, self.printer, &[address])?,
             _ => None,
         };
         probe_target(
