@@ -10,8 +10,8 @@ use crate::util::repo_root;
 
 /// The groups, each the prefix of its tests' names and the first word of their ignore
 /// reason: `cargo test -- --include-ignored ::podman_` runs the Podman tests.
-const GROUPS: [&str; 8] = [
-    "engine", "root", "podman", "rootless", "swarm", "ssh", "registry", "browser",
+const GROUPS: [&str; 9] = [
+    "engine", "root", "podman", "rootless", "swarm", "ssh", "registry", "browser", "acme",
 ];
 
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -114,6 +114,11 @@ pub struct Job {
     /// Who runs the lab, and must be able to read its key.
     pub uid: u32,
     pub gid: u32,
+    /// A certificate the renewer obtained before this (seconds since the epoch) is to
+    /// be replaced now: rjup found it untrusted (a test CA restarted with a new root, a
+    /// CA that changed its chain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replace_obtained_before: Option<i64>,
 }
 
 impl Job {
@@ -234,6 +239,7 @@ mod tests {
             account_key: "KEY".into(),
             uid: 1000,
             gid: 100,
+            replace_obtained_before: None,
         }
     }
 

@@ -103,6 +103,9 @@ struct Orders {
     /// The jobs the last order was placed for: a job not among them (a new lab, or a
     /// changed one, that is, someone running `rjup up`) is tried at once.
     attempted: Vec<String>,
+    /// When the certificate there is was obtained.
+    #[serde(default)]
+    obtained_at: i64,
 }
 
 /// What the renewer last gave one lab.
@@ -157,12 +160,17 @@ impl Renewer {
         let mut wanted: Vec<String> = jobs[0].names.iter().map(|n| canonical_name(n)).collect();
         wanted.sort();
         wanted.dedup();
+        let replace_before = jobs
+            .iter()
+            .filter_map(|j| j.replace_obtained_before)
+            .max()
+            .unwrap_or(0);
         let due = match &described {
             None => true,
             Some(d) => {
                 let mut names: Vec<String> = d.names.iter().map(|n| canonical_name(n)).collect();
                 names.sort();
-                names != wanted || now >= d.renew_at()
+                names != wanted || now >= d.renew_at() || orders.obtained_at < replace_before
             }
         };
         let ids: Vec<String> = jobs.iter().map(Job::id).collect();
@@ -185,6 +193,7 @@ impl Renewer {
                     );
                     orders = Orders {
                         attempted: ids,
+                        obtained_at: now,
                         ..Orders::default()
                     };
                 }

@@ -205,6 +205,7 @@ pub fn job(
         account_key: acme::account::key(&wanted.directory, wanted.email.as_deref())?,
         uid: owner.uid,
         gid: owner.gid,
+        replace_obtained_before: None,
     })
 }
 

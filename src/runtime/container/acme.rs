@@ -96,21 +96,37 @@ pub async fn obtain(
         undo.run(engine).await;
         return Err(e);
     }
-    let wait = crate::ui::progress::Wait::new(
-        &format!("Waiting for a certificate from {}", job.directory),
-        printer,
-    );
-    let answered = answer(engine, &job, timeout).await;
-    drop(wait);
-    let status = match answered {
-        Ok(status) => status,
-        Err(e) => {
-            undo.run(engine).await;
-            return Err(e);
+    let mut job = job;
+    let status = loop {
+        let wait = crate::ui::progress::Wait::new(
+            &format!("Waiting for a certificate from {}", job.directory),
+            printer,
+        );
+        let answered = answer(engine, &job, timeout).await;
+        drop(wait);
+        let status = match answered {
+            Ok(status) => status,
+            Err(e) => {
+                undo.run(engine).await;
+                return Err(e);
+            }
+        };
+        let chain = status.certificate.as_deref().unwrap_or_default();
+        let Err(why) = crate::tls::verify_chain(chain, roots.clone(), &job.names[0]) else {
+            break status;
+        };
+        if job.replace_obtained_before.is_none() {
+            // One the renewer kept from before (a CA that changed its roots): a new one.
+            printer.say(format!(
+                "The kept certificate does not verify ({why:#}); asking for a new one"
+            ));
+            job.replace_obtained_before = Some(acme::now());
+            let json = serde_json::to_vec_pretty(&job)?;
+            if let Some(renewer) = current(engine).await? {
+                upload_job(engine, &renewer.id, &job.lab, &json).await?;
+            }
+            continue;
         }
-    };
-    let chain = status.certificate.as_deref().unwrap_or_default();
-    if let Err(why) = crate::tls::verify_chain(chain, roots.clone(), &job.names[0]) {
         undo.run(engine).await;
         let trusted = match &wanted.ca_certificates {
             Some(file) => format!("the certificates in {}", file.named()),
@@ -122,7 +138,7 @@ pub async fn obtain(
             job.names.join(", ")
         ))
         .into());
-    }
+    };
     if let Some(failure) = &status.last_error {
         printer.warn(format!(
             "renewing the lab's certificate fails ({} attempts; the next at {}): {}; the lab serves the one it has, {}",
