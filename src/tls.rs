@@ -542,4 +542,37 @@ mod tests {
             tls
         );
     }
+
+    #[test]
+    fn a_ca_s_certificate_is_trusted_by_its_roots_for_its_names_only() {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let mut dn = rcgen::DistinguishedName::new();
+        dn.push(rcgen::DnType::CommonName, "test root");
+        ca.distinguished_name = dn;
+        let issuer = rcgen::Issuer::new(ca.clone(), &ca_key);
+        let root = ca.self_signed(&ca_key).unwrap();
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(vec!["10.231.0.1".to_string()])
+            .unwrap()
+            .signed_by(&leaf_key, &issuer)
+            .unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(root.der().clone()).unwrap();
+        let roots = Arc::new(roots);
+        verify_chain(&leaf.pem(), roots.clone(), "10.231.0.1").unwrap();
+        assert!(verify_chain(&leaf.pem(), roots.clone(), "10.231.0.2").is_err());
+        let (other, _) = self_signed(&["10.231.0.1".into()], now()).unwrap();
+        let mut others = rustls::RootCertStore::empty();
+        others
+            .add(CertificateDer::from(other.cert_der().unwrap()))
+            .unwrap();
+        assert!(verify_chain(&leaf.pem(), Arc::new(others), "10.231.0.1").is_err());
+        assert!(client(Trust::Issued {
+            roots,
+            names: vec!["10.231.0.1".into()]
+        })
+        .is_ok());
+    }
 }

@@ -226,7 +226,7 @@ fn one_line(out: &std::process::Output, code: i32, says: &[&str]) -> String {
 }
 
 #[test]
-#[ignore = "acme: needs root, an engine, the second host and pebble (tests/fixtures/pebble.sh); uses the host's ports 80 and 443"]
+#[ignore = "acme: needs root, an engine, the second host, pebble from tests/fixtures/pebble.sh and the host's ports 80 and 443"]
 fn acme_a_lab_gets_a_certificate_the_second_host_trusts_and_status_shows_it() {
     let _guard = acme_test();
     let ca = pebble("default", 14000, &[]);
@@ -345,7 +345,7 @@ fn acme_a_lab_gets_a_certificate_the_second_host_trusts_and_status_shows_it() {
 }
 
 #[test]
-#[ignore = "acme: needs root, an engine, the second host and pebble (tests/fixtures/pebble.sh); uses the host's ports 80 and 443"]
+#[ignore = "acme: needs root, an engine, the second host, pebble from tests/fixtures/pebble.sh and the host's ports 80 and 443"]
 fn acme_a_renewal_replaces_the_certificate_while_a_kernel_stays_alive() {
     let _guard = acme_test();
     // Certificates of 60 s: renewed with 20 s left, some 40 s after they are issued.
@@ -431,7 +431,7 @@ fn acme_a_renewal_replaces_the_certificate_while_a_kernel_stays_alive() {
 }
 
 #[test]
-#[ignore = "acme: needs root, an engine, the second host and pebble (tests/fixtures/pebble.sh); uses the host's ports 80 and 443"]
+#[ignore = "acme: needs root, an engine, the second host, pebble from tests/fixtures/pebble.sh and the host's ports 80 and 443"]
 fn acme_a_failed_renewal_shows_in_status_and_in_the_lab_s_log() {
     let _guard = acme_test();
     let ca = pebble("failing", 14002, &[("PEBBLE_VALIDITY", "60")]);
@@ -483,7 +483,7 @@ fn acme_a_failed_renewal_shows_in_status_and_in_the_lab_s_log() {
 }
 
 #[test]
-#[ignore = "acme: needs root, an engine, the second host and pebble (tests/fixtures/pebble.sh); uses the host's ports 80 and 443"]
+#[ignore = "acme: needs root, an engine, the second host, pebble from tests/fixtures/pebble.sh and the host's ports 80 and 443"]
 fn acme_port_80_taken_is_one_line_naming_its_holder_and_the_lab_stays_as_it_was() {
     let _guard = acme_test();
     assert!(
@@ -554,7 +554,7 @@ impl Drop for Removal {
 }
 
 #[test]
-#[ignore = "acme: needs root, an engine, the second host and pebble (tests/fixtures/pebble.sh); uses the host's ports 80 and 443"]
+#[ignore = "acme: needs root, an engine, the second host, pebble from tests/fixtures/pebble.sh and the host's ports 80 and 443"]
 fn acme_a_refusing_ca_and_an_unreachable_directory_are_one_line_each_and_the_lab_keeps_its_certificate(
 ) {
     let _guard = acme_test();
@@ -621,7 +621,7 @@ fn acme_a_refusing_ca_and_an_unreachable_directory_are_one_line_each_and_the_lab
 }
 
 #[test]
-#[ignore = "acme: needs root, an engine, the second host and pebble (tests/fixtures/pebble.sh); uses the host's ports 80 and 443"]
+#[ignore = "acme: needs root, an engine, the second host, pebble from tests/fixtures/pebble.sh and the host's ports 80 and 443"]
 fn acme_two_labs_with_the_same_address_share_one_order_and_tls_alpn_01_works_on_443() {
     let _guard = acme_test();
     let ca = pebble("default", 14000, &[]);
@@ -682,7 +682,7 @@ fn acme_two_labs_with_the_same_address_share_one_order_and_tls_alpn_01_works_on_
 }
 
 #[test]
-#[ignore = "acme: needs root, an engine, the second host and pebble (tests/fixtures/pebble.sh); uses the host's ports 80 and 443"]
+#[ignore = "acme: needs root, an engine, the second host, pebble from tests/fixtures/pebble.sh and the host's ports 80 and 443"]
 fn acme_without_a_public_address_says_so_and_makes_nothing() {
     let _guard = acme_test();
     let project = Project::from_example("pulled", "acme-private");

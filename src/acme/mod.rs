@@ -221,7 +221,17 @@ impl Status {
 
 /// Seconds since the epoch, now.
 pub fn now() -> i64 {
-    crate::tls::now()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// A moment as `2026-12-04 10:37 UTC`.
+pub fn moment(seconds: i64) -> String {
+    match time::OffsetDateTime::from_unix_timestamp(seconds) {
+        Ok(t) => format!("{} {:02}:{:02} UTC", t.date(), t.hour(), t.minute()),
+        Err(_) => seconds.to_string(),
+    }
 }
 
 #[cfg(test)]

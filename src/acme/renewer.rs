@@ -188,7 +188,7 @@ impl Renewer {
                         "rjup-acme: {labs}: certificate for {} from {}, valid until {} ({:.1} s)",
                         got.names.join(", "),
                         got.issuer,
-                        crate::tls::day_of(got.not_after),
+                        super::moment(got.not_after),
                         started.elapsed().as_secs_f64()
                     );
                     orders = Orders {

@@ -642,4 +642,21 @@ mod tests {
             assert!(seen.iter().any(|p| p == path), "{path} missing: {seen:?}");
         }
     }
+
+    #[test]
+    fn a_mounted_certificate_is_named_in_the_settings_and_never_copied() {
+        let https = Https::Mounted {
+            certfile: "/etc/rjup/tls/g.crt",
+            keyfile: "/etc/rjup/tls/g.key",
+            status_file: "/etc/rjup/tls/status.json",
+        };
+        let files = config_files(HASH, "s", false, https, &Sharing::default(), None).unwrap();
+        assert!(files.iter().all(|f| f.kind != "cert" && f.kind != "key"));
+        let settings: serde_json::Value = serde_json::from_slice(&files[1].contents).unwrap();
+        assert_eq!(
+            settings["tls"],
+            serde_json::json!({"certfile": "/etc/rjup/tls/g.crt", "keyfile": "/etc/rjup/tls/g.key",
+                "hsts": "max-age=31536000", "renewal_status": "/etc/rjup/tls/status.json"})
+        );
+    }
 }

@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bollard::models::ContainerInspectResponse;
 use serde::Serialize;
 
+use crate::acme::moment;
 use crate::engine::host::LabHost;
 use crate::lab::label;
 use crate::lab::net;
@@ -99,14 +100,6 @@ impl CertificateView {
             (None, None) => "automatic".to_string(),
         };
         (certificate, renewal)
-    }
-}
-
-/// A moment as `2026-12-04 10:37 UTC`.
-fn moment(seconds: i64) -> String {
-    match time::OffsetDateTime::from_unix_timestamp(seconds) {
-        Ok(t) => format!("{} {:02}:{:02} UTC", t.date(), t.hour(), t.minute()),
-        Err(_) => seconds.to_string(),
     }
 }
 

@@ -143,7 +143,7 @@ pub async fn obtain(
         printer.warn(format!(
             "renewing the lab's certificate fails ({} attempts; the next at {}): {}; the lab serves the one it has, {}",
             status.failures,
-            status.retry_at.map_or_else(|| "?".into(), crate::tls::day_of),
+            status.retry_at.map_or_else(|| "?".into(), acme::moment),
             failure.message,
             lab_acme::describe(&status)
         ));
