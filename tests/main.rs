@@ -14,6 +14,7 @@ mod architecture;
 mod attacks_host;
 mod attacks_lab;
 mod bad_input;
+mod build_output;
 mod check;
 mod cli;
 mod collaboration;
