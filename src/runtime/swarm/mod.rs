@@ -40,6 +40,9 @@ pub struct Services<'a> {
     timeout: Duration,
 }
 
+/// The renewer is one container per engine; a Swarm needs one per node (not built yet).
+const NO_ACME: &str = "`tls: acme` is not yet available for a Swarm lab; use `tls: self-signed`";
+
 /// Refuses a `swarm:` lab on an engine that cannot run services.
 pub async fn require_manager(engine: &Engine) -> anyhow::Result<()> {
     match engine.swarm_role().await? {
@@ -384,7 +387,13 @@ impl Runtime for Services<'_> {
 
     /// Only a Swarm manager runs services.
     async fn prepare(&self) -> anyhow::Result<()> {
-        require_manager(self.engine).await
+        require_manager(self.engine).await?;
+        // Refused before the port and the image: a build pushed for a lab that cannot
+        // be made would be wasted.
+        if matches!(self.spec.tls, crate::config::TlsConfig::Acme(_)) {
+            return Err(Error::config(NO_ACME).into());
+        }
+        Ok(())
     }
 
     async fn delivery(&self, _bind: IpAddr) -> anyhow::Result<Delivery> {
@@ -423,10 +432,7 @@ impl Runtime for Services<'_> {
         _wanted: &crate::config::Acme,
         _timeout: Duration,
     ) -> anyhow::Result<crate::lab::acme::AcmeLab> {
-        Err(Error::config(
-            "`tls: acme` is not yet available for a Swarm lab; use `tls: self-signed`",
-        )
-        .into())
+        Err(Error::config(NO_ACME).into())
     }
 
     /// The lab answers on whichever node runs it, and moves to another when its node
