@@ -212,16 +212,25 @@ pub fn job(
 /// Refuses `tls: acme` on an engine that cannot run this executable: the renewer is
 /// rjup itself.
 pub async fn check_platform(engine: &Engine) -> anyhow::Result<()> {
-    let (os, arch) = engine.platform().await?;
-    let (own_os, own_arch) = acme::image::platform();
-    if os == own_os && arch == own_arch {
-        return Ok(());
+    let engine_platform = engine.platform().await?;
+    match platform_refusal(&engine.name(), engine_platform, acme::image::platform()) {
+        None => Ok(()),
+        Some(refusal) => Err(refusal.into()),
     }
-    Err(Error::config(format!(
-        "`tls: acme` renews certificates with rjup itself, run on the engine, but this rjup is built for {own_os}/{own_arch} and the engine {} runs {os}/{arch}; run rjup on a {os}/{arch} machine (the engine's host itself, say), or use `tls: self-signed`",
-        engine.name()
-    ))
-    .into())
+}
+
+/// Why an engine of `engine_platform` cannot run this rjup as its renewer, if it cannot.
+fn platform_refusal(
+    engine: &str,
+    (os, arch): (String, String),
+    (own_os, own_arch): (&str, &str),
+) -> Option<Error> {
+    if os == own_os && arch == own_arch {
+        return None;
+    }
+    Some(Error::config(format!(
+        "`tls: acme` renews certificates with rjup itself, run on the engine, but this rjup is built for {own_os}/{own_arch} and the engine {engine} runs {os}/{arch}; run rjup on a {os}/{arch} machine (the engine's host itself, say), or use `tls: self-signed`"
+    )))
 }
 
 /// The renewer's image on `engine`, built from this executable when it is not there;
@@ -365,6 +374,27 @@ pub async fn status(engine: &Engine, lab: &str) -> anyhow::Result<Option<Status>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_engine_of_another_platform_is_refused_naming_both_and_what_to_do() {
+        let linux = || ("linux".to_string(), "amd64".to_string());
+        assert!(platform_refusal("default", linux(), ("linux", "amd64")).is_none());
+        let refusal = platform_refusal("ssh://lab", linux(), ("darwin", "arm64")).unwrap();
+        let err = anyhow::Error::from(refusal);
+        assert_eq!(crate::error::exit_code(&err), 3);
+        let line = err.to_string();
+        assert!(!line.contains('\n'), "{line}");
+        for says in [
+            "built for darwin/arm64",
+            "the engine ssh://lab runs linux/amd64",
+            "run rjup on a linux/amd64 machine",
+            "tls: self-signed",
+        ] {
+            assert!(line.contains(says), "no {says:?} in {line}");
+        }
+        let arm = ("linux".to_string(), "arm64".to_string());
+        assert!(platform_refusal("default", arm, ("linux", "amd64")).is_some());
+    }
 
     #[test]
     fn only_addresses_the_internet_reaches_are_public() {
