@@ -213,7 +213,7 @@ pub fn job(
 /// rjup itself.
 pub async fn check_platform(engine: &Engine) -> anyhow::Result<()> {
     let engine_platform = engine.platform().await?;
-    match platform_refusal(&engine.name(), engine_platform, acme::image::platform()) {
+    match platform_refusal(engine.name(), engine_platform, acme::image::platform()) {
         None => Ok(()),
         Some(refusal) => Err(refusal.into()),
     }
