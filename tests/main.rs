@@ -9,6 +9,7 @@ mod browser;
 mod util;
 
 mod accounts;
+mod acme;
 mod architecture;
 mod attacks_host;
 mod attacks_lab;

@@ -139,6 +139,17 @@ impl Engine {
         }
     }
 
+    /// Removes a named volume; one already gone is fine.
+    pub async fn remove_volume(&self, name: &str) -> anyhow::Result<()> {
+        let _call = call!("remove volume {name}");
+        let options = bollard::query_parameters::RemoveVolumeOptionsBuilder::new().build();
+        match self.docker.remove_volume(name, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(engine_error(e, &format!("removing the volume {name}"))),
+        }
+    }
+
     /// Gives a container its final name once it has replaced the one that had it.
     pub async fn rename(&self, id: &str, name: &str) -> anyhow::Result<()> {
         let _call = call!("rename container {} to {name}", short(id));
@@ -151,12 +162,61 @@ impl Engine {
 
     /// Copies a tar archive into the container's root, keeping owners and modes.
     pub async fn upload(&self, id: &str, archive: Vec<u8>) -> anyhow::Result<()> {
-        let _call = call!("copy {} bytes into container {}", archive.len(), short(id));
-        let options = UploadToContainerOptionsBuilder::new().path("/").build();
+        self.upload_to(id, "/", archive).await
+    }
+
+    /// Copies a tar archive into the container at `path`, keeping owners and modes: a
+    /// volume's path for a container whose root is read-only.
+    pub async fn upload_to(&self, id: &str, path: &str, archive: Vec<u8>) -> anyhow::Result<()> {
+        let _call = call!(
+            "copy {} bytes into container {} at {path}",
+            archive.len(),
+            short(id)
+        );
+        let options = UploadToContainerOptionsBuilder::new().path(path).build();
         self.docker
             .upload_to_container(id, Some(options), bollard::body_full(archive.into()))
             .await
             .map_err(|e| engine_error(e, "copying the lab's config into its container"))
+    }
+
+    /// One file of a container, read through the engine (`docker cp`), which works on a
+    /// stopped container and on an image without any tool; `None` when there is no
+    /// such container or file.
+    pub async fn download(&self, id: &str, path: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        let _call = call!("copy {path} out of container {}", short(id));
+        let options = bollard::query_parameters::DownloadFromContainerOptionsBuilder::new()
+            .path(path)
+            .build();
+        let mut stream = Box::pin(self.docker.download_from_container(id, Some(options)));
+        let mut tar = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(bytes) => tar.extend_from_slice(&bytes),
+                Err(e) if is_not_found(&e) => return Ok(None),
+                Err(e) => {
+                    return Err(engine_error(
+                        e,
+                        &format!("copying {path} out of a container"),
+                    ))
+                }
+            }
+        }
+        let mut archive = tar::Archive::new(tar.as_slice());
+        let entries = archive
+            .entries()
+            .map_err(|e| anyhow::anyhow!("reading {path} from the engine: {e}"))?;
+        for entry in entries {
+            let mut entry =
+                entry.map_err(|e| anyhow::anyhow!("reading {path} from the engine: {e}"))?;
+            if entry.header().entry_type().is_file() {
+                let mut contents = Vec::new();
+                std::io::Read::read_to_end(&mut entry, &mut contents)
+                    .map_err(|e| anyhow::anyhow!("reading {path} from the engine: {e}"))?;
+                return Ok(Some(contents));
+            }
+        }
+        Ok(None)
     }
 
     pub async fn start(&self, id: &str) -> anyhow::Result<()> {

@@ -147,6 +147,21 @@ impl Engine {
         }
     }
 
+    /// The engine's operating system and architecture, as it names them (`linux`,
+    /// `amd64`): what a container's executable must be built for.
+    pub async fn platform(&self) -> anyhow::Result<(String, String)> {
+        let _call = call!("version, for the engine's platform");
+        let version = self
+            .docker
+            .version()
+            .await
+            .map_err(|e| engine_error(e, "asking the engine for its version"))?;
+        Ok((
+            version.os.unwrap_or_default(),
+            version.arch.unwrap_or_default(),
+        ))
+    }
+
     /// Whether every connection to the engine is an ssh login of its own (`ssh://`, dialled
     /// through `docker system dial-stdio`): two requests at once then cost two logins.
     pub fn over_ssh(&self) -> bool {

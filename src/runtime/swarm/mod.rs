@@ -40,6 +40,9 @@ pub struct Services<'a> {
     timeout: Duration,
 }
 
+/// The renewer is one container per engine; a Swarm needs one per node (not built yet).
+const NO_ACME: &str = "`tls: acme` is not yet available for a Swarm lab; use `tls: self-signed`";
+
 /// Refuses a `swarm:` lab on an engine that cannot run services.
 pub async fn require_manager(engine: &Engine) -> anyhow::Result<()> {
     match engine.swarm_role().await? {
@@ -385,7 +388,13 @@ impl Runtime for Services<'_> {
 
     /// Only a Swarm manager runs services.
     async fn prepare(&self) -> anyhow::Result<()> {
-        require_manager(self.engine).await
+        require_manager(self.engine).await?;
+        // Refused before the port and the image: a build pushed for a lab that cannot
+        // be made would be wasted.
+        if matches!(self.spec.tls, crate::config::TlsConfig::Acme(_)) {
+            return Err(Error::config(NO_ACME).into());
+        }
+        Ok(())
     }
 
     async fn delivery(&self, _bind: IpAddr) -> anyhow::Result<Delivery> {
@@ -417,6 +426,14 @@ impl Runtime for Services<'_> {
     /// ([`Readiness::at`]), on its port.
     async fn probe_address(&self, port: u16) -> anyhow::Result<SocketAddr> {
         Ok(SocketAddr::new(self.spec.bind, port))
+    }
+
+    async fn acme(
+        &self,
+        _wanted: &crate::config::Acme,
+        _timeout: Duration,
+    ) -> anyhow::Result<crate::lab::acme::AcmeLab> {
+        Err(Error::config(NO_ACME).into())
     }
 
     /// The lab answers on whichever node runs it, and moves to another when its node
@@ -519,7 +536,7 @@ impl Runtime for Services<'_> {
             .ok_or_else(not_running)?;
         let tls = match service_label(&found, label::SCHEME).map(String::as_str) {
             // The kept certificate, whatever nodes it names.
-            Some("https") => certificate::for_lab(spec, state, None, self.printer)?,
+            Some("https") => certificate::trust(spec, state, None, self.printer, &[address])?,
             _ => None,
         };
         probe_target(
