@@ -36,6 +36,14 @@ fn acme_test() -> (
             panic!("acme: the host's port {port} is held by {holder}; these tests need it for the renewer that answers the CA (stop it and run them again)");
         }
     }
+    // Each test starts from no renewer: one an earlier run left (its image, its kept
+    // orders) would otherwise answer for this one.
+    for args in [
+        &["rm", "-f", "rjup-acme"][..],
+        &["volume", "rm", "rjup-acme"],
+    ] {
+        let _ = Command::new("docker").args(args).output();
+    }
     (serial, engine)
 }
 
@@ -629,17 +637,13 @@ fn acme_two_labs_with_the_same_address_share_one_order_and_tls_alpn_01_works_on_
     let second = acme_project("acme-share-b", &ca, "");
     let (port_a, port_b) = (free_port(), free_port());
     first.up(port_a);
-    let orders = renewer_log().matches("certificate for 10.231.0.1").count();
     second.up(port_b);
-    assert_eq!(
-        renewer_log().matches("certificate for 10.231.0.1").count(),
-        orders,
-        "the second lab gets the first one's certificate, without an order of its own:\n{}",
-        renewer_log()
-    );
+    // One certificate for both: the second lab got the first one's, not an order of
+    // its own (the renewer's log starts again when `up` remounts it, so it cannot tell).
     assert_eq!(
         serial(&served(port_a, &ca.root).unwrap()),
-        serial(&served(port_b, &ca.root).unwrap())
+        serial(&served(port_b, &ca.root).unwrap()),
+        "the second lab gets the first one's certificate"
     );
     // Taking one lab down keeps the renewer for the other.
     assert_success(&first.rjup(&["down"], &[], None), "rjup down");
