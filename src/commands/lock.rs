@@ -56,7 +56,7 @@ pub async fn run(
         return check(build.lock.as_ref(), &inputs, path, printer);
     }
 
-    let engine = Engine::connect(endpoint).await?;
+    let engine = super::connect(endpoint).await?;
     let lock = make(&engine, build, &path, printer).await?;
     printer.say(format!(
         "Wrote {}: {} packages on {}",

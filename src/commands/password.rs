@@ -4,7 +4,6 @@ use std::time::Duration;
 use crate::cli::PasswordArgs;
 use crate::converge::{self, Options};
 use crate::engine::endpoint::Endpoint;
-use crate::engine::Engine;
 use crate::password;
 use crate::runtime;
 use crate::runtime::cleanup::Cleanup;
@@ -21,7 +20,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let spec = settings::resolve(project, Overrides::default())?;
     let state = ProjectState::for_project(&spec.dir, &spec.name)?;
-    let engine = Engine::connect(endpoint).await?;
+    let engine = super::connect(endpoint).await?;
     let exists = runtime::for_spec(&engine, &spec, printer).exists().await?;
     let secret = match password::given(args.password.password_stdin)? {
         Some(secret) => secret,
@@ -51,8 +50,16 @@ pub async fn run(
     };
     // Stored only once the lab runs with it: a replacement that fails leaves the old lab
     // checking the old password, and the stored hash must stay the one it checks.
-    let outcome =
-        converge::converge(&engine, &spec, &state, &hashed, &options, printer, cleanup).await?;
+    let outcome = converge::converge(
+        &engine,
+        &spec,
+        &state,
+        password::Hashing::ready(hashed.clone()),
+        &options,
+        printer,
+        cleanup,
+    )
+    .await?;
     state.set_password_hash(&hashed)?;
     printer.say(format!(
         "Password changed; the lab restarted with it in a new container, with a new cookie secret (everyone logs in again){}",

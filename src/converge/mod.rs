@@ -23,6 +23,7 @@ use crate::engine::Engine;
 use crate::environment::image_plan::{self, ImagePlan};
 use crate::lab::image::BuildFlags;
 use crate::lab::{admission, certificate, Inputs};
+use crate::password::Hashing;
 use crate::runtime::cleanup::Cleanup;
 use crate::runtime::ready::Readiness;
 use crate::runtime::{self, with_runtime, Observed, Runtime};
@@ -51,7 +52,7 @@ pub async fn converge(
     engine: &Engine,
     spec: &Spec,
     state: &ProjectState,
-    hashed_password: &str,
+    hashed_password: Hashing,
     options: &Options,
     printer: Printer,
     cleanup: &Cleanup,
@@ -80,7 +81,7 @@ impl Lab<'_> {
     async fn converge<R: Runtime>(
         &self,
         runtime: &R,
-        hashed_password: &str,
+        hashed_password: Hashing,
         options: &Options,
     ) -> anyhow::Result<Outcome> {
         let Lab {
@@ -113,6 +114,8 @@ impl Lab<'_> {
         let lab_host = engine.lab_host().await;
         let elsewhere = runtime.serving_addresses().await?;
         let tls = certificate::for_lab_on(spec, state, Some(&lab_host), printer, &elsewhere)?;
+        // Hashed meanwhile, if it had to be: the first step that needs it.
+        let hashed_password = &hashed_password.hash().await?;
         let desired = runtime
             .desired(&Inputs {
                 spec,
