@@ -51,8 +51,6 @@ pub enum Error {
     ProjectNotOnEngine { path: PathBuf, engine: String },
     /// `rjup lock` in a project that runs a ready image.
     LockNeedsBuild,
-    /// `rjup lock` in a project whose environment is a conda file.
-    LockCannotPinConda { file: String },
 
     /// A password given or typed as the empty string.
     EmptyPassword,
@@ -215,7 +213,6 @@ impl Error {
             | BindNotLocal { .. }
             | ProjectNotOnEngine { .. }
             | LockNeedsBuild
-            | LockCannotPinConda { .. }
             | UnknownContext { .. }
             | NotSwarmManager { .. }
             | NoSwarmRegistry
@@ -266,10 +263,6 @@ impl fmt::Display for Error {
             ),
             LockNeedsBuild => f.write_str(
                 "`image:` runs a ready image as is, so there is nothing for rjup lock to pin; remove `image:` to build from the project's files",
-            ),
-            LockCannotPinConda { file } => write!(
-                f,
-                "rjup lock pins Python packages with uv and cannot pin {file}; pin versions in it by hand, or use requirements.txt"
             ),
             EmptyPassword => f.write_str("the password is empty; choose a non-empty one"),
             EmptyPasswordVar { var } => write!(
@@ -551,14 +544,15 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
 pub fn build_hint(report: &str) -> &'static str {
     // In template order where two could match: each step names its own file.
     const HINTS: &[(&str, &str)] = &[
-        ("postBuild", "fix postBuild, which runs in the image as the lab user, in its home directory and without the project's files"),
+        ("postBuild", "fix postBuild, which runs in the image as the lab user, in a copy of the project's Binder folder and small files (docs/environments.md says which)"),
         ("/opt/rjup/start", "fix start, which must end with `exec \"$@\"`"),
         ("update-ca-certificates", "check the files `build.ca_certificates` in rjup.yaml names: each must be a PEM certificate"),
         ("bzip2 gcc", "the base image must be Debian-based (apt-get) and the engine must reach its Debian mirrors, for the tools every lab image gets"),
         ("nodejs npm", "the engine must reach the base image's Debian mirrors for Node.js, which postBuild's JupyterLab extensions need"),
         ("uv-requirements.txt", "the base image needs python3 with its venv module, and the engine must reach the Python package index, for uv"),
         ("apt-get", "check the packages in apt.txt and `build.apt`: each must be a Debian package of the base image's release"),
-        ("mamba", "check environment.yml: a package or version conda could not find, or a `build.base` without conda"),
+        ("conda.py", "check environment.yml: its channels must be reachable from the engine, and its conda packages must exist there and fit together (the `rjup:` line above says which)"),
+        ("pip-section.txt", "check the `pip:` section of environment.yml: a package or version uv could not find or build, or one that conflicts with the lab's own packages"),
         ("/opt/rjup/requirements.txt", "check requirements.txt (or the file `build.requirements` names): a package or version uv could not find or build"),
         ("uv sync", "check pyproject.toml and uv.lock: uv.lock must match pyproject.toml (run `uv lock`)"),
         ("pyproject.toml", "check the dependencies in pyproject.toml: a package or version uv could not find or build"),
@@ -623,8 +617,13 @@ mod tests {
             hint("Step 8/9 : RUN uv pip install -r /opt/rjup/project/pyproject.toml")
                 .contains("pyproject.toml")
         );
+        assert!(hint(
+            "Step 4/12 : RUN uv run --with-requirements /opt/rjup/conda-requirements.txt python /opt/rjup/conda.py create /opt/rjup/conda-env.json"
+        )
+        .contains("channels must be reachable"));
         assert!(
-            hint("Step 5/9 : RUN if command -v mamba >/dev/null; then").contains("environment.yml")
+            hint("Step 8/12 : RUN python /opt/rjup/lab-constraints.py run 'the pip: section of environment.yml' uv pip install -r /opt/rjup/pip-section.txt")
+                .contains("`pip:` section")
         );
         assert!(
             hint("Step 2/9 : RUN update-ca-certificates >/dev/null").contains("ca_certificates")

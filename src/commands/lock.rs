@@ -7,7 +7,8 @@ use crate::cli::{LockArgs, LockFlags};
 use crate::engine::endpoint::Endpoint;
 use crate::engine::Engine;
 use crate::environment::image_plan::{
-    self, BuildSpec, ImageSource, LAB_REQUIREMENTS, UV_REQUIREMENTS,
+    self, BuildSpec, ImageSource, CONDA_REQUIREMENTS, CONDA_SCRIPT, LAB_REQUIREMENTS,
+    UV_REQUIREMENTS,
 };
 use crate::environment::lockfile::{self, Lockfile};
 use crate::error::Error;
@@ -34,6 +35,43 @@ fi
 exec "$uv" pip compile --quiet --no-header --no-annotate --python "$(command -v python3)" $inputs
 "#;
 
+/// With environment.yml: py-rattler solves its conda packages (printed first, as
+/// `URL#sha256:HEX`), which are installed; then uv installs JupyterLab and the Python
+/// packages into that environment, and the pins are what uv added or changed (printed
+/// after a `--` line). Installing, not only compiling, gives what a build on those
+/// conda packages gets: uv keeps a conda package that satisfies a requirement.
+const RESOLVE_CONDA: &str = r#"set -e
+cd /tmp/rjup-lock
+python3 -m venv /tmp/rjup-uv >&2
+/tmp/rjup-uv/bin/pip install --quiet --disable-pip-version-check -r uv-requirements.txt >&2
+uv=/tmp/rjup-uv/bin/uv
+export UV_CACHE_DIR=/tmp/rjup-cache RJUP_CONDA_CACHE=/tmp/rjup-conda-cache
+rattler() {
+  "$uv" run --quiet --no-project --with-requirements conda-requirements.txt \
+    --python "$(command -v python3)" python conda.py "$@"
+}
+rattler lock conda-env.json > conda.txt
+python3 -c 'import json; print(json.dumps({"packages": [l.strip() for l in open("conda.txt") if l.strip()]}))' > conda-locked.json
+env=/srv/conda/envs/notebook
+rattler create conda-locked.json "$env" >&2
+"$uv" pip freeze --python "$env/bin/python" | sort > before.txt
+inputs="-r lab-requirements.txt"
+[ -s pip-section.txt ] && inputs="$inputs -r pip-section.txt"
+[ -s packages.txt ] && inputs="$inputs -r packages.txt"
+[ -f requirements.txt ] && inputs="$inputs -r requirements.txt"
+if [ -f project/uv.lock ]; then
+  (cd project && "$uv" export --quiet --frozen --no-hashes --no-emit-project --no-header) > uv-lock.txt
+  inputs="$inputs -r uv-lock.txt"
+elif [ -f project/pyproject.toml ]; then
+  inputs="$inputs -r project/pyproject.toml"
+fi
+"$uv" pip install --quiet --python "$env/bin/python" $inputs >&2
+"$uv" pip freeze --python "$env/bin/python" | sort > after.txt
+cat conda.txt
+echo --
+comm -13 before.txt after.txt
+"#;
+
 pub async fn run(
     project: Option<&Path>,
     endpoint: &Endpoint,
@@ -44,12 +82,6 @@ pub async fn run(
     let ImageSource::Build(build) = &spec.image else {
         return Err(Error::LockNeedsBuild.into());
     };
-    if let Some(conda) = &build.environment.conda {
-        return Err(Error::LockCannotPinConda {
-            file: conda.shown.clone(),
-        }
-        .into());
-    }
     let inputs = image_plan::lock_inputs(build);
     let path = spec.dir.join(lockfile::FILE_NAME);
     if args.check {
@@ -58,8 +90,13 @@ pub async fn run(
 
     let engine = super::connect(endpoint).await?;
     let lock = make(&engine, build, &path, printer).await?;
+    let conda = if lock.conda.is_empty() {
+        String::new()
+    } else {
+        format!("{} conda packages and ", lock.conda.len())
+    };
     printer.say(format!(
-        "Wrote {}: {} packages on {}",
+        "Wrote {}: {conda}{} packages on {}",
         path.display(),
         lock.packages.len(),
         lock.base
@@ -75,10 +112,11 @@ async fn make(
     printer: Printer,
 ) -> anyhow::Result<Lockfile> {
     let base = pinned_base(engine, &build.base, printer).await?;
-    let packages = resolve(engine, &base, build, printer).await?;
+    let (conda, packages) = resolve(engine, &base, build, printer).await?;
     let lock = Lockfile {
         inputs: image_plan::lock_inputs(build),
         base,
+        conda,
         packages,
     };
     // A lock is either the old one or the new one, never half of each; it is an ordinary
@@ -137,13 +175,29 @@ pub async fn refresh(
 fn changes(old: &Lockfile, new: &Lockfile) -> Vec<String> {
     use std::collections::BTreeMap;
     let pins = |lock: &Lockfile| -> BTreeMap<String, String> {
-        lock.packages
+        let mut pins: BTreeMap<String, String> = lock
+            .packages
             .iter()
             .map(|p| match p.split_once("==") {
                 Some((name, version)) => (name.to_lowercase(), version.to_string()),
                 None => (p.to_lowercase(), String::new()),
             })
-            .collect()
+            .collect();
+        // A conda package by its archive's name: NAME-VERSION-BUILD.tar.bz2 (or .conda).
+        for line in &lock.conda {
+            let url = line.split('#').next().unwrap_or(line);
+            let file = url.rsplit('/').next().unwrap_or(url);
+            let stem = file.trim_end_matches(".tar.bz2").trim_end_matches(".conda");
+            let mut parts = stem.rsplitn(3, '-');
+            let (_build, version, name) = (parts.next(), parts.next(), parts.next());
+            if let (Some(name), Some(version)) = (name, version) {
+                pins.insert(
+                    format!("{} (conda)", name.to_lowercase()),
+                    version.to_string(),
+                );
+            }
+        }
+        pins
     };
     let (before, after) = (pins(old), pins(new));
     let mut changes = Vec::new();
@@ -215,17 +269,18 @@ async fn pinned_base(engine: &Engine, base: &str, printer: Printer) -> anyhow::R
     }
 }
 
-/// Resolves the environment inside `base`; returns the pins, JupyterLab among them.
+/// Resolves the environment inside `base`; returns the conda packages (with
+/// environment.yml) and the pins, JupyterLab among them.
 async fn resolve(
     engine: &Engine,
     base: &str,
     build: &BuildSpec,
     printer: Printer,
-) -> anyhow::Result<Vec<String>> {
+) -> anyhow::Result<(Vec<String>, Vec<String>)> {
     let wait = Wait::new(&format!("Resolving the environment in {base}"), printer);
-    let finished = engine
-        .run_once(base, RESOLVE, resolver_files(build))
-        .await?;
+    let conda = build.environment.conda_env.is_some();
+    let script = if conda { RESOLVE_CONDA } else { RESOLVE };
+    let finished = engine.run_once(base, script, resolver_files(build)).await?;
     drop(wait);
     if finished.exit_code != 0 {
         let output = finished
@@ -245,14 +300,24 @@ async fn resolve(
         }
         .into());
     }
-    let packages = lockfile::parse_compiled(&finished.stdout);
+    let (conda_lines, pins) = match finished.stdout.split_once("\n--\n") {
+        Some((conda_lines, pins)) if conda => (conda_lines, pins),
+        _ => ("", finished.stdout.as_str()),
+    };
+    let packages = lockfile::parse_compiled(pins);
     if !packages
         .iter()
         .any(|p| p.to_lowercase().starts_with("jupyterlab=="))
     {
         return Err(Error::ResolvedWithoutJupyter.into());
     }
-    Ok(packages)
+    let conda_packages = conda_lines
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.contains("#sha256:"))
+        .map(str::to_string)
+        .collect();
+    Ok((conda_packages, packages))
 }
 
 /// The files [`RESOLVE`] reads, as a tar archive for the throwaway container.
@@ -281,6 +346,22 @@ fn resolver_files(build: &BuildSpec) -> Vec<u8> {
         ROOT,
     );
     let env = &build.environment;
+    if let Some(conda) = &env.conda_env {
+        for (name, contents) in [
+            ("conda.py", CONDA_SCRIPT.as_bytes().to_vec()),
+            (
+                "conda-requirements.txt",
+                CONDA_REQUIREMENTS.as_bytes().to_vec(),
+            ),
+            ("conda-env.json", conda.solve_input().to_json()),
+            (
+                "pip-section.txt",
+                conda.pip_requirements().unwrap_or_default().into_bytes(),
+            ),
+        ] {
+            files.file(&format!("{dir}/{name}"), &contents, 0o644, ROOT);
+        }
+    }
     if let Some(f) = &env.requirements {
         files.file(&format!("{dir}/requirements.txt"), &f.contents, 0o644, ROOT);
     }
@@ -306,6 +387,7 @@ mod tests {
         Lockfile {
             inputs: String::new(),
             base: base.into(),
+            conda: Vec::new(),
             packages: packages.iter().map(|p| p.to_string()).collect(),
         }
     }

@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use super::conda::{self, CondaEnv};
+use super::repository::{self, Snapshot};
 use crate::error::Error;
 use crate::project_file::{self, FileRef, Refused};
 
@@ -20,7 +22,11 @@ pub struct Environment {
     pub pyproject: Option<EnvFile>,
     pub uv_lock: Option<EnvFile>,
     pub conda: Option<EnvFile>,
-    /// `X.Y` from `runtime.txt`.
+    /// `conda`, read.
+    pub conda_env: Option<CondaEnv>,
+    /// `runtime.txt` as found; [`runtime_python`] reads it unless `build.base` is set.
+    pub runtime: Option<EnvFile>,
+    /// `X.Y` from `runtime.txt`, when it chose the base.
     pub python: Option<String>,
     pub runtime_txt: Option<String>,
     /// Debian packages from `apt.txt` and `build.apt`, in order, without duplicates.
@@ -28,6 +34,10 @@ pub struct Environment {
     pub apt_txt: Option<String>,
     pub post_build: Option<EnvFile>,
     pub start: Option<EnvFile>,
+    /// With a postBuild: the copy of the project it runs in ([`repository`]).
+    pub repository: Snapshot,
+    /// Found but not used, each with why, for telling the user.
+    pub ignored: Vec<String>,
 }
 
 /// What `rjup.yaml` adds to or overrides in the detected files.
@@ -88,6 +98,12 @@ pub fn detect(project: &Path, overrides: &Overrides) -> anyhow::Result<Environme
     let find = |name: &str| -> anyhow::Result<Option<EnvFile>> {
         read(project, &dir.join(name), format!("{prefix}{name}"))
     };
+    // Binder's R files: nothing here can install CRAN's packages (see docs).
+    for name in ["install.R", "DESCRIPTION"] {
+        if let Some(file) = find(name)? {
+            return Err(r_not_supported(&file.shown, "R packages"));
+        }
+    }
     let mut env = Environment {
         requirements: find("requirements.txt")?,
         pyproject: find("pyproject.toml")?,
@@ -96,6 +112,7 @@ pub fn detect(project: &Path, overrides: &Overrides) -> anyhow::Result<Environme
             Some(f) => Some(f),
             None => find("environment.yaml")?,
         },
+        runtime: find("runtime.txt")?,
         post_build: find("postBuild")?,
         start: find("start")?,
         ..Environment::default()
@@ -103,15 +120,21 @@ pub fn detect(project: &Path, overrides: &Overrides) -> anyhow::Result<Environme
     if env.pyproject.is_some() {
         env.uv_lock = find("uv.lock")?;
     }
+    if let Some(file) = &env.conda {
+        env.conda_env = Some(conda::parse(project, &dir, file)?);
+        // As on Binder, environment.yml's buildpack never reads requirements.txt.
+        if let Some(requirements) = env.requirements.take() {
+            env.ignored.push(format!(
+                "{} is not used: {} is, as on Binder (list its packages under `- pip:` there, or name it in build.requirements)",
+                requirements.shown, file.shown
+            ));
+        }
+    }
     if let Some(file) = &overrides.requirements {
         env.requirements = Some(read_required(project, file)?);
     }
     if let Some(file) = &overrides.post_build {
         env.post_build = Some(read_required(project, file)?);
-    }
-    if let Some(runtime) = find("runtime.txt")? {
-        env.python = Some(parse_runtime(&runtime)?);
-        env.runtime_txt = Some(runtime.shown);
     }
     if let Some(apt) = find("apt.txt")? {
         env.apt = parse_apt(&apt)?;
@@ -132,7 +155,20 @@ pub fn detect(project: &Path, overrides: &Overrides) -> anyhow::Result<Environme
             .into());
         }
     }
+    if env.post_build.is_some() {
+        let binder = prefix.strip_suffix('/');
+        env.repository = repository::snapshot(project, binder);
+    }
     Ok(env)
+}
+
+/// Binder's R files, refused: CRAN, its dated snapshots and Posit's package manager
+/// are out of reach of these builds, and Debian's R packages are apt.txt's.
+fn r_not_supported(shown: &str, what: &str) -> anyhow::Error {
+    Error::config(format!(
+        "{shown} asks for {what}, which rjup does not support yet (CRAN is not reachable from its builds); for Debian's R, list r-base-core, r-cran-irkernel and r-cran-<package> in apt.txt, and move {shown} out of the way"
+    ))
+    .into()
 }
 
 fn read(project: &Path, path: &Path, shown: String) -> anyhow::Result<Option<EnvFile>> {
@@ -166,14 +202,21 @@ fn read_required(project: &Path, file: &FileRef) -> anyhow::Result<EnvFile> {
     }
 }
 
-/// `python-3.12` → `3.12`.
-fn parse_runtime(file: &EnvFile) -> anyhow::Result<String> {
+/// `runtime.txt`'s Python, `python-3.12` → `3.12`; read only when `build.base` is not
+/// set, which makes runtime.txt ignored whatever language it names.
+pub fn runtime_python(file: &EnvFile) -> anyhow::Result<String> {
     let text = String::from_utf8_lossy(&file.contents);
     let line = text
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with('#'))
         .unwrap_or("");
+    if line.starts_with("r-") || line == "r" {
+        return Err(r_not_supported(
+            &file.shown,
+            &format!("R ({line}), with packages from a dated CRAN snapshot"),
+        ));
+    }
     let version = line.strip_prefix("python-").unwrap_or("");
     let mut parts = version.split('.');
     let valid = matches!((parts.next(), parts.next()), (Some(major), Some(minor))
@@ -269,7 +312,11 @@ mod tests {
         let env = detect(dir.path(), &Overrides::default()).unwrap();
         assert_eq!(env.requirements.unwrap().contents, b"pandas\n");
         assert_eq!(env.apt, ["jq", "curl", "git"]);
-        assert_eq!(env.python.as_deref(), Some("3.12"));
+        assert_eq!(
+            env.runtime.unwrap().contents,
+            b"python-3.12\n",
+            "read by settings, unless build.base is set"
+        );
     }
 
     #[test]
@@ -313,7 +360,13 @@ mod tests {
         assert!(err(&[("apt.txt", "jq\nrm -rf /\n")])
             .contains("apt.txt:2: \"-rf\" is not a Debian package name"));
         assert!(err(&[("apt.txt", "jq; curl\n")]).contains("apt.txt:1:"));
-        assert!(err(&[("runtime.txt", "r-4.1\n")]).contains("write it as python-X.Y"));
+        for r_file in ["install.R", "binder/DESCRIPTION"] {
+            let e = err(&[(r_file, "x\n"), ("requirements.txt", "six\n")]);
+            assert!(
+                e.starts_with(&format!("{r_file} asks for R packages")) && e.contains("apt.txt"),
+                "{e}"
+            );
+        }
         assert!(err(&[("start", "#!/bin/sh\nexport A=1\n")]).contains("exec \"$@\""));
     }
 

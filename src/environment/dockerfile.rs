@@ -14,6 +14,8 @@ pub struct Blocks {
     pub ca: bool,
     pub apt: bool,
     pub conda: bool,
+    /// environment.yml's `pip:` section.
+    pub pip_section: bool,
     pub locked: bool,
     pub requirements: bool,
     pub pyproject: bool,
@@ -34,6 +36,7 @@ impl Blocks {
             "apt" => self.apt,
             "conda" => self.conda,
             "venv" => !self.conda,
+            "pip_section" => self.pip_section,
             "requirements" => self.requirements,
             "pyproject" => self.pyproject,
             "uvlock" => self.uvlock,
@@ -51,12 +54,17 @@ impl Blocks {
 /// user at a time. Debian images' `docker-clean` would empty the cache after each install.
 const CACHE_APT: &str = "--mount=type=cache,id=rjup-apt-cache,target=/var/cache/apt,sharing=locked \\\n    --mount=type=cache,id=rjup-apt-lists,target=/var/lib/apt,sharing=locked \\\n    rm -f /etc/apt/apt.conf.d/docker-clean && ";
 
-/// uv's and pip's downloads, in a place of their own: HOME changes between steps.
-const CACHE_UV: &str = "--mount=type=cache,id=rjup-python,target=/var/cache/rjup \\\n    export UV_CACHE_DIR=/var/cache/rjup/uv PIP_CACHE_DIR=/var/cache/rjup/pip && ";
+/// uv's, pip's and py-rattler's downloads, in a place of their own, for the lab user
+/// who runs these steps and owns the cache (one per uid: BuildKit and buildah keep a
+/// cache made for root apart, or root's, unwritable).
+const CACHE_UV: &str = "--mount=type=cache,id=rjup-python-{{UID}},target=/var/cache/rjup,uid={{UID}},gid={{GID}} \\\n    export UV_CACHE_DIR=/var/cache/rjup/uv PIP_CACHE_DIR=/var/cache/rjup/pip RJUP_CONDA_CACHE=/var/cache/rjup/conda && ";
 
-/// A cache in memory for the one step (JupyterLab's), gone when the step ends.
+/// A cache in memory for the one step (JupyterLab's), gone when the step ends. Its
+/// own directory, which no other step mounts: a tmpfs mount takes the mode of a
+/// directory already there (root's 755), and is writable by the lab user (1777) only
+/// where there was none.
 const TMP_UV: &str =
-    "--mount=type=tmpfs,target=/var/cache/rjup \\\n    export UV_CACHE_DIR=/var/cache/rjup/uv && ";
+    "--mount=type=tmpfs,target=/var/cache/rjup-tmp \\\n    export UV_CACHE_DIR=/var/cache/rjup-tmp/uv && ";
 
 /// Whether a postBuild script uses Node.js: JupyterLab extensions are built with it
 /// (`jupyter labextension`, `jupyter lab build`, jlpm, npm, yarn, node itself). Any
@@ -80,8 +88,34 @@ pub fn needs_node(post_build: &EnvFile) -> bool {
         || words.windows(2).any(|pair| pair == ["lab", "build"])
 }
 
+/// The project's files as the build's errors name them (`rjup: binder/requirements.txt
+/// conflicts with ...`).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Sources {
+    pub conda: String,
+    pub requirements: String,
+    pub pyproject: String,
+    pub uv_lock: String,
+}
+
+/// `text` as one shell word: single-quoted, and on one line.
+fn shell_word(text: &str) -> String {
+    let flat: String = text
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    format!("'{}'", flat.replace('\'', "'\\''"))
+}
+
 /// The lab image's Dockerfile, starting from the tools image `tools` made from `base`.
-pub fn render_dockerfile(tools: &str, base: &str, uid: u32, gid: u32, blocks: &Blocks) -> String {
+pub fn render_dockerfile(
+    tools: &str,
+    base: &str,
+    owner: (u32, u32),
+    blocks: &Blocks,
+    sources: &Sources,
+) -> String {
+    let (uid, gid) = owner;
     let lab_flags = if blocks.locked { "--no-deps" } else { "" };
     // With rjup.lock, that step installs every pinned package, the project's too:
     // those must come from the kept cache when one of them changes.
@@ -98,6 +132,24 @@ pub fn render_dockerfile(tools: &str, base: &str, uid: u32, gid: u32, blocks: &B
         )
         .replace("{{TOOLS}}", tools)
         .replace("{{BASE}}", base)
+        .replace(
+            "{{PREFIX}}",
+            if blocks.conda {
+                "/srv/conda/envs/notebook"
+            } else {
+                "/opt/lab"
+            },
+        )
+        .replace(
+            "{{PIP_SECTION_SOURCE}}",
+            &shell_word(&format!("the pip: section of {}", sources.conda)),
+        )
+        .replace(
+            "{{REQUIREMENTS_SOURCE}}",
+            &shell_word(&sources.requirements),
+        )
+        .replace("{{PYPROJECT_SOURCE}}", &shell_word(&sources.pyproject))
+        .replace("{{UVLOCK_SOURCE}}", &shell_word(&sources.uv_lock))
         .replace("{{UID}}", &uid.to_string())
         .replace("{{GID}}", &gid.to_string())
 }
@@ -153,9 +205,9 @@ mod tests {
         let d = render_dockerfile(
             "rjup/tools:abc",
             "python:3.12-slim",
-            1500,
-            1600,
+            (1500, 1600),
             &Blocks::default(),
+            &Sources::default(),
         );
         assert!(d.starts_with("# The lab image") && d.contains("\nFROM rjup/tools:abc\n"));
         assert!(d.contains("--uid 1500 --gid 1600"));
@@ -175,7 +227,7 @@ mod tests {
             start: true,
             ..Blocks::default()
         };
-        let d = render_dockerfile("t", "x", 1, 1, &all);
+        let d = render_dockerfile("t", "x", (1, 1), &all, &Sources::default());
         assert!(
             d.contains("apt-get install")
                 && d.contains("/opt/rjup/postBuild")
@@ -188,13 +240,13 @@ mod tests {
         let d = render_dockerfile(
             "t",
             "x",
-            1,
-            1,
+            (1, 1),
             &Blocks {
                 apt: true,
                 requirements: true,
                 ..Blocks::default()
             },
+            &Sources::default(),
         );
         assert_eq!(
             d.matches("--mount=type=cache,id=rjup-apt-lists").count(),
@@ -218,7 +270,7 @@ mod tests {
             classic: true,
             ..Blocks::default()
         };
-        let c = render_dockerfile("t", "x", 1, 1, &classic);
+        let c = render_dockerfile("t", "x", (1, 1), &classic, &Sources::default());
         assert!(!c.contains("--mount") && !c.contains("docker-clean"), "{c}");
         assert!(
             c.contains("UV_NO_CACHE=1") && c.matches("rm -rf /var/lib/apt/lists/*").count() == 1
@@ -265,7 +317,7 @@ mod tests {
             post_build: true,
             ..Blocks::default()
         };
-        let d = render_dockerfile("t", "x", 1, 1, &all);
+        let d = render_dockerfile("t", "x", (1, 1), &all, &Sources::default());
         let at = |needle: &str| d.find(needle).unwrap_or_else(|| panic!("{needle} missing"));
         assert!(at("lab-requirements.txt") < at("/opt/rjup/apt.txt"));
         assert!(at("/opt/rjup/apt.txt") < at("/opt/rjup/requirements.txt"));

@@ -3,13 +3,18 @@
 
 use sha2::{Digest, Sha256};
 
-use super::dockerfile::{needs_node, render_dockerfile, render_tools, Blocks};
+use super::conda::CondaInput;
+use super::dockerfile::{needs_node, render_dockerfile, render_tools, Blocks, Sources};
 use crate::archive::{Archive, Owner, ROOT};
 use crate::environment::binder::{EnvFile, Environment};
 use crate::environment::lockfile::Lockfile;
 
 pub const UV_REQUIREMENTS: &str = include_str!("../../images/lab/uv-requirements.txt");
 pub const LAB_REQUIREMENTS: &str = include_str!("../../images/lab/lab-requirements.txt");
+/// py-rattler, pinned: its API moves between releases.
+pub const CONDA_REQUIREMENTS: &str = include_str!("../../images/lab/conda-requirements.txt");
+pub const CONDA_SCRIPT: &str = include_str!("../../images/lab/conda.py");
+const LAB_CONSTRAINTS_SCRIPT: &str = include_str!("../../images/lab/lab-constraints.py");
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ImageSource {
@@ -86,11 +91,23 @@ fn plan_build(name: &str, owner: Owner, build: &BuildSpec) -> ImagePlan {
     let blocks = blocks_for(build);
     let tools = plan_tools(base, build, &blocks);
     let files = context_files(build);
+    let env = &build.environment;
+    let shown = |file: &Option<EnvFile>| file.as_ref().map_or(String::new(), |f| f.shown.clone());
+    let sources = Sources {
+        conda: shown(&env.conda),
+        requirements: shown(&env.requirements),
+        pyproject: shown(&env.pyproject),
+        uv_lock: shown(&env.uv_lock),
+    };
     // Cache mounts change how the image is built, not what is in it: one tag for both.
     let with = |blocks: &Blocks| {
-        let dockerfile = render_dockerfile(&tools.tag, base, owner.uid, owner.gid, blocks);
+        let dockerfile =
+            render_dockerfile(&tools.tag, base, (owner.uid, owner.gid), blocks, &sources);
         let mut files = files.clone();
-        files.insert(0, ("Dockerfile".to_string(), dockerfile.into_bytes()));
+        files.insert(
+            0,
+            ("Dockerfile".to_string(), dockerfile.into_bytes(), 0o644),
+        );
         hashed_archive(&files)
     };
     let (hash, context) = with(&blocks);
@@ -117,6 +134,7 @@ fn blocks_for(build: &BuildSpec) -> Blocks {
         ca: !build.ca_certificates.is_empty(),
         apt: !env.apt.is_empty(),
         conda: env.conda.is_some(),
+        pip_section: lock.is_none() && pip_section(build).is_some(),
         locked: lock.is_some(),
         requirements: lock.is_none() && env.requirements.is_some(),
         pyproject: lock.is_none() && env.pyproject.is_some() && env.uv_lock.is_none(),
@@ -135,14 +153,18 @@ fn plan_tools(base: &str, build: &BuildSpec, blocks: &Blocks) -> Tools {
     let mut files = vec![(
         "uv-requirements.txt".to_string(),
         UV_REQUIREMENTS.as_bytes().to_vec(),
+        0o644,
     )];
     for cert in &build.ca_certificates {
-        files.push((format!("ca/{}", cert.shown), cert.contents.clone()));
+        files.push((format!("ca/{}", cert.shown), cert.contents.clone(), 0o644));
     }
     let with = |blocks: &Blocks| {
         let mut files = files.clone();
         let dockerfile = render_tools(base, blocks);
-        files.insert(0, ("Dockerfile".to_string(), dockerfile.into_bytes()));
+        files.insert(
+            0,
+            ("Dockerfile".to_string(), dockerfile.into_bytes(), 0o644),
+        );
         hashed_archive(&files)
     };
     let (hash, context) = with(blocks);
@@ -157,66 +179,121 @@ fn plan_tools(base: &str, build: &BuildSpec, blocks: &Blocks) -> Tools {
     }
 }
 
+/// A file of a build context: its path (a directory's ends with `/`), bytes and mode.
+type ContextFile = (String, Vec<u8>, u32);
+
 /// The build context's files but the Dockerfile: a lock replaces the files it pins.
-fn context_files(build: &BuildSpec) -> Vec<(String, Vec<u8>)> {
+fn context_files(build: &BuildSpec) -> Vec<ContextFile> {
     let env = &build.environment;
     let lock = build.lock.as_ref();
-    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut add = |path: &str, contents: &[u8]| files.push((path.to_string(), contents.to_vec()));
+    let mut files: Vec<ContextFile> = Vec::new();
+    let mut add = |path: &str, contents: &[u8], mode: u32| {
+        files.push((path.to_string(), contents.to_vec(), mode))
+    };
 
     match lock {
-        Some(lock) => add("lab-requirements.txt", lock.requirements().as_bytes()),
-        None => add("lab-requirements.txt", LAB_REQUIREMENTS.as_bytes()),
+        Some(lock) => add(
+            "lab-requirements.txt",
+            lock.requirements().as_bytes(),
+            0o644,
+        ),
+        None => add("lab-requirements.txt", LAB_REQUIREMENTS.as_bytes(), 0o644),
     }
+    add(
+        "lab-constraints.py",
+        LAB_CONSTRAINTS_SCRIPT.as_bytes(),
+        0o644,
+    );
     if !env.apt.is_empty() {
         add(
             "project/apt.txt",
             format!("{}\n", env.apt.join("\n")).as_bytes(),
+            0o644,
         );
     }
-    if let Some(conda) = &env.conda {
-        add("project/environment.yml", &conda.contents);
+    if let Some(input) = conda_input(build) {
+        add("conda.py", CONDA_SCRIPT.as_bytes(), 0o644);
+        add(
+            "conda-requirements.txt",
+            CONDA_REQUIREMENTS.as_bytes(),
+            0o644,
+        );
+        add("project/conda-env.json", &input.to_json(), 0o644);
     }
     if lock.is_none() {
+        if let Some(pip) = pip_section(build) {
+            add("project/pip-section.txt", pip.as_bytes(), 0o644);
+        }
         if let Some(requirements) = &env.requirements {
-            add("project/requirements.txt", &requirements.contents);
+            add("project/requirements.txt", &requirements.contents, 0o644);
         }
         if let Some(pyproject) = &env.pyproject {
-            add("project/pyproject.toml", &pyproject.contents);
+            add("project/pyproject.toml", &pyproject.contents, 0o644);
         }
         if let Some(uv_lock) = &env.uv_lock {
-            add("project/uv.lock", &uv_lock.contents);
+            add("project/uv.lock", &uv_lock.contents, 0o644);
         }
         if !build.packages.is_empty() {
             add(
                 "packages.txt",
                 format!("{}\n", build.packages.join("\n")).as_bytes(),
+                0o644,
             );
         }
     }
     if let Some(post_build) = &env.post_build {
-        add("project/postBuild", &post_build.contents);
+        add("project/postBuild", &post_build.contents, 0o755);
+        add("repository/", &[], 0o755);
+        for file in &env.repository.files {
+            let path = format!("repository/{}", file.path);
+            add(
+                &path,
+                &file.contents,
+                if file.executable { 0o755 } else { 0o644 },
+            );
+        }
     }
     if let Some(start) = &env.start {
-        add("project/start", &start.contents);
+        add("project/start", &start.contents, 0o755);
     }
     files
 }
 
+/// What the conda step is given: environment.yml's packages to solve, or rjup.lock's.
+fn conda_input(build: &BuildSpec) -> Option<CondaInput> {
+    let conda = build.environment.conda_env.as_ref()?;
+    Some(match &build.lock {
+        Some(lock) => CondaInput::Locked {
+            packages: lock.conda.clone(),
+        },
+        None => conda.solve_input(),
+    })
+}
+
+/// environment.yml's `pip:` section as a requirements file, if it has one.
+pub fn pip_section(build: &BuildSpec) -> Option<String> {
+    build.environment.conda_env.as_ref()?.pip_requirements()
+}
+
 /// The context as a tar archive, and the hash of its paths and contents that tags it.
-fn hashed_archive(files: &[(String, Vec<u8>)]) -> (String, Vec<u8>) {
+fn hashed_archive(files: &[ContextFile]) -> (String, Vec<u8>) {
     let mut hasher = Sha256::new();
     let mut archive = Archive::new();
-    for (path, contents) in files {
-        // Length-prefixed, so moving bytes between files changes the hash.
-        hasher.update(format!("{path}\0{}\0", contents.len()));
-        hasher.update(contents);
-        let mode = if path.ends_with("postBuild") || path.ends_with("start") {
-            0o755
+    for (path, contents, mode) in files {
+        // Length-prefixed, so moving bytes between files changes the hash; the mode
+        // only where it is not the usual one, so that contexts without such files (the
+        // tools image's) keep their tags.
+        if *mode == 0o644 {
+            hasher.update(format!("{path}\0{}\0", contents.len()));
         } else {
-            0o644
-        };
-        archive.file(path, contents, mode, ROOT);
+            hasher.update(format!("{path}\0{mode:o}\0{}\0", contents.len()));
+        }
+        hasher.update(contents);
+        if path.ends_with('/') {
+            archive.dir(path, *mode, ROOT);
+        } else {
+            archive.file(path, contents, *mode, ROOT);
+        }
     }
     (hex::encode(hasher.finalize()), archive.finish())
 }
@@ -263,6 +340,13 @@ pub fn lock_inputs(build: &BuildSpec) -> String {
     ] {
         add(name, file.as_ref().map_or(&[][..], |f| &f.contents));
     }
+    // What conda.py is asked to solve, not environment.yml's bytes: its `name:` or a
+    // comment changes nothing. Only with one, so other projects' locks keep their hash.
+    if let Some(conda) = &env.conda_env {
+        add("conda", &conda.solve_input().to_json());
+        add("conda-pip", conda.pip.join("\n").as_bytes());
+        add("rattler", CONDA_REQUIREMENTS.as_bytes());
+    }
     format!("sha256:{}", hex::encode(hasher.finalize()))
 }
 
@@ -271,6 +355,7 @@ mod tests {
     use super::*;
     use crate::environment::binder::EnvFile;
     use crate::environment::lockfile::Lockfile;
+    use crate::environment::repository::RepoFile;
     use crate::settings::tests::spec;
     use crate::settings::Spec;
 
@@ -458,21 +543,29 @@ mod tests {
     fn build_context_holds_only_the_template_and_environment_files() {
         assert_eq!(
             context_files(&plan_of(&spec())),
-            ["Dockerfile", "lab-requirements.txt"]
+            ["Dockerfile", "lab-constraints.py", "lab-requirements.txt"]
         );
         let mut s = spec();
         let b = build_mut(&mut s);
         b.environment.requirements = file("binder/requirements.txt", "six\n");
         b.environment.apt = vec!["jq".into()];
         b.environment.post_build = file("binder/postBuild", "echo hi\n");
+        b.environment.repository.files = vec![RepoFile {
+            path: "binder/postBuild".into(),
+            contents: b"echo hi\n".to_vec(),
+            executable: true,
+        }];
         assert_eq!(
             context_files(&plan_of(&s)),
             [
                 "Dockerfile",
+                "lab-constraints.py",
                 "lab-requirements.txt",
                 "project/apt.txt",
                 "project/postBuild",
                 "project/requirements.txt",
+                "repository/",
+                "repository/binder/postBuild",
             ]
         );
         let ImagePlan::Build { used, context, .. } = plan_of(&s) else {
@@ -488,6 +581,7 @@ mod tests {
         let b = build_mut(&mut s);
         b.environment.requirements = file("requirements.txt", "six\n");
         b.lock = Some(Lockfile {
+            conda: Vec::new(),
             inputs: "sha256:x".into(),
             base: "python@sha256:abc".into(),
             packages: vec!["jupyterlab==4.4.0".into(), "six==1.16.0".into()],

@@ -1,6 +1,7 @@
 //! `rjup.lock`: the exact environment of a project's lab, so that a rebuild months later
 //! gives the same one. It pins the base image by digest and every Python package,
-//! JupyterLab and its dependencies included, by version.
+//! JupyterLab and its dependencies included, by version; with `environment.yml`, every
+//! conda package too, by the URL of its archive and that archive's sha256.
 
 use std::path::Path;
 
@@ -17,6 +18,9 @@ pub struct Lockfile {
     pub inputs: String,
     /// The base image, by digest.
     pub base: String,
+    /// environment.yml's conda packages: `URL#sha256:HEX`, one per package.
+    #[serde(default)]
+    pub conda: Vec<String>,
     /// `name==version`, one per package.
     pub packages: Vec<String>,
 }
@@ -37,10 +41,17 @@ impl Lockfile {
              # it still matches the environment files. Commit it; do not edit it by hand.\n",
         );
         text.push_str(&format!(
-            "inputs: {}\nbase: {}\npackages:\n",
+            "inputs: {}\nbase: {}\n",
             quote(&self.inputs),
             quote(&self.base)
         ));
+        if !self.conda.is_empty() {
+            text.push_str("conda:\n");
+            for package in &self.conda {
+                text.push_str(&format!("  - {}\n", quote(package)));
+            }
+        }
+        text.push_str("packages:\n");
         for package in &self.packages {
             text.push_str(&format!("  - {}\n", quote(package)));
         }
@@ -115,6 +126,17 @@ mod tests {
             inputs: "sha256:abc".into(),
             base: "python@sha256:0123".into(),
             packages: vec!["jupyterlab==4.4.0".into(), "six==1.16.0".into()],
+            conda: Vec::new(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), lock.render()).unwrap();
+        assert_eq!(load(dir.path()).unwrap(), Some(lock.clone()));
+        let lock = Lockfile {
+            conda: vec![
+                "http://10.231.0.1:8765/noarch/tabulate-0.9.0-pyh_rjup_0.tar.bz2#sha256:6ba4"
+                    .into(),
+            ],
+            ..lock
         };
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(FILE_NAME), lock.render()).unwrap();

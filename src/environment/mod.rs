@@ -4,6 +4,8 @@
 
 pub mod binder;
 pub mod collaboration;
+pub mod conda;
 pub mod dockerfile;
 pub mod image_plan;
 pub mod lockfile;
+pub mod repository;

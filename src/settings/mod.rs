@@ -264,8 +264,7 @@ fn build_spec(
     if config.collaboration {
         crate::environment::collaboration::add_package(&mut packages);
     }
-    let image = image_source(config.image, config.base, packages, files, &mut warnings);
-    refuse_conda_without_conda(&image)?;
+    let image = image_source(config.image, config.base, packages, files, &mut warnings)?;
     Ok(Spec {
         dir,
         config_file,
@@ -295,38 +294,6 @@ fn build_spec(
         collaboration: config.collaboration,
         warnings,
     })
-}
-
-/// `environment.yml` on a base known to lack conda, refused before a build that would
-/// fail steps later: Docker's `python` images (the default is one) never have conda.
-/// Any other base may, so it is tried.
-fn refuse_conda_without_conda(image: &ImageSource) -> anyhow::Result<()> {
-    let ImageSource::Build(build) = image else {
-        return Ok(());
-    };
-    let Some(conda) = &build.environment.conda else {
-        return Ok(());
-    };
-    if !is_docker_python(&build.base) {
-        return Ok(());
-    }
-    Err(Error::config(format!(
-        "{} needs a base image with conda or mamba, and build.base {} has neither; set build.base in rjup.yaml to one that has (such as condaforge/miniforge3), or list the packages in requirements.txt instead",
-        conda.shown, build.base
-    ))
-    .into())
-}
-
-fn is_docker_python(base: &str) -> bool {
-    let name = base.split('@').next().unwrap_or(base);
-    let name = match name.rsplit_once(':') {
-        Some((repository, tag)) if !tag.contains('/') => repository,
-        _ => name,
-    };
-    matches!(
-        name,
-        "python" | "library/python" | "docker.io/library/python" | "index.docker.io/library/python"
-    )
 }
 
 /// Mounting a directory that holds the engine's socket would hand the lab the host.
@@ -361,33 +328,37 @@ fn image_source(
     packages: Vec<String>,
     mut files: ProjectFiles,
     warnings: &mut Vec<String>,
-) -> ImageSource {
-    match image {
-        Some(reference) => ImageSource::Pull(reference),
-        None => {
-            let from_runtime = files
-                .environment
-                .python
-                .as_ref()
-                .map(|v| format!("python:{v}-slim"));
-            if let (Some(base), Some(runtime)) = (&base, &files.environment.runtime_txt) {
-                warnings.push(format!(
-                    "build.base {base} in rjup.yaml wins over {runtime}"
-                ));
-                // Ignored, so not listed among the files the image is built from.
-                files.environment.runtime_txt = None;
+) -> anyhow::Result<ImageSource> {
+    let Some(reference) = image else {
+        let environment = &mut files.environment;
+        warnings.append(&mut environment.ignored);
+        // runtime.txt is read only without build.base, whatever language it names.
+        let mut from_runtime = None;
+        if let Some(runtime) = environment.runtime.take() {
+            match &base {
+                Some(base) => warnings.push(format!(
+                    "build.base {base} in rjup.yaml wins over {}",
+                    runtime.shown
+                )),
+                None => {
+                    let python = binder::runtime_python(&runtime)?;
+                    from_runtime = Some(format!("python:{python}-slim"));
+                    environment.python = Some(python);
+                    environment.runtime_txt = Some(runtime.shown);
+                }
             }
-            ImageSource::Build(Box::new(BuildSpec {
-                base: base
-                    .or(from_runtime)
-                    .unwrap_or_else(|| DEFAULT_BASE.to_string()),
-                packages,
-                environment: files.environment,
-                ca_certificates: files.ca_certificates,
-                lock: files.lock,
-            }))
         }
-    }
+        return Ok(ImageSource::Build(Box::new(BuildSpec {
+            base: base
+                .or(from_runtime)
+                .unwrap_or_else(|| DEFAULT_BASE.to_string()),
+            packages,
+            environment: files.environment,
+            ca_certificates: files.ca_certificates,
+            lock: files.lock,
+        })));
+    };
+    Ok(ImageSource::Pull(reference))
 }
 
 /// The lab runs as the project directory's owner, never as root, so its files belong to
@@ -419,7 +390,7 @@ fn lab_owner(dir: &Path, owner: Owner, warnings: &mut Vec<String>) -> Owner {
 pub mod tests {
     use super::files::{CA_CERTIFICATES_VAR, TLS_CERT_VAR, TLS_KEY_VAR};
     use super::*;
-    use crate::environment::binder::Environment;
+    use crate::environment::binder::{EnvFile, Environment};
     use crate::project_file::FileRef;
 
     /// A plain build-mode spec for unit tests.
@@ -512,70 +483,72 @@ pub mod tests {
 
     #[test]
     fn runtime_txt_selects_the_base_unless_build_base_is_set() {
-        let files = || ProjectFiles {
+        let files = |text: &str| ProjectFiles {
             environment: Environment {
-                python: Some("3.12".into()),
-                runtime_txt: Some("runtime.txt".into()),
+                runtime: Some(EnvFile {
+                    shown: "runtime.txt".into(),
+                    contents: text.as_bytes().to_vec(),
+                }),
                 ..Environment::default()
             },
             ..ProjectFiles::default()
         };
         let owner = Owner { uid: 1, gid: 1 };
-        let s = build_spec(
-            PathBuf::from("/p/x"),
-            None,
-            Config::default(),
-            Overrides::default(),
-            owner,
-            files(),
-        )
-        .unwrap();
+        let spec = |config: Config, text: &str| {
+            build_spec(
+                PathBuf::from("/p/x"),
+                None,
+                config,
+                Overrides::default(),
+                owner,
+                files(text),
+            )
+        };
+        let s = spec(Config::default(), "python-3.12\n").unwrap();
         let ImageSource::Build(b) = &s.image else {
             panic!()
         };
         assert_eq!(b.base, "python:3.12-slim");
-        let config = Config {
+        assert!(b.environment.used().contains(&"runtime.txt".to_string()));
+        let with_base = || Config {
             base: Some("python:3.11-slim".into()),
             ..Config::default()
         };
-        let s = build_spec(
-            PathBuf::from("/p/x"),
-            None,
-            config,
-            Overrides::default(),
-            owner,
-            files(),
-        )
-        .unwrap();
-        let ImageSource::Build(b) = &s.image else {
-            panic!()
-        };
-        assert_eq!(b.base, "python:3.11-slim");
-        assert!(s.warnings[0].contains("wins over runtime.txt"));
-        assert!(
-            !b.environment.used().contains(&"runtime.txt".to_string()),
-            "an ignored runtime.txt is not listed as used"
+        // With build.base, runtime.txt is not read at all: an R one is no error then.
+        for text in ["python-3.12\n", "r-2018-06-18\n"] {
+            let s = spec(with_base(), text).unwrap();
+            let ImageSource::Build(b) = &s.image else {
+                panic!()
+            };
+            assert_eq!(b.base, "python:3.11-slim");
+            assert!(s.warnings[0].contains("wins over runtime.txt"));
+            assert!(
+                !b.environment.used().contains(&"runtime.txt".to_string()),
+                "an ignored runtime.txt is not listed as used"
+            );
+        }
+        let e = spec(Config::default(), "r-2018-06-18\n").unwrap_err();
+        assert_eq!(
+            crate::error::exit_code(&e),
+            crate::error::Code::Config as u8
         );
+        let e = e.to_string();
+        assert!(
+            e.starts_with("runtime.txt asks for R (r-2018-06-18)") && e.contains("apt.txt"),
+            "{e}"
+        );
+        assert!(spec(Config::default(), "ruby-3\n")
+            .unwrap_err()
+            .to_string()
+            .contains("write it as python-X.Y"));
     }
 
     #[test]
-    fn only_docker_python_bases_are_known_to_lack_conda() {
-        for base in [
+    fn the_default_python_of_conda_environments_is_the_default_bases() {
+        assert_eq!(
             DEFAULT_BASE,
-            "python:3.11",
-            "docker.io/library/python:3.12-slim",
-            "python@sha256:ab",
-        ] {
-            assert!(is_docker_python(base), "{base}");
-        }
-        for base in [
-            "condaforge/miniforge3",
-            "quay.io/jupyter/minimal-notebook:latest",
-            "localhost:5000/python",
-            "mypython:3",
-        ] {
-            assert!(!is_docker_python(base), "{base}");
-        }
+            format!("python:{}-slim", crate::environment::conda::DEFAULT_PYTHON)
+        );
     }
 
     #[test]
