@@ -215,7 +215,7 @@ pub struct LsArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Notebooks to run inside the lab, relative to the project (default: check.notebooks)
+    /// Notebooks to run inside the lab, from the current directory; each must be in the project (default: check.notebooks)
     #[arg(value_name = "NOTEBOOK")]
     pub notebooks: Vec<String>,
 

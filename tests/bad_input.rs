@@ -474,13 +474,13 @@ test! {
     name: check_of_a_notebook_that_does_not_exist,
     args: &["check", "nope.ipynb"],
     code: 3,
-    says: &["notebook nope.ipynb does not exist in the project", "check its name", "relative to the project"],
+    says: &["notebook nope.ipynb (", "is not a file in the project", "check its path, relative to the current directory"],
 }
 test! {
     name: check_of_a_notebook_outside_the_project,
     args: &["check", "../nope.ipynb"],
     code: 3,
-    says: &["notebook ../nope.ipynb is not in the project", "relative to the project"],
+    says: &["notebook ../nope.ipynb (", "is outside the project", "move it into the project"],
 }
 test! {
     name: engine_check_without_a_lab,

@@ -291,3 +291,223 @@ fn engine_ls_lists_labs_across_projects_and_json_outputs_are_pure() {
     let status = json_stdout(&a.rjup(&["status", "--json"], &[], None), "status --json");
     assert_eq!(status["state"], "absent");
 }
+
+/// Writes a notebook whose code cells each have their tags: `(source, tags)`.
+fn tagged_notebook(project: &Project, file: &str, cells: &[(&str, &[&str])]) {
+    let cells: Vec<Value> = cells
+        .iter()
+        .map(|(source, tags)| serde_json::json!({"cell_type": "code", "execution_count": null, "metadata": {"tags": tags}, "outputs": [], "source": source}))
+        .collect();
+    let nb = serde_json::json!({
+        "cells": cells,
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    });
+    if let Some(dir) = std::path::Path::new(file).parent() {
+        project.shell(&format!("mkdir -p '{}'", dir.display()), &[]);
+    }
+    project.write(file, &nb.to_string());
+}
+
+#[test]
+#[ignore = "engine: needs a Docker engine"]
+fn engine_check_runs_tagged_cells_as_nbclient_does_and_quotes_the_line_that_failed() {
+    let _engine = engine();
+    let project = Project::from_example("pulled", "checktags");
+    // A teaching notebook: one cell raises on purpose, one is not for running.
+    tagged_notebook(
+        &project,
+        "teach.ipynb",
+        &[
+            ("x = 40", &[]),
+            ("1 / 0", &["raises-exception"]),
+            ("import no_such_module", &["skip-execution"]),
+            ("assert x + 2 == 42\nprint('after')", &[]),
+        ],
+    );
+    // The error is raised in a function from the first cell, on the third line of the
+    // second.
+    let long = "analysis/very/long/directory/name/deep.ipynb";
+    tagged_notebook(
+        &project,
+        long,
+        &[
+            ("def load():\n    raise ValueError('no data')", &[]),
+            ("a = 1\nb = 2\nload()\nc = 3", &[]),
+        ],
+    );
+    project.up(free_port());
+
+    let out = project.rjup(
+        &["check", "--json", "teach.ipynb", long],
+        &[("RJUP_PASSWORD", PASSWORD)],
+        None,
+    );
+    assert_exit(&out, 12, "check with a failing notebook");
+    let report = json_stdout(&out, "check --json");
+    let step = |name: &str| {
+        report["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no step {name}: {report}"))
+            .clone()
+    };
+    let teach = step("notebook teach.ipynb");
+    assert_eq!(teach["ok"], true, "{teach}");
+    assert_eq!(
+        teach["detail"],
+        "3 code cells ran; 1 raised, as its `raises-exception` tag expects; 1 skipped (`skip-execution`)"
+    );
+    let deep = step(&format!("notebook {long}"));
+    assert_eq!(deep["ok"], false);
+    let detail = deep["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("cell 2, line 3 (load()) raised ValueError: no data"),
+        "{detail}"
+    );
+
+    // The text report keeps its columns however long a step's name.
+    let text = project.rjup(
+        &["check", "teach.ipynb", long],
+        &[("RJUP_PASSWORD", PASSWORD)],
+        None,
+    );
+    assert_exit(&text, 12, "check in text mode");
+    let rows: Vec<String> = stdout(&text)
+        .lines()
+        .filter(|l| l.starts_with("ok ") || l.starts_with("FAIL"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(rows.len(), 6, "{}", stdout(&text));
+    let column = |row: &String| row.find(" s  ").unwrap();
+    assert!(
+        rows.iter().all(|r| column(r) == column(&rows[0])),
+        "{}",
+        rows.join("\n")
+    );
+}
+
+#[test]
+#[ignore = "engine: needs a Docker engine"]
+fn engine_check_finds_notebooks_from_the_current_directory_and_refuses_ones_outside() {
+    let _engine = engine();
+    let project = Project::from_example("pulled", "checkpaths");
+    project.notebook("top.ipynb", &["print('top')"]);
+    tagged_notebook(&project, "nb/a.ipynb", &[("print('a')", &[])]);
+    let outside = project.dir.parent().unwrap().join("outside.ipynb");
+    project.notebook("../outside.ipynb", &["print('outside')"]);
+    project.up(free_port());
+    let password = [("RJUP_PASSWORD", PASSWORD)];
+
+    // From a subdirectory, as a shell user names files there.
+    for (script, step) in [
+        ("cd nb && rjup check --json a.ipynb", "notebook nb/a.ipynb"),
+        (
+            "cd nb && rjup check --json ../top.ipynb",
+            "notebook top.ipynb",
+        ),
+        (
+            "cd nb && rjup check --json ./../nb/a.ipynb",
+            "notebook nb/a.ipynb",
+        ),
+        (
+            &format!(
+                "rjup check --json {}",
+                project.dir.join("nb/a.ipynb").display()
+            ),
+            "notebook nb/a.ipynb",
+        ),
+    ] {
+        let out = project.shell(script, &password);
+        assert_success(&out, script);
+        let report = json_stdout(&out, script);
+        assert_eq!(report["steps"][4]["name"], step, "{script}: {report}");
+        assert_eq!(report["steps"][4]["ok"], true, "{script}: {report}");
+    }
+
+    // Outside the project, by a relative or an absolute path: one line, no step.
+    for script in [
+        "rjup check ../outside.ipynb".to_string(),
+        "cd nb && rjup check ../../outside.ipynb".to_string(),
+        format!("rjup check {}", outside.display()),
+    ] {
+        let out = project.shell(&script, &password);
+        assert_exit(&out, 3, &script);
+        assert_eq!(stdout(&out), "", "{script}: no step runs");
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{script}: {err}");
+        assert!(
+            err.contains(&format!(
+                "({}) is outside the project {}",
+                outside.display(),
+                project.dir.display()
+            )),
+            "{script}: {err}"
+        );
+    }
+    // Nor does `--up` start anything first.
+    assert_success(&project.rjup(&["down"], &[], None), "down");
+    let out = project.shell("cd nb && rjup check --up ../../outside.ipynb", &password);
+    assert_exit(&out, 3, "check --up with a notebook outside the project");
+    assert!(inspect(&project.container()).is_none(), "{}", stderr(&out));
+}
+
+#[test]
+#[ignore = "engine: needs a Docker engine"]
+fn engine_an_environment_file_rjup_cannot_build_stops_neither_check_ls_nor_password() {
+    let _engine = engine();
+    let project = Project::from_example("", "badenv-verbs");
+    let port = free_port().to_string();
+    project.up(port.parse().unwrap());
+    project.write("apt.txt", "jq\nrm -rf /\n");
+    let old = [("RJUP_PASSWORD", PASSWORD)];
+
+    let ls = project.rjup(&["ls", "--json"], &[], None);
+    assert_success(&ls, "ls --json");
+    let labs = json_stdout(&ls, "ls --json");
+    assert!(
+        labs["labs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["name"] == project.name.as_str()),
+        "{labs}"
+    );
+    let status = project.rjup(&["status", "--json"], &[], None);
+    assert_success(&status, "status --json");
+    assert_eq!(json_stdout(&status, "status --json")["state"], "running");
+    // Checking the running lab needs no environment file; making it does.
+    assert_success(&project.rjup(&["check"], &old, None), "check");
+    let up = project.rjup(&["check", "--up"], &old, None);
+    assert_exit(&up, 3, "check --up refuses what up refuses");
+    assert!(stderr(&up).contains("apt.txt:2"), "{}", stderr(&up));
+
+    // The lab cannot be made again with the new password, and must not run on with
+    // the old one.
+    let new = "a brand new password";
+    let changed = project.rjup(&["password", "--password-stdin"], &[], Some(new));
+    assert_success(&changed, "password with a broken apt.txt");
+    assert!(
+        stderr(&changed).contains("apt.txt:2") && stderr(&changed).contains("taken down"),
+        "{}",
+        stderr(&changed)
+    );
+    assert!(inspect(&project.container()).is_none());
+    let again = project.rjup(&["password", "--password-stdin"], &[], Some(new));
+    assert_success(&again, "password with no lab");
+
+    std::fs::remove_file(project.dir.join("apt.txt")).unwrap();
+    assert_success(&project.rjup(&["up", "--port", &port], &[], None), "up");
+    assert_exit(
+        &project.rjup(&["check"], &old, None),
+        12,
+        "the old password",
+    );
+    assert_success(
+        &project.rjup(&["check"], &[("RJUP_PASSWORD", new)], None),
+        "the new password",
+    );
+}

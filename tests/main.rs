@@ -13,6 +13,7 @@ mod architecture;
 mod attacks_host;
 mod attacks_lab;
 mod bad_input;
+mod build_output;
 mod check;
 mod cli;
 mod collaboration;

@@ -30,13 +30,8 @@ pub async fn run(
     printer: Printer,
     cleanup: &Cleanup,
 ) -> anyhow::Result<()> {
-    let spec = settings::resolve(
-        project,
-        Overrides {
-            port: args.port,
-            bind: args.bind,
-        },
-    )?;
+    let spec = project_spec(project, &args)?;
+    let notebooks = notebooks_to_run(&spec, &args)?;
     let secret = match password::given(args.password.password_stdin)? {
         Some(secret) => secret,
         None => password::prompt_existing(
@@ -44,7 +39,6 @@ pub async fn run(
             printer,
         )?,
     };
-    let notebooks = notebooks_to_run(&spec, &args)?;
     // `--url` alone needs no engine, so a check against a remote lab works on a host
     // without one; otherwise connect now, so a missing engine fails before any step.
     let engine = LazyEngine {
@@ -98,46 +92,113 @@ pub async fn run(
     finish(&engine, &spec, &args, report, None, printer).await
 }
 
-/// The notebooks to run: the ones named, else `check.notebooks`; each must exist.
-fn notebooks_to_run(spec: &settings::Spec, args: &CheckArgs) -> anyhow::Result<Vec<String>> {
-    let notebooks = if args.notebooks.is_empty() {
-        spec.check_notebooks.clone()
-    } else {
-        args.notebooks.clone()
-    };
-    for notebook in &notebooks {
-        if spec.dir.join(notebook).is_file() {
-            continue;
-        }
-        let message = if within(Path::new(notebook)) {
-            format!("notebook {notebook} does not exist in the project {}; check its name, which is relative to the project", spec.dir.display())
-        } else {
-            format!("notebook {notebook} is not in the project {}; give its path relative to the project", spec.dir.display())
-        };
-        return Err(Error::config(message).into());
+/// The project as the check needs it. `--up` makes the lab, so it refuses what `up`
+/// refuses; checking a running lab reads only rjup.yaml, and no environment file,
+/// which the lab was built from already and which may since have changed.
+fn project_spec(project: Option<&Path>, args: &CheckArgs) -> anyhow::Result<settings::Spec> {
+    if args.up {
+        return settings::resolve(
+            project,
+            Overrides {
+                port: args.port,
+                bind: args.bind,
+            },
+        );
     }
-    Ok(notebooks)
+    let found = settings::find(project)?;
+    // The notebooks, the timeout and `tls` are rjup.yaml's, so it must be usable.
+    match found.invalid {
+        Some(why) => Err(Error::config(why).into()),
+        None => Ok(found.spec),
+    }
+}
+
+/// The notebooks to run, as paths in the project (`/`-separated, as the lab names
+/// them): the ones named, from the current directory as a shell resolves them, else
+/// `check.notebooks`, from the project. Each must be a file inside the project, which
+/// is all the lab sees; that is settled before any step runs or `--up` starts anything.
+fn notebooks_to_run(spec: &settings::Spec, args: &CheckArgs) -> anyhow::Result<Vec<String>> {
+    if args.notebooks.is_empty() {
+        return Ok(spec
+            .check_notebooks
+            .iter()
+            .map(|notebook| in_project(&spec.dir, notebook, &spec.dir, Named::InConfig))
+            .collect::<Result<_, _>>()?);
+    }
+    let cwd = std::env::current_dir().context("finding the current directory")?;
+    Ok(args
+        .notebooks
+        .iter()
+        .map(|notebook| in_project(&cwd, notebook, &spec.dir, Named::OnCommandLine))
+        .collect::<Result<_, _>>()?)
+}
+
+/// Where a notebook's path was given, which says what it is relative to.
+#[derive(Debug, Clone, Copy)]
+enum Named {
+    OnCommandLine,
+    InConfig,
+}
+
+/// `given`, resolved from `base`, as a path inside `project` (canonical). A file that
+/// exists is judged by its real path, links and `..` followed as opening it would;
+/// one that does not, by its text.
+fn in_project(base: &Path, given: &str, project: &Path, named: Named) -> Result<String, Error> {
+    let path = base.join(given);
+    let (real, exists) = match path.canonicalize() {
+        Ok(real) => (real, path.is_file()),
+        Err(_) => (lexically_normal(&path), false),
+    };
+    let Ok(inside) = real.strip_prefix(project) else {
+        return Err(Error::config(format!(
+            "notebook {given} ({}) is outside the project {}, and the lab sees only the project's files; move it into the project",
+            real.display(),
+            project.display()
+        )));
+    };
+    if !exists {
+        let whence = match named {
+            Named::OnCommandLine => "relative to the current directory",
+            Named::InConfig => "a `check.notebooks` entry in rjup.yaml, relative to the project",
+        };
+        return Err(Error::config(format!(
+            "notebook {given} ({}) is not a file in the project {}; check its path, {whence}",
+            real.display(),
+            project.display()
+        )));
+    }
+    let parts: Option<Vec<&str>> = inside
+        .components()
+        .map(|c| c.as_os_str().to_str())
+        .collect();
+    parts.map(|parts| parts.join("/")).ok_or_else(|| {
+        Error::config(format!(
+            "notebook {given}: its path {} is not UTF-8, which the lab's API cannot name; rename it",
+            real.display()
+        ))
+    })
+}
+
+/// An absolute path with `.` and `..` taken away by its text alone, for a file that
+/// does not exist, so has no real path.
+fn lexically_normal(path: &Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut normal = std::path::PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                normal.pop();
+            }
+            other => normal.push(other),
+        }
+    }
+    normal
 }
 
 fn is_no_lab(err: &anyhow::Error) -> bool {
     err.downcast_ref::<Error>()
         .is_some_and(|e| e.code() == crate::error::Code::NoLab)
-}
-
-/// Whether a relative path stays inside the directory it is relative to, judged by its
-/// text alone: the file it names may not exist.
-fn within(path: &Path) -> bool {
-    use std::path::Component;
-    let mut depth = 0usize;
-    for component in path.components() {
-        match component {
-            Component::Normal(_) => depth += 1,
-            Component::CurDir => {}
-            Component::ParentDir if depth > 0 => depth -= 1,
-            Component::ParentDir | Component::RootDir | Component::Prefix(_) => return false,
-        }
-    }
-    true
 }
 
 /// `--up`: the lab as `rjup up` would make it, with the password the check logs in with.
@@ -260,19 +321,8 @@ async fn finish(
         let json = json!({"ok": report.ok, "name": spec.name, "steps": report.steps});
         printer.out(json)?;
     } else {
-        for step in &report.steps {
-            let mark = if step.ok { "ok  " } else { "FAIL" };
-            printer.out(format!(
-                "{mark} {:<30} {:>8.2} s  {}",
-                step.name,
-                step.seconds,
-                first_line(&step.detail)
-            ))?;
-            if !step.ok {
-                for line in step.detail.lines().skip(1) {
-                    printer.out(format!("       {line}"))?;
-                }
-            }
+        for line in report_lines(&report) {
+            printer.out(line)?;
         }
     }
     if let Some(path) = &args.junit {
@@ -298,20 +348,177 @@ async fn finish(
     Err(Error::CheckFailed { steps }.into())
 }
 
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or("")
+/// The name column's width when every name is shorter.
+const MIN_NAME_WIDTH: usize = 30;
+
+/// The report as text: a line per step, its columns aligned however long a name is
+/// (`notebook analysis/very/long/name.ipynb`); under a failed step, the rest of what
+/// went wrong.
+fn report_lines(report: &Report) -> Vec<String> {
+    use unicode_width::UnicodeWidthStr;
+    let width = report
+        .steps
+        .iter()
+        .map(|s| s.name.width())
+        .fold(MIN_NAME_WIDTH, usize::max);
+    let mut lines = Vec::new();
+    for step in &report.steps {
+        let mark = if step.ok { "ok  " } else { "FAIL" };
+        let pad = " ".repeat(width - step.name.width());
+        let mut detail = step.detail.lines();
+        lines.push(format!(
+            "{mark} {}{pad} {:>8.2} s  {}",
+            step.name,
+            step.seconds,
+            detail.next().unwrap_or("")
+        ));
+        if !step.ok {
+            lines.extend(detail.map(|line| format!("       {line}")));
+        }
+    }
+    lines
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// A project `p` with `nb/a.ipynb` and a link to a notebook outside it, beside
+    /// `outside.ipynb`; canonical.
+    fn tree() -> (tempfile::TempDir, std::path::PathBuf) {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        let project = root.join("p");
+        std::fs::create_dir_all(project.join("nb")).unwrap();
+        std::fs::write(project.join("nb/a.ipynb"), "{}").unwrap();
+        std::fs::write(root.join("outside.ipynb"), "{}").unwrap();
+        std::os::unix::fs::symlink(root.join("outside.ipynb"), project.join("link.ipynb")).unwrap();
+        (tmp, project)
+    }
+
     #[test]
-    fn relative_paths_that_stay_in_the_project_are_within_it() {
-        assert!(within(Path::new("missing.ipynb")));
-        assert!(within(Path::new("./nb/../a.ipynb")));
-        assert!(!within(Path::new("../elsewhere/a.ipynb")));
-        assert!(!within(Path::new("nb/../../a.ipynb")));
-        assert!(!within(Path::new("/tmp/a.ipynb")));
+    fn notebooks_named_on_the_command_line_are_found_from_the_current_directory() {
+        let (_tmp, project) = tree();
+        let from = |dir: &Path, given: &str| in_project(dir, given, &project, Named::OnCommandLine);
+        let nb = project.join("nb");
+        assert_eq!(from(&project, "nb/a.ipynb").unwrap(), "nb/a.ipynb");
+        assert_eq!(from(&nb, "a.ipynb").unwrap(), "nb/a.ipynb");
+        assert_eq!(from(&nb, "./a.ipynb").unwrap(), "nb/a.ipynb");
+        assert_eq!(from(&nb, "../nb/a.ipynb").unwrap(), "nb/a.ipynb");
+        let absolute = project.join("nb/a.ipynb");
+        assert_eq!(
+            from(Path::new("/"), absolute.to_str().unwrap()).unwrap(),
+            "nb/a.ipynb"
+        );
+    }
+
+    #[test]
+    fn a_notebook_outside_the_project_is_refused_naming_it_and_the_project() {
+        let (_tmp, project) = tree();
+        let from = |dir: &Path, given: &str| {
+            in_project(dir, given, &project, Named::OnCommandLine)
+                .unwrap_err()
+                .to_string()
+        };
+        let outside = project.parent().unwrap().join("outside.ipynb");
+        for (dir, given) in [
+            (project.as_path(), "../outside.ipynb"),
+            (project.as_path(), outside.to_str().unwrap()),
+            (project.as_path(), "link.ipynb"),
+            (&project.join("nb"), "../../outside.ipynb"),
+        ] {
+            let said = from(dir, given);
+            assert_eq!(
+                said,
+                format!(
+                    "notebook {given} ({}) is outside the project {}, and the lab sees only the project's files; move it into the project",
+                    outside.display(),
+                    project.display()
+                )
+            );
+        }
+        // One that does not exist is judged by its text.
+        assert!(from(&project, "../gone.ipynb").contains("is outside the project"));
+        assert!(from(&project, "/tmp/gone.ipynb").contains("(/tmp/gone.ipynb) is outside"));
+    }
+
+    #[test]
+    fn a_missing_notebook_is_named_with_what_its_path_is_relative_to() {
+        let (_tmp, project) = tree();
+        let nb = project.join("nb");
+        let said = in_project(&nb, "b.ipynb", &project, Named::OnCommandLine)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            said,
+            format!(
+                "notebook b.ipynb ({}) is not a file in the project {}; check its path, relative to the current directory",
+                nb.join("b.ipynb").display(),
+                project.display()
+            )
+        );
+        let said = in_project(&project, "a.ipynb", &project, Named::InConfig)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            said.ends_with("a `check.notebooks` entry in rjup.yaml, relative to the project"),
+            "{said}"
+        );
+        assert!(in_project(&project, "nb", &project, Named::OnCommandLine).is_err());
+        assert_eq!(
+            in_project(&project, "nb/a.ipynb", &project, Named::InConfig).unwrap(),
+            "nb/a.ipynb"
+        );
+    }
+
+    #[test]
+    fn text_paths_lose_their_dots() {
+        assert_eq!(
+            lexically_normal(Path::new("/a/./b/../c")),
+            Path::new("/a/c")
+        );
+        assert_eq!(lexically_normal(Path::new("/a/../../b")), Path::new("/b"));
+    }
+
+    #[test]
+    fn the_text_report_keeps_its_columns_for_long_names() {
+        let report = |steps: &[(&str, Result<&str, &str>)]| {
+            let mut report = Report::default();
+            for (name, result) in steps {
+                let result = result.map(str::to_string).map_err(str::to_string);
+                report.push(*name, Instant::now(), result);
+            }
+            for step in &mut report.steps {
+                step.seconds = 1.5;
+            }
+            report
+        };
+        let long = report(&[
+            ("login", Ok("logged in")),
+            (
+                "notebook analysis/very/long/name/indeed.ipynb",
+                Ok("2 code cells ran"),
+            ),
+            (
+                "notebook données/é.ipynb",
+                Err("cell 2 raised X\nTraceback"),
+            ),
+        ]);
+        let lines = report_lines(&long);
+        assert_eq!(
+            lines,
+            [
+                "ok   login                                             1.50 s  logged in",
+                "ok   notebook analysis/very/long/name/indeed.ipynb     1.50 s  2 code cells ran",
+                "FAIL notebook données/é.ipynb                          1.50 s  cell 2 raised X",
+                "       Traceback",
+            ]
+        );
+        // Short names keep the usual width.
+        let short = report_lines(&report(&[("login", Ok("in"))]));
+        assert_eq!(
+            short,
+            [format!("ok   login{}     1.50 s  in", " ".repeat(25))]
+        );
     }
 }

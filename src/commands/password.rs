@@ -4,10 +4,11 @@ use std::time::Duration;
 use crate::cli::PasswordArgs;
 use crate::converge::{self, Options};
 use crate::engine::endpoint::Endpoint;
+use crate::error::{exit_code, Code};
 use crate::password;
 use crate::runtime;
 use crate::runtime::cleanup::Cleanup;
-use crate::settings::{self, Overrides};
+use crate::settings::{self, Overrides, Spec};
 use crate::state::ProjectState;
 use crate::ui::printer::Printer;
 
@@ -18,10 +19,14 @@ pub async fn run(
     printer: Printer,
     cleanup: &Cleanup,
 ) -> anyhow::Result<()> {
-    let spec = settings::resolve(project, Overrides::default())?;
-    let state = ProjectState::for_project(&spec.dir, &spec.name)?;
     let engine = super::connect(endpoint).await?;
-    let exists = runtime::for_spec(&engine, &spec, printer).exists().await?;
+    // Found as `down` finds it: a project file rjup cannot use (a broken rjup.yaml or
+    // environment file, which anyone who writes in the lab can make) must not keep
+    // the owner from changing the password.
+    let found = super::find_lab(project, &engine, "password", printer).await?;
+    let state = ProjectState::for_project(&found.dir, &found.name)?;
+    let lab = runtime::for_spec(&engine, &found, printer);
+    let exists = lab.exists().await?;
     let secret = match password::given(args.password.password_stdin)? {
         Some(secret) => secret,
         None => password::prompt_new("a new password is needed", printer)?,
@@ -37,10 +42,24 @@ pub async fn run(
         state.set_password_hash(&hashed)?;
         printer.say(format!(
             "Password saved; lab \"{}\" will use it, and a new cookie secret, from the next `rjup up`",
-            spec.name
+            found.name
         ));
         return Ok(());
     }
+    // The restart makes the lab from the project's files. When it cannot, the lab must
+    // not run on with the old password: it is taken down, as `rjup user rm` does.
+    let spec = match remade(&found)? {
+        Ok(spec) => spec,
+        Err(why) => {
+            lab.remove().await?;
+            state.set_password_hash(&hashed)?;
+            printer.say(format!(
+                "Password saved; lab \"{}\" could not be restarted with it ({why}), so it was taken down rather than left running with the old one; fix that and run `rjup up`, which starts it with the new password",
+                found.name
+            ));
+            return Ok(());
+        }
+    };
     // The new hash changes the lab's config hash, so converging replaces the container
     // from the same image: a restart, not a rebuild.
     let options = Options {
@@ -70,4 +89,18 @@ pub async fn run(
         }
     ));
     super::up::print_urls(&engine.lab_host().await, &spec, &outcome, printer)
+}
+
+/// The lab as the project's files make it now; or why it cannot be made from them (an
+/// rjup.yaml or environment file rjup refuses, or an rjup.yaml that names another lab).
+fn remade(found: &Spec) -> anyhow::Result<Result<Spec, String>> {
+    match settings::resolve(Some(&found.dir), Overrides::default()) {
+        Ok(spec) if spec.name == found.name => Ok(Ok(spec)),
+        Ok(spec) => Ok(Err(format!(
+            "rjup.yaml now names the lab \"{}\"",
+            spec.name
+        ))),
+        Err(e) if exit_code(&e) == Code::Config as u8 => Ok(Err(format!("{e:#}"))),
+        Err(e) => Err(e),
+    }
 }

@@ -101,13 +101,21 @@ pub struct Build {
     /// The first BuildKit step that failed on its own: when one parallel stage fails,
     /// BuildKit cancels the others and marks them failed too.
     first_failure: Option<String>,
+    /// How many Dockerfile steps BuildKit announced for this build, which it does for
+    /// all of them before the first starts.
+    steps: u64,
 }
 
 #[derive(Default)]
 struct Vertex {
-    /// `Step 3/4 : RUN ...`, as the classic builder names it; empty for BuildKit's own
-    /// work (loading the context, exporting the image).
-    step: String,
+    /// The Dockerfile step, `RUN ...`, and its place among this build's steps; none
+    /// for BuildKit's own work (loading the context, exporting the image). rjup numbers
+    /// the steps itself: BuildKit shares a step with a build running at the same time
+    /// that has the same one (the `FROM` of every lab on one tools image), and then
+    /// names it as that build does, `[1/5] FROM ...` in a build of 7 steps.
+    step: Option<(u64, String)>,
+    /// BuildKit's own name for work that is no step, when that work failed.
+    own_name: String,
     lines: Vec<String>,
     /// The unfinished last line of each stream (stdout, stderr) of the step: the
     /// streams' chunks interleave, and each splits lines anywhere.
@@ -139,6 +147,7 @@ impl Build {
             vertexes: HashMap::new(),
             running: Vec::new(),
             first_failure: None,
+            steps: 0,
         }
     }
 
@@ -201,30 +210,30 @@ impl Build {
     fn update_buildkit(&mut self, status: &StatusResponse) {
         for v in &status.vertexes {
             let entry = self.vertexes.entry(v.digest.clone()).or_default();
-            if entry.step.is_empty() {
-                if let Some((n, total, what)) = parse_vertex(&v.name) {
-                    entry.step = format!("Step {n}/{total} : {what}");
+            if entry.step.is_none() {
+                // BuildKit announces a build's steps in the Dockerfile's order.
+                if let Some((_, _, what)) = parse_vertex(&v.name) {
+                    self.steps += 1;
+                    entry.step = Some((self.steps, what));
                 }
             }
             entry.failed |= !v.error.is_empty();
             if self.first_failure.is_none() && !v.error.is_empty() && !is_cancellation(&v.error) {
                 self.first_failure = Some(v.digest.clone());
             }
-            let show = v.started.is_some() && !entry.shown && !entry.step.is_empty();
+            let show = v.started.is_some() && !entry.shown && entry.step.is_some();
             entry.shown |= show;
             // BuildKit's own work can fail too (a base it cannot resolve): name it as is.
-            if entry.failed && entry.step.is_empty() {
-                entry.step = v.name.clone();
+            if entry.failed && entry.step.is_none() {
+                entry.own_name = v.name.clone();
             }
             if v.completed.is_some() {
                 self.running.retain(|d| d != &v.digest);
             } else if v.started.is_some() && !self.running.contains(&v.digest) {
                 self.running.push(v.digest.clone());
             }
-            if show {
-                if let Some((n, total, what)) = parse_vertex(&v.name) {
-                    self.show_step(n, total, &what);
-                }
+            if let (true, Some((n, what))) = (show, entry.step.clone()) {
+                self.show_step(n, self.steps, &what);
             }
         }
         for log in &status.logs {
@@ -250,24 +259,25 @@ impl Build {
     /// Under BuildKit, the step that failed (or, if BuildKit has not said, the last one
     /// still running) becomes the current step, with all it printed.
     fn settle_buildkit_step(&mut self) {
+        let named = |v: &&Vertex| v.step.is_some() || !v.own_name.is_empty();
         let first_failure = self
             .first_failure
             .as_ref()
             .and_then(|d| self.vertexes.get(d))
-            .filter(|v| !v.step.is_empty());
-        let failed = first_failure.or_else(|| {
-            self.vertexes
-                .values()
-                .find(|v| v.failed && !v.step.is_empty())
-        });
+            .filter(named);
+        let failed =
+            first_failure.or_else(|| self.vertexes.values().find(|v| v.failed && named(v)));
         let running = self
             .running
             .iter()
             .rev()
             .filter_map(|d| self.vertexes.get(d))
-            .find(|v| !v.step.is_empty());
+            .find(|v| v.step.is_some());
         if let Some(v) = failed.or(running) {
-            self.step = v.step.clone();
+            self.step = match &v.step {
+                Some((n, what)) => format!("Step {n}/{} : {what}", self.steps),
+                None => v.own_name.clone(),
+            };
             self.output = v.lines.clone();
             let mut streams: Vec<_> = v.partial.iter().collect();
             streams.sort();
@@ -281,26 +291,105 @@ impl Build {
     }
 
     /// The failing step and the last `tail` lines it printed; when it printed more, all
-    /// of it goes to `log`, and the report says where.
+    /// of it goes to `log`, and the report says where, and quotes the earlier lines that
+    /// look like errors: a script that goes on after a command fails (postBuild without
+    /// `set -e`) can print pages before it fails, and the cause is then far from the end.
     pub fn failure_report(&mut self, tail: usize, log: Option<&Path>) -> String {
         self.settle_buildkit_step();
         let start = self.output.len().saturating_sub(tail);
         let mut report = self.step.clone();
+        let mut line = |text: &str| {
+            report.push_str("\n    ");
+            report.push_str(text);
+        };
         if start > 0 {
             let whole = format!("{}\n{}\n", self.step, self.output.join("\n"));
             let written = log.filter(|path| write_log(path, whole.as_bytes()).is_ok());
             let lines = if start == 1 { "line" } else { "lines" };
-            report.push_str(&match written {
-                Some(path) => format!("\n    … {start} earlier {lines} in {}", path.display()),
-                None => format!("\n    … {start} earlier {lines} not shown"),
+            line(&match written {
+                Some(path) => format!("… {start} earlier {lines} in {}", path.display()),
+                None => format!("… {start} earlier {lines} not shown"),
             });
+            let errors = error_lines(&self.output[..start]);
+            if !errors.is_empty() {
+                line("… among them, these look like errors:");
+                for error in &errors {
+                    line(error);
+                }
+                line(&format!(
+                    "… and the last {} lines:",
+                    self.output.len() - start
+                ));
+            }
         }
-        for line in &self.output[start..] {
-            report.push_str("\n    ");
-            report.push_str(line);
+        for text in &self.output[start..] {
+            line(text);
         }
         report
     }
+}
+
+/// How many earlier lines that look like errors a failure report quotes: the first
+/// ones, which are most often the cause, and the last one, nearest the failure.
+const MAX_ERROR_LINES: usize = 5;
+
+/// The lines of `output` that look like errors, as many as [`MAX_ERROR_LINES`], and a
+/// line saying how many more there are between them.
+fn error_lines(output: &[String]) -> Vec<String> {
+    let errors: Vec<&String> = output.iter().filter(|l| looks_like_error(l)).collect();
+    if errors.len() <= MAX_ERROR_LINES {
+        return errors.into_iter().cloned().collect();
+    }
+    let first = MAX_ERROR_LINES - 1;
+    let more = errors.len() - MAX_ERROR_LINES;
+    let mut shown: Vec<String> = errors[..first].iter().map(|l| l.to_string()).collect();
+    shown.push(format!(
+        "… {more} more such {}",
+        if more == 1 { "line" } else { "lines" }
+    ));
+    shown.push(errors[errors.len() - 1].clone());
+    shown
+}
+
+/// Whether a line of build output reads like an error: by its words (a package's
+/// name is one word), so that `checking for strerror... yes` and a package named
+/// `pytest-error` do not.
+fn looks_like_error(line: &str) -> bool {
+    let lower = line.trim_start().to_lowercase();
+    if lower.starts_with("warning") || lower.starts_with("w: ") {
+        return false;
+    }
+    const WORDS: &[&str] = &[
+        "error",
+        "err",
+        "fatal",
+        "failed",
+        "failure",
+        "traceback",
+        "denied",
+    ];
+    const PHRASES: &[&str] = &[
+        "cannot ",
+        "can't ",
+        "could not ",
+        "couldn't ",
+        "unable to ",
+        "no such file",
+        "not found",
+        "no module named",
+    ];
+    // apt's errors, and Python's exceptions (`ModuleNotFoundError: ...`).
+    lower.starts_with("e: ")
+        || PHRASES.iter().any(|p| lower.contains(p))
+        || line
+            .split(|c: char| !c.is_alphanumeric() && !"-_.".contains(c))
+            .map(|word| word.trim_matches(['-', '_', '.']))
+            .any(|word| {
+                WORDS.contains(&word.to_lowercase().as_str())
+                    || ["Error", "Exception"]
+                        .iter()
+                        .any(|end| word.len() > end.len() && word.ends_with(end))
+            })
 }
 
 const MAX_STEP_LINES: usize = 100_000;
@@ -567,9 +656,10 @@ mod tests {
             )],
             vec![],
         ));
+        // Numbered among the two steps BuildKit announced, not by their stages.
         assert_eq!(
             b.failure_report(5, None),
-            "Step 9/9 : RUN cd /home/lab && /opt/rjup/postBuild\n    wget: not found\n    boom"
+            "Step 2/2 : RUN cd /home/lab && /opt/rjup/postBuild\n    wget: not found\n    boom"
         );
     }
 
@@ -652,7 +742,7 @@ mod tests {
     #[test]
     fn a_steps_stdout_and_stderr_are_split_into_lines_apart() {
         let mut b = Build::new("t", 1, Printer::plain());
-        let step = "[3/3] RUN ./postBuild";
+        let step = "[1/1] RUN ./postBuild";
         b.update(&buildkit_status(
             vec![buildkit_vertex("p", step, "")],
             vec![
@@ -668,7 +758,7 @@ mod tests {
         ));
         assert_eq!(
             b.failure_report(5, None),
-            "Step 3/3 : RUN ./postBuild\n    warning: slow\n    Downloading abc.whl\n    Done\n    error: no spa"
+            "Step 1/1 : RUN ./postBuild\n    warning: slow\n    Downloading abc.whl\n    Done\n    error: no spa"
         );
     }
 
@@ -701,5 +791,150 @@ mod tests {
             b.failure_report(1, None),
             "Step 2/2 : RUN false\n    … 1 earlier line not shown\n    no such package"
         );
+    }
+
+    #[test]
+    fn a_step_buildkit_shares_with_another_build_is_numbered_among_this_builds_steps() {
+        // The `FROM` is shared with a build of 5 steps running at the same time, and
+        // BuildKit names it as that build does.
+        let mut b = Build::new("t", 1, Printer::plain());
+        let mut steps = vec![buildkit_vertex(
+            "from",
+            "[1/5] FROM docker.io/rjup/tools:abc",
+            "",
+        )];
+        for (n, what) in [
+            (2, "COPY a /opt/rjup/"),
+            (3, "RUN uv venv /opt/lab"),
+            (4, "RUN useradd lab"),
+            (5, "COPY project/requirements.txt /opt/rjup/"),
+            (6, "RUN uv pip install -r r.txt"),
+            (7, "WORKDIR /home/lab"),
+        ] {
+            steps.push(buildkit_vertex(
+                &format!("s{n}"),
+                &format!("[stage-0 {n}/7] {what}"),
+                "",
+            ));
+        }
+        for step in &mut steps {
+            step.started = None;
+        }
+        b.update(&buildkit_status(steps, vec![]));
+        b.update(&buildkit_status(
+            vec![buildkit_vertex(
+                "from",
+                "[1/5] FROM docker.io/rjup/tools:abc",
+                "pull access denied",
+            )],
+            vec![],
+        ));
+        assert_eq!(
+            b.failure_report(5, None),
+            "Step 1/7 : FROM docker.io/rjup/tools:abc"
+        );
+
+        let mut b = Build::new("t", 1, Printer::plain());
+        b.update(&buildkit_status(
+            vec![
+                buildkit_vertex("from", "[1/5] FROM docker.io/rjup/tools:abc", ""),
+                buildkit_vertex("copy", "[stage-0 2/3] COPY a /opt/rjup/", ""),
+                buildkit_vertex("run", "[stage-0 3/3] RUN false", ""),
+            ],
+            vec![],
+        ));
+        b.update(&buildkit_status(
+            vec![buildkit_vertex(
+                "run",
+                "[stage-0 3/3] RUN false",
+                "exit code: 1",
+            )],
+            vec![],
+        ));
+        assert_eq!(b.failure_report(5, None), "Step 3/3 : RUN false");
+    }
+
+    #[test]
+    fn a_long_failure_quotes_the_earlier_lines_that_look_like_errors() {
+        let mut b = Build::new("t", 0, Printer::plain());
+        let noise: String = (1..=40)
+            .map(|n| format!("Collecting package-{n}\n"))
+            .collect();
+        b.update(&BuildInfo {
+            stream: Some(format!(
+                "Step 8/9 : RUN ./postBuild\nstarting\nmv: cannot stat 'data/raw.csv': No such file or directory\n{noise}"
+            )),
+            ..Default::default()
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("build.log");
+        let report = b.failure_report(15, Some(&log));
+        let shown: Vec<&str> = report.lines().collect();
+        assert_eq!(
+            shown[..6],
+            [
+                "Step 8/9 : RUN ./postBuild",
+                &format!("    … 27 earlier lines in {}", log.display()),
+                "    … among them, these look like errors:",
+                "    mv: cannot stat 'data/raw.csv': No such file or directory",
+                "    … and the last 15 lines:",
+                "    Collecting package-26",
+            ]
+        );
+        assert_eq!(shown.len(), 20, "{report}");
+
+        // Many: the first ones and the last one.
+        let mut b = Build::new("t", 0, Printer::plain());
+        let errors: String = (1..=9).map(|n| format!("ERROR: no {n}\nok\n")).collect();
+        b.update(&BuildInfo {
+            stream: Some(format!("Step 1/1 : RUN x\n{errors}{noise}")),
+            ..Default::default()
+        });
+        let report = b.failure_report(15, None);
+        let quoted: Vec<&str> = report
+            .lines()
+            .skip_while(|l| !l.contains("look like errors"))
+            .skip(1)
+            .take_while(|l| !l.contains("the last 15"))
+            .collect();
+        assert_eq!(
+            quoted,
+            [
+                "    ERROR: no 1",
+                "    ERROR: no 2",
+                "    ERROR: no 3",
+                "    ERROR: no 4",
+                "    … 4 more such lines",
+                "    ERROR: no 9"
+            ]
+        );
+    }
+
+    #[test]
+    fn error_like_lines_are_told_by_their_words() {
+        for error in [
+            "mv: cannot stat 'a': No such file or directory",
+            "E: Unable to locate package nosuch",
+            "ERROR: Could not find a version that satisfies the requirement nosuch",
+            "ModuleNotFoundError: No module named 'tabulate'",
+            "Traceback (most recent call last):",
+            "npm ERR! code E404",
+            "bash: line 3: wget: command not found",
+            "PermissionError: [Errno 13] Permission denied: '/opt/lab'",
+            "fatal: not a git repository",
+            "  × Failed to build `pkg==1.0`",
+        ] {
+            assert!(looks_like_error(error), "{error}");
+        }
+        for fine in [
+            "Collecting package-1",
+            "checking for strerror_r... yes",
+            "Collecting pytest-error-for-skips",
+            "Successfully installed errorhandler-1.0",
+            "warning: could not find the cache; building from scratch",
+            "Installed 90 packages in 5.56s",
+        ] {
+            assert!(!looks_like_error(fine), "{fine}");
+        }
     }
 }

@@ -153,11 +153,17 @@ pub struct Execution {
     pub output: String,
     /// `ename: evalue` and the traceback, when the code raised.
     pub error: Option<String>,
+    /// The kernel's number for this execution, `In[3]`, which tracebacks name the
+    /// cell by.
+    pub count: Option<u64>,
 }
 
 impl Execution {
     /// Keeps what an iopub message of `kind` says about the code's run.
     fn record(&mut self, kind: &str, content: &Value) {
+        if let Some(count) = content["execution_count"].as_u64() {
+            self.count = Some(count);
+        }
         match kind {
             "stream" => self.output.push_str(content["text"].as_str().unwrap_or("")),
             "execute_result" | "display_data" => {
@@ -189,7 +195,7 @@ impl Execution {
 }
 
 /// A Jupyter messaging protocol 5.3 `execute_request` on the shell channel.
-fn execute_request(msg_id: &str, session: &str, code: &str) -> Value {
+fn execute_request(msg_id: &str, session: &str, code: &str, stop_on_error: bool) -> Value {
     json!({
         "header": {
             "msg_id": msg_id,
@@ -209,7 +215,7 @@ fn execute_request(msg_id: &str, session: &str, code: &str) -> Value {
             "store_history": true,
             "user_expressions": {},
             "allow_stdin": false,
-            "stop_on_error": true,
+            "stop_on_error": stop_on_error,
         },
         "channel": "shell",
         "buffers": [],
@@ -218,9 +224,15 @@ fn execute_request(msg_id: &str, session: &str, code: &str) -> Value {
 
 impl Kernel {
     /// Runs `code` and collects what it printed; fails if the kernel dies meanwhile.
-    pub async fn execute(&mut self, code: &str) -> Result<Execution, StepError> {
+    /// `stop_on_error` as nbclient sets it: off for a cell whose error is expected, so
+    /// that the kernel runs what is sent after it.
+    pub async fn execute(
+        &mut self,
+        code: &str,
+        stop_on_error: bool,
+    ) -> Result<Execution, StepError> {
         let msg_id = uuid();
-        let request = execute_request(&msg_id, &self.session, code);
+        let request = execute_request(&msg_id, &self.session, code, stop_on_error);
         self.ws
             .send_text(request.to_string())
             .await
@@ -253,7 +265,10 @@ impl Kernel {
             }
             match (msg["channel"].as_str().unwrap_or(""), msg_type) {
                 ("iopub", "status") if content["execution_state"] == "idle" => idle = true,
-                ("shell", "execute_reply") => replied = true,
+                ("shell", "execute_reply") => {
+                    execution.count = content["execution_count"].as_u64().or(execution.count);
+                    replied = true;
+                }
                 ("iopub", kind) => execution.record(kind, content),
                 _ => {}
             }
@@ -277,8 +292,11 @@ mod tests {
 
     #[test]
     fn executions_are_stored_so_the_kernel_numbers_them() {
-        let request = execute_request("m", "s", "1/0");
+        let request = execute_request("m", "s", "1/0", true);
         assert_eq!(request["content"]["store_history"], true);
+        assert_eq!(request["content"]["stop_on_error"], true);
+        let expected = execute_request("m", "s", "1/0", false);
+        assert_eq!(expected["content"]["stop_on_error"], false);
     }
 
     #[test]

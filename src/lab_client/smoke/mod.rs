@@ -125,7 +125,7 @@ async fn execute_probe(client: &mut Client, kernel_id: &str) -> Result<String, S
     let (a, b) = (u32::from(a) + 1000, u32::from(b) + 1000);
     let expected = (a * b).to_string();
     let mut kernel = client.channels(kernel_id).await?;
-    let result = kernel.execute(&format!("print({a} * {b})")).await;
+    let result = kernel.execute(&format!("print({a} * {b})"), true).await;
     kernel.close().await;
     let execution = result?;
     if let Some(error) = execution.error {
@@ -142,7 +142,9 @@ async fn execute_probe(client: &mut Client, kernel_id: &str) -> Result<String, S
 }
 
 /// Runs a notebook's code cells in order in a fresh kernel started in its directory,
-/// and shuts that kernel down however it went.
+/// and shuts that kernel down however it went. Cell tags work as nbclient (and so
+/// `jupyter nbconvert --execute`) reads them: `raises-exception` expects the cell's
+/// error and goes on, `skip-execution` skips the cell.
 async fn run_notebook(
     client: &mut Client,
     path: &str,
@@ -158,7 +160,7 @@ async fn run_notebook(
     let mut kernel = client.channels(&id).await?;
     let cells = async {
         let cells = notebook["cells"].as_array().cloned().unwrap_or_default();
-        let mut ran = 0;
+        let mut ran = Ran::default();
         for (index, cell) in cells.iter().enumerate() {
             if cell["cell_type"] != "code" {
                 continue;
@@ -170,21 +172,52 @@ async fn run_notebook(
             if source.trim().is_empty() {
                 continue;
             }
-            ran += 1;
-            let label = format!(
-                "cell {} ({})",
-                index + 1,
-                excerpt(source.lines().next().unwrap_or(""), 60)
-            );
-            match kernel.execute(&source).await {
+            let tagged = |tag: &str| {
+                cell["metadata"]["tags"]
+                    .as_array()
+                    .is_some_and(|tags| tags.iter().any(|t| t == tag))
+            };
+            if tagged(SKIP) {
+                ran.skipped += 1;
+                continue;
+            }
+            let expects_error = tagged(RAISES);
+            ran.cells += 1;
+            let label = |line: Option<usize>| {
+                let lines: Vec<&str> = source.lines().collect();
+                let quoted = line
+                    .and_then(|n| lines.get(n.checked_sub(1)?))
+                    .filter(|l| !l.trim().is_empty());
+                match (line, quoted) {
+                    (Some(n), Some(text)) => {
+                        format!(
+                            "cell {}, line {n} ({})",
+                            index + 1,
+                            excerpt(text.trim(), 60)
+                        )
+                    }
+                    _ => format!(
+                        "cell {} ({})",
+                        index + 1,
+                        excerpt(lines.first().copied().unwrap_or("").trim(), 60)
+                    ),
+                }
+            };
+            match kernel.execute(&source, !expects_error).await {
+                Ok(Execution { error: Some(_), .. }) if expects_error => ran.expected_errors += 1,
                 Ok(Execution {
-                    error: Some(error), ..
-                }) => return Err(failed(format!("{label} raised {error}"))),
+                    error: Some(error),
+                    count,
+                    ..
+                }) => {
+                    let line = failing_line(&error, count);
+                    return Err(failed(format!("{} raised {error}", label(line))));
+                }
                 Ok(_) => {}
-                Err(e) => return Err(failed(format!("{label}: {e}"))),
+                Err(e) => return Err(failed(format!("{}: {e}", label(None)))),
             }
         }
-        Ok(cells_ran(ran))
+        Ok(ran.to_string())
     };
     let outcome = match tokio::time::timeout(timeout, cells).await {
         Ok(outcome) => outcome,
@@ -195,11 +228,62 @@ async fn run_notebook(
     outcome
 }
 
-fn cells_ran(n: usize) -> String {
-    match n {
-        1 => "1 code cell ran".to_string(),
-        n => format!("{n} code cells ran"),
+/// The cell tag whose cell's error is expected: the notebook goes on after it.
+const RAISES: &str = "raises-exception";
+/// The cell tag whose cell is not run.
+const SKIP: &str = "skip-execution";
+
+/// What a notebook's run did, said as its step's detail.
+#[derive(Debug, Default)]
+struct Ran {
+    cells: usize,
+    expected_errors: usize,
+    skipped: usize,
+}
+
+impl fmt::Display for Ran {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.cells {
+            1 => f.write_str("1 code cell ran")?,
+            n => write!(f, "{n} code cells ran")?,
+        }
+        match self.expected_errors {
+            0 => {}
+            1 => write!(f, "; 1 raised, as its `{RAISES}` tag expects")?,
+            n => write!(f, "; {n} raised, as their `{RAISES}` tags expect")?,
+        }
+        match self.skipped {
+            0 => Ok(()),
+            n => write!(f, "; {n} skipped (`{SKIP}`)"),
+        }
     }
+}
+
+/// The line of the cell that raised, 1-based, from the traceback of its execution
+/// `count`: IPython names the cell `Cell In[3], line 2` (IPython 8 and later; also for
+/// a syntax error), or marks the line `----> 2` in the cell's frame, the first one
+/// (IPython 7). Other kernels' tracebacks give none.
+fn failing_line(traceback: &str, count: Option<u64>) -> Option<usize> {
+    let named = traceback.lines().find_map(|line| {
+        let (_, rest) = line.split_once("Cell In[")?;
+        let (n, rest) = rest.split_once("], line ")?;
+        if count.is_some_and(|count| n.parse() != Ok(count)) {
+            return None;
+        }
+        leading_number(rest)
+    });
+    named.or_else(|| {
+        traceback
+            .lines()
+            .find_map(|line| leading_number(line.trim_start().strip_prefix("---->")?.trim_start()))
+    })
+}
+
+fn leading_number(text: &str) -> Option<usize> {
+    let end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    text[..end].parse().ok()
 }
 
 fn too_slow(timeout: Duration) -> StepError {
@@ -223,9 +307,48 @@ mod tests {
 
     #[test]
     fn the_cell_count_is_worded_for_one_and_many() {
-        assert_eq!(cells_ran(0), "0 code cells ran");
-        assert_eq!(cells_ran(1), "1 code cell ran");
-        assert_eq!(cells_ran(3), "3 code cells ran");
+        let ran = |cells, expected_errors, skipped| {
+            Ran {
+                cells,
+                expected_errors,
+                skipped,
+            }
+            .to_string()
+        };
+        assert_eq!(ran(0, 0, 0), "0 code cells ran");
+        assert_eq!(ran(1, 0, 0), "1 code cell ran");
+        assert_eq!(ran(3, 0, 0), "3 code cells ran");
+        assert_eq!(
+            ran(3, 1, 0),
+            "3 code cells ran; 1 raised, as its `raises-exception` tag expects"
+        );
+        assert_eq!(
+            ran(3, 2, 1),
+            "3 code cells ran; 2 raised, as their `raises-exception` tags expect; 1 skipped (`skip-execution`)"
+        );
+    }
+
+    #[test]
+    fn the_failing_line_is_read_from_the_cells_own_frame() {
+        // IPython 8: the cell's frame first, then the function's, defined in cell 1.
+        let traceback = "ValueError: no\n\
+            ---------------------------------------------------------------------------\n\
+            ValueError                                Traceback (most recent call last)\n\
+            Cell In[4], line 3\n      1 x = 1\n      2 y = 2\n----> 3 f(x)\n\n\
+            Cell In[1], line 2, in f(x)\n      1 def f(x):\n----> 2     raise ValueError('no')\n\n\
+            ValueError: no";
+        assert_eq!(failing_line(traceback, Some(4)), Some(3));
+        assert_eq!(failing_line(traceback, None), Some(3));
+        // A syntax error has no arrow.
+        let syntax = "SyntaxError: incomplete input (1234.py, line 2)\n  Cell In[7], line 2\n    x = (\n        ^\nSyntaxError: incomplete input";
+        assert_eq!(failing_line(syntax, Some(7)), Some(2));
+        // IPython 7 names the cell by a file; the first arrow is the cell's.
+        let old = "ZeroDivisionError: division by zero\n<ipython-input-2-abc> in <module>\n      1 a = 1\n----> 2 a / 0\n";
+        assert_eq!(failing_line(old, Some(2)), Some(2));
+        assert_eq!(
+            failing_line("Error: boom\nat <anonymous>:1:7", Some(1)),
+            None
+        );
     }
 
     use crate::lab_client::tests::{reply, serve};
