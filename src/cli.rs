@@ -126,6 +126,11 @@ pub enum Command {
   rjup completions bash > ~/.local/share/bash-completion/completions/rjup
   rjup completions zsh > ~/.zfunc/_rjup")]
     Completions(CompletionsArgs),
+
+    /// What the `rjup-acme` container runs: renews the certificates of `tls: acme`
+    /// labs. Not for people; rjup starts it.
+    #[command(name = "acme-renewer", hide = true)]
+    AcmeRenewer,
 }
 
 #[derive(Debug, Args)]

@@ -33,6 +33,8 @@ pub enum Code {
     LockStale = 13,
     /// `gpus` asks for GPUs the engine cannot give.
     NoGpu = 14,
+    /// `tls: acme`, and the ACME CA issued no certificate.
+    Acme = 15,
     /// Interrupted by Ctrl-C.
     Interrupted = 130,
 }
@@ -195,6 +197,21 @@ pub enum Error {
     /// `catatonit`, which Debian's podman only recommends.
     NoInitBinary { reason: String },
 
+    /// `tls: acme`: the port the CA checks (80, or 443 for tls-alpn-01) is held by
+    /// `holder` on the engine's host.
+    AcmePortTaken {
+        port: u16,
+        holder: String,
+        challenge: crate::acme::Challenge,
+    },
+    /// `tls: acme`: the CA at `directory` issued no certificate for `names`.
+    AcmeFailed {
+        directory: String,
+        names: Vec<String>,
+        failure: crate::acme::Failure,
+        challenge: crate::acme::Challenge,
+    },
+
     /// Ctrl-C, after the cleanup ran.
     Interrupted,
 }
@@ -227,7 +244,11 @@ impl Error {
             | PasswordsDiffer
             | NoPasswordHash => Code::Password,
             EngineUnreachable { .. } | EngineLost { .. } | NoInitBinary { .. } => Code::Docker,
-            PortTaken { .. } | PortTakenStarting { .. } | PortTakenLate { .. } => Code::PortTaken,
+            PortTaken { .. }
+            | PortTakenStarting { .. }
+            | PortTakenLate { .. }
+            | AcmePortTaken { .. } => Code::PortTaken,
+            AcmeFailed { .. } => Code::Acme,
             BadImageRef { .. }
             | PullFailed { .. }
             | NoJupyter
@@ -498,6 +519,59 @@ impl fmt::Display for Error {
                 f,
                 "the engine cannot start the lab's init process ({reason}); on Podman, install the `catatonit` package on the engine's host (`sudo apt-get install catatonit`, `sudo dnf install catatonit`)"
             ),
+            AcmePortTaken {
+                port,
+                holder,
+                challenge,
+            } => {
+                let other = match challenge {
+                    crate::acme::Challenge::Http01 => {
+                        "set `acme.challenge: tls-alpn-01` (port 443)"
+                    }
+                    crate::acme::Challenge::TlsAlpn01 => "set `acme.challenge: http-01` (port 80)",
+                };
+                write!(
+                    f,
+                    "port {port} on the engine's host is taken by {holder}: the ACME CA checks the lab's addresses on port {port} ({challenge}), which rjup's renewer (the container rjup-acme) must hold; stop what holds it, or {other}, or use `tls: self-signed`"
+                )
+            }
+            AcmeFailed {
+                directory,
+                names,
+                failure,
+                challenge,
+            } => {
+                use crate::acme::FailureKind::*;
+                let names = names.join(", ");
+                let message = &failure.message;
+                match failure.kind {
+                    Refused => write!(
+                        f,
+                        "the ACME CA at {directory} refused a certificate for {names}: {message}; use a CA that issues for them (`acme.directory`), or `tls: self-signed`"
+                    ),
+                    RateLimited => write!(
+                        f,
+                        "the ACME CA at {directory} limits how often it issues for {names}: {message}; wait until the limit resets and run `rjup up` again, or use `tls: self-signed` meanwhile"
+                    ),
+                    Validation => write!(
+                        f,
+                        "the ACME CA at {directory} could not check that {names} reach this host: {message}; let port {} of these addresses reach the engine's host from the internet (a firewall or cloud security group may block it), or set `acme.challenge` to the other challenge, or use `tls: self-signed`",
+                        challenge.host_port()
+                    ),
+                    Unreachable => write!(
+                        f,
+                        "the ACME directory {directory} could not be reached from the engine's host: {message}; check `acme.directory` and that the engine's host reaches it, or use `tls: self-signed`"
+                    ),
+                    Untrusted => write!(
+                        f,
+                        "the ACME directory {directory} is not trusted: {message}; for a private CA, give its certificates in `acme.ca_certificates`"
+                    ),
+                    Other => write!(
+                        f,
+                        "the ACME CA at {directory} issued no certificate for {names}: {message}; run `rjup up` again, or use `tls: self-signed`"
+                    ),
+                }
+            }
             Interrupted => f.write_str(
                 "interrupted; nothing half-made was left behind, and `rjup up` picks up from here",
             ),

@@ -13,6 +13,7 @@ mod engine;
 mod lab;
 mod runtime;
 
+mod acme;
 mod archive;
 mod config;
 mod environment;

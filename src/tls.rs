@@ -1,6 +1,8 @@
 //! HTTPS for labs: a self-signed certificate kept per project (so its fingerprint stays
 //! the same across restarts), or the user's own; and a client that trusts exactly the
-//! certificate rjup gave the lab, for readiness probes and `rjup check`.
+//! certificate rjup gave the lab, or, for a certificate from an ACME CA that changes at
+//! every renewal, the CA's roots and the lab's names, for readiness probes and `rjup
+//! check`.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -218,18 +220,84 @@ pub fn from_files(project: &Path, cert: &FileRef, key: &FileRef) -> anyhow::Resu
 }
 
 /// A client configuration that accepts exactly `cert_der` and nothing else.
+#[cfg(test)]
 pub fn pinned_client(cert_der: Vec<u8>) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+    client(Trust::Exactly(cert_der))
+}
+
+/// What rjup trusts when it reaches a lab over HTTPS.
+#[derive(Debug, Clone)]
+pub enum Trust {
+    /// Exactly this certificate (DER): the one rjup made or was given.
+    Exactly(Vec<u8>),
+    /// Any certificate that chains to `roots` and names one of `names`: a CA's, which
+    /// a renewal replaces while the lab runs. Checked against the names whatever
+    /// address rjup connects to (its probe goes to loopback).
+    Issued {
+        roots: Arc<rustls::RootCertStore>,
+        names: Vec<String>,
+    },
+}
+
+impl Trust {
+    /// The lab's own certificate, pinned.
+    pub fn pinned(tls: &Tls) -> anyhow::Result<Trust> {
+        Ok(Trust::Exactly(tls.cert_der()?))
+    }
+}
+
+/// A client configuration that trusts what `trust` says, and nothing else.
+pub fn client(trust: Trust) -> anyhow::Result<Arc<rustls::ClientConfig>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let accept = match trust {
+        Trust::Exactly(der) => Accept::Exactly(der),
+        Trust::Issued { roots, names } => {
+            let chain = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                roots,
+                provider.clone(),
+            )
+            .build()
+            .context("setting up TLS with the CA's roots")?;
+            let names = names
+                .iter()
+                .filter_map(|n| ServerName::try_from(n.as_str()).ok())
+                .map(|n| n.to_owned())
+                .collect();
+            Accept::Issued { chain, names }
+        }
+    };
     let config = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .context("setting up TLS")?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Verifier {
-            accept: Accept::Exactly(cert_der),
-            provider,
-        }))
+        .with_custom_certificate_verifier(Arc::new(Verifier { accept, provider }))
         .with_no_client_auth();
     Ok(Arc::new(config))
+}
+
+/// Whether `chain_pem` (a server certificate and its intermediates) chains to `roots`
+/// and names `name`, now: what a browser that trusts those roots would say.
+pub fn verify_chain(
+    chain_pem: &str,
+    roots: Arc<rustls::RootCertStore>,
+    name: &str,
+) -> anyhow::Result<()> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(chain_pem.as_bytes())
+        .collect::<Result<_, _>>()
+        .context("reading the certificate chain")?;
+    let (end_entity, intermediates) = certs
+        .split_first()
+        .context("the chain has no certificate")?;
+    let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider)
+        .build()
+        .context("setting up TLS with the CA's roots")?;
+    let name = ServerName::try_from(name)
+        .map_err(|_| anyhow::anyhow!("{name} is not a name a certificate can carry"))?;
+    verifier
+        .verify_server_cert(end_entity, intermediates, &name, &[], UnixTime::now())
+        .map(drop)
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// Which server certificate a [`Verifier`] takes; the handshake's signatures are
@@ -238,6 +306,11 @@ pub fn pinned_client(cert_der: Vec<u8>) -> anyhow::Result<Arc<rustls::ClientConf
 enum Accept {
     /// The lab's own certificate, which rjup made or was given.
     Exactly(Vec<u8>),
+    /// A chain the verifier takes, for one of the names.
+    Issued {
+        chain: Arc<rustls::client::WebPkiServerVerifier>,
+        names: Vec<ServerName<'static>>,
+    },
     /// Any: the docker CLI's `SkipTLSVerify` and `DOCKER_TLS` without verification.
     Any,
 }
@@ -261,13 +334,31 @@ impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
+        intermediates: &[CertificateDer<'_>],
         _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
+        ocsp_response: &[u8],
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         match &self.accept {
             Accept::Any => Ok(ServerCertVerified::assertion()),
+            Accept::Issued { chain, names } => {
+                let mut last = rustls::Error::General(
+                    "the lab's certificate names none of its addresses".into(),
+                );
+                for name in names {
+                    match chain.verify_server_cert(
+                        end_entity,
+                        intermediates,
+                        name,
+                        ocsp_response,
+                        now,
+                    ) {
+                        Ok(verified) => return Ok(verified),
+                        Err(e) => last = e,
+                    }
+                }
+                Err(last)
+            }
             Accept::Exactly(der) if end_entity.as_ref() == der.as_slice() => {
                 Ok(ServerCertVerified::assertion())
             }
@@ -450,5 +541,38 @@ mod tests {
             from_files(&project, &from_env, &key_file("k.pem")).unwrap(),
             tls
         );
+    }
+
+    #[test]
+    fn a_ca_s_certificate_is_trusted_by_its_roots_for_its_names_only() {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let mut dn = rcgen::DistinguishedName::new();
+        dn.push(rcgen::DnType::CommonName, "test root");
+        ca.distinguished_name = dn;
+        let issuer = rcgen::Issuer::new(ca.clone(), &ca_key);
+        let root = ca.self_signed(&ca_key).unwrap();
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(vec!["10.231.0.1".to_string()])
+            .unwrap()
+            .signed_by(&leaf_key, &issuer)
+            .unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(root.der().clone()).unwrap();
+        let roots = Arc::new(roots);
+        verify_chain(&leaf.pem(), roots.clone(), "10.231.0.1").unwrap();
+        assert!(verify_chain(&leaf.pem(), roots.clone(), "10.231.0.2").is_err());
+        let (other, _) = self_signed(&["10.231.0.1".into()], now()).unwrap();
+        let mut others = rustls::RootCertStore::empty();
+        others
+            .add(CertificateDer::from(other.cert_der().unwrap()))
+            .unwrap();
+        assert!(verify_chain(&leaf.pem(), Arc::new(others), "10.231.0.1").is_err());
+        assert!(client(Trust::Issued {
+            roots,
+            names: vec!["10.231.0.1".into()]
+        })
+        .is_ok());
     }
 }

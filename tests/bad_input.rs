@@ -252,9 +252,27 @@ test! {
 }
 test! {
     name: a_runtime_txt_that_is_not_python,
-    files: &[("runtime.txt", "r-4.2\n")],
+    files: &[("runtime.txt", "ruby-3.3\n")],
     code: 3,
     says: &["runtime.txt", "python-X.Y"],
+}
+test! {
+    name: a_runtime_txt_asking_for_r,
+    files: &[("runtime.txt", "r-2018-06-18\n")],
+    code: 3,
+    says: &["runtime.txt asks for R (r-2018-06-18)", "not support", "r-base-core", "apt.txt"],
+}
+test! {
+    name: an_install_r,
+    files: &[("binder/install.R", "install.packages('ggplot2')\n"), ("binder/requirements.txt", "six\n")],
+    code: 3,
+    says: &["binder/install.R asks for R packages", "r-cran-<package>", "apt.txt"],
+}
+test! {
+    name: an_r_description,
+    files: &[("DESCRIPTION", "Package: demo\n")],
+    code: 3,
+    says: &["DESCRIPTION asks for R packages", "apt.txt"],
 }
 test! {
     name: a_start_script_without_exec,
@@ -458,10 +476,16 @@ test! {
     says: &["does not exist", "rjup up"],
 }
 test! {
-    name: environment_yml_on_the_default_base,
-    files: &[("environment.yml", "dependencies:\n  - numpy\n")],
+    name: an_environment_yml_that_is_not_yaml,
+    files: &[("environment.yml", "dependencies:\n  - numpy\n  bad: [\n")],
     code: 3,
-    says: &["environment.yml needs a base image with conda or mamba", "set build.base in rjup.yaml"],
+    says: &["environment.yml:", "not an environment file conda could read", "`dependencies:`"],
+}
+test! {
+    name: an_environment_yml_pinning_a_python_jupyterlab_cannot_run,
+    files: &[("binder/environment.yml", "dependencies:\n  - python=3.6\n  - numpy\n")],
+    code: 3,
+    says: &["binder/environment.yml", "`python=3.6`", "JupyterLab needs Python 3.9 or later"],
 }
 test! {
     name: locked_and_frozen_together,

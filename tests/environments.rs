@@ -4,7 +4,7 @@
 use crate::util::*;
 
 /// `rjup check --up --down` in a copy of an example: its notebook asserts the versions.
-fn example_lab_has_its_environment(example: &str, test: &str) {
+pub fn example_lab_has_its_environment(example: &str, test: &str) {
     let project = Project::from_example(example, test);
     let out = project.rjup(
         &[
@@ -386,24 +386,53 @@ fn engine_a_failing_postbuild_is_named_and_its_whole_output_kept_in_a_log() {
     assert!(err.contains("    red"), "{err}");
 }
 
-/// Refused before any build step, so no engine is needed to see it, and said once.
+/// What used to stop a project before any build (issue 20): settings only, so `rjup
+/// lock --check` shows it without an engine; it exits 13 for the missing lock.
 #[test]
-fn environment_yml_on_a_base_without_conda_is_refused_before_building() {
+fn environment_yml_beside_requirements_and_an_r_runtime_under_build_base_are_no_errors() {
     let project = Project::from_example("", "conda");
     project.write("environment.yml", "name: base\ndependencies:\n  - numpy\n");
-    project.write("rjup.yaml", "build:\n  base: python:3.12-slim\n");
-    let out = project.rjup(&["build"], &[], None);
-    assert_exit(&out, 3, "build with environment.yml on python:3.12-slim");
+    project.write("requirements.txt", "six\n");
+    let out = project.rjup(&["lock", "--check"], &[], None);
+    assert_exit(
+        &out,
+        13,
+        "lock --check with environment.yml and requirements.txt",
+    );
     let err = stderr(&out);
-    assert_eq!(
-        err.matches("environment.yml needs a base image with conda or mamba")
-            .count(),
-        1,
+    assert!(
+        err.contains("requirements.txt is not used: environment.yml is, as on Binder"),
         "{err}"
     );
+    // Named in rjup.yaml, it is used, and nothing speaks of a build.base never set.
+    project.write("rjup.yaml", "build:\n  requirements: requirements.txt\n");
+    let out = project.rjup(&["lock", "--check"], &[], None);
+    assert_exit(
+        &out,
+        13,
+        "lock --check with environment.yml and build.requirements",
+    );
+    let err = stderr(&out);
     assert!(
-        err.contains("build.base python:3.12-slim") && !err.contains("Step "),
+        !err.contains("build.base") && !err.contains("not used"),
         "{err}"
+    );
+
+    // build.base makes runtime.txt ignored, whatever language it names.
+    let r = Project::from_example("", "rruntime");
+    r.write("runtime.txt", "r-2018-06-18\n");
+    assert_exit(
+        &r.rjup(&["lock", "--check"], &[], None),
+        3,
+        "an R runtime.txt without build.base",
+    );
+    r.write("rjup.yaml", "build:\n  base: python:3.12-slim\n");
+    let out = r.rjup(&["lock", "--check"], &[], None);
+    assert_exit(&out, 13, "an R runtime.txt with build.base");
+    assert!(
+        stderr(&out).contains("build.base python:3.12-slim in rjup.yaml wins over runtime.txt"),
+        "{}",
+        stderr(&out)
     );
 }
 

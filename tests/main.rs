@@ -9,10 +9,12 @@ mod browser;
 mod util;
 
 mod accounts;
+mod acme;
 mod architecture;
 mod attacks_host;
 mod attacks_lab;
 mod bad_input;
+mod binder;
 mod build_output;
 mod check;
 mod cli;

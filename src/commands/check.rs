@@ -21,6 +21,7 @@ use crate::runtime::cleanup::Cleanup;
 use crate::runtime::ready::probe_target;
 use crate::settings::{self, Overrides};
 use crate::state::ProjectState;
+use crate::tls::Trust;
 use crate::ui::printer::Printer;
 
 pub async fn run(
@@ -280,7 +281,15 @@ async fn lab_target(
             .and_then(|mut addrs| addrs.next())
             .ok_or_else(|| Error::config(format!("--url {url}: cannot resolve {hostport}")))?;
         let tls = if https {
-            certificate::for_lab(spec, &state, None, printer)?
+            // The address in the URL is the name a CA's certificate must carry.
+            match certificate::trust(spec, &state, None, printer, &[])? {
+                Some(Trust::Issued { roots, .. }) => {
+                    let host = hostport.rsplit_once(':').map_or(hostport, |(h, _)| h);
+                    let names = vec![host.trim_matches(['[', ']']).to_string()];
+                    Some(Trust::Issued { roots, names })
+                }
+                other => other,
+            }
         } else {
             None
         };

@@ -79,6 +79,10 @@ pub async fn run(
     printer: Printer,
 ) -> anyhow::Result<()> {
     let spec = settings::resolve(project, Overrides::default())?;
+    // What the lock is made from: an ignored file is worth knowing here too.
+    for warning in &spec.warnings {
+        printer.warn(warning);
+    }
     let ImageSource::Build(build) = &spec.image else {
         return Err(Error::LockNeedsBuild.into());
     };

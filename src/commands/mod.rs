@@ -36,7 +36,8 @@ fn wants_json(command: &Command) -> bool {
         | Command::Password(_)
         | Command::User(_)
         | Command::Init(_)
-        | Command::Completions(_) => false,
+        | Command::Completions(_)
+        | Command::AcmeRenewer => false,
     }
 }
 
@@ -75,6 +76,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Completions(args) => completions::run(args),
         Command::Init(args) => init::run(project, args, printer),
+        // In its own container: no engine, no project, no state directory.
+        Command::AcmeRenewer => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)?
+            .block_on(crate::acme::renewer::run()),
         command => {
             // Before anything else: a mistyped context costs nothing.
             let endpoint = Endpoint::resolve(cli.context.as_deref(), &Env::from_process())?;
@@ -107,7 +114,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                         Command::User(command) => {
                             user::run(project, endpoint, command, printer, &cleanup).await
                         }
-                        Command::Completions(_) | Command::Init(_) => unreachable!("handled above"),
+                        Command::Completions(_) | Command::Init(_) | Command::AcmeRenewer => {
+                            unreachable!("handled above")
+                        }
                     }
                 };
                 tokio::select! {

@@ -60,6 +60,11 @@ pub async fn run(
         .collect();
     printer.out(format!("  accounts:  {}", accounts.join(", ")))?;
     printer.out(format!("  admits:    {}", view.admits()))?;
+    if let Some(certificate) = &view.certificate {
+        let (certificate, renewal) = certificate.lines();
+        printer.out(format!("  certificate: {certificate}"))?;
+        printer.out(format!("  renewal:   {renewal}"))?;
+    }
     if view.collaboration {
         printer.out("  collaboration: on")?;
     }

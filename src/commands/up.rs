@@ -57,6 +57,13 @@ pub async fn run(
         let mut json = serde_json::to_value(&view)?;
         json["action"] = serde_json::Value::from(outcome.action.word());
         json["tls_fingerprint"] = serde_json::Value::from(outcome.fingerprint.clone());
+        if let Some(status) = &outcome.certificate {
+            json["tls_certificate"] = serde_json::json!({
+                "names": status.names,
+                "issuer": status.issuer,
+                "not_after": status.not_after,
+            });
+        }
         printer.out(json)?;
         Ok(())
     } else {
@@ -73,8 +80,19 @@ pub fn print_urls(
     printer.out(format!("Lab \"{}\" is up:", spec.name))?;
     // A Swarm lab is reached at the node that runs it.
     let bind = outcome.host.unwrap_or(spec.bind);
-    for url in net::urls(spec.scheme(), host, bind, outcome.port) {
+    let urls = match &outcome.certificate {
+        // Only the names the certificate carries open without a warning.
+        Some(status) => crate::lab::acme::urls(&status.names, outcome.port),
+        None => net::urls(spec.scheme(), host, bind, outcome.port),
+    };
+    for url in urls {
         printer.out(format!("  {url}"))?;
+    }
+    if let Some(status) = &outcome.certificate {
+        printer.out(format!(
+            "TLS certificate {}",
+            crate::lab::acme::describe(status)
+        ))?;
     }
     if let Some(fingerprint) = &outcome.fingerprint {
         printer

@@ -42,6 +42,39 @@ pub enum TlsConfig {
     /// The user's own certificate and key: as rjup.yaml names them, relative to the
     /// project and inside it, or from rjup's environment (`RJUP_TLS_CERT`).
     Files { cert: FileRef, key: FileRef },
+    /// A certificate from an ACME CA, renewed by the engine's renewer (`acme:`).
+    Acme(Acme),
+}
+
+/// Let's Encrypt's production directory: the default CA for `tls: acme`.
+pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
+
+/// `acme:`: where `tls: acme` gets its certificate, and for which names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acme {
+    /// The account's contact address, for the CA's notices.
+    pub email: Option<String>,
+    /// IP addresses and DNS names the certificate names; empty for the host's public
+    /// addresses the lab is published on.
+    pub names: Vec<String>,
+    /// The CA's ACME directory.
+    pub directory: String,
+    /// A PEM file of a private CA: trusted for its directory's HTTPS and for the
+    /// certificates it issues, instead of the public roots.
+    pub ca_certificates: Option<FileRef>,
+    pub challenge: crate::acme::Challenge,
+}
+
+impl Default for Acme {
+    fn default() -> Self {
+        Acme {
+            email: None,
+            names: Vec::new(),
+            directory: LETS_ENCRYPT.to_string(),
+            ca_certificates: None,
+            challenge: crate::acme::Challenge::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -356,5 +389,47 @@ mod tests {
             "an invalid name is no name"
         );
         assert!(salvaged("name: x\nimage: [unclosed\n").is_none());
+    }
+
+    #[test]
+    fn acme_takes_its_keys_only_with_tls_acme_and_says_where_a_bad_one_is() {
+        let c = parse("tls: acme\n", "rjup.yaml").unwrap();
+        assert_eq!(c.tls, TlsConfig::Acme(Acme::default()));
+        assert_eq!(Acme::default().directory, LETS_ENCRYPT);
+        let c = parse(
+            "tls: acme\nacme:\n  email: ada@example.org\n  names: [203.0.113.7, 'FD31:0231::1', Lab.Example.org.]\n  directory: https://ca.example/dir\n  ca_certificates: ca.pem\n  challenge: tls-alpn-01\n",
+            "rjup.yaml",
+        )
+        .unwrap();
+        let TlsConfig::Acme(acme) = c.tls else {
+            panic!("{:?}", c.tls)
+        };
+        assert_eq!(acme.email.as_deref(), Some("ada@example.org"));
+        assert_eq!(
+            acme.names,
+            ["203.0.113.7", "fd31:231::1", "lab.example.org"]
+        );
+        assert_eq!(acme.directory, "https://ca.example/dir");
+        assert_eq!(
+            acme.ca_certificates,
+            Some(FileRef::in_config(
+                "ca.pem",
+                "acme.ca_certificates",
+                "rjup.yaml:6:20".into()
+            ))
+        );
+        assert_eq!(acme.challenge, crate::acme::Challenge::TlsAlpn01);
+        assert_eq!(
+            err("tls: self-signed\nacme:\n  email: a@b.org\n"),
+            "rjup.yaml:3:3: `acme` says where `tls: acme` gets its certificate, but `tls` is not `acme`; set `tls: acme`, or remove `acme`"
+        );
+        let bad = |acme: &str| err(&format!("tls: acme\nacme:\n{acme}"));
+        assert!(bad("  email: nobody\n").starts_with("rjup.yaml:3:10: `acme.email`"));
+        assert!(bad("  names: ['*.example.org']\n").contains("no wildcards"));
+        assert!(bad("  names: [0.0.0.0]\n").contains("`acme.names` entry"));
+        assert!(bad("  directory: http://ca.example/dir\n").contains("https:// URL"));
+        assert!(bad("  challenge: dns-01\n").contains("`http-01` (port 80) or `tls-alpn-01`"));
+        assert!(bad("  ca_certificates: ''\n").contains("`acme.ca_certificates` is empty"));
+        assert!(bad("  colour: red\n").contains("unknown key `colour`"));
     }
 }

@@ -18,6 +18,7 @@ pub struct ConfigFile {
     pub env: Option<BTreeMap<String, Spanned<String>>>,
     pub check: Option<CheckSection>,
     pub tls: Option<Spanned<TlsValue>>,
+    pub acme: Option<Spanned<AcmeSection>>,
     pub resources: Option<ResourcesSection>,
     pub gpus: Option<Spanned<String>>,
     pub swarm: Option<Spanned<SwarmSection>>,
@@ -47,7 +48,7 @@ impl<'de> Deserialize<'de> for TlsValue {
             type Value = TlsValue;
 
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("`self-signed`, or a mapping with `cert` and `key`")
+                f.write_str("`self-signed`, `acme`, or a mapping with `cert` and `key`")
             }
 
             fn visit_str<E: serde::de::Error>(self, mode: &str) -> Result<TlsValue, E> {
@@ -65,6 +66,17 @@ impl<'de> Deserialize<'de> for TlsValue {
         }
         deserializer.deserialize_any(Visitor)
     }
+}
+
+/// `acme:`, for `tls: acme`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcmeSection {
+    pub email: Option<Spanned<String>>,
+    pub names: Option<Vec<Spanned<String>>>,
+    pub directory: Option<Spanned<String>>,
+    pub ca_certificates: Option<Spanned<String>>,
+    pub challenge: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

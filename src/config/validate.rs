@@ -9,9 +9,9 @@ use serde_saphyr::Spanned;
 
 use super::names::{is_valid_name, sanitize_name};
 use super::schema::{
-    BuildSection, CheckSection, ConfigFile, ResourcesSection, SwarmSection, TlsValue,
+    AcmeSection, BuildSection, CheckSection, ConfigFile, ResourcesSection, SwarmSection, TlsValue,
 };
-use super::{Config, Gpus, Swarm, TlsConfig};
+use super::{Acme, Config, Gpus, Swarm, TlsConfig};
 use crate::error::Error;
 use crate::project_file::FileRef;
 
@@ -82,6 +82,7 @@ pub(super) fn validate(file: ConfigFile, origin: &str) -> Result<Config, Error> 
     validate_build(file.build, &mut config, &at, origin)?;
     validate_env(file.env, &mut config, &at)?;
     validate_tls(file.tls, &mut config, &at, origin)?;
+    validate_acme(file.acme, &mut config, &at, origin)?;
     validate_resources(file.resources, &mut config, &at)?;
     validate_gpus(file.gpus, &mut config, &at)?;
     validate_check(file.check, &mut config, &at)?;
@@ -192,11 +193,13 @@ fn validate_tls(
     if let Some(tls) = tls {
         config.tls = match tls.value {
             TlsValue::Mode(mode) if mode == "self-signed" => TlsConfig::SelfSigned,
+            // `acme:` below fills it in.
+            TlsValue::Mode(mode) if mode == "acme" => TlsConfig::Acme(Acme::default()),
             TlsValue::Mode(mode) if mode == "off" || mode == "false" => TlsConfig::Off,
             TlsValue::Mode(mode) => {
                 return Err(at(
                     &tls.referenced,
-                    format!("`tls` {mode:?} is not a TLS mode; use `self-signed`, or a mapping with `cert` and `key`"),
+                    format!("`tls` {mode:?} is not a TLS mode; use `self-signed`, `acme`, or a mapping with `cert` and `key`"),
                 ))
             }
             TlsValue::Files(files) => {
@@ -214,6 +217,103 @@ fn validate_tls(
         };
     }
     Ok(())
+}
+
+/// `acme:`: where `tls: acme` gets its certificate. Only with `tls: acme`, so that a
+/// lab never quietly serves something else than the file seems to ask for.
+fn validate_acme(
+    acme: Option<Spanned<AcmeSection>>,
+    config: &mut Config,
+    at: &Locate,
+    origin: &str,
+) -> Result<(), Error> {
+    let Some(acme) = acme else { return Ok(()) };
+    let TlsConfig::Acme(out) = &mut config.tls else {
+        return Err(at(
+            &acme.referenced,
+            "`acme` says where `tls: acme` gets its certificate, but `tls` is not `acme`; set `tls: acme`, or remove `acme`".into(),
+        ));
+    };
+    let section = acme.value;
+    if let Some(email) = section.email {
+        let e = email.value.trim();
+        let valid = e.split_once('@').is_some_and(|(user, host)| {
+            !user.is_empty() && host.contains('.') && !host.contains('@')
+        }) && !e.contains(char::is_whitespace);
+        if !valid {
+            return Err(at(
+                &email.referenced,
+                format!("`acme.email` {:?} is not an email address; write one such as ada@example.org, or remove the key", email.value),
+            ));
+        }
+        out.email = Some(e.to_string());
+    }
+    for name in section.names.unwrap_or_default() {
+        let n = name.value.trim().trim_end_matches('.').to_ascii_lowercase();
+        let ok = match n.parse::<IpAddr>() {
+            Ok(ip) => !ip.is_unspecified() && !ip.is_multicast(),
+            Err(_) => is_dns_name(&n),
+        };
+        if !ok {
+            return Err(at(
+                &name.referenced,
+                format!("`acme.names` entry {:?} is not an IP address or DNS name a certificate can name; write one such as 203.0.113.7, 2001:db8::7 or lab.example.org (no wildcards)", name.value),
+            ));
+        }
+        let canonical = crate::acme::certificate::canonical_name(&n);
+        if !out.names.contains(&canonical) {
+            out.names.push(canonical);
+        }
+    }
+    if let Some(directory) = section.directory {
+        let d = directory.value.trim();
+        let host = d
+            .strip_prefix("https://")
+            .map(|r| r.split('/').next().unwrap_or(""));
+        if !host.is_some_and(|h| !h.is_empty() && !h.contains(char::is_whitespace)) {
+            return Err(at(
+                &directory.referenced,
+                format!("`acme.directory` {:?} is not an https:// URL of an ACME directory; write one such as {}, or remove the key for Let's Encrypt", directory.value, super::LETS_ENCRYPT),
+            ));
+        }
+        out.directory = d.to_string();
+    }
+    if let Some(path) = section.ca_certificates {
+        if path.value.trim().is_empty() {
+            return Err(at(
+                &path.referenced,
+                "`acme.ca_certificates` is empty; give the path of a PEM file, or remove the key to trust the public roots".into(),
+            ));
+        }
+        let located = place(origin, &path.referenced);
+        out.ca_certificates = Some(FileRef::in_config(
+            path.value.trim(),
+            "acme.ca_certificates",
+            located,
+        ));
+    }
+    if let Some(challenge) = section.challenge {
+        out.challenge = crate::acme::Challenge::parse(challenge.value.trim()).ok_or_else(|| {
+            at(
+                &challenge.referenced,
+                format!("`acme.challenge` {:?} is not a challenge rjup answers; use `http-01` (port 80) or `tls-alpn-01` (port 443)", challenge.value),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// A DNS name a certificate can name: letters, digits and `-` in dot-separated labels.
+fn is_dns_name(name: &str) -> bool {
+    name.len() <= 253
+        && name.contains('.')
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
 }
 
 /// `swarm:`: a registry address and placement constraints Swarm understands.

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 pub use plan::{plan, Action};
 
+use crate::config::TlsConfig;
 use crate::engine::Engine;
 use crate::environment::image_plan::{self, ImagePlan};
 use crate::lab::image::BuildFlags;
@@ -29,6 +30,7 @@ use crate::runtime::ready::Readiness;
 use crate::runtime::{self, with_runtime, Observed, Runtime};
 use crate::settings::Spec;
 use crate::state::ProjectState;
+use crate::tls::Trust;
 use crate::ui::printer::Printer;
 
 pub struct Options {
@@ -44,6 +46,8 @@ pub struct Outcome {
     pub fingerprint: Option<String>,
     /// The address of the node that runs a Swarm lab; a container is at `bind`.
     pub host: Option<IpAddr>,
+    /// With `tls: acme`: the certificate the renewer gave the lab.
+    pub certificate: Option<crate::acme::Status>,
 }
 
 /// Brings the project's lab to the desired state, holding the project's lock: observe,
@@ -114,6 +118,11 @@ impl Lab<'_> {
         let lab_host = engine.lab_host().await;
         let elsewhere = runtime.serving_addresses().await?;
         let tls = certificate::for_lab_on(spec, state, Some(&lab_host), printer, &elsewhere)?;
+        // Before the lab is made: a CA that refuses leaves the lab as it was.
+        let acme = match &spec.tls {
+            TlsConfig::Acme(wanted) => Some(runtime.acme(wanted, options.timeout).await?),
+            _ => None,
+        };
         // Hashed meanwhile, if it had to be: the first step that needs it.
         let hashed_password = &hashed_password.hash().await?;
         let desired = runtime
@@ -126,6 +135,7 @@ impl Lab<'_> {
                 hashed_password,
                 cookie_secret: &cookie_secret,
                 tls: tls.as_ref(),
+                acme: acme.as_ref(),
                 accounts: &accounts,
                 rootless: false,
                 podman: false,
@@ -134,9 +144,14 @@ impl Lab<'_> {
         let (config_hash, image_id) = R::wanted(&desired);
         let made_alike = made_alike(observed.as_ref(), config_hash);
         check_collaboration(engine, spec, made_alike, printer).await?;
+        let trust = match (&acme, &tls) {
+            (Some(acme), _) => Some(acme.trust()),
+            (None, Some(tls)) => Some(Trust::pinned(tls)?),
+            (None, None) => None,
+        };
         let ready = Readiness::new(
             probe,
-            tls.as_ref(),
+            trust.as_ref(),
             &cookie_secret,
             options.timeout,
             printer,
@@ -172,6 +187,7 @@ impl Lab<'_> {
             action,
             fingerprint,
             host,
+            certificate: acme.map(|a| a.status),
         })
     }
 }

@@ -139,6 +139,17 @@ impl Engine {
         }
     }
 
+    /// Removes a named volume; one already gone is fine.
+    pub async fn remove_volume(&self, name: &str) -> anyhow::Result<()> {
+        let _call = call!("remove volume {name}");
+        let options = bollard::query_parameters::RemoveVolumeOptionsBuilder::new().build();
+        match self.docker.remove_volume(name, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(engine_error(e, &format!("removing the volume {name}"))),
+        }
+    }
+
     /// Gives a container its final name once it has replaced the one that had it.
     pub async fn rename(&self, id: &str, name: &str) -> anyhow::Result<()> {
         let _call = call!("rename container {} to {name}", short(id));
@@ -151,12 +162,61 @@ impl Engine {
 
     /// Copies a tar archive into the container's root, keeping owners and modes.
     pub async fn upload(&self, id: &str, archive: Vec<u8>) -> anyhow::Result<()> {
-        let _call = call!("copy {} bytes into container {}", archive.len(), short(id));
-        let options = UploadToContainerOptionsBuilder::new().path("/").build();
+        self.upload_to(id, "/", archive).await
+    }
+
+    /// Copies a tar archive into the container at `path`, keeping owners and modes: a
+    /// volume's path for a container whose root is read-only.
+    pub async fn upload_to(&self, id: &str, path: &str, archive: Vec<u8>) -> anyhow::Result<()> {
+        let _call = call!(
+            "copy {} bytes into container {} at {path}",
+            archive.len(),
+            short(id)
+        );
+        let options = UploadToContainerOptionsBuilder::new().path(path).build();
         self.docker
             .upload_to_container(id, Some(options), bollard::body_full(archive.into()))
             .await
             .map_err(|e| engine_error(e, "copying the lab's config into its container"))
+    }
+
+    /// One file of a container, read through the engine (`docker cp`), which works on a
+    /// stopped container and on an image without any tool; `None` when there is no
+    /// such container or file.
+    pub async fn download(&self, id: &str, path: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        let _call = call!("copy {path} out of container {}", short(id));
+        let options = bollard::query_parameters::DownloadFromContainerOptionsBuilder::new()
+            .path(path)
+            .build();
+        let mut stream = Box::pin(self.docker.download_from_container(id, Some(options)));
+        let mut tar = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(bytes) => tar.extend_from_slice(&bytes),
+                Err(e) if is_not_found(&e) => return Ok(None),
+                Err(e) => {
+                    return Err(engine_error(
+                        e,
+                        &format!("copying {path} out of a container"),
+                    ))
+                }
+            }
+        }
+        let mut archive = tar::Archive::new(tar.as_slice());
+        let entries = archive
+            .entries()
+            .map_err(|e| anyhow::anyhow!("reading {path} from the engine: {e}"))?;
+        for entry in entries {
+            let mut entry =
+                entry.map_err(|e| anyhow::anyhow!("reading {path} from the engine: {e}"))?;
+            if entry.header().entry_type().is_file() {
+                let mut contents = Vec::new();
+                std::io::Read::read_to_end(&mut entry, &mut contents)
+                    .map_err(|e| anyhow::anyhow!("reading {path} from the engine: {e}"))?;
+                return Ok(Some(contents));
+            }
+        }
+        Ok(None)
     }
 
     pub async fn start(&self, id: &str) -> anyhow::Result<()> {
@@ -240,8 +300,12 @@ impl Engine {
         let _call = call!("read the last {n} lines of container {}'s log", short(id));
         let mut text = Vec::new();
         let mut stream = Box::pin(self.logs(id, Some(n), false));
-        while let Some(Ok(chunk)) = stream.next().await {
-            text.extend_from_slice(&chunk);
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(chunk) => text.extend_from_slice(&chunk),
+                Err(e) if e.is::<LogGap>() => {}
+                Err(_) => break,
+            }
         }
         String::from_utf8_lossy(&text).into_owned()
     }
@@ -314,14 +378,79 @@ pub(super) fn log_options(
 pub(super) fn log_bytes(
     item: Result<bollard::container::LogOutput, DockerError>,
 ) -> anyhow::Result<Vec<u8>> {
-    item.map(|out| out.into_bytes().to_vec())
-        .map_err(|e| engine_error(e, "reading the lab's log"))
+    let bytes = item
+        .map(|out| out.into_bytes().to_vec())
+        .map_err(|e| engine_error(e, "reading the lab's log"))?;
+    match engine_says(&bytes) {
+        Some(gap) => Err(gap.into()),
+        None => Ok(bytes),
+    }
+}
+
+/// Part of a log the engine could not read, in its own words: e.g. Swarm's "node ... is
+/// not available" for a node back from a network partition (moby/moby#35011). What
+/// came before and after it is still the log; readers say this once and go on.
+#[derive(Debug)]
+pub struct LogGap(pub String);
+
+impl std::fmt::Display for LogGap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let reason = self.0.trim();
+        let reason = reason
+            .strip_prefix("Error grabbing logs: ")
+            .unwrap_or(reason);
+        write!(
+            f,
+            "the engine could not read all of the lab's log: {reason}"
+        )?;
+        if reason.contains("is not available") {
+            write!(
+                f,
+                " (a Swarm node back from a network cut can stay so; `docker swarm ca \
+                 --rotate` on the manager, or restarting that node's engine, brings its log back)"
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for LogGap {}
+
+/// The engine's own message in a log stream: a frame of stream type 3 ("systemerr"),
+/// which bollard passes on whole, its 8-byte header included, as console output.
+fn engine_says(bytes: &[u8]) -> Option<LogGap> {
+    let (header, message) = bytes.split_at_checked(8)?;
+    (header[..4] == [3, 0, 0, 0])
+        .then(|| LogGap(String::from_utf8_lossy(message).trim_end().to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use bollard::models::{PortSummary, PortSummaryTypeEnum};
+
+    #[test]
+    fn swarms_incomplete_log_stream_is_a_gap_not_log_text() {
+        let message = b"Error grabbing logs: rpc error: code = Unknown desc = warning: incomplete \
+log stream. some logs could not be retrieved for the following reasons: node kac786 is not available\n";
+        let mut frame = vec![3, 0, 0, 0];
+        frame.extend_from_slice(&u32::try_from(message.len()).unwrap().to_be_bytes());
+        frame.extend_from_slice(message);
+        let console = bollard::container::LogOutput::Console {
+            message: frame.into(),
+        };
+        let gap = log_bytes(Ok(console)).unwrap_err().to_string();
+        assert!(
+            gap.starts_with("the engine could not read all of the lab's log: rpc error"),
+            "{gap}"
+        );
+        assert!(gap.contains("node kac786 is not available"), "{gap}");
+        assert!(gap.contains("docker swarm ca --rotate"), "{gap}");
+        let line = bollard::container::LogOutput::StdOut {
+            message: "[I 12:00:00 ServerApp] Jupyter Server is running\n".into(),
+        };
+        assert!(log_bytes(Ok(line)).is_ok());
+    }
 
     #[test]
     fn a_container_publishes_a_port_when_one_of_its_public_ports_is_it() {

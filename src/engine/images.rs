@@ -33,6 +33,33 @@ impl Engine {
         }
     }
 
+    /// The tags of local images of `repository` (`rjup/acme`), as `repository:tag`.
+    pub async fn tags_of(&self, repository: &str) -> anyhow::Result<Vec<String>> {
+        let _call = call!("list images of {repository}");
+        let filters =
+            std::collections::HashMap::from([("reference", vec![repository.to_string()])]);
+        let options = bollard::query_parameters::ListImagesOptionsBuilder::new()
+            .filters(&filters)
+            .build();
+        let images = self
+            .docker
+            .list_images(Some(options))
+            .await
+            .map_err(|e| engine_error(e, &format!("listing the images of {repository}")))?;
+        Ok(images.into_iter().flat_map(|i| i.repo_tags).collect())
+    }
+
+    /// Untags `reference`, removing the image if nothing else uses it; one a container
+    /// still uses stays (best effort: the caller only tidies up).
+    pub async fn remove_image(&self, reference: &str) {
+        let _call = call!("remove image {reference}");
+        let options = bollard::query_parameters::RemoveImageOptionsBuilder::new().build();
+        let _ = self
+            .docker
+            .remove_image(reference, Some(options), None)
+            .await;
+    }
+
     /// Pulls an image with per-layer progress; returns its id.
     pub async fn pull(&self, reference: &str, progress: &dyn Progress) -> anyhow::Result<String> {
         let _call = call!("pull {reference}");

@@ -42,6 +42,7 @@ mod swarm;
 pub mod transport;
 
 pub use build::{BuildOptions, Builder};
+pub use containers::LogGap;
 pub use swarm::Role;
 
 #[derive(Clone)]
@@ -179,6 +180,21 @@ impl Engine {
             Err(e) if is_not_found(&e) => Ok(false),
             Err(e) => Err(engine_error(e, "inspecting the engine's bridge network")),
         }
+    }
+
+    /// The engine's operating system and architecture, as it names them (`linux`,
+    /// `amd64`): what a container's executable must be built for.
+    pub async fn platform(&self) -> anyhow::Result<(String, String)> {
+        let _call = call!("version, for the engine's platform");
+        let version = self
+            .docker
+            .version()
+            .await
+            .map_err(|e| engine_error(e, "asking the engine for its version"))?;
+        Ok((
+            version.os.unwrap_or_default(),
+            version.arch.unwrap_or_default(),
+        ))
     }
 
     /// Whether every connection to the engine is an ssh login of its own (`ssh://`, dialled

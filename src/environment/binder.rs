@@ -121,9 +121,10 @@ pub fn detect(project: &Path, overrides: &Overrides) -> anyhow::Result<Environme
         env.uv_lock = find("uv.lock")?;
     }
     if let Some(file) = &env.conda {
-        env.conda_env = Some(conda::parse(project, &dir, file)?);
+        env.conda_env = Some(conda::parse(project, &dir, &file.shown, &file.contents)?);
         // As on Binder, environment.yml's buildpack never reads requirements.txt.
-        if let Some(requirements) = env.requirements.take() {
+        let named = overrides.requirements.is_some();
+        if let Some(requirements) = env.requirements.take().filter(|_| !named) {
             env.ignored.push(format!(
                 "{} is not used: {} is, as on Binder (list its packages under `- pip:` there, or name it in build.requirements)",
                 requirements.shown, file.shown
@@ -158,6 +159,15 @@ pub fn detect(project: &Path, overrides: &Overrides) -> anyhow::Result<Environme
     if env.post_build.is_some() {
         let binder = prefix.strip_suffix('/');
         env.repository = repository::snapshot(project, binder);
+        let left_out = &env.repository.left_out;
+        if let Some(first) = left_out.first() {
+            env.ignored.push(format!(
+                "postBuild's copy of the project leaves out {} files past {} MiB in all ({first}{}); postBuild cannot use them",
+                left_out.len(),
+                repository::MAX_TOTAL >> 20,
+                if left_out.len() > 1 { ", ..." } else { "" }
+            ));
+        }
     }
     Ok(env)
 }

@@ -8,7 +8,6 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::binder::EnvFile;
 use crate::error::Error;
 
 /// The Python a conda environment gets when `environment.yml` pins none and its
@@ -91,17 +90,18 @@ const DEFAULTS: [&str; 2] = [
     "https://repo.anaconda.com/pkgs/r",
 ];
 
-/// Reads `file`, found in `dir` of `project` (canonical): a `-r FILE` line of its
-/// `pip:` section is read from there, inside the project only.
-pub fn parse(project: &Path, dir: &Path, file: &EnvFile) -> anyhow::Result<CondaEnv> {
-    let text = String::from_utf8_lossy(&file.contents);
+/// Reads the file `shown` (as the user knows it), found in `dir` of `project`
+/// (canonical): a `-r FILE` line of its `pip:` section is read from there, inside the
+/// project only.
+pub fn parse(project: &Path, dir: &Path, shown: &str, contents: &[u8]) -> anyhow::Result<CondaEnv> {
+    let text = String::from_utf8_lossy(contents);
     let raw: Raw = serde_saphyr::from_str(&text).map_err(|e| {
         let at = e
             .location()
             .map_or(String::new(), |l| format!(":{}:{}", l.line(), l.column()));
         Error::config(format!(
             "{}{at}: not an environment file conda could read ({}); it lists `channels:` and `dependencies:`, with pip's packages under `- pip:`",
-            file.shown,
+            shown,
             e.without_snippet()
         ))
     })?;
@@ -124,14 +124,14 @@ pub fn parse(project: &Path, dir: &Path, file: &EnvFile) -> anyhow::Result<Conda
         match dependency {
             Dependency::Spec(spec) => {
                 let spec = spec.trim().to_string();
-                check_python(&spec, file)?;
+                check_python(&spec, shown)?;
                 if !spec.is_empty() {
                     specs.push(spec);
                 }
             }
             Dependency::Pip { pip: lines } => {
                 for line in lines {
-                    pip.extend(pip_line(project, dir, file, line.trim())?);
+                    pip.extend(pip_line(project, dir, shown, line.trim())?);
                 }
             }
         }
@@ -145,7 +145,7 @@ pub fn parse(project: &Path, dir: &Path, file: &EnvFile) -> anyhow::Result<Conda
 
 /// A `python=X.Y` pin older than JupyterLab 4 allows, refused (Binder would run the
 /// server on another Python, in an environment of its own).
-fn check_python(spec: &str, file: &EnvFile) -> anyhow::Result<()> {
+fn check_python(spec: &str, shown: &str) -> anyhow::Result<()> {
     let Some(rest) = spec.strip_prefix("python") else {
         return Ok(());
     };
@@ -161,8 +161,8 @@ fn check_python(spec: &str, file: &EnvFile) -> anyhow::Result<()> {
     if let (Some(Ok(major)), Some(Ok(minor))) = (parts.next(), parts.next()) {
         if (major, minor) < MIN_PYTHON {
             return Err(Error::config(format!(
-                "{}: `{spec}` asks for Python {major}.{minor}, and JupyterLab needs Python {}.{} or later; pin a newer one (python={}, say)",
-                file.shown, MIN_PYTHON.0, MIN_PYTHON.1, DEFAULT_PYTHON
+                "{shown}: `{spec}` asks for Python {major}.{minor}, and JupyterLab needs Python {}.{} or later; pin a newer one (python={}, say)",
+                MIN_PYTHON.0, MIN_PYTHON.1, DEFAULT_PYTHON
             ))
             .into());
         }
@@ -172,7 +172,7 @@ fn check_python(spec: &str, file: &EnvFile) -> anyhow::Result<()> {
 
 /// One line of the `pip:` section: `-r FILE` (conda runs pip in the file's directory)
 /// becomes that file's lines, read from inside the project.
-fn pip_line(project: &Path, dir: &Path, file: &EnvFile, line: &str) -> anyhow::Result<Vec<String>> {
+fn pip_line(project: &Path, dir: &Path, shown: &str, line: &str) -> anyhow::Result<Vec<String>> {
     let included = line
         .strip_prefix("-r")
         .or_else(|| line.strip_prefix("--requirement"))
@@ -189,10 +189,8 @@ fn pip_line(project: &Path, dir: &Path, file: &EnvFile, line: &str) -> anyhow::R
             .map(str::to_string)
             .collect()),
         Err(_) => Err(Error::config(format!(
-            "{}: its pip: section includes `{line}`, and {} is not a file inside the project; fix the path, relative to {}",
-            file.shown,
+            "{shown}: its pip: section includes `{line}`, and {} is not a file inside the project; fix the path, relative to {shown}",
             path.display(),
-            file.shown
         ))
         .into()),
     }
@@ -209,10 +207,8 @@ mod tests {
         parse(
             &project,
             &project,
-            &EnvFile {
-                shown: "binder/environment.yml".into(),
-                contents: text.as_bytes().to_vec(),
-            },
+            "binder/environment.yml",
+            text.as_bytes(),
         )
     }
 

@@ -73,6 +73,11 @@ const PACKAGE: &[(&str, &str, &str)] = &[
         include_str!("rjup_lab/bodies.py"),
     ),
     ("paths.py", "lab-paths", include_str!("rjup_lab/paths.py")),
+    (
+        "renewal.py",
+        "lab-renewal",
+        include_str!("rjup_lab/renewal.py"),
+    ),
     ("roles.py", "lab-roles", include_str!("rjup_lab/roles.py")),
     (
         "server.py",
@@ -93,6 +98,24 @@ const LAB_DEFAULTS: &str = r#"{
   }
 }
 "#;
+
+/// How the lab serves HTTPS, as its config says.
+#[derive(Debug, Clone, Copy, Default)]
+pub enum Https<'a> {
+    /// Plain HTTP.
+    #[default]
+    Off,
+    /// This certificate and key, copied in with the config.
+    Given(&'a Tls),
+    /// The certificate and key at these paths, which a volume mounted in the lab holds
+    /// and the engine's ACME renewer keeps fresh; and the renewer's status there, whose
+    /// failures the lab logs.
+    Mounted {
+        certfile: &'a str,
+        keyfile: &'a str,
+        status_file: &'a str,
+    },
+}
 
 /// What rjup.yaml says about sharing the lab, as far as the lab's config carries it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -150,20 +173,31 @@ fn config_path(name: &str) -> String {
 /// where uid 0 is the user and has no capabilities.
 fn lab_settings(
     hashed_password: &str,
-    tls: bool,
+    https: Https<'_>,
     as_root: bool,
     sharing: &Sharing<'_>,
 ) -> anyhow::Result<String> {
     if !hashed_password.starts_with("argon2:$argon2") {
         return Err(Error::NoPasswordHash.into());
     }
-    let tls = tls.then(|| {
-        serde_json::json!({
+    let tls = match https {
+        Https::Off => None,
+        Https::Given(_) => Some(serde_json::json!({
             "certfile": config_path(CERT_FILE),
             "keyfile": config_path(KEY_FILE),
             "hsts": HSTS,
-        })
-    });
+        })),
+        Https::Mounted {
+            certfile,
+            keyfile,
+            status_file,
+        } => Some(serde_json::json!({
+            "certfile": certfile,
+            "keyfile": keyfile,
+            "hsts": HSTS,
+            "renewal_status": status_file,
+        })),
+    };
     let allow: Vec<String> = sharing.allow.iter().map(ToString::to_string).collect();
     let settings = serde_json::json!({
         "owner": crate::jupyter::accounts::OWNER,
@@ -216,7 +250,7 @@ pub fn config_files(
     hashed_password: &str,
     cookie_secret: &str,
     as_root: bool,
-    tls: Option<&Tls>,
+    https: Https<'_>,
     sharing: &Sharing<'_>,
     accounts: Option<&[u8]>,
 ) -> anyhow::Result<Vec<ConfigFile>> {
@@ -225,7 +259,7 @@ pub fn config_files(
         kind,
         contents: contents.to_vec(),
     };
-    let settings = lab_settings(hashed_password, tls.is_some(), as_root, sharing)?;
+    let settings = lab_settings(hashed_password, https, as_root, sharing)?;
     let mut files = vec![
         file(CONFIG_FILE, "config", CONFIG.as_bytes()),
         file(SETTINGS_FILE, "settings", settings.as_bytes()),
@@ -240,7 +274,7 @@ pub fn config_files(
             text.as_bytes(),
         ));
     }
-    if let Some(tls) = tls {
+    if let Https::Given(tls) = https {
         files.push(file(CERT_FILE, "cert", tls.cert_pem.as_bytes()));
         files.push(file(KEY_FILE, "key", tls.key_pem.as_bytes()));
     }
@@ -271,7 +305,7 @@ pub fn injected_files(
     cookie_secret: &str,
     owner: Owner,
     home: Option<&str>,
-    tls: Option<&Tls>,
+    https: Https<'_>,
     sharing: &Sharing<'_>,
 ) -> anyhow::Result<Vec<u8>> {
     let dir = CONFIG_DIR.trim_start_matches('/');
@@ -286,7 +320,7 @@ pub fn injected_files(
         hashed_password,
         cookie_secret,
         owner.uid == 0,
-        tls,
+        https,
         sharing,
         None,
     )? {
@@ -327,7 +361,16 @@ mod tests {
             allow,
             collaboration: false,
         };
-        serde_json::from_str(&lab_settings(HASH, tls, as_root, &sharing).unwrap()).unwrap()
+        let given = Tls {
+            cert_pem: "C".into(),
+            key_pem: "K".into(),
+        };
+        let https = if tls {
+            Https::Given(&given)
+        } else {
+            Https::Off
+        };
+        serde_json::from_str(&lab_settings(HASH, https, as_root, &sharing).unwrap()).unwrap()
     }
 
     #[test]
@@ -408,7 +451,7 @@ mod tests {
         on_disk.sort();
         let copied: Vec<String> = PACKAGE.iter().map(|(n, _, _)| n.to_string()).collect();
         assert_eq!(copied, on_disk);
-        let files = config_files(HASH, "s", false, None, &Sharing::default(), None).unwrap();
+        let files = config_files(HASH, "s", false, Https::Off, &Sharing::default(), None).unwrap();
         for (name, _, _) in PACKAGE {
             let path = format!("/etc/rjup/jupyter/rjup_lab/{name}");
             assert!(files.iter().any(|f| f.path == path), "{path}");
@@ -453,9 +496,17 @@ mod tests {
             (h.mode().unwrap(), h.uid().unwrap(), h.gid().unwrap()),
             (0o440, 0, 100)
         );
-        let files = config_files(HASH, "s", false, None, &Sharing::default(), None).unwrap();
+        let files = config_files(HASH, "s", false, Https::Off, &Sharing::default(), None).unwrap();
         assert!(files.iter().all(|f| f.kind != "accounts"));
-        let files = config_files(HASH, "s", false, None, &Sharing::default(), Some(b"{}")).unwrap();
+        let files = config_files(
+            HASH,
+            "s",
+            false,
+            Https::Off,
+            &Sharing::default(),
+            Some(b"{}"),
+        )
+        .unwrap();
         assert!(files
             .iter()
             .any(|f| f.path == "/etc/rjup/jupyter/accounts.json"));
@@ -464,7 +515,7 @@ mod tests {
     #[test]
     fn no_config_without_a_password_can_be_made() {
         for bad in ["", "sha1:abc", "argon2:"] {
-            let e = lab_settings(bad, false, false, &Sharing::default()).unwrap_err();
+            let e = lab_settings(bad, Https::Off, false, &Sharing::default()).unwrap_err();
             assert_eq!(
                 crate::error::exit_code(&e),
                 crate::error::Code::Password as u8,
@@ -521,7 +572,7 @@ mod tests {
             collaboration: true,
         };
         let files = |sharing: &Sharing<'_>| {
-            config_files(HASH, "s", false, None, sharing, None).unwrap()[1]
+            config_files(HASH, "s", false, Https::Off, sharing, None).unwrap()[1]
                 .contents
                 .clone()
         };
@@ -555,7 +606,7 @@ mod tests {
             "s3cret",
             owner,
             Some("/home/lab"),
-            Some(&tls),
+            Https::Given(&tls),
             &Sharing::default(),
         )
         .unwrap();
@@ -590,5 +641,22 @@ mod tests {
         ] {
             assert!(seen.iter().any(|p| p == path), "{path} missing: {seen:?}");
         }
+    }
+
+    #[test]
+    fn a_mounted_certificate_is_named_in_the_settings_and_never_copied() {
+        let https = Https::Mounted {
+            certfile: "/etc/rjup/tls/g.crt",
+            keyfile: "/etc/rjup/tls/g.key",
+            status_file: "/etc/rjup/tls/status.json",
+        };
+        let files = config_files(HASH, "s", false, https, &Sharing::default(), None).unwrap();
+        assert!(files.iter().all(|f| f.kind != "cert" && f.kind != "key"));
+        let settings: serde_json::Value = serde_json::from_slice(&files[1].contents).unwrap();
+        assert_eq!(
+            settings["tls"],
+            serde_json::json!({"certfile": "/etc/rjup/tls/g.crt", "keyfile": "/etc/rjup/tls/g.key",
+                "hsts": "max-age=31536000", "renewal_status": "/etc/rjup/tls/status.json"})
+        );
     }
 }

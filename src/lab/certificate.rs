@@ -1,5 +1,6 @@
 //! The certificate a lab serves, if it serves HTTPS: the user's own, or the project's
-//! self-signed one, made once and kept so its fingerprint stays the same.
+//! self-signed one, made once and kept so its fingerprint stays the same; and what rjup
+//! trusts when it reaches the lab, which for `tls: acme` is the CA's roots.
 
 use std::net::IpAddr;
 
@@ -8,21 +9,12 @@ use crate::engine::host::LabHost;
 use crate::lab::net;
 use crate::settings::Spec;
 use crate::state::ProjectState;
-use crate::tls::{self, Tls};
+use crate::tls::{self, Tls, Trust};
 use crate::ui::printer::Printer;
 
-/// The certificate for a lab published on `host`, naming the addresses it is reached at
-/// there; with no `host`, the one kept, whatever it names (a lab checked by its URL).
-pub fn for_lab(
-    spec: &Spec,
-    state: &ProjectState,
-    host: Option<&LabHost>,
-    printer: Printer,
-) -> anyhow::Result<Option<Tls>> {
-    for_lab_on(spec, state, host, printer, &[])
-}
-
-/// As [`for_lab`], for a lab that may also be served at `nodes`: a Swarm lab answers on
+/// The certificate for a lab published on `host` (naming the addresses it is reached
+/// at there; with no `host`, the one kept, whatever it names: a lab checked by its URL),
+/// that may also be served at `nodes`: a Swarm lab answers on
 /// whichever node runs it, and moves to another when its node is lost, so a
 /// self-signed certificate names every node (a node that joins later makes a new one).
 pub fn for_lab_on(
@@ -33,7 +25,8 @@ pub fn for_lab_on(
     nodes: &[IpAddr],
 ) -> anyhow::Result<Option<Tls>> {
     match &spec.tls {
-        TlsConfig::Off => Ok(None),
+        // Its certificate comes from the engine's renewer ([`crate::lab::acme`]).
+        TlsConfig::Off | TlsConfig::Acme(_) => Ok(None),
         TlsConfig::Files { cert, key } => tls::from_files(&spec.dir, cert, key).map(Some),
         TlsConfig::SelfSigned => {
             let names = match host {
@@ -52,4 +45,26 @@ pub fn for_lab_on(
             Ok(Some(material))
         }
     }
+}
+
+/// What rjup trusts when it reaches the lab published on `host` (and `nodes`): the
+/// certificate it gave the lab, or for `tls: acme` any from the CA's roots that names
+/// the lab's names (`acme.names`, else the public addresses it is published on).
+pub fn trust(
+    spec: &Spec,
+    state: &ProjectState,
+    host: Option<&LabHost>,
+    printer: Printer,
+    nodes: &[IpAddr],
+) -> anyhow::Result<Option<Trust>> {
+    if let TlsConfig::Acme(wanted) = &spec.tls {
+        let (_, roots) = crate::lab::acme::roots(spec, wanted)?;
+        let mut addresses = host.map_or_else(Vec::new, |h| net::published_addresses(h, spec.bind));
+        addresses.extend_from_slice(nodes);
+        let names = crate::lab::acme::names(wanted, &addresses).unwrap_or_default();
+        return Ok(Some(Trust::Issued { roots, names }));
+    }
+    for_lab_on(spec, state, host, printer, nodes)?
+        .map(|tls| Trust::pinned(&tls))
+        .transpose()
 }

@@ -63,7 +63,7 @@ pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
         cmd: Some(vec!["jupyter".into(), "lab".into()]),
         working_dir: Some(server_config::ROOT_DIR.to_string()),
         exposed_ports: Some(vec![CONTAINER_PORT.to_string()]),
-        host_config: Some(host_config(spec, inputs.host_port, inputs.podman)),
+        host_config: Some(host_config(spec, inputs)),
         ..Default::default()
     };
     let files = server_config::injected_files(
@@ -71,7 +71,7 @@ pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
         inputs.cookie_secret,
         owner,
         home,
-        inputs.tls,
+        inputs.https(),
         &spec.sharing(),
     )?;
 
@@ -94,9 +94,11 @@ pub fn desired(inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
     })
 }
 
-/// How the engine runs the lab: the project mounted, the port published, no privileges,
-/// and the limits `resources` and `gpus` ask for.
-fn host_config(spec: &Spec, host_port: u16, podman: bool) -> HostConfig {
+/// How the engine runs the lab: the project mounted (and with `tls: acme` the volume
+/// its certificate is renewed in, read-only), the port published, no privileges, and
+/// the limits `resources` and `gpus` ask for.
+fn host_config(spec: &Spec, inputs: &Inputs<'_>) -> HostConfig {
+    let (host_port, podman) = (inputs.host_port, inputs.podman);
     let port_bindings = HashMap::from([(
         CONTAINER_PORT.to_string(),
         Some(vec![PortBinding {
@@ -107,13 +109,17 @@ fn host_config(spec: &Spec, host_port: u16, podman: bool) -> HostConfig {
     HostConfig {
         // A `Mounts` bind, not `Binds`: for a path its host lacks (a remote engine's), the
         // engine refuses instead of making an empty root-owned directory there.
-        mounts: Some(vec![Mount {
-            typ: Some(MountType::BIND),
-            source: Some(spec.dir.display().to_string()),
-            target: Some(server_config::ROOT_DIR.to_string()),
-            read_only: Some(false),
-            ..Default::default()
-        }]),
+        mounts: Some(
+            std::iter::once(Mount {
+                typ: Some(MountType::BIND),
+                source: Some(spec.dir.display().to_string()),
+                target: Some(server_config::ROOT_DIR.to_string()),
+                read_only: Some(false),
+                ..Default::default()
+            })
+            .chain(inputs.acme.map(super::acme::lab_mount))
+            .collect(),
+        ),
         port_bindings: Some(port_bindings),
         restart_policy: Some(RestartPolicy {
             name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
@@ -174,6 +180,7 @@ mod tests {
             hashed_password: HASH,
             cookie_secret: "c00k1e",
             tls: None,
+            acme: None,
             accounts: b"{}",
             rootless: false,
             podman: false,

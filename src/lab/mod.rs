@@ -2,6 +2,7 @@
 //! labels it finds labs by, who it admits, its certificate, its image and where it is
 //! published. Nothing here decides how a lab is run: that is [`crate::runtime`].
 
+pub mod acme;
 pub mod admission;
 pub mod certificate;
 pub mod collaboration;
@@ -43,12 +44,30 @@ pub struct Inputs<'a> {
     pub hashed_password: &'a str,
     pub cookie_secret: &'a str,
     pub tls: Option<&'a Tls>,
+    /// `tls: acme`: the certificate the engine's renewer keeps in a volume.
+    pub acme: Option<&'a acme::AcmeLab>,
     /// The named accounts' file ([`crate::jupyter::accounts::Accounts::lab_file`]).
     pub accounts: &'a [u8],
     /// The engine is rootless ([`crate::engine::Flavour`]).
     pub rootless: bool,
     /// The engine is Podman ([`crate::engine::Flavour`]).
     pub podman: bool,
+}
+
+impl Inputs<'_> {
+    /// How the lab serves HTTPS.
+    pub fn https(&self) -> crate::jupyter::server_config::Https<'_> {
+        use crate::jupyter::server_config::Https;
+        match (self.acme, self.tls) {
+            (Some(acme), _) => Https::Mounted {
+                certfile: &acme.paths.0,
+                keyfile: &acme.paths.1,
+                status_file: &acme.paths.2,
+            },
+            (None, Some(tls)) => Https::Given(tls),
+            (None, None) => Https::Off,
+        }
+    }
 }
 
 /// What rjup finds its labs by, and reads their settings back from.

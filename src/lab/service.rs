@@ -101,7 +101,7 @@ fn secrets(inputs: &Inputs<'_>, project: &str) -> anyhow::Result<Vec<(Secret, St
         inputs.hashed_password,
         inputs.cookie_secret,
         false,
-        inputs.tls,
+        inputs.https(),
         &inputs.spec.sharing(),
         // Secrets cannot change: new accounts are a new secret and a service update.
         Some(inputs.accounts),
@@ -262,6 +262,7 @@ mod tests {
             hashed_password: HASH,
             cookie_secret: "c00k1e",
             tls: None,
+            acme: None,
             accounts: b"{}",
             rootless: false,
             podman: false,

@@ -184,6 +184,15 @@ pub trait Runtime {
     /// anything is made, since a lab rjup cannot reach would never count as up.
     async fn probe_address(&self, port: u16) -> anyhow::Result<SocketAddr>;
 
+    /// For `tls: acme`: has the engine's renewer give the lab its certificate, as
+    /// `wanted` asks, waiting for it (up to `timeout`) before the lab is made. A refusal
+    /// leaves the renewer, and the lab's previous certificate, as they were.
+    async fn acme(
+        &self,
+        wanted: &crate::config::Acme,
+        timeout: Duration,
+    ) -> anyhow::Result<crate::lab::acme::AcmeLab>;
+
     /// Addresses besides the engine's host's a self-signed certificate must name: where
     /// else the lab may come to be served.
     async fn serving_addresses(&self) -> anyhow::Result<Vec<IpAddr>> {

@@ -9,7 +9,7 @@ use crate::engine::host::LabHost;
 use crate::error::Error;
 use crate::lab::net;
 use crate::lab_client::{self, Target};
-use crate::tls::{self, Tls};
+use crate::tls::{self, Trust};
 use crate::ui::printer::Printer;
 
 pub struct Readiness {
@@ -31,10 +31,10 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Readiness {
     /// Readiness of a lab that answers at `addr`, probed as rjup itself reaches it:
-    /// over HTTPS trusting exactly its certificate, when it has one.
+    /// over HTTPS trusting what `trust` says, when it serves HTTPS.
     pub fn new(
         addr: SocketAddr,
-        tls: Option<&Tls>,
+        tls: Option<&Trust>,
         cookie_secret: &str,
         timeout: Duration,
         printer: Printer,
@@ -154,18 +154,19 @@ pub fn lab_address(host: &LabHost, bind: IpAddr, port: u16) -> anyhow::Result<So
     })
 }
 
-/// How rjup itself reaches a lab that answers at `addr`: its requests carry the key
+/// How rjup itself reaches a lab that answers at `addr` (over HTTPS trusting what
+/// `trust` says, when it serves HTTPS): its requests carry the key
 /// derived from the lab's cookie secret, when rjup has the secret, so that the lab
 /// admits them from the engine's gateway ([`lab_client::PROBE_HEADER`]).
 pub fn probe_target(
     addr: SocketAddr,
-    tls: Option<&Tls>,
+    trust: Option<&Trust>,
     cookie_secret: Option<&str>,
 ) -> anyhow::Result<Target> {
     Ok(Target {
         addr,
-        tls: match tls {
-            Some(tls) => Some(tls::pinned_client(tls.cert_der()?)?),
+        tls: match trust {
+            Some(trust) => Some(tls::client(trust.clone())?),
             None => None,
         },
         probe_key: cookie_secret.map(lab_client::probe_key),

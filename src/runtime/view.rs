@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bollard::models::ContainerInspectResponse;
 use serde::Serialize;
 
+use crate::acme::moment;
 use crate::engine::host::LabHost;
 use crate::lab::label;
 use crate::lab::net;
@@ -44,6 +45,62 @@ pub struct LabView {
     pub allow_unenforced: Option<String>,
     /// `collaboration:` from rjup.yaml.
     pub collaboration: bool,
+    /// With `tls: acme`: the certificate the engine's renewer keeps for the lab.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateView>,
+}
+
+/// A lab's certificate from an ACME CA, as `status` shows it.
+#[derive(Debug, Serialize)]
+pub struct CertificateView {
+    pub names: Vec<String>,
+    pub issuer: Option<String>,
+    /// When it ends and when the renewer renews it, in seconds since the epoch.
+    pub not_after: Option<i64>,
+    pub renew_at: Option<i64>,
+    /// The last order's failure, while orders fail; with how many failed in a row and
+    /// when the next is.
+    pub last_error: Option<crate::acme::Failure>,
+    pub failures: u32,
+    pub retry_at: Option<i64>,
+}
+
+impl CertificateView {
+    pub fn of(status: &crate::acme::Status) -> CertificateView {
+        CertificateView {
+            names: status.names.clone(),
+            issuer: status.issuer.clone(),
+            not_after: status.not_after,
+            renew_at: status.renew_at,
+            last_error: status.last_error.clone(),
+            failures: status.failures,
+            retry_at: status.retry_at,
+        }
+    }
+
+    /// What `status` says, a line each: the certificate, then its renewal.
+    pub fn lines(&self) -> (String, String) {
+        let certificate = match self.not_after {
+            Some(end) => format!(
+                "{}, from {}, valid until {}",
+                self.names.join(", "),
+                self.issuer.as_deref().unwrap_or("the CA"),
+                moment(end)
+            ),
+            None => format!("none yet, for {}", self.names.join(", ")),
+        };
+        let renewal = match (&self.last_error, self.renew_at) {
+            (Some(failure), _) => format!(
+                "failing ({} in a row; next try {}): {}",
+                self.failures,
+                self.retry_at.map_or_else(|| "soon".to_string(), moment),
+                failure.message
+            ),
+            (None, Some(at)) => format!("automatic, from {}", moment(at)),
+            (None, None) => "automatic".to_string(),
+        };
+        (certificate, renewal)
+    }
 }
 
 impl LabView {
@@ -111,6 +168,7 @@ impl LabView {
             allow_enforced: true,
             allow_unenforced: None,
             collaboration: labels.contains_key(label::COLLABORATION),
+            certificate: None,
         }
     }
 
@@ -175,6 +233,7 @@ impl LabView {
             allow_enforced: true,
             allow_unenforced: None,
             collaboration: labels.contains_key(label::COLLABORATION),
+            certificate: None,
         }
     }
 

@@ -30,7 +30,7 @@ from tornado.escape import url_escape
 from traitlets import default
 
 from . import accounts as accounts_file
-from . import allow, bodies, paths, roles, throttle
+from . import allow, bodies, paths, renewal, roles, throttle
 
 log = logging.getLogger("ServerApp")
 
@@ -83,6 +83,9 @@ def install(settings):
         idle_connection_timeout=bounds["header_timeout"],
         body_timeout=bounds["body_timeout"],
     )
+    status_file = (settings.get("tls") or {}).get("renewal_status")
+    if status_file:
+        renewal.Watcher(status_file, log.warning, log.info).start()
     _guard_requests()
     _contain_files()
     _read_only_writes_refused()

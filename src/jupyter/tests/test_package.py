@@ -5,7 +5,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
-PURE = ("accounts", "allow", "bodies", "paths", "roles", "throttle")
+PURE = ("accounts", "allow", "bodies", "paths", "renewal", "roles", "throttle")
 
 
 class Package(unittest.TestCase):

@@ -3,6 +3,7 @@
 //! the running container ([`accounts`]).
 
 pub mod accounts;
+pub mod acme;
 pub mod ports;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -260,6 +261,14 @@ impl Runtime for Containers<'_> {
         lab_address(&self.engine.lab_host().await, self.spec.bind, port)
     }
 
+    async fn acme(
+        &self,
+        wanted: &crate::config::Acme,
+        timeout: Duration,
+    ) -> anyhow::Result<crate::lab::acme::AcmeLab> {
+        acme::obtain(self.engine, self.spec, wanted, timeout, self.printer).await
+    }
+
     async fn desired(&self, inputs: &Inputs<'_>) -> anyhow::Result<Desired> {
         let flavour = self.engine.flavour().await?;
         crate::lab::container::desired(&Inputs {
@@ -364,6 +373,10 @@ impl Runtime for Containers<'_> {
     ) -> anyhow::Result<()> {
         if changed {
             warn_ignored_limits(self.engine.flavour().await?, self.spec, self.printer);
+            // A lab made anew without `tls: acme` needs the renewer no more.
+            if !matches!(self.spec.tls, crate::config::TlsConfig::Acme(_)) {
+                acme::release(self.engine, &self.spec.name).await?;
+            }
         } else if let Some(running) = observed {
             // The accounts are no part of the config hash: a running lab gets them anew
             // when they differ from what was last copied in, in case `rjup user`'s own
@@ -392,7 +405,17 @@ impl Runtime for Containers<'_> {
         .on_engine(self.engine.name())
         .sharing(&spec.allow, spec.collaboration);
         let bind = view.bind.parse().unwrap_or(spec.bind);
-        Ok(view.admission(bind, self.delivery(bind).await?))
+        let mut view = view.admission(bind, self.delivery(bind).await?);
+        if matches!(spec.tls, crate::config::TlsConfig::Acme(_)) {
+            let status = acme::status(self.engine, &spec.name).await?;
+            if let (Some(status), Some(port)) = (&status, view.port) {
+                if view.state == "running" {
+                    view.urls = crate::lab::acme::urls(&status.names, port);
+                }
+            }
+            view.certificate = status.as_ref().map(super::view::CertificateView::of);
+        }
+        Ok(view)
     }
 
     async fn logs(&self, tail: Option<u64>, follow: bool) -> anyhow::Result<Log<'_>> {
@@ -407,9 +430,13 @@ impl Runtime for Containers<'_> {
 
     async fn remove(&self) -> anyhow::Result<Removed> {
         if self.existing().await?.is_none() {
+            acme::release(self.engine, &self.spec.name).await?;
             return Ok(Removed::NoContainer);
         }
         self.engine.remove(&self.name).await?;
+        // The renewer stops renewing its certificate, and lets its port go when no
+        // other lab needs it.
+        acme::release(self.engine, &self.spec.name).await?;
         Ok(Removed::Container)
     }
 
@@ -434,7 +461,7 @@ impl Runtime for Containers<'_> {
             .unwrap_or(spec.bind);
         let host = self.engine.lab_host().await;
         let tls = match labels.get(label::SCHEME).map(String::as_str) {
-            Some("https") => certificate::for_lab(spec, state, Some(&host), self.printer)?,
+            Some("https") => certificate::trust(spec, state, Some(&host), self.printer, &[])?,
             _ => None,
         };
         probe_target(

@@ -71,7 +71,7 @@ async fn next_free_port(
 }
 
 /// Who holds `bind:port` on the lab's host, or `None` if rjup may publish there.
-async fn port_holder(
+pub async fn port_holder(
     engine: &Engine,
     bind: IpAddr,
     port: u16,

@@ -18,7 +18,7 @@ use super::cleanup::Cleanup;
 use super::ready::{probe_target, Readiness};
 use super::view::LabView;
 use super::{AccountsCopy, Image, Log, Observed, Removed, Runtime, Status};
-use crate::engine::{Engine, Role};
+use crate::engine::{Engine, LogGap, Role};
 use crate::error::Error;
 use crate::lab::admission::Delivery;
 use crate::lab::service::{self, Desired};
@@ -39,6 +39,9 @@ pub struct Services<'a> {
     printer: Printer,
     timeout: Duration,
 }
+
+/// The renewer is one container per engine; a Swarm needs one per node (not built yet).
+const NO_ACME: &str = "`tls: acme` is not yet available for a Swarm lab; use `tls: self-signed`";
 
 /// Refuses a `swarm:` lab on an engine that cannot run services.
 pub async fn require_manager(engine: &Engine) -> anyhow::Result<()> {
@@ -373,6 +376,7 @@ impl Runtime for Services<'_> {
             tokio::select! {
                 chunk = stream.next() => match chunk {
                     Some(Ok(chunk)) => text.extend_from_slice(&chunk),
+                    Some(Err(e)) if e.is::<LogGap>() => {}
                     _ => break,
                 },
                 // A node that is gone never ends its part of the log.
@@ -384,7 +388,13 @@ impl Runtime for Services<'_> {
 
     /// Only a Swarm manager runs services.
     async fn prepare(&self) -> anyhow::Result<()> {
-        require_manager(self.engine).await
+        require_manager(self.engine).await?;
+        // Refused before the port and the image: a build pushed for a lab that cannot
+        // be made would be wasted.
+        if matches!(self.spec.tls, crate::config::TlsConfig::Acme(_)) {
+            return Err(Error::config(NO_ACME).into());
+        }
+        Ok(())
     }
 
     async fn delivery(&self, _bind: IpAddr) -> anyhow::Result<Delivery> {
@@ -416,6 +426,14 @@ impl Runtime for Services<'_> {
     /// ([`Readiness::at`]), on its port.
     async fn probe_address(&self, port: u16) -> anyhow::Result<SocketAddr> {
         Ok(SocketAddr::new(self.spec.bind, port))
+    }
+
+    async fn acme(
+        &self,
+        _wanted: &crate::config::Acme,
+        _timeout: Duration,
+    ) -> anyhow::Result<crate::lab::acme::AcmeLab> {
+        Err(Error::config(NO_ACME).into())
     }
 
     /// The lab answers on whichever node runs it, and moves to another when its node
@@ -518,7 +536,7 @@ impl Runtime for Services<'_> {
             .ok_or_else(not_running)?;
         let tls = match service_label(&found, label::SCHEME).map(String::as_str) {
             // The kept certificate, whatever nodes it names.
-            Some("https") => certificate::for_lab(spec, state, None, self.printer)?,
+            Some("https") => certificate::trust(spec, state, None, self.printer, &[address])?,
             _ => None,
         };
         probe_target(
