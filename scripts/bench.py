@@ -969,14 +969,22 @@ WHY_MISSED = {
     "P10": (
         "Most of the gap was two slow Podman answers rjup asked for one after the other on "
         "every `up`: `/version` (about 0.28 s on Podman, 0.01 s on Docker) to agree on the "
-        "API version, and `/info` (0.17 s) to tell a rootless engine. rjup now learns the "
-        "version from `/_ping` as the docker CLI does and asks `/info` while it observes "
-        "the lab: 1.62x became 1.27x (runs 2 and 3). What remains is mostly the init "
-        "process the lab runs under (`Init: true`, catatonit on Podman, which reaps dead "
-        "kernels), which the baseline does not start: by hand, `docker run --init` on "
-        "Podman took about 0.2 s longer than without. rjup now also remembers `/info`'s "
-        "answer per local engine socket (engine/remembered.rs); dropping the init would "
-        "lose the reaping."
+        "API version, and `/info` (0.17 to 0.25 s) to tell what kind of engine it is. rjup "
+        "learns the version from `/_ping` as the docker CLI does, and remembers `/info`'s "
+        "answer per local engine socket (engine/remembered.rs). The init process the lab "
+        "runs under (`Init: true`, catatonit on Podman, which reaps dead kernels) was "
+        "measured again: `docker run --init` on Podman took 1.48 s to the login page against "
+        "1.47 s without (median of 4, Podman 4.3), so it stays"
+    ),
+    "P1": (
+        "Over `docker run`, a warm `up` makes one more engine call on its path, the copy of "
+        "the lab's files into the created container (one PUT /archive, 50 to 100 ms here: "
+        "the engine mounts the container's files for it), and with RJUP_PASSWORD set, as "
+        "here, argon2 checks the given password against the stored hash (about 40 ms of a "
+        "core, beside the engine calls, which take less). Jupyter itself starts as fast "
+        "with rjup's config as without (1.39 s against 1.36 s from start to 'is running "
+        "at', median of 4). What would remove the copy from the path: starting the "
+        "container while its files are copied in, its command waiting for them"
     ),
 }
 
