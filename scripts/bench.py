@@ -807,7 +807,8 @@ def p13_collaboration_warm(rounds):
         off.close()
 
 
-SLOW_ROUNDS = {"P3": 3, "P4": 3, "P4t": 3, "P4c": 3, "P9": 3}
+# P4 and P4t keep the default five: their targets hold in every round, not in a median.
+SLOW_ROUNDS = {"P3": 3, "P4c": 3, "P9": 3}
 DATA_BYTES = 1 << 30
 LABS = 20
 ACCOUNTS = 50
@@ -816,14 +817,13 @@ SMOKE = False  # a smoke run keeps the caches: P4c then checks its path, not its
 ENGINES = {}  # engine name -> version, for the run's line in BENCHMARKS.md
 
 FIGURES = {
-    "P1": ("warm start: `rjup up`, image present, to login page", p1_warm_start, "s", "`docker run -d`, same image, polled the same way", "<= 1.15x"),
+    "P1": ("warm start: `rjup up`, image present, to login page", p1_warm_start, "s", "`docker run -d`, same image, polled the same way", "<= 1.0x"),
     "P2": ("no-op `rjup up` on a running, unchanged lab", p2_noop, "s", None, "< 50 ms"),
     "P3": ("`rjup up` from scratch (no layer cache) with 1 GiB of data files", p3_project_size, "s", "the same, empty project", "<= 1.1x, context <= 1 MiB"),
     "P4": ("cold build of a new project's default lab image (uv), tools image present", p4_cold_build, "s",
-           "plain `pip install jupyterlab` Dockerfile, same base", "<= 0.6x"),
-    # No target: the tools are what repo2docker's image has, which the baseline lacks.
+           "plain `pip install jupyterlab` Dockerfile, same base", "<= 0.6x in every round"),
     "P4t": ("first build on a machine: tools image and lab image (uv)", p4t_first_build, "s",
-            "plain `pip install jupyterlab` Dockerfile, same base", "none (reported)"),
+            "plain `pip install jupyterlab` Dockerfile, same base", "<= 1.0x"),
     "P4c": ("after a first build, one package added to requirements.txt: `rjup up` to login page", p4c_add_one_package, "s",
             "pip, no cache: `docker build --no-cache` of a pip Dockerfile with the package, `docker run`, to login page", "<= 0.25x"),
     "P5": ("`rjup --version` wall time | peak RSS of `rjup up` (MiB)", p5_cli, "s", None, "< 10 ms | < 30 MiB"),
@@ -881,7 +881,7 @@ def main():
     rows, skipped = [], {}
     for key in chosen:
         title, fn, unit, baseline, target = FIGURES[key]
-        print(f"{key}: {title} ...", file=sys.stderr, flush=True)
+        print(f"{key}: {title} ... (load average {os.getloadavg()[0]:.2f})", file=sys.stderr, flush=True)
         try:
             a, b = fn(SLOW_ROUNDS.get(key, rounds) if not args.smoke and args.rounds == 5 else rounds)
         except Skip as e:
@@ -896,12 +896,15 @@ def main():
             mb, blo, bhi = summary(b)
             row["b"] = (mb, blo, bhi)
             row["ratio"] = ma / mb
+            row["round_ratios"] = [x / y for x, y in zip(a, b)]
         elif b:
             row["second"] = summary(b)
         rows.append(row)
         print(f"  {key}: median {fmt(ma, unit)} (min {fmt(lo, unit)}, max {fmt(hi, unit)})"
               + (f"; baseline median {fmt(row['b'][0], unit)} (min {fmt(row['b'][1], unit)}, max {fmt(row['b'][2], unit)}), ratio {row['ratio']:.2f}x" if baseline else "")
               + (f"; second figure median {row['second'][0]:.1f}" if "second" in row else "")
+              + (f"; rounds {', '.join(f'{x:.2f}x' for x in row['round_ratios'])}" if baseline else "")
+              + f"; load average {os.getloadavg()[0]:.2f}"
               + ("" if args.smoke else f"; target {target}: {verdict(row)}"),
               file=sys.stderr, flush=True)
     if args.smoke:
@@ -921,13 +924,16 @@ def verdict(r):
     ma = r["a"][0]
     key = r["key"]
     if key == "P1":
-        return "yes" if r["ratio"] <= 1.15 else "no"
+        return "yes" if r["ratio"] <= 1.00 else "no"
     if key == "P2":
         return "yes" if ma < 0.050 else "no"
     if key == "P3":
         return "yes" if r["ratio"] <= 1.10 and "KiB" in EXTRA.get("P3", "MiB") else "no"
     if key == "P4":
-        return "yes" if r["ratio"] <= 0.60 else "no"
+        # In every round, each against the baseline build it alternated with.
+        return "yes" if max(r["round_ratios"]) <= 0.60 else "no"
+    if key == "P4t":
+        return "yes" if r["ratio"] <= 1.00 else "no"
     if key == "P4c":
         return "yes" if r["ratio"] <= 0.25 else "no"
     if key == "P5":
@@ -963,14 +969,22 @@ WHY_MISSED = {
     "P10": (
         "Most of the gap was two slow Podman answers rjup asked for one after the other on "
         "every `up`: `/version` (about 0.28 s on Podman, 0.01 s on Docker) to agree on the "
-        "API version, and `/info` (0.17 s) to tell a rootless engine. rjup now learns the "
-        "version from `/_ping` as the docker CLI does and asks `/info` while it observes "
-        "the lab: 1.62x became 1.27x (runs 2 and 3). What remains is mostly the init "
-        "process the lab runs under (`Init: true`, catatonit on Podman, which reaps dead "
-        "kernels), which the baseline does not start: by hand, `docker run --init` on "
-        "Podman took about 0.2 s longer than without. Dropping the init would meet the "
-        "target and lose the reaping; caching `/info` per engine would save what is left "
-        "of it."
+        "API version, and `/info` (0.17 to 0.25 s) to tell what kind of engine it is. rjup "
+        "learns the version from `/_ping` as the docker CLI does, and remembers `/info`'s "
+        "answer per local engine socket (engine/remembered.rs). The init process the lab "
+        "runs under (`Init: true`, catatonit on Podman, which reaps dead kernels) was "
+        "measured again: `docker run --init` on Podman took 1.48 s to the login page against "
+        "1.47 s without (median of 4, Podman 4.3), so it stays"
+    ),
+    "P1": (
+        "Over `docker run`, a warm `up` makes one more engine call on its path, the copy of "
+        "the lab's files into the created container (one PUT /archive, 50 to 100 ms here: "
+        "the engine mounts the container's files for it), and with RJUP_PASSWORD set, as "
+        "here, argon2 checks the given password against the stored hash (about 40 ms of a "
+        "core, beside the engine calls, which take less). Jupyter itself starts as fast "
+        "with rjup's config as without (1.39 s against 1.36 s from start to 'is running "
+        "at', median of 4). What would remove the copy from the path: starting the "
+        "container while its files are copied in, its command waiting for them"
     ),
 }
 

@@ -155,21 +155,60 @@ pub fn for_account(name: &str, from_stdin: bool, printer: Printer) -> anyhow::Re
 }
 
 /// The hash to run with: a given password wins, else the stored hash, else a prompt.
+/// argon2 runs on a thread of its own: it costs ~40 ms, which `up` spends asking the
+/// engine meanwhile. A prompt comes first.
 pub fn for_lab(
     state: &ProjectState,
     given: Option<Secret>,
     printer: Printer,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<Hashing> {
     let stored = state.password_hash()?;
-    let secret = match (given, stored) {
-        (Some(secret), Some(hash)) if verify(&secret, &hash) => return Ok(hash),
-        (Some(secret), _) => secret,
-        (None, Some(hash)) => return Ok(hash),
-        (None, None) => prompt_new("this lab has no password yet", printer)?,
+    let (secret, stored) = match (given, stored) {
+        (Some(secret), stored) => (secret, stored),
+        (None, Some(hash)) => return Ok(Hashing::ready(hash)),
+        (None, None) => (prompt_new("this lab has no password yet", printer)?, None),
     };
-    let hash = hash(&secret)?;
-    state.set_password_hash(&hash)?;
-    Ok(hash)
+    let task = tokio::task::spawn_blocking(move || match stored {
+        Some(hash) if verify(&secret, &hash) => Ok((hash, false)),
+        _ => Ok((hash(&secret)?, true)),
+    });
+    Ok(Hashing(Pending::Computing {
+        task,
+        state: state.clone(),
+    }))
+}
+
+/// A lab's password hash, known or being computed. A new hash is stored in the
+/// project's state when it is taken, so an `up` that fails before leaves none.
+pub struct Hashing(Pending);
+
+enum Pending {
+    Ready(String),
+    Computing {
+        /// The hash, and whether it is new.
+        task: tokio::task::JoinHandle<anyhow::Result<(String, bool)>>,
+        state: ProjectState,
+    },
+}
+
+impl Hashing {
+    pub fn ready(hash: String) -> Hashing {
+        Hashing(Pending::Ready(hash))
+    }
+
+    /// The hash, once argon2 is done with it.
+    pub async fn hash(self) -> anyhow::Result<String> {
+        match self.0 {
+            Pending::Ready(hash) => Ok(hash),
+            Pending::Computing { task, state } => {
+                let (hash, new) = task.await.context("hashing the password")??;
+                if new {
+                    state.set_password_hash(&hash)?;
+                }
+                Ok(hash)
+            }
+        }
+    }
 }
 
 #[cfg(test)]

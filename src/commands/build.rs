@@ -2,7 +2,6 @@ use std::path::Path;
 
 use crate::cli::BuildArgs;
 use crate::engine::endpoint::Endpoint;
-use crate::engine::Engine;
 use crate::environment::image_plan::{self, ImagePlan};
 use crate::lab::image::BuildFlags;
 use crate::settings::{self, Overrides};
@@ -19,7 +18,7 @@ pub async fn run(
     for warning in &spec.warnings {
         printer.warn(warning);
     }
-    let engine = Engine::connect(endpoint).await?;
+    let engine = super::connect(endpoint).await?;
     super::lock::refresh(&engine, &mut spec, args.lock, printer).await?;
     let plan = image_plan::plan(&spec.name, spec.owner, &spec.image);
     let state = ProjectState::for_project(&spec.dir, &spec.name).ok();

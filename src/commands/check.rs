@@ -226,7 +226,7 @@ async fn bring_up(
                 engine.get().await?,
                 &spec,
                 &state,
-                &hashed,
+                hashed,
                 &options,
                 printer,
                 cleanup,
@@ -245,7 +245,7 @@ struct LazyEngine<'a> {
 impl LazyEngine<'_> {
     async fn get(&self) -> anyhow::Result<&Engine> {
         self.engine
-            .get_or_try_init(|| Engine::connect(self.endpoint))
+            .get_or_try_init(|| super::connect(self.endpoint))
             .await
     }
 }

@@ -4,7 +4,6 @@ use serde_json::json;
 
 use crate::cli::DownArgs;
 use crate::engine::endpoint::Endpoint;
-use crate::engine::Engine;
 use crate::runtime;
 use crate::state::ProjectState;
 use crate::ui::printer::Printer;
@@ -15,7 +14,7 @@ pub async fn run(
     args: DownArgs,
     printer: Printer,
 ) -> anyhow::Result<()> {
-    let engine = Engine::connect(endpoint).await?;
+    let engine = super::connect(endpoint).await?;
     let spec = super::find_lab(project, &engine, "down", printer).await?;
     let name = spec.container_name();
     let removed = runtime::for_spec(&engine, &spec, printer).remove().await?;

@@ -92,7 +92,7 @@ pub async fn run(
         return check(build.lock.as_ref(), &inputs, path, printer);
     }
 
-    let engine = Engine::connect(endpoint).await?;
+    let engine = super::connect(endpoint).await?;
     let lock = make(&engine, build, &path, printer).await?;
     let conda = if lock.conda.is_empty() {
         String::new()

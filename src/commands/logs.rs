@@ -5,7 +5,6 @@ use futures_util::StreamExt;
 
 use crate::cli::LogsArgs;
 use crate::engine::endpoint::Endpoint;
-use crate::engine::Engine;
 use crate::engine::LogGap;
 use crate::runtime::{self, Log};
 use crate::ui::printer::Printer;
@@ -16,7 +15,7 @@ pub async fn run(
     args: LogsArgs,
     printer: Printer,
 ) -> anyhow::Result<()> {
-    let engine = Engine::connect(endpoint).await?;
+    let engine = super::connect(endpoint).await?;
     let spec = super::find_lab(project, &engine, "logs", printer).await?;
     let lab = runtime::for_spec(&engine, &spec, printer);
     let log = lab.logs(args.tail, args.follow).await?;

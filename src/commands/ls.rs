@@ -2,12 +2,11 @@ use serde_json::json;
 
 use crate::cli::LsArgs;
 use crate::engine::endpoint::Endpoint;
-use crate::engine::Engine;
 use crate::runtime;
 use crate::ui::printer::Printer;
 
 pub async fn run(endpoint: &Endpoint, args: LsArgs, printer: Printer) -> anyhow::Result<()> {
-    let engine = Engine::connect(endpoint).await?;
+    let engine = super::connect(endpoint).await?;
     let mut labs = runtime::list(&engine).await?;
     labs.sort_by(|a, b| a.name.cmp(&b.name).then(a.project.cmp(&b.project)));
     if args.json {

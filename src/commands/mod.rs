@@ -41,6 +41,12 @@ fn wants_json(command: &Command) -> bool {
     }
 }
 
+/// Connects to the engine, remembering what kind it is in rjup's state between
+/// commands ([`crate::engine::Engine::connect`]).
+async fn connect(endpoint: &Endpoint) -> anyhow::Result<crate::engine::Engine> {
+    crate::engine::Engine::connect(endpoint, crate::state::engines_dir().ok()).await
+}
+
 /// The project's lab for a verb that only finds it ([`crate::settings::find`]): an
 /// rjup.yaml that cannot be used costs one warning line, and the verb goes on.
 async fn find_lab(

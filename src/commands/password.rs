@@ -4,7 +4,6 @@ use std::time::Duration;
 use crate::cli::PasswordArgs;
 use crate::converge::{self, Options};
 use crate::engine::endpoint::Endpoint;
-use crate::engine::Engine;
 use crate::error::{exit_code, Code};
 use crate::password;
 use crate::runtime;
@@ -20,7 +19,7 @@ pub async fn run(
     printer: Printer,
     cleanup: &Cleanup,
 ) -> anyhow::Result<()> {
-    let engine = Engine::connect(endpoint).await?;
+    let engine = super::connect(endpoint).await?;
     // Found as `down` finds it: a project file rjup cannot use (a broken rjup.yaml or
     // environment file, which anyone who writes in the lab can make) must not keep
     // the owner from changing the password.
@@ -70,8 +69,16 @@ pub async fn run(
     };
     // Stored only once the lab runs with it: a replacement that fails leaves the old lab
     // checking the old password, and the stored hash must stay the one it checks.
-    let outcome =
-        converge::converge(&engine, &spec, &state, &hashed, &options, printer, cleanup).await?;
+    let outcome = converge::converge(
+        &engine,
+        &spec,
+        &state,
+        password::Hashing::ready(hashed.clone()),
+        &options,
+        printer,
+        cleanup,
+    )
+    .await?;
     state.set_password_hash(&hashed)?;
     printer.say(format!(
         "Password changed; the lab restarted with it in a new container, with a new cookie secret (everyone logs in again){}",

@@ -2,7 +2,6 @@ use std::path::Path;
 
 use crate::cli::StatusArgs;
 use crate::engine::endpoint::Endpoint;
-use crate::engine::Engine;
 use crate::runtime;
 use crate::state::ProjectState;
 use crate::ui::printer::Printer;
@@ -13,7 +12,7 @@ pub async fn run(
     args: StatusArgs,
     printer: Printer,
 ) -> anyhow::Result<()> {
-    let engine = Engine::connect(endpoint).await?;
+    let engine = super::connect(endpoint).await?;
     let spec = super::find_lab(project, &engine, "status", printer).await?;
     let state = ProjectState::for_project(&spec.dir, &spec.name)?;
     let view = runtime::for_spec(&engine, &spec, printer)

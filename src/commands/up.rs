@@ -7,7 +7,6 @@ use crate::cli::UpArgs;
 use crate::converge::{self, Options, Outcome};
 use crate::engine::endpoint::Endpoint;
 use crate::engine::host::LabHost;
-use crate::engine::Engine;
 use crate::lab::net;
 use crate::password;
 use crate::runtime;
@@ -43,10 +42,10 @@ pub async fn run(
     let (engine, outcome) = cleanup
         .state_only_on_success(&state, async {
             let hashed = password::for_lab(&state, given, printer)?;
-            let engine = Engine::connect(endpoint).await?;
+            let engine = super::connect(endpoint).await?;
             super::lock::refresh(&engine, &mut spec, args.lock, printer).await?;
             let outcome =
-                converge::converge(&engine, &spec, &state, &hashed, &options, printer, cleanup)
+                converge::converge(&engine, &spec, &state, hashed, &options, printer, cleanup)
                     .await?;
             Ok((engine, outcome))
         })

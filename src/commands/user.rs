@@ -9,7 +9,6 @@ use crate::cli::{UserAddArgs, UserCommand, UserLsArgs, UserNameArgs, UserPasswdA
 use crate::config::TlsConfig;
 use crate::converge::accounts::{self, Reached};
 use crate::engine::endpoint::Endpoint;
-use crate::engine::Engine;
 use crate::jupyter::accounts::{Accounts, Cutoff, Role};
 use crate::password;
 use crate::runtime::cleanup::Cleanup;
@@ -42,7 +41,7 @@ pub async fn run(
             }
             spec
         }
-        (_, false) => crate::runtime::identify(&Engine::connect(endpoint).await?, found).await?,
+        (_, false) => crate::runtime::identify(&super::connect(endpoint).await?, found).await?,
     };
     let state = ProjectState::for_project(&spec.dir, &spec.name)?;
     let lab = Lab {
@@ -155,7 +154,7 @@ impl Lab<'_> {
         edit: impl FnOnce(&mut Accounts) -> anyhow::Result<()>,
         cutoff: Cutoff,
     ) -> anyhow::Result<Reached> {
-        let engine = Engine::connect(self.endpoint).await?;
+        let engine = super::connect(self.endpoint).await?;
         let change = accounts::Change {
             engine: &engine,
             spec: self.spec,

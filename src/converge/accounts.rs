@@ -9,6 +9,7 @@ use super::{converge, Options};
 use crate::engine::Engine;
 use crate::error::{exit_code, Code, Error};
 use crate::jupyter::accounts::{Accounts, Cutoff};
+use crate::password::Hashing;
 use crate::runtime::cleanup::Cleanup;
 use crate::runtime::{self, AccountsCopy};
 use crate::settings::{self, Overrides, Spec};
@@ -138,7 +139,7 @@ impl Change<'_> {
             self.engine,
             &spec,
             self.state,
-            &hashed,
+            Hashing::ready(hashed),
             &options,
             self.printer,
             self.cleanup,
@@ -179,7 +180,7 @@ impl Change<'_> {
             self.engine,
             &spec,
             self.state,
-            &hashed,
+            Hashing::ready(hashed),
             &options,
             self.printer,
             self.cleanup,

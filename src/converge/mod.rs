@@ -24,6 +24,7 @@ use crate::engine::Engine;
 use crate::environment::image_plan::{self, ImagePlan};
 use crate::lab::image::BuildFlags;
 use crate::lab::{admission, certificate, Inputs};
+use crate::password::Hashing;
 use crate::runtime::cleanup::Cleanup;
 use crate::runtime::ready::Readiness;
 use crate::runtime::{self, with_runtime, Observed, Runtime};
@@ -55,7 +56,7 @@ pub async fn converge(
     engine: &Engine,
     spec: &Spec,
     state: &ProjectState,
-    hashed_password: &str,
+    hashed_password: Hashing,
     options: &Options,
     printer: Printer,
     cleanup: &Cleanup,
@@ -84,7 +85,7 @@ impl Lab<'_> {
     async fn converge<R: Runtime>(
         &self,
         runtime: &R,
-        hashed_password: &str,
+        hashed_password: Hashing,
         options: &Options,
     ) -> anyhow::Result<Outcome> {
         let Lab {
@@ -122,6 +123,8 @@ impl Lab<'_> {
             TlsConfig::Acme(wanted) => Some(runtime.acme(wanted, options.timeout).await?),
             _ => None,
         };
+        // Hashed meanwhile, if it had to be: the first step that needs it.
+        let hashed_password = &hashed_password.hash().await?;
         let desired = runtime
             .desired(&Inputs {
                 spec,

@@ -4,17 +4,20 @@
 //! logs in to registries ([`credentials`]) beside them. The engine knows nothing of
 //! what is above it: what it reports while it works goes through [`progress`].
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use bollard::errors::Error as DockerError;
 use bollard::models::{SystemInfo, SystemInfoCgroupDriverEnum};
 use bollard::Docker;
+use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
 use crate::error::Error;
 use endpoint::Endpoint;
 use host::LabHost;
+use remembered::Remembered;
 
 /// The start of one request to the engine (`$what`, as `format!` takes it), logged
 /// with how long it took when the value is dropped, under `-v`; formatted only then.
@@ -34,6 +37,7 @@ pub mod endpoint;
 pub mod host;
 mod images;
 pub mod progress;
+mod remembered;
 mod swarm;
 pub mod transport;
 
@@ -49,11 +53,13 @@ pub struct Engine {
     endpoint: Endpoint,
     /// Where labs are published, found once, by the first step that needs it.
     lab_host: Arc<OnceCell<LabHost>>,
+    /// Where its flavour is kept between commands, for an engine on a local socket.
+    remembered: Option<Arc<Remembered>>,
 }
 
 /// What sort of engine this is, as far as the lab's container depends on it. Detected
 /// here and nowhere else, from the engine's `info`, which Docker and Podman both answer.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Flavour {
     /// Rootless Docker or rootless Podman: container uid 0 is the user who runs the
     /// engine, and any other uid a subordinate id that owns nothing on the host.
@@ -88,20 +94,31 @@ impl Flavour {
 
 impl Engine {
     /// Connects to the engine the endpoint names and agrees on an API version it speaks.
-    pub async fn connect(endpoint: &Endpoint) -> anyhow::Result<Engine> {
+    /// What kind of engine it is may be kept in `remember_in` between commands
+    /// ([`remembered`]).
+    pub async fn connect(
+        endpoint: &Endpoint,
+        remember_in: Option<PathBuf>,
+    ) -> anyhow::Result<Engine> {
         let _call = call!("connect to {}", endpoint.host);
-        let docker = match transport::ping_version(endpoint).await {
-            Some(version) => transport::docker_speaking(endpoint, &version)?,
+        let ping = transport::ping(endpoint).await;
+        let docker = match &ping {
+            Some(ping) => transport::docker_speaking(endpoint, &ping.version)?,
             None => transport::docker(endpoint)?
                 .negotiate_version()
                 .await
                 .map_err(|e| transport::unreachable(endpoint, &e))?,
+        };
+        let remembered = match (remember_in, &ping) {
+            (Some(dir), Some(ping)) => Remembered::of(&dir, endpoint, ping).map(Arc::new),
+            _ => None,
         };
         Ok(Engine {
             docker,
             flavour: Arc::default(),
             endpoint: endpoint.clone(),
             lab_host: Arc::default(),
+            remembered,
         })
     }
 
@@ -121,14 +138,32 @@ impl Engine {
         found.clone()
     }
 
+    /// What kind of engine this is: remembered from an earlier command when the same
+    /// engine answers on the same socket, else asked (and then remembered).
     pub async fn flavour(&self) -> anyhow::Result<Flavour> {
         self.flavour
             .get_or_try_init(|| async {
-                let _call = call!("info, for what kind of engine this is");
-                let info = self.docker.info().await;
-                Ok(Flavour::of(&info.map_err(|e| {
-                    engine_error(e, "asking the engine what it is")
-                })?))
+                let remembered = self.remembered.as_deref();
+                if let Some((flavour, memory)) =
+                    remembered.and_then(|r| Some((r.recall()?, r.file())))
+                {
+                    tracing::debug!(
+                        "engine: what kind of engine this is, remembered in {}",
+                        memory.display()
+                    );
+                    return Ok(flavour);
+                }
+                let info = {
+                    let _call = call!("info, for what kind of engine this is");
+                    self.docker.info().await
+                };
+                let flavour = Flavour::of(
+                    &info.map_err(|e| engine_error(e, "asking the engine what it is"))?,
+                );
+                if let Some(remembered) = remembered {
+                    remembered.keep(&self.endpoint.host, flavour);
+                }
+                Ok(flavour)
             })
             .await
             .copied()

@@ -29,38 +29,55 @@ pub fn docker(endpoint: &Endpoint) -> Result<Docker, Error> {
     docker_speaking(endpoint, API_DEFAULT_VERSION)
 }
 
+/// What the engine's `/_ping` says: the API version it speaks, and what it is.
+pub struct Ping {
+    pub version: ClientVersion,
+    /// Its `Server` header (`Docker/20.10.24 (linux)`, `Libpod/4.3.1 (linux)`): another
+    /// engine, or another release of it, behind the same address answers differently.
+    pub server: Option<String>,
+}
+
 /// The API version the engine speaks, from the `Api-Version` header of `/_ping`, as the
 /// docker CLI learns it: Podman takes a quarter of a second to answer `/version`, and
 /// `/_ping` none. Only for the local socket and plain `tcp://`, where one more
 /// connection is free; `None` when it cannot tell, and then `/version` decides.
-pub async fn ping_version(endpoint: &Endpoint) -> Option<ClientVersion> {
+pub async fn ping(endpoint: &Endpoint) -> Option<Ping> {
     let (scheme, rest) = endpoint.host.split_once("://")?;
     let request = Request::head("/_ping")
         .header(header::HOST, "docker")
         .body(String::new())
         .ok()?;
     let response = match (scheme, &endpoint.tls) {
-        ("unix", _) => ping(tokio::net::UnixStream::connect(rest).await.ok()?, request).await?,
+        ("unix", _) => {
+            ping_over(tokio::net::UnixStream::connect(rest).await.ok()?, request).await?
+        }
         ("tcp" | "http", None) => {
             let address = with_port(rest.trim_end_matches('/'), 2375);
-            ping(tokio::net::TcpStream::connect(address).await.ok()?, request).await?
+            ping_over(tokio::net::TcpStream::connect(address).await.ok()?, request).await?
         }
         _ => return None,
     };
-    let version = response.headers().get("api-version")?.to_str().ok()?;
+    let headers = response.headers();
+    let version = headers.get("api-version")?.to_str().ok()?;
     let (major, minor) = version.split_once('.')?;
     let server = ClientVersion {
         major_version: major.parse().ok()?,
         minor_version: minor.parse().ok()?,
     };
-    Some(if server < *API_DEFAULT_VERSION {
-        server
-    } else {
-        *API_DEFAULT_VERSION
+    Some(Ping {
+        version: if server < *API_DEFAULT_VERSION {
+            server
+        } else {
+            *API_DEFAULT_VERSION
+        },
+        server: headers
+            .get(header::SERVER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
     })
 }
 
-async fn ping<I>(io: I, request: Request<String>) -> Option<Response<Incoming>>
+async fn ping_over<I>(io: I, request: Request<String>) -> Option<Response<Incoming>>
 where
     I: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {

@@ -418,7 +418,7 @@ pub async fn get_status(target: &Target, path: &str, timeout: Duration) -> std::
         .map_err(std::io::Error::other)?;
     let started = Instant::now();
     let answer = http.client.execute(request).await;
-    // Waiting for a lab asks ten times a second: each try that found nothing is -vv's.
+    // Waiting for a lab asks many times a second: each try that found nothing is -vv's.
     match &answer {
         Ok(r) => tracing::debug!(
             "lab: GET {target}{path}: {} ({:.1} ms)",

@@ -20,6 +20,13 @@ pub struct Readiness {
 
 /// How often to ask the runtime whether the lab stopped, between probes.
 const STOPPED_CHECK: Duration = Duration::from_secs(1);
+/// Between probes while a lab starts: the lab counts as up, and `up` returns, within
+/// this of its first answer (a probe that finds nothing costs well under a millisecond).
+const PROBE_EVERY: Duration = Duration::from_millis(25);
+/// Between probes once it has taken longer than `SLOW_AFTER`, as a lab that builds
+/// something at start may: ten a second, for as long as the timeout allows.
+const SLOW_PROBE_EVERY: Duration = Duration::from_millis(100);
+const SLOW_AFTER: Duration = Duration::from_secs(10);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Readiness {
@@ -109,7 +116,12 @@ impl Readiness {
                     "raise --timeout if it is just slow, or fix what its log shows",
                 );
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            let pause = if started.elapsed() < SLOW_AFTER {
+                PROBE_EVERY
+            } else {
+                SLOW_PROBE_EVERY
+            };
+            tokio::time::sleep(pause).await;
         };
         drop(wait);
         let log = runtime.log_tail(id, 25).await;

@@ -27,6 +27,11 @@ pub fn root() -> anyhow::Result<PathBuf> {
     Ok(PathBuf::from(home).join(".local/state/rjup"))
 }
 
+/// Where rjup remembers what kind each engine on a local socket is.
+pub fn engines_dir() -> anyhow::Result<PathBuf> {
+    Ok(root()?.join("engines"))
+}
+
 /// One project's state directory.
 #[derive(Debug, Clone)]
 pub struct ProjectState {
