@@ -516,6 +516,62 @@ fn swarm_a_lab_whose_node_is_cut_off_answers_on_the_other_worker_with_its_notebo
     lab.assert_gone();
 }
 
+#[test]
+#[ignore = "swarm: needs root, a Swarm (tests/fixtures/swarm.sh up 3) with the registry 10.240.0.1:5000, and pebble from tests/fixtures/pebble.sh"]
+fn swarm_tls_acme_a_lab_whose_node_is_cut_off_serves_its_new_node_s_certificate() {
+    let _engine = engine();
+    let (_swarm, host) = swarm();
+    let ca = crate::acme::pebble("default", 14000, &[]);
+    let port = 18814;
+    let lab = SwarmLab::new(
+        "pulled",
+        "sw-acme-move",
+        host,
+        &format!(
+            "port: {port}\ntls: acme\nacme:\n  names: [10.240.0.11, 10.240.0.12, 10.240.0.13]\n  directory: {}\n  ca_certificates: ca.pem\nswarm:\n  registry: 10.240.0.1:5000\n  constraints: [node.role==worker]",
+            ca.directory
+        ),
+    );
+    lab.project
+        .write("ca.pem", &std::fs::read_to_string(&ca.bundle).unwrap());
+    let up = lab.rjup(&["up"], PASSWORD);
+    assert_success(&up, "rjup up with tls: acme on a worker");
+    let first = node_of(&node_url(&up, port));
+    assert_ne!(first, 1);
+    let other = 5 - first;
+    let moved = format!("10.240.0.1{other}");
+
+    let started = std::time::Instant::now();
+    let cut = CutOff::new(first);
+    // Nothing is ordered at move time: the other worker's volume holds its own
+    // certificate since `up`, and the lab serves it there.
+    let served = within(150, "the lab serving on the other worker", || {
+        served_at(&moved, port, &ca.root).ok()
+    });
+    eprintln!(
+        "node {first} cut off: the lab served a certificate for {moved} after {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(served.contains(&format!("IP Address:{moved}")), "{served}");
+    let login = format!("https://{moved}:{port}/login");
+    let curl = Command::new("curl")
+        .args(["-sS", "--max-time", "20", "-o", "/dev/null", "--cacert"])
+        .arg(&ca.root)
+        .args(["-w", "%{http_code} %{ssl_verify_result}", &login])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&curl), "200 0", "{login}: {}", stderr(&curl));
+    let status = lab.rjup(&["status", "--json"], PASSWORD);
+    let view: serde_json::Value = serde_json::from_str(&stdout(&status)).unwrap();
+    assert!(
+        view["certificate"]["names"].to_string().contains(&moved),
+        "{view}"
+    );
+    drop(cut);
+    assert_success(&lab.rjup(&["down"], PASSWORD), "rjup down");
+    lab.assert_gone();
+}
+
 /// A label on a node of the swarm while this lives.
 struct NodeLabel {
     host: &'static str,
