@@ -1074,6 +1074,9 @@ fn swarm_tls_acme_gives_every_node_a_certificate_for_its_address_that_a_browser_
     // moves: each logged one (a new order, or the one its volume kept from before).
     let log = docker(host, &["service", "logs", "--raw", "rjup-acme"]);
     let log = format!("{}{}", stdout(&log), stderr(&log));
+    for ordered in log.lines().filter(|l| l.contains(": certificate for ")) {
+        eprintln!("{ordered}");
+    }
     for n in 1..=3 {
         let names = format!("\"names\":[\"10.240.0.1{n}\"],\"certificate\":\"-----BEGIN");
         assert!(
