@@ -572,6 +572,79 @@ fn swarm_tls_acme_a_lab_whose_node_is_cut_off_serves_its_new_node_s_certificate(
     lab.assert_gone();
 }
 
+/// A container on node `number` holding its port 80, removed when this is dropped.
+struct PortHolder(String);
+
+impl PortHolder {
+    fn new(number: u32) -> PortHolder {
+        let node = format!("unix:///run/rjup-swarm/node{number}/docker.sock");
+        let images = docker_text(&node, &["images", "-q", "jupyter/minimal-notebook"]);
+        let image = images.lines().next().unwrap_or_else(|| {
+            panic!("node {number} has no jupyter/minimal-notebook image to hold its port 80 with (run a swarm test that pulls it first)")
+        });
+        let name = format!("rjup-test-port80-holder-{}", std::process::id());
+        docker_text(
+            &node,
+            &[
+                "run",
+                "-d",
+                "--name",
+                &name,
+                "-p",
+                "80:8888",
+                "--entrypoint",
+                "sleep",
+                image,
+                "600",
+            ],
+        );
+        PortHolder(node)
+    }
+}
+
+impl Drop for PortHolder {
+    fn drop(&mut self) {
+        let name = format!("rjup-test-port80-holder-{}", std::process::id());
+        let _ = docker(&self.0, &["rm", "-f", &name]);
+    }
+}
+
+#[test]
+#[ignore = "swarm: needs root, a Swarm (tests/fixtures/swarm.sh up 3) with the registry 10.240.0.1:5000, and pebble from tests/fixtures/pebble.sh"]
+fn swarm_tls_acme_with_port_80_taken_on_a_node_is_one_line_naming_it_and_leaves_nothing() {
+    let _engine = engine();
+    let (_swarm, host) = swarm();
+    let ca = crate::acme::pebble("default", 14000, &[]);
+    let lab = SwarmLab::new(
+        "pulled",
+        "sw-acme-port",
+        host,
+        &format!(
+            "port: 18815\ntls: acme\nacme:\n  names: [10.240.0.11, 10.240.0.12, 10.240.0.13]\n  directory: {}\n  ca_certificates: ca.pem\nswarm:\n  registry: 10.240.0.1:5000",
+            ca.directory
+        ),
+    );
+    lab.project
+        .write("ca.pem", &std::fs::read_to_string(&ca.bundle).unwrap());
+    let _holder = PortHolder::new(2);
+    let out = lab.rjup(&["up", "--timeout", "60"], PASSWORD);
+    fails_cleanly(
+        &lab,
+        &out,
+        6,
+        &[
+            "port 80",
+            "10.240.0.12",
+            "already allocated",
+            "tls: self-signed",
+        ],
+    );
+    let services = docker_text(host, &["service", "ls", "--format", "{{.Name}}"]);
+    assert!(!services.lines().any(|s| s == "rjup-acme"), "{services}");
+    let secrets = docker_text(host, &["secret", "ls", "--format", "{{.Name}}"]);
+    assert!(!secrets.contains("rjup-acme-job-"), "{secrets}");
+}
+
 /// A label on a node of the swarm while this lives.
 struct NodeLabel {
     host: &'static str,

@@ -349,9 +349,16 @@ pub async fn obtain(
         },
     );
     let wanted_spec = service_spec(&reference, &image_id, &labs);
+    let kept = before
+        .as_ref()
+        .and_then(|b| served(b).remove(&job.lab))
+        .map(|s| s.secret_name);
     let undo = |e: anyhow::Error| async {
         if let Err(why) = restore(engine, before.as_ref()).await {
             tracing::debug!("acme: putting the Swarm renewer back: {why:#}");
+        }
+        if let Err(why) = prune_jobs_until(engine, &job.lab, kept.as_deref()).await {
+            tracing::debug!("acme: removing the new job's secret: {why:#}");
         }
         e
     };
@@ -502,9 +509,18 @@ async fn answer(
         if done.len() == waited.len() && !done.is_empty() {
             return Ok(combined(done));
         }
-        if let Some(why) = task_failure(engine, &address).await? {
+        if let Some((node, why)) = task_failure(engine, &address).await? {
+            // Its node's port held by something else: the engine says so at start.
+            if why.contains("already allocated") || why.contains("address already in use") {
+                return Err(Error::AcmePortTaken {
+                    port: job.challenge.host_port(),
+                    holder: format!("something on the Swarm node {node} ({why})"),
+                    challenge: job.challenge,
+                }
+                .into());
+            }
             return Err(anyhow::anyhow!(
-                "the renewer (the Swarm service {}) cannot run: {why}",
+                "the renewer (the Swarm service {}) cannot run on the node {node}: {why}",
                 acme::RENEWER
             ));
         }
@@ -535,11 +551,12 @@ async fn answer(
     }
 }
 
-/// One node's newest task that Swarm rejected or that failed, with its reason.
+/// One node's newest task that Swarm rejected or that failed: the node's address and
+/// the reason.
 async fn task_failure(
     engine: &Engine,
     address: &impl Fn(&str) -> String,
-) -> anyhow::Result<Option<String>> {
+) -> anyhow::Result<Option<(String, String)>> {
     let tasks = engine.tasks(acme::RENEWER).await?;
     let mut seen = Vec::new();
     for task in &tasks {
@@ -554,7 +571,7 @@ async fn task_failure(
             Some(TaskState::FAILED | TaskState::REJECTED)
         ) {
             let err = status.and_then(|s| s.err.clone()).unwrap_or_default();
-            return Ok(Some(format!("on the node {}: {err}", address(&node))));
+            return Ok(Some((address(&node), err)));
         }
     }
     Ok(None)
@@ -599,12 +616,18 @@ pub async fn release(engine: &Engine, lab: &str) -> anyhow::Result<()> {
         };
         set(engine, Some(&service), spec).await?;
     }
-    // The tasks that held the secret stop shortly after the update.
+    prune_jobs_until(engine, lab, None).await
+}
+
+/// [`prune_jobs`], again until they are gone: the tasks that held a secret stop
+/// shortly after the renewer's update, and the engine refuses to remove it until then.
+async fn prune_jobs_until(engine: &Engine, lab: &str, keep: Option<&str>) -> anyhow::Result<()> {
+    let label = format!("{JOB_LABEL}={lab}");
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(20) {
-        prune_jobs(engine, lab, None).await;
-        let label = format!("{JOB_LABEL}={lab}");
-        if engine.secrets(&label).await?.is_empty() {
+        prune_jobs(engine, lab, keep).await;
+        let left = engine.secrets(&label).await?;
+        if left.iter().all(|(_, name)| Some(name.as_str()) == keep) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
