@@ -283,7 +283,8 @@ fn config_hash(spec: &ServiceSpec) -> Option<&String> {
     spec.labels.as_ref()?.get(lab_acme::label::CONFIG_HASH)
 }
 
-/// Makes the renewer serve exactly `labs` (removed with none), from what `current` is.
+/// Makes the renewer `current` into `spec` (created, or removed with `None`); an
+/// unchanged spec (same config hash) leaves it as it is, with no rolling update.
 async fn set(
     engine: &Engine,
     current: Option<&Service>,
