@@ -79,17 +79,17 @@ fn holder_of(port: u16) -> Option<String> {
 }
 
 /// One pebble instance, as `tests/fixtures/pebble.sh` starts it.
-struct Pebble {
+pub struct Pebble {
     name: &'static str,
     env: Vec<(&'static str, String)>,
-    directory: String,
+    pub directory: String,
     /// The directory's CA and the issuing root: what `acme.ca_certificates` trusts.
-    bundle: PathBuf,
+    pub bundle: PathBuf,
     /// What a browser trusts: the root that signs what it issues, and nothing else.
-    root: PathBuf,
+    pub root: PathBuf,
 }
 
-fn pebble(name: &'static str, port: u16, settings: &[(&'static str, &str)]) -> Pebble {
+pub fn pebble(name: &'static str, port: u16, settings: &[(&'static str, &str)]) -> Pebble {
     let mut env: Vec<(&'static str, String)> = vec![
         ("PEBBLE_NAME", name.to_string()),
         ("PEBBLE_PORT", port.to_string()),

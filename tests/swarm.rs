@@ -516,6 +516,135 @@ fn swarm_a_lab_whose_node_is_cut_off_answers_on_the_other_worker_with_its_notebo
     lab.assert_gone();
 }
 
+#[test]
+#[ignore = "swarm: needs root, a Swarm (tests/fixtures/swarm.sh up 3) with the registry 10.240.0.1:5000, and pebble from tests/fixtures/pebble.sh"]
+fn swarm_tls_acme_a_lab_whose_node_is_cut_off_serves_its_new_node_s_certificate() {
+    let _engine = engine();
+    let (_swarm, host) = swarm();
+    let ca = crate::acme::pebble("default", 14000, &[]);
+    let port = 18814;
+    let lab = SwarmLab::new(
+        "pulled",
+        "sw-acme-move",
+        host,
+        &format!(
+            "port: {port}\ntls: acme\nacme:\n  names: [10.240.0.11, 10.240.0.12, 10.240.0.13]\n  directory: {}\n  ca_certificates: ca.pem\nswarm:\n  registry: 10.240.0.1:5000\n  constraints: [node.role==worker]",
+            ca.directory
+        ),
+    );
+    lab.project
+        .write("ca.pem", &std::fs::read_to_string(&ca.bundle).unwrap());
+    let up = lab.rjup(&["up"], PASSWORD);
+    assert_success(&up, "rjup up with tls: acme on a worker");
+    let first = node_of(&node_url(&up, port));
+    assert_ne!(first, 1);
+    let other = 5 - first;
+    let moved = format!("10.240.0.1{other}");
+
+    let started = std::time::Instant::now();
+    let cut = CutOff::new(first);
+    // Nothing is ordered at move time: the other worker's volume holds its own
+    // certificate since `up`, and the lab serves it there.
+    let served = within(150, "the lab serving on the other worker", || {
+        served_at(&moved, port, &ca.root).ok()
+    });
+    eprintln!(
+        "node {first} cut off: the lab served a certificate for {moved} after {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(served.contains(&format!("IP Address:{moved}")), "{served}");
+    let login = format!("https://{moved}:{port}/login");
+    let curl = Command::new("curl")
+        .args(["-sS", "--max-time", "20", "-o", "/dev/null", "--cacert"])
+        .arg(&ca.root)
+        .args(["-w", "%{http_code} %{ssl_verify_result}", &login])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&curl), "200 0", "{login}: {}", stderr(&curl));
+    let status = lab.rjup(&["status", "--json"], PASSWORD);
+    let view: serde_json::Value = serde_json::from_str(&stdout(&status)).unwrap();
+    assert!(
+        view["certificate"]["names"].to_string().contains(&moved),
+        "{view}"
+    );
+    drop(cut);
+    assert_success(&lab.rjup(&["down"], PASSWORD), "rjup down");
+    lab.assert_gone();
+}
+
+/// A container on node `number` holding its port 80, removed when this is dropped.
+struct PortHolder(String);
+
+impl PortHolder {
+    fn new(number: u32) -> PortHolder {
+        let node = format!("unix:///run/rjup-swarm/node{number}/docker.sock");
+        let images = docker_text(&node, &["images", "-q", "jupyter/minimal-notebook"]);
+        let image = images.lines().next().unwrap_or_else(|| {
+            panic!("node {number} has no jupyter/minimal-notebook image to hold its port 80 with (run a swarm test that pulls it first)")
+        });
+        let name = format!("rjup-test-port80-holder-{}", std::process::id());
+        docker_text(
+            &node,
+            &[
+                "run",
+                "-d",
+                "--name",
+                &name,
+                "-p",
+                "80:8888",
+                "--entrypoint",
+                "sleep",
+                image,
+                "600",
+            ],
+        );
+        PortHolder(node)
+    }
+}
+
+impl Drop for PortHolder {
+    fn drop(&mut self) {
+        let name = format!("rjup-test-port80-holder-{}", std::process::id());
+        let _ = docker(&self.0, &["rm", "-f", &name]);
+    }
+}
+
+#[test]
+#[ignore = "swarm: needs root, a Swarm (tests/fixtures/swarm.sh up 3) with the registry 10.240.0.1:5000, and pebble from tests/fixtures/pebble.sh"]
+fn swarm_tls_acme_with_port_80_taken_on_a_node_is_one_line_naming_it_and_leaves_nothing() {
+    let _engine = engine();
+    let (_swarm, host) = swarm();
+    let ca = crate::acme::pebble("default", 14000, &[]);
+    let lab = SwarmLab::new(
+        "pulled",
+        "sw-acme-port",
+        host,
+        &format!(
+            "port: 18815\ntls: acme\nacme:\n  names: [10.240.0.11, 10.240.0.12, 10.240.0.13]\n  directory: {}\n  ca_certificates: ca.pem\nswarm:\n  registry: 10.240.0.1:5000",
+            ca.directory
+        ),
+    );
+    lab.project
+        .write("ca.pem", &std::fs::read_to_string(&ca.bundle).unwrap());
+    let _holder = PortHolder::new(2);
+    let out = lab.rjup(&["up", "--timeout", "60"], PASSWORD);
+    fails_cleanly(
+        &lab,
+        &out,
+        6,
+        &[
+            "port 80",
+            "10.240.0.12",
+            "already allocated",
+            "tls: self-signed",
+        ],
+    );
+    let services = docker_text(host, &["service", "ls", "--format", "{{.Name}}"]);
+    assert!(!services.lines().any(|s| s == "rjup-acme"), "{services}");
+    let secrets = docker_text(host, &["secret", "ls", "--format", "{{.Name}}"]);
+    assert!(!secrets.contains("rjup-acme-job-"), "{secrets}");
+}
+
 /// A label on a node of the swarm while this lives.
 struct NodeLabel {
     host: &'static str,
@@ -953,27 +1082,114 @@ fn swarm_collaboration_with_a_pulled_image_lacking_it_is_refused_before_anything
     fails_cleanly(&lab, &out, 7, &["lacks jupyter-collaboration"]);
 }
 
+/// The certificate a new connection gets at `address:port`, verified against `root`
+/// and for `address` (openssl fails otherwise). From the test host, which is another
+/// machine to the nodes: the second host has no route to the Swarm's network.
+fn served_at(address: &str, port: u16, root: &std::path::Path) -> Result<String, String> {
+    let script = format!(
+        "openssl s_client -connect {address}:{port} -CAfile {} -verify_ip {address} -verify_return_error </dev/null 2>/dev/null | openssl x509 -noout -ext subjectAltName -issuer",
+        root.display()
+    );
+    let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+    let text = stdout(&out);
+    if out.status.success() && text.contains("IP Address:") {
+        Ok(text)
+    } else {
+        Err(format!("{text}{}", stderr(&out)))
+    }
+}
+
 #[test]
-#[ignore = "swarm: needs root and a Swarm: tests/fixtures/swarm.sh up 3"]
-fn swarm_tls_acme_is_refused_before_anything_is_built_or_pushed() {
+#[ignore = "swarm: needs root, a Swarm (tests/fixtures/swarm.sh up 3) with the registry 10.240.0.1:5000, and pebble from tests/fixtures/pebble.sh"]
+fn swarm_tls_acme_gives_every_node_a_certificate_for_its_address_that_a_browser_trusts() {
     let _engine = engine();
     let (_swarm, host) = swarm();
-    // A built lab and a registry nothing listens at: were the image built first, the
-    // push would fail (exit 7) before the refusal.
+    let ca = crate::acme::pebble("default", 14000, &[]);
+    let port = 18813;
     let lab = SwarmLab::new(
-        "minimal",
+        "pulled",
         "sw-acme",
         host,
-        "port: 18813\ntls: acme\nacme:\n  names: [10.240.0.11]\nswarm:\n  registry: 10.240.0.1:5999",
+        &format!(
+            "port: {port}\ntls: acme\nacme:\n  names: [10.240.0.11, 10.240.0.12, 10.240.0.13]\n  directory: {}\n  ca_certificates: ca.pem\nswarm:\n  registry: 10.240.0.1:5000\n  constraints: [node.role==worker]",
+            ca.directory
+        ),
     );
-    let out = lab.rjup(&["up"], PASSWORD);
-    fails_cleanly(
-        &lab,
-        &out,
-        3,
-        &[
-            "`tls: acme` is not yet available for a Swarm lab",
-            "tls: self-signed",
-        ],
+    lab.project
+        .write("ca.pem", &std::fs::read_to_string(&ca.bundle).unwrap());
+    let started = std::time::Instant::now();
+    let up = lab.rjup(&["up"], PASSWORD);
+    assert_success(&up, "rjup up with tls: acme on the swarm");
+    eprintln!(
+        "tls: acme on 3 nodes: up in {:.1} s",
+        started.elapsed().as_secs_f64()
     );
+    let url = node_url(&up, port);
+    assert!(url.starts_with("https://"), "{url}");
+    let first = node_of(&url);
+    let address = format!("10.240.0.1{first}");
+    // A browser that trusts the CA's root alone, no -k, from the test host (another
+    // machine to the nodes; the second host has no route to the Swarm's network).
+    let login = url.replace("/lab", "/login");
+    let curl = Command::new("curl")
+        .args(["-sS", "--max-time", "20", "-o", "/dev/null", "--cacert"])
+        .arg(&ca.root)
+        .args(["-w", "%{http_code} %{ssl_verify_result}", &login])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&curl), "200 0", "{login}: {}", stderr(&curl));
+    let served = served_at(&address, port, &ca.root).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        served.contains(&format!("IP Address:{address}")),
+        "the certificate names its node: {served}"
+    );
+    // Every node's renewer has its own node's certificate already, for when the lab
+    // moves: each logged one (a new order, or the one its volume kept from before).
+    let log = docker(host, &["service", "logs", "--raw", "rjup-acme"]);
+    let log = format!("{}{}", stdout(&log), stderr(&log));
+    for ordered in log.lines().filter(|l| l.contains(": certificate for ")) {
+        eprintln!("{ordered}");
+    }
+    for n in 1..=3 {
+        let names = format!("\"names\":[\"10.240.0.1{n}\"],\"certificate\":\"-----BEGIN");
+        assert!(
+            log.lines()
+                .any(|l| l.starts_with("rjup-acme-status ") && l.contains(&names)),
+            "no certificate for node {n} in the renewer's log:\n{log}"
+        );
+    }
+    let status = lab.rjup(&["status", "--json"], PASSWORD);
+    assert_success(&status, "rjup status");
+    let view: serde_json::Value = serde_json::from_str(&stdout(&status)).unwrap();
+    let names = view["certificate"]["names"].to_string();
+    assert!(names.contains(&address), "{view}");
+    assert!(view["urls"].to_string().contains(&url), "{view}");
+
+    // A no-op `up` changes neither the lab nor the renewer.
+    let version = lab.version();
+    let renewer = || {
+        docker_text(
+            host,
+            &[
+                "service",
+                "inspect",
+                "rjup-acme",
+                "--format",
+                "{{.Version.Index}}",
+            ],
+        )
+    };
+    let renewer_version = renewer();
+    assert_success(&lab.rjup(&["up"], PASSWORD), "a second rjup up");
+    assert_eq!(lab.version(), version, "a no-op up updated the lab");
+    assert_eq!(renewer(), renewer_version, "a no-op up updated the renewer");
+
+    // `down` takes the lab off the renewer: with no other lab, it goes, its port and
+    // its job's secret with it.
+    assert_success(&lab.rjup(&["down"], PASSWORD), "rjup down");
+    lab.assert_gone();
+    let services = docker_text(host, &["service", "ls", "--format", "{{.Name}}"]);
+    assert!(!services.lines().any(|s| s == "rjup-acme"), "{services}");
+    let secrets = docker_text(host, &["secret", "ls", "--format", "{{.Name}}"]);
+    assert!(!secrets.contains("rjup-acme-job-"), "{secrets}");
 }

@@ -21,6 +21,7 @@ pub mod image;
 pub mod renewer;
 mod serve;
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,13 @@ pub const LAB_DIR: &str = "/etc/rjup/tls";
 pub const STATUS_FILE: &str = "status.json";
 /// The hidden verb the renewer runs.
 pub const VERB: &str = "acme-renewer";
+/// On a Swarm: the variable that tells each node's renewer task its node's id.
+pub const NODE_ENV: &str = "RJUP_ACME_NODE";
+/// On a Swarm: the variable that tells the renewer where its jobs are (secrets).
+pub const JOBS_ENV: &str = "RJUP_ACME_JOBS";
+/// On a Swarm: what each status line in the renewer's log begins with, then the
+/// node's id, the lab and its [`Status`] as JSON.
+pub const STATUS_LINE: &str = "rjup-acme-status";
 
 /// The volume that holds one lab's certificate.
 pub fn lab_volume(lab: &str) -> String {
@@ -119,6 +127,14 @@ pub struct Job {
     /// CA that changed its chain).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replace_obtained_before: Option<i64>,
+    /// On a Swarm: each node's names, by node id. Each node's renewer orders for its
+    /// own node's names only ([`Job::on_node`]); `names` are then all of them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub nodes: BTreeMap<String, Vec<String>>,
+    /// Set by [`Job::on_node`]: the id and the file stem of the job as rjup made it,
+    /// which the status answers and the lab's config names on every node alike.
+    #[serde(skip)]
+    pub made_as: Option<(String, String)>,
 }
 
 impl Job {
@@ -131,6 +147,9 @@ impl Job {
     /// This job, as a short digest: the status the renewer writes names the job it
     /// answers, so rjup can tell an answer to its job from an older one.
     pub fn id(&self) -> String {
+        if let Some((id, _)) = &self.made_as {
+            return id.clone();
+        }
         let json = serde_json::to_vec(self).expect("a job always serialises");
         hex::encode(Sha256::digest(json))[..16].to_string()
     }
@@ -139,8 +158,34 @@ impl Job {
     /// so that a lab whose names change is made afresh (its config names the new
     /// files), while a renewal replaces only the certificate under the same name.
     pub fn files(&self) -> (String, String) {
-        let group = self.group();
-        (format!("{group}.crt"), format!("{group}.key"))
+        let stem = self.stem();
+        (format!("{stem}.crt"), format!("{stem}.key"))
+    }
+
+    /// What the lab's files are named by: the group of the job as rjup made it.
+    pub fn stem(&self) -> String {
+        match &self.made_as {
+            Some((_, stem)) => stem.clone(),
+            None => self.group(),
+        }
+    }
+
+    /// The job as the renewer on node `node` carries it out: for that node's names
+    /// only, answering (and naming the lab's files) as the whole job does, so that the
+    /// lab finds its files under the same names on whichever node it runs. `None` when
+    /// the job has nothing for that node. A job without nodes is the same everywhere.
+    pub fn on_node(self, node: &str) -> Option<Job> {
+        if self.nodes.is_empty() {
+            return Some(self);
+        }
+        let names = self.nodes.get(node).filter(|n| !n.is_empty())?.clone();
+        let made_as = (self.id(), self.group());
+        Some(Job {
+            names,
+            nodes: BTreeMap::new(),
+            made_as: Some(made_as),
+            ..self
+        })
     }
 }
 
@@ -250,7 +295,26 @@ mod tests {
             uid: 1000,
             gid: 100,
             replace_obtained_before: None,
+            nodes: BTreeMap::new(),
+            made_as: None,
         }
+    }
+
+    #[test]
+    fn each_node_orders_for_its_own_address_and_answers_as_the_whole_job() {
+        let mut whole = job();
+        whole.names = vec!["10.0.0.1".into(), "10.0.0.2".into()];
+        whole.nodes = BTreeMap::from([
+            ("n1".to_string(), vec!["10.0.0.1".to_string()]),
+            ("n2".to_string(), vec!["10.0.0.2".to_string()]),
+        ]);
+        let one = whole.clone().on_node("n2").unwrap();
+        assert_eq!(one.names, ["10.0.0.2"]);
+        assert_eq!(one.id(), whole.id());
+        assert_eq!(one.files(), whole.files());
+        assert_ne!(one.group(), whole.group(), "each node orders its own");
+        assert!(whole.clone().on_node("n3").is_none());
+        assert_eq!(job().on_node("n1").unwrap(), job());
     }
 
     #[test]

@@ -31,7 +31,10 @@ use sha2::{Digest, Sha256};
 
 use super::certificate::{canonical_name, describe};
 use super::serve::{self, Answers};
-use super::{client, now, Challenge, Failure, Job, Status, CERTS_DIR, STATE_DIR, STATUS_FILE};
+use super::{
+    client, now, Challenge, Failure, Job, Status, CERTS_DIR, JOBS_ENV, NODE_ENV, STATE_DIR,
+    STATUS_FILE, STATUS_LINE,
+};
 
 /// How often the renewer looks at its jobs: a new one gets its certificate within a
 /// second or so of rjup copying it in, which `rjup up` waits for.
@@ -61,8 +64,19 @@ pub async fn run() -> anyhow::Result<()> {
     // As PID 1 it would ignore the engine's SIGTERM, and every stop would wait for the
     // kill. Its files are written whole or not at all, so it may stop at any point.
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    // On a Swarm the jobs are secrets, and each node's task orders for its own node.
+    let jobs = std::env::var_os(JOBS_ENV).map_or_else(|| state.join("jobs"), PathBuf::from);
+    let node = std::env::var(NODE_ENV).ok().filter(|n| !n.is_empty());
+    if let Some(node) = &node {
+        println!(
+            "rjup-acme: on the Swarm node {node}, jobs in {}",
+            jobs.display()
+        );
+    }
     let mut renewer = Renewer {
         state,
+        jobs,
+        node,
         certs: PathBuf::from(CERTS_DIR),
         written: HashMap::new(),
     };
@@ -89,6 +103,11 @@ async fn listen(port: u16) -> anyhow::Result<tokio::net::TcpListener> {
 
 struct Renewer {
     state: PathBuf,
+    /// Where rjup put the jobs: the state volume's `jobs`, or a Swarm's secrets.
+    jobs: PathBuf,
+    /// On a Swarm: this task's node, whose names it orders for and whose statuses it
+    /// logs, the manager's only way to read them.
+    node: Option<String>,
     certs: PathBuf,
     /// What was last written to each lab's status file, so it is written on change only.
     written: HashMap<String, Status>,
@@ -123,13 +142,17 @@ impl Renewer {
     /// The jobs of the labs whose volumes are mounted: a lab taken off the renewer
     /// keeps its job file, unread.
     fn jobs(&self) -> Vec<Job> {
-        let Ok(entries) = std::fs::read_dir(self.state.join("jobs")) else {
+        let Ok(entries) = std::fs::read_dir(&self.jobs) else {
             return Vec::new();
         };
         let mut jobs: Vec<Job> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|e| e == "json"))
             .filter_map(|p| serde_json::from_slice::<Job>(&std::fs::read(&p).ok()?).ok())
+            .filter_map(|job| match &self.node {
+                Some(node) => job.on_node(node),
+                None => Some(job),
+            })
             .filter(|job| self.certs.join(&job.lab).is_dir())
             .collect();
         jobs.sort_by(|a, b| a.lab.cmp(&b.lab));
@@ -237,7 +260,8 @@ impl Renewer {
         let lab_dir = self.certs.join(&job.lab);
         let record = self.state.join("labs").join(format!("{}.json", job.lab));
         let before: Given = read_json(&record).unwrap_or_default();
-        let group = job.group();
+        // The files are named as rjup named them, on every node alike.
+        let group = job.stem();
         let (crt, key) = job.files();
         let mut status = Status {
             job: job.id(),
@@ -295,6 +319,13 @@ impl Renewer {
         if self.written.get(&job.lab) != Some(&status) {
             let text = serde_json::to_vec_pretty(&status)?;
             write_file(&lab_dir.join(STATUS_FILE), &text, 0, 0, 0o644)?;
+            if let Some(node) = &self.node {
+                println!(
+                    "{STATUS_LINE} {node} {} {}",
+                    job.lab,
+                    serde_json::to_string(&status)?
+                );
+            }
             self.written.insert(job.lab.clone(), status);
         }
         Ok(())

@@ -82,7 +82,14 @@ pub fn print_urls(
     let bind = outcome.host.unwrap_or(spec.bind);
     let urls = match &outcome.certificate {
         // Only the names the certificate carries open without a warning.
-        Some(status) => crate::lab::acme::urls(&status.names, outcome.port),
+        // A lab reached at its node (a Swarm's, whose nodes each have a certificate
+        // for their own address): that node's.
+        Some(status) => match outcome.host.map(|h| h.to_string()) {
+            Some(node) if status.names.contains(&node) => {
+                crate::lab::acme::urls(&[node], outcome.port)
+            }
+            _ => crate::lab::acme::urls(&status.names, outcome.port),
+        },
         None => net::urls(spec.scheme(), host, bind, outcome.port),
     };
     for url in urls {

@@ -44,6 +44,7 @@ pub mod transport;
 pub use build::{BuildOptions, Builder};
 pub use containers::LogGap;
 pub use swarm::Role;
+pub use swarm::SwarmNode;
 
 #[derive(Clone)]
 pub struct Engine {

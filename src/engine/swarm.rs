@@ -137,6 +137,11 @@ impl Engine {
 
     /// The addresses the cluster's nodes advertise: where a lab may come to be served.
     pub async fn node_addresses(&self) -> anyhow::Result<Vec<std::net::IpAddr>> {
+        Ok(self.nodes().await?.into_iter().map(|n| n.address).collect())
+    }
+
+    /// The cluster's nodes with the address each advertises.
+    pub async fn nodes(&self) -> anyhow::Result<Vec<SwarmNode>> {
         let _call = call!("list nodes");
         let nodes = self
             .docker
@@ -145,7 +150,14 @@ impl Engine {
             .map_err(|e| engine_error(e, "listing the swarm's nodes"))?;
         Ok(nodes
             .into_iter()
-            .filter_map(|n| n.status?.addr?.parse().ok())
+            .filter_map(|n| {
+                let status = n.status?;
+                Some(SwarmNode {
+                    id: n.id?,
+                    address: status.addr?.parse().ok()?,
+                    ready: status.state.map(|s| s.to_string()).as_deref() == Some("ready"),
+                })
+            })
             .collect())
     }
 
@@ -307,4 +319,14 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// A node of the cluster, as `nodes` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwarmNode {
+    pub id: String,
+    /// The address it advertises (`Status.Addr`).
+    pub address: std::net::IpAddr,
+    /// Whether the manager hears from it now.
+    pub ready: bool,
 }

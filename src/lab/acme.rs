@@ -206,6 +206,8 @@ pub fn job(
         uid: owner.uid,
         gid: owner.gid,
         replace_obtained_before: None,
+        nodes: BTreeMap::new(),
+        made_as: None,
     })
 }
 

@@ -170,6 +170,9 @@ fn container(
             ..Default::default()
         });
     }
+    // `tls: acme`: the node's own volume, which the renewer's task there fills with
+    // that node's certificate, so the lab finds one on whichever node it runs.
+    mounts.extend(inputs.acme.map(super::acme::lab_mount));
     TaskSpecContainerSpec {
         image: Some(inputs.image_reference.to_string()),
         user: Some(format!("{}:{}", owner.uid, owner.gid)),

@@ -5,6 +5,7 @@
 //! chosen among the cluster's labs ([`port`]), its image is one every node can pull
 //! ([`image`]), and where it runs is its task's node ([`placement`]).
 
+pub mod acme;
 pub mod image;
 pub mod placement;
 pub mod port;
@@ -39,9 +40,6 @@ pub struct Services<'a> {
     printer: Printer,
     timeout: Duration,
 }
-
-/// The renewer is one container per engine; a Swarm needs one per node (not built yet).
-const NO_ACME: &str = "`tls: acme` is not yet available for a Swarm lab; use `tls: self-signed`";
 
 /// Refuses a `swarm:` lab on an engine that cannot run services.
 pub async fn require_manager(engine: &Engine) -> anyhow::Result<()> {
@@ -356,6 +354,20 @@ impl Runtime for Services<'_> {
         self.answer(&current.id, 0, ready).await
     }
 
+    async fn settle(
+        &self,
+        changed: bool,
+        _observed: Option<&Observed>,
+        _desired: &Desired,
+        _state: &ProjectState,
+    ) -> anyhow::Result<()> {
+        // A lab made anew without `tls: acme` needs the renewer no more.
+        if changed && !matches!(self.spec.tls, crate::config::TlsConfig::Acme(_)) {
+            acme::release(self.engine, &self.spec.name).await?;
+        }
+        Ok(())
+    }
+
     async fn stopped(&self, id: &str) -> anyhow::Result<Option<String>> {
         let tasks = self.engine.tasks(id).await?;
         Ok(match current(&tasks).and_then(state_of) {
@@ -392,7 +404,7 @@ impl Runtime for Services<'_> {
         // Refused before the port and the image: a build pushed for a lab that cannot
         // be made would be wasted.
         if matches!(self.spec.tls, crate::config::TlsConfig::Acme(_)) {
-            return Err(Error::config(NO_ACME).into());
+            acme::check(self.spec)?;
         }
         Ok(())
     }
@@ -428,12 +440,14 @@ impl Runtime for Services<'_> {
         Ok(SocketAddr::new(self.spec.bind, port))
     }
 
+    /// Every node's renewer gets a certificate for its node's address, into that
+    /// node's volume: the lab finds one wherever it runs ([`acme`]).
     async fn acme(
         &self,
-        _wanted: &crate::config::Acme,
-        _timeout: Duration,
+        wanted: &crate::config::Acme,
+        timeout: Duration,
     ) -> anyhow::Result<crate::lab::acme::AcmeLab> {
-        Err(Error::config(NO_ACME).into())
+        acme::obtain(self.engine, self.spec, wanted, timeout, self.printer).await
     }
 
     /// The lab answers on whichever node runs it, and moves to another when its node
@@ -484,7 +498,18 @@ impl Runtime for Services<'_> {
         )
         .on_engine(self.engine.name())
         .sharing(&spec.allow, spec.collaboration);
-        Ok(view.admission(spec.bind, Delivery::SWARM))
+        let mut view = view.admission(spec.bind, Delivery::SWARM);
+        // The certificate of the node the lab runs on, as that node's renewer logged it.
+        if let (crate::config::TlsConfig::Acme(_), Some(address)) = (&spec.tls, placement.address) {
+            let status = acme::status(self.engine, &spec.name, address).await?;
+            if let (Some(status), Some(port)) = (&status, view.port) {
+                if view.state == "running" {
+                    view.urls = crate::lab::acme::urls(&status.names, port);
+                }
+            }
+            view.certificate = status.as_ref().map(super::view::CertificateView::of);
+        }
+        Ok(view)
     }
 
     async fn logs(&self, tail: Option<u64>, follow: bool) -> anyhow::Result<Log<'_>> {
@@ -508,6 +533,7 @@ impl Runtime for Services<'_> {
             Some(found) => {
                 self.remove_service(found.id.as_deref().unwrap_or_default())
                     .await?;
+                acme::release(self.engine, &self.spec.name).await?;
                 Ok(Removed::Service)
             }
             None => Ok(match self.prune_secrets(&[]).await? {
