@@ -230,6 +230,28 @@ impl Engine {
             .map(super::containers::log_bytes)
     }
 
+    /// A service's log as text, its last `tail` lines or all of it, read for at most 5 s:
+    /// a node that is gone never ends its part of the log. What the engine could not
+    /// read (a [`LogGap`](super::LogGap)) is left out.
+    pub async fn service_log_text(&self, id: &str, tail: Option<u64>) -> String {
+        let _call = call!("read the log of service {id}");
+        let mut text = Vec::new();
+        let mut stream = Box::pin(self.service_logs(id, tail, false));
+        let deadline = tokio::time::sleep(std::time::Duration::from_secs(5));
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                chunk = stream.next() => match chunk {
+                    Some(Ok(chunk)) => text.extend_from_slice(&chunk),
+                    Some(Err(e)) if e.is::<super::LogGap>() => {}
+                    _ => break,
+                },
+                () = &mut deadline => break,
+            }
+        }
+        String::from_utf8_lossy(&text).into_owned()
+    }
+
     /// The digest the registry holds for `reference`, asked through the engine as
     /// `docker service create` does; `None` when the registry does not say.
     pub async fn registry_digest(&self, reference: &str) -> Option<String> {

@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 
 use crate::acme::{self, Challenge, Status};
 use crate::config::Acme;
-use crate::engine::{Engine, LogGap, SwarmNode};
+use crate::engine::{Engine, SwarmNode};
 use crate::error::Error;
 use crate::lab::acme::{self as lab_acme, AcmeLab};
 use crate::settings::Spec;
@@ -420,23 +420,7 @@ async fn prune_jobs(engine: &Engine, lab: &str, keep: Option<&str>) {
 
 /// The statuses the renewer's tasks logged, newest last: (node, lab, status).
 async fn logged(engine: &Engine, service: &str) -> Vec<(String, String, Status)> {
-    use futures_util::StreamExt;
-    let mut text = Vec::new();
-    let mut stream = Box::pin(engine.service_logs(service, None, false));
-    let deadline = tokio::time::sleep(Duration::from_secs(5));
-    tokio::pin!(deadline);
-    loop {
-        tokio::select! {
-            chunk = stream.next() => match chunk {
-                Some(Ok(chunk)) => text.extend_from_slice(&chunk),
-                Some(Err(e)) if e.is::<LogGap>() => {}
-                _ => break,
-            },
-            // A node that is gone never ends its part of the log.
-            () = &mut deadline => break,
-        }
-    }
-    parse_statuses(&String::from_utf8_lossy(&text))
+    parse_statuses(&engine.service_log_text(service, None).await)
 }
 
 fn parse_statuses(log: &str) -> Vec<(String, String, Status)> {

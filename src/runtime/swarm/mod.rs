@@ -19,7 +19,7 @@ use super::cleanup::Cleanup;
 use super::ready::{probe_target, Readiness};
 use super::view::LabView;
 use super::{AccountsCopy, Image, Log, Observed, Removed, Runtime, Status};
-use crate::engine::{Engine, LogGap, Role};
+use crate::engine::{Engine, Role};
 use crate::error::Error;
 use crate::lab::admission::Delivery;
 use crate::lab::service::{self, Desired};
@@ -379,23 +379,7 @@ impl Runtime for Services<'_> {
     }
 
     async fn log_tail(&self, id: &str, lines: u64) -> String {
-        use futures_util::StreamExt;
-        let mut text = Vec::new();
-        let mut stream = Box::pin(self.engine.service_logs(id, Some(lines), false));
-        let deadline = tokio::time::sleep(Duration::from_secs(5));
-        tokio::pin!(deadline);
-        loop {
-            tokio::select! {
-                chunk = stream.next() => match chunk {
-                    Some(Ok(chunk)) => text.extend_from_slice(&chunk),
-                    Some(Err(e)) if e.is::<LogGap>() => {}
-                    _ => break,
-                },
-                // A node that is gone never ends its part of the log.
-                () = &mut deadline => break,
-            }
-        }
-        String::from_utf8_lossy(&text).into_owned()
+        self.engine.service_log_text(id, Some(lines)).await
     }
 
     /// Only a Swarm manager runs services.
