@@ -583,21 +583,27 @@ impl PortHolder {
             panic!("node {number} has no jupyter/minimal-notebook image to hold its port 80 with (run a swarm test that pulls it first)")
         });
         let name = format!("rjup-test-port80-holder-{}", std::process::id());
-        docker_text(
-            &node,
-            &[
-                "run",
-                "-d",
-                "--name",
-                &name,
-                "-p",
-                "80:8888",
-                "--entrypoint",
-                "sleep",
-                image,
-                "600",
-            ],
-        );
+        let run = [
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "-p",
+            "80:8888",
+            "--entrypoint",
+            "sleep",
+            image,
+            "600",
+        ];
+        // An earlier test's renewer task lets port 80 go only once Swarm has stopped it,
+        // which comes after its service is removed: wait for the port, not a fixed time.
+        let out = within(60, "port 80 free on the node", || {
+            let _ = docker(&node, &["rm", "-f", &name]);
+            let out = docker(&node, &run);
+            let taken = stderr(&out).contains("port is already allocated");
+            (!taken).then_some(out)
+        });
+        assert_success(&out, &format!("docker {run:?}"));
         PortHolder(node)
     }
 }
