@@ -129,7 +129,7 @@ fn run_pebble(env: &[(&'static str, String)], verb: &str) -> String {
 }
 
 impl Pebble {
-    fn down(&self) {
+    pub fn down(&self) {
         run_pebble(&self.env, "down");
         eprintln!("pebble {} is down", self.name);
     }
@@ -683,6 +683,32 @@ fn acme_two_labs_with_the_same_address_share_one_order_and_tls_alpn_01_works_on_
         "{}",
         renewer_log()
     );
+}
+
+/// Regression: the renewer kept a certificate from a CA that then restarted with a new
+/// root (pebble makes one at each start; a CA may change its chain); the next `up`
+/// orders a new one rather than refusing the kept one.
+#[test]
+#[ignore = "acme: needs root, an engine, the second host, pebble from tests/fixtures/pebble.sh and the host's ports 80 and 443"]
+fn acme_regression_a_kept_certificate_from_a_ca_with_a_new_root_is_ordered_anew() {
+    let _guard = acme_test();
+    let ca = pebble("rerooted", 14004, &[]);
+    let project = acme_project("acme-rerooted", &ca, "");
+    let port = free_port();
+    project.up(port);
+    assert_success(&project.rjup(&["down"], &[], None), "rjup down");
+    ca.down();
+    let ca = pebble("rerooted", 14004, &[]);
+    write_acme_config(&project, &ca, "");
+    let out = project.up(port);
+    assert!(
+        stderr(&out).contains("does not verify") && stderr(&out).contains("asking for a new one"),
+        "rjup says why it orders anew:\n{}",
+        stderr(&out)
+    );
+    served(port, &ca.root).unwrap_or_else(|e| panic!("the new root's certificate: {e}"));
+    assert_success(&project.rjup(&["down"], &[], None), "rjup down");
+    ca.down();
 }
 
 #[test]

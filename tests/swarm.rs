@@ -1199,3 +1199,47 @@ fn swarm_tls_acme_gives_every_node_a_certificate_for_its_address_that_a_browser_
     let secrets = docker_text(host, &["secret", "ls", "--format", "{{.Name}}"]);
     assert!(!secrets.contains("rjup-acme-job-"), "{secrets}");
 }
+
+/// Regression (CI, f80f38a): each node's renewer kept the certificate an earlier run's
+/// pebble issued, and once pebble restarted with a new root, `up` refused it instead of
+/// ordering anew, as the single-engine renewer does.
+#[test]
+#[ignore = "swarm: needs root, a Swarm (tests/fixtures/swarm.sh up 3) with the registry 10.240.0.1:5000, and pebble from tests/fixtures/pebble.sh"]
+fn swarm_tls_acme_regression_certificates_kept_from_a_ca_with_a_new_root_are_ordered_anew() {
+    let _engine = engine();
+    let (_swarm, host) = swarm();
+    let ca = crate::acme::pebble("sw-rerooted", 14005, &[]);
+    let port = 18816;
+    let lab = SwarmLab::new(
+        "pulled",
+        "sw-acme-rerooted",
+        host,
+        &format!(
+            "port: {port}\ntls: acme\nacme:\n  names: [10.240.0.11, 10.240.0.12, 10.240.0.13]\n  directory: {}\n  ca_certificates: ca.pem\nswarm:\n  registry: 10.240.0.1:5000\n  constraints: [node.role==worker]",
+            ca.directory
+        ),
+    );
+    lab.project
+        .write("ca.pem", &std::fs::read_to_string(&ca.bundle).unwrap());
+    assert_success(&lab.rjup(&["up"], PASSWORD), "rjup up with tls: acme");
+    assert_success(&lab.rjup(&["down"], PASSWORD), "rjup down");
+    ca.down();
+    // The same directory, a new root.
+    let ca = crate::acme::pebble("sw-rerooted", 14005, &[]);
+    lab.project
+        .write("ca.pem", &std::fs::read_to_string(&ca.bundle).unwrap());
+    let up = lab.rjup(&["up"], PASSWORD);
+    assert_success(&up, "rjup up once the CA has a new root");
+    assert!(
+        stderr(&up).contains("asking for a new one"),
+        "rjup says why it orders anew:\n{}",
+        stderr(&up)
+    );
+    let url = node_url(&up, port);
+    let address = format!("10.240.0.1{}", node_of(&url));
+    served_at(&address, port, &ca.root)
+        .unwrap_or_else(|e| panic!("the new root's certificate: {e}"));
+    assert_success(&lab.rjup(&["down"], PASSWORD), "rjup down");
+    lab.assert_gone();
+    ca.down();
+}

@@ -90,6 +90,63 @@ pub fn describe(status: &Status) -> String {
     )
 }
 
+/// A certificate the renewer gave that does not verify against the roots rjup trusts
+/// for the lab. The first time, it may be one the renewer kept from before the CA
+/// changed its root (a test CA restarted, a CA that changed its chain): rjup then asks
+/// for a new one ([`Job::replace_obtained_before`]). Only a new one that does not
+/// verify either is the user's to fix.
+#[derive(Debug)]
+pub struct Untrusted {
+    pub issuer: Option<String>,
+    pub name: String,
+    pub why: anyhow::Error,
+}
+
+impl Untrusted {
+    /// `chain`, as the renewer gave it for `name`, unless it verifies against `roots`.
+    pub fn check(
+        chain: Option<&str>,
+        issuer: Option<&str>,
+        roots: &Arc<rustls::RootCertStore>,
+        name: &str,
+    ) -> Option<Untrusted> {
+        let chain = chain.unwrap_or_default();
+        let why = crate::tls::verify_chain(chain, roots.clone(), name).err()?;
+        Some(Untrusted {
+            issuer: issuer.map(str::to_string),
+            name: name.to_string(),
+            why,
+        })
+    }
+
+    /// Whether to ask for a new certificate (once per `rjup up`), which this says.
+    pub fn replace(&self, job: &mut Job, printer: Printer) -> bool {
+        if job.replace_obtained_before.is_some() {
+            return false;
+        }
+        printer.say(format!(
+            "The certificate the renewer kept for {} does not verify ({:#}); asking for a new one",
+            self.name, self.why
+        ));
+        job.replace_obtained_before = Some(acme::now());
+        true
+    }
+
+    /// The error once a new certificate does not verify either.
+    pub fn error(&self, wanted: &Acme) -> Error {
+        let trusted = match &wanted.ca_certificates {
+            Some(file) => format!("the certificates in {}", file.named()),
+            None => "the public roots".to_string(),
+        };
+        Error::config(format!(
+            "the certificate {} issued for {} does not verify against {trusted} ({:#}); browsers that trust those would refuse it: give the CA's root certificate (the one that signs what it issues) in `acme.ca_certificates`",
+            self.issuer.as_deref().unwrap_or("the CA"),
+            self.name,
+            self.why
+        ))
+    }
+}
+
 /// The URLs a browser opens the lab at on `port`: its certificate's names, the only
 /// ones a browser accepts it for.
 pub fn urls(names: &[String], port: u16) -> Vec<String> {

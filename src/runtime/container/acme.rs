@@ -111,16 +111,15 @@ pub async fn obtain(
                 return Err(e);
             }
         };
-        let chain = status.certificate.as_deref().unwrap_or_default();
-        let Err(why) = crate::tls::verify_chain(chain, roots.clone(), &job.names[0]) else {
+        let Some(untrusted) = lab_acme::Untrusted::check(
+            status.certificate.as_deref(),
+            status.issuer.as_deref(),
+            &roots,
+            &job.names[0],
+        ) else {
             break status;
         };
-        if job.replace_obtained_before.is_none() {
-            // One the renewer kept from before (a CA that changed its roots): a new one.
-            printer.say(format!(
-                "The kept certificate does not verify ({why:#}); asking for a new one"
-            ));
-            job.replace_obtained_before = Some(acme::now());
+        if untrusted.replace(&mut job, printer) {
             let json = serde_json::to_vec_pretty(&job)?;
             if let Some(renewer) = current(engine).await? {
                 upload_job(engine, &renewer.id, &job.lab, &json).await?;
@@ -128,16 +127,7 @@ pub async fn obtain(
             continue;
         }
         undo.run(engine).await;
-        let trusted = match &wanted.ca_certificates {
-            Some(file) => format!("the certificates in {}", file.named()),
-            None => "the public roots".to_string(),
-        };
-        return Err(Error::config(format!(
-            "the certificate {} issued for {} does not verify against {trusted} ({why:#}); browsers that trust those would refuse it: give the CA's root certificate (the one that signs what it issues) in `acme.ca_certificates`",
-            status.issuer.as_deref().unwrap_or("the CA"),
-            job.names.join(", ")
-        ))
-        .into());
+        return Err(untrusted.error(wanted).into());
     };
     if let Some(failure) = &status.last_error {
         printer.warn(format!(

@@ -336,11 +336,66 @@ pub async fn obtain(
     let before = engine.service(acme::RENEWER).await?;
     let (reference, image_id) = image(engine, &registry, before.as_ref(), printer).await?;
 
-    let json = serde_json::to_vec_pretty(&job)?;
+    let lab = job.lab.clone();
+    let kept = before
+        .as_ref()
+        .and_then(|b| served(b).remove(&lab))
+        .map(|s| s.secret_name);
+    let undo = |e: anyhow::Error| async {
+        if let Err(why) = restore(engine, before.as_ref()).await {
+            tracing::debug!("acme: putting the Swarm renewer back: {why:#}");
+        }
+        if let Err(why) = prune_jobs_until(engine, &lab, kept.as_deref()).await {
+            tracing::debug!("acme: removing the new job's secret: {why:#}");
+        }
+        e
+    };
+    let mut current = before.clone();
+    let (status, secret_name) = loop {
+        let secret_name = match serve(engine, current.as_ref(), &job, &reference, &image_id).await {
+            Ok(name) => name,
+            Err(e) => return Err(undo(e).await),
+        };
+        let wait = crate::ui::progress::Wait::new(
+            &format!(
+                "Waiting for a certificate for each of {} node(s) from {}",
+                job.nodes.len(),
+                job.directory
+            ),
+            printer,
+        );
+        let answered = answer(engine, &job, &nodes, &roots, timeout).await;
+        drop(wait);
+        match answered {
+            Ok(Ok(status)) => break (status, secret_name),
+            Ok(Err(untrusted)) if untrusted.replace(&mut job, printer) => {
+                current = match engine.service(acme::RENEWER).await {
+                    Ok(service) => service,
+                    Err(e) => return Err(undo(e).await),
+                };
+            }
+            Ok(Err(untrusted)) => return Err(undo(untrusted.error(wanted).into()).await),
+            Err(e) => return Err(undo(e).await),
+        }
+    };
+    prune_jobs(engine, &job.lab, Some(&secret_name)).await;
+    Ok(AcmeLab::new(job, status, roots))
+}
+
+/// Has the renewer `current` serve `job` (from `reference`, `image_id`), as a new
+/// secret and a rolling update, besides the labs it serves already: the secret's name.
+async fn serve(
+    engine: &Engine,
+    current: Option<&Service>,
+    job: &acme::Job,
+    reference: &str,
+    image_id: &str,
+) -> anyhow::Result<String> {
+    let json = serde_json::to_vec_pretty(job)?;
     let secret_name = format!("{}-job-{}", acme::RENEWER, job.id());
     let labels = HashMap::from([(JOB_LABEL.to_string(), job.lab.clone())]);
     let secret_id = engine.ensure_secret(&secret_name, &json, labels).await?;
-    let mut labs = before.as_ref().map(served).unwrap_or_default();
+    let mut labs = current.map(served).unwrap_or_default();
     labs.insert(
         job.lab.clone(),
         Served {
@@ -349,39 +404,13 @@ pub async fn obtain(
             secret_id,
         },
     );
-    let wanted_spec = service_spec(&reference, &image_id, &labs);
-    let kept = before
-        .as_ref()
-        .and_then(|b| served(b).remove(&job.lab))
-        .map(|s| s.secret_name);
-    let undo = |e: anyhow::Error| async {
-        if let Err(why) = restore(engine, before.as_ref()).await {
-            tracing::debug!("acme: putting the Swarm renewer back: {why:#}");
-        }
-        if let Err(why) = prune_jobs_until(engine, &job.lab, kept.as_deref()).await {
-            tracing::debug!("acme: removing the new job's secret: {why:#}");
-        }
-        e
-    };
-    if let Err(e) = set(engine, before.as_ref(), Some(wanted_spec)).await {
-        return Err(undo(e).await);
-    }
-    let wait = crate::ui::progress::Wait::new(
-        &format!(
-            "Waiting for a certificate for each of {} node(s) from {}",
-            job.nodes.len(),
-            job.directory
-        ),
-        printer,
-    );
-    let answered = answer(engine, &job, &nodes, &roots, timeout).await;
-    drop(wait);
-    let status = match answered {
-        Ok(status) => status,
-        Err(e) => return Err(undo(e).await),
-    };
-    prune_jobs(engine, &job.lab, Some(&secret_name)).await;
-    Ok(AcmeLab::new(job, status, roots))
+    set(
+        engine,
+        current,
+        Some(service_spec(reference, image_id, &labs)),
+    )
+    .await?;
+    Ok(secret_name)
 }
 
 /// Puts the renewer back as `before` was (or removes it, when there was none).
@@ -438,14 +467,15 @@ fn parse_statuses(log: &str) -> Vec<(String, String, Status)> {
 
 /// Waits until every ready node's renewer answered `job` with a certificate that
 /// verifies for that node's address; the first refusal, or a task Swarm could not run
-/// (its port held, say), ends the wait.
+/// (its port held, say), ends the wait, and so does a certificate that does not verify
+/// (`Ok(Err(..))`: maybe one a node kept from before its CA changed roots).
 async fn answer(
     engine: &Engine,
     job: &acme::Job,
     nodes: &[SwarmNode],
     roots: &std::sync::Arc<rustls::RootCertStore>,
     timeout: Duration,
-) -> anyhow::Result<Status> {
+) -> anyhow::Result<Result<Status, lab_acme::Untrusted>> {
     let started = Instant::now();
     let id = job.id();
     let address = |node: &str| {
@@ -472,13 +502,10 @@ async fn answer(
             };
             let name = &job.nodes[&node.id][0];
             if status.valid_at(acme::now()) {
-                let chain = status.certificate.as_deref().unwrap_or_default();
-                if let Err(why) = crate::tls::verify_chain(chain, roots.clone(), name) {
-                    return Err(Error::config(format!(
-                        "the certificate {} issued for {name} does not verify against the trusted roots ({why:#}); give the CA's root certificate (the one that signs what it issues) in `acme.ca_certificates`",
-                        status.issuer.as_deref().unwrap_or("the CA"),
-                    ))
-                    .into());
+                let chain = status.certificate.as_deref();
+                let issuer = status.issuer.as_deref();
+                if let Some(untrusted) = lab_acme::Untrusted::check(chain, issuer, roots, name) {
+                    return Ok(Err(untrusted));
                 }
                 done.push(status.clone());
             } else if let Some(failure) = &status.last_error {
@@ -492,7 +519,7 @@ async fn answer(
             }
         }
         if done.len() == waited.len() && !done.is_empty() {
-            return Ok(combined(done));
+            return Ok(Ok(combined(done)));
         }
         if let Some((node, why)) = task_failure(engine, &address).await? {
             // Its node's port held by something else: the engine says so at start.
