@@ -320,8 +320,8 @@ def tools_images():
 
 def p4_cold_build(rounds):
     """A new project's first build on a machine where rjup has built a lab on this base
-    before: its tools image (git, wget, curl, unzip, bzip2, gcc, uv; made once per base,
-    like the base image) is there, and nothing else is."""
+    before: its tools image (uv; made once per base, like the base image) is there, and
+    nothing else is."""
     if not tools_images():
         warm = Project("bench-tools")
         try:

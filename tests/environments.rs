@@ -176,8 +176,9 @@ fn engine_editing_requirements_reuses_the_apt_layer() {
 #[ignore = "engine: needs a Docker engine"]
 fn engine_a_new_project_on_a_base_built_before_reuses_its_tools() {
     let _engine = engine();
-    // "minimal" builds the run's shared lab first, so no other test is making the tools.
+    // Both with Python requirements, so both on the tools image with repo2docker's tools.
     let first = Project::from_example("minimal", "toolsfirst");
+    first.write("requirements.txt", "six==1.16.0\n");
     assert_success(&first.rjup(&["build"], &[], None), "first project's build");
     // Unique requirements, so nothing of this image comes from an earlier run's cache.
     let second = Project::from_example("minimal", "toolssecond");
@@ -214,6 +215,43 @@ fn engine_a_new_project_on_a_base_built_before_reuses_its_tools() {
         shared
     });
     assert!(shared, "both labs must start from one tools image's layers");
+}
+
+/// Runs `script` with `sh` in a container of `image`, as the lab user.
+fn sh_in(image: &str, script: &str) -> std::process::Output {
+    std::process::Command::new("docker")
+        .args(["run", "--rm", "--entrypoint", "sh", image, "-c", script])
+        .output()
+        .unwrap()
+}
+
+#[test]
+#[ignore = "engine: needs a Docker engine"]
+fn engine_a_lab_of_jupyterlab_alone_has_no_compiler_and_one_with_requirements_has_one() {
+    let _engine = engine();
+    let tools = "command -v git && command -v gcc && command -v wget";
+    let bare = Project::from_example("minimal", "toolsbare");
+    let out = bare.rjup(&["build"], &[], None);
+    assert_success(&out, "build of JupyterLab alone");
+    let built = image_tag(&out);
+    let found = sh_in(&built, tools);
+    assert!(
+        !found.status.success(),
+        "JupyterLab alone got repo2docker's tools: {}",
+        stdout(&found)
+    );
+    let lab = sh_in(&built, "jupyter lab --version");
+    assert!(lab.status.success(), "{}", stderr(&lab));
+
+    let with_requirements = Project::from_example("requirements", "toolsreq");
+    let built = image_tag_of(&with_requirements);
+    let found = sh_in(&built, tools);
+    assert!(
+        found.status.success(),
+        "a project with requirements.txt must get git, gcc and wget: {}{}",
+        stdout(&found),
+        stderr(&found)
+    );
 }
 
 #[test]

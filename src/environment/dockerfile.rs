@@ -25,6 +25,9 @@ pub struct Blocks {
     pub start: bool,
     /// postBuild builds JupyterLab extensions, so the image gets Node.js.
     pub node: bool,
+    /// The tools image has repo2docker's tools (git, a C compiler, ...), for a project
+    /// with postBuild or Python requirements of its own.
+    pub build_tools: bool,
     /// For a builder without cache mounts.
     pub classic: bool,
 }
@@ -44,6 +47,7 @@ impl Blocks {
             "post_build" => self.post_build,
             "start" => self.start,
             "node" => self.node,
+            "build_tools" => self.build_tools,
             "classic" => self.classic,
             other => panic!("the Dockerfile template has an unknown block {other:?}"),
         }

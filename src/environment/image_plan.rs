@@ -54,13 +54,27 @@ pub enum ImagePlan {
     },
 }
 
-/// The tools image (`images/lab/tools.Dockerfile`): the base with repo2docker's tools
-/// and uv, shared by every project built on that base.
+/// The tools image (`images/lab/tools.Dockerfile`): the base with uv, and with
+/// repo2docker's tools for a project that may need them, shared by every project built
+/// on that base that needs the same.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tools {
     pub tag: String,
+    /// Whether it has repo2docker's tools besides uv.
+    pub build_tools: bool,
     pub context: Vec<u8>,
     pub classic_context: Vec<u8>,
+}
+
+impl Tools {
+    /// What it holds, as the build names it.
+    pub fn holds(&self) -> &'static str {
+        if self.build_tools {
+            "git, wget, curl, unzip, bzip2, gcc, uv"
+        } else {
+            "uv"
+        }
+    }
 }
 
 impl ImagePlan {
@@ -143,6 +157,15 @@ fn blocks_for(build: &BuildSpec) -> Blocks {
         post_build: env.post_build.is_some(),
         start: env.start.is_some(),
         node: env.post_build.as_ref().is_some_and(needs_node),
+        // What may build from source, clone with git or fetch an archive: postBuild and
+        // the project's own Python packages, locked or not. JupyterLab's own are wheels,
+        // conda's and apt's packages are built already, and apt.txt can name any tool.
+        build_tools: env.post_build.is_some()
+            || env.requirements.is_some()
+            || env.pyproject.is_some()
+            || env.uv_lock.is_some()
+            || pip_section(build).is_some()
+            || !build.packages.is_empty(),
         classic: false,
     }
 }
@@ -174,6 +197,7 @@ fn plan_tools(base: &str, build: &BuildSpec, blocks: &Blocks) -> Tools {
     });
     Tools {
         tag: format!("rjup/tools:{}", &hash[..12]),
+        build_tools: blocks.build_tools,
         context,
         classic_context,
     }
@@ -429,29 +453,78 @@ mod tests {
     }
 
     #[test]
-    fn the_lab_starts_from_a_tools_image_with_repo2dockers_tools_and_uv() {
-        let s = spec();
-        let tools = tools_of(&s);
-        assert!(tools.tag.starts_with("rjup/tools:"), "{}", tools.tag);
-        assert!(dockerfile(&plan_of(&s)).contains(&format!("\nFROM {}\n", tools.tag)));
+    fn the_lab_starts_from_a_tools_image_with_uv_and_repo2dockers_tools_only_where_they_may_be_needed(
+    ) {
+        let bare = spec();
+        let lean = tools_of(&bare);
+        assert!(lean.tag.starts_with("rjup/tools:"), "{}", lean.tag);
+        assert_eq!(lean.holds(), "uv");
+        assert!(dockerfile(&plan_of(&bare)).contains(&format!("\nFROM {}\n", lean.tag)));
         for classic in [false, true] {
-            let d = tools_dockerfile(&tools, classic);
+            let d = tools_dockerfile(&lean, classic);
             assert!(d.contains("\nFROM python:3.13-slim\n"), "{d}");
-            for tool in ["git", "wget", "curl", "unzip", "bzip2", "gcc"] {
-                assert!(d.contains(&format!(" {tool} ")), "{tool} missing:\n{d}");
-            }
             assert!(
                 d.contains("uv-requirements.txt") && !d.contains("{{"),
                 "{d}"
             );
-            assert_eq!(d.contains("--mount"), !classic, "{d}");
+            assert!(!d.contains("apt-get") && !d.contains("--mount"), "{d}");
         }
+        // Each of these may build from source, clone or fetch: the tools come with it.
+        type Add = fn(&mut BuildSpec);
+        let needs: [(&str, Add); 5] = [
+            ("postBuild", |b| {
+                b.environment.post_build = file("postBuild", "git clone x\n")
+            }),
+            ("requirements.txt", |b| {
+                b.environment.requirements = file("requirements.txt", "pandas\n")
+            }),
+            ("pyproject.toml", |b| {
+                b.environment.pyproject = file("pyproject.toml", "[project]\n")
+            }),
+            ("build.packages", |b| b.packages = vec!["numpy".into()]),
+            ("environment.yml's pip:", |b| {
+                let yml = "dependencies:\n  - python\n  - pip:\n    - rich\n";
+                b.environment.conda = file("environment.yml", yml);
+                let dir = std::path::Path::new("/p");
+                let parsed =
+                    crate::environment::conda::parse(dir, dir, "environment.yml", yml.as_bytes());
+                b.environment.conda_env = Some(parsed.unwrap());
+            }),
+        ];
+        for (what, add) in needs {
+            let mut s = spec();
+            add(build_mut(&mut s));
+            let tools = tools_of(&s);
+            assert_ne!(tools.tag, lean.tag, "{what}");
+            assert_eq!(
+                tools.holds(),
+                "git, wget, curl, unzip, bzip2, gcc, uv",
+                "{what}"
+            );
+            for classic in [false, true] {
+                let d = tools_dockerfile(&tools, classic);
+                for tool in ["git", "wget", "curl", "unzip", "bzip2", "gcc"] {
+                    assert!(
+                        d.contains(&format!(" {tool} ")),
+                        "{what}: {tool} missing:\n{d}"
+                    );
+                }
+                // uv first: this image starts with the lean one's layers.
+                assert!(d.find("uv-requirements").unwrap() < d.find("apt-get").unwrap());
+                assert_eq!(d.contains("--mount"), !classic, "{d}");
+            }
+        }
+        // apt.txt and conda's packages are built already.
+        let mut s = spec();
+        build_mut(&mut s).environment.apt = vec!["jq".into()];
+        assert_eq!(tools_of(&s).tag, lean.tag);
     }
 
     #[test]
     fn projects_on_one_base_share_the_tools_and_a_new_base_or_ca_makes_new_ones() {
-        let shared = tools_of(&spec()).tag;
         let mut s = spec();
+        build_mut(&mut s).environment.requirements = file("requirements.txt", "rich\n");
+        let shared = tools_of(&s).tag;
         s.name = "other".into();
         s.owner.uid = 4242;
         let b = build_mut(&mut s);
@@ -465,14 +538,14 @@ mod tests {
         );
         let mut s = spec();
         build_mut(&mut s).base = "python:3.12-slim".into();
-        assert_ne!(tools_of(&s).tag, shared);
+        assert_ne!(tools_of(&s).tag, tools_of(&spec()).tag);
         let mut s = spec();
         build_mut(&mut s).ca_certificates = vec![EnvFile {
             shown: "corp.pem".into(),
             contents: b"-----BEGIN CERTIFICATE-----".to_vec(),
         }];
         let with_ca = tools_of(&s);
-        assert_ne!(with_ca.tag, shared);
+        assert_ne!(with_ca.tag, tools_of(&spec()).tag);
         assert!(tools_dockerfile(&with_ca, false).contains("update-ca-certificates"));
     }
 

@@ -175,9 +175,7 @@ pub async fn ensure(
                 Builder::Classic => classic.clone(),
             };
             if let Some(why) = tools_needed(engine, tools, base, flags.no_cache).await? {
-                printer.say(format!(
-                    "Tools for {base} (git, wget, curl, unzip, bzip2, gcc, uv): {why}"
-                ));
+                printer.say(format!("Tools for {base} ({}): {why}", tools.holds()));
                 let context = pick(&tools.context, &tools.classic_context);
                 // The project's `RJUP_FRESH` is the project's own: the tools are shared.
                 let options = flags.options(builder, None)?;
