@@ -341,6 +341,12 @@ fn swarm_build_mode_pushes_to_the_registry_and_a_worker_runs_the_push_by_digest(
             "port: {port}\nswarm:\n  registry: 10.240.0.1:5000\n  constraints: [node.role==worker]"
         ),
     );
+    // Binder's `start` runs before the server on a Swarm too (the service's command
+    // once replaced the image's entrypoint, and with it `start`).
+    lab.project.write(
+        "start",
+        "#!/bin/bash\necho \"$@\" > /project/started-with\nexec \"$@\"\n",
+    );
     let proxy = build_proxy();
     let up = lab.project.rjup(
         &["up", "--timeout", "300"],
@@ -396,6 +402,9 @@ fn swarm_build_mode_pushes_to_the_registry_and_a_worker_runs_the_push_by_digest(
         &lab.rjup(&["check"], PASSWORD),
         "rjup check on the built lab",
     );
+    let started = std::fs::read_to_string(lab.project.dir.join("started-with"))
+        .unwrap_or_else(|e| panic!("the Swarm lab never ran its start script: {e}"));
+    assert_eq!(started.trim(), "jupyter lab", "start ran, then the lab");
     // The build is not pushed again when nothing changed.
     let version = lab.version();
     let again = lab.rjup(&["up"], PASSWORD);

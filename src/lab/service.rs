@@ -177,7 +177,9 @@ fn container(
         image: Some(inputs.image_reference.to_string()),
         user: Some(format!("{}:{}", owner.uid, owner.gid)),
         env: Some(env),
-        command: Some(vec!["jupyter".into(), "lab".into()]),
+        // Arguments, as a container's command: the image's entrypoint (a Binder
+        // `start`, an image's own) runs first, as it does for a container.
+        args: Some(vec!["jupyter".into(), "lab".into()]),
         dir: Some(server_config::ROOT_DIR.to_string()),
         mounts: Some(mounts),
         secrets: Some(references),
