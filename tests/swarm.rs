@@ -404,7 +404,7 @@ fn swarm_build_mode_pushes_to_the_registry_and_a_worker_runs_the_push_by_digest(
     );
     let started = std::fs::read_to_string(lab.project.dir.join("started-with"))
         .unwrap_or_else(|e| panic!("the Swarm lab never ran its start script: {e}"));
-    assert_eq!(started.trim(), "jupyter lab", "start ran, then the lab");
+    assert_eq!(started.trim(), "jupyter-lab", "start ran, then the lab");
     // The build is not pushed again when nothing changed.
     let version = lab.version();
     let again = lab.rjup(&["up"], PASSWORD);

@@ -179,7 +179,7 @@ fn container(
         env: Some(env),
         // Arguments, as a container's command: the image's entrypoint (a Binder
         // `start`, an image's own) runs first, as it does for a container.
-        args: Some(vec!["jupyter".into(), "lab".into()]),
+        args: Some(vec![super::container::JUPYTER_LAB.into()]),
         dir: Some(server_config::ROOT_DIR.to_string()),
         mounts: Some(mounts),
         secrets: Some(references),
