@@ -15,6 +15,7 @@ pub const LAB_REQUIREMENTS: &str = include_str!("../../images/lab/lab-requiremen
 pub const CONDA_REQUIREMENTS: &str = include_str!("../../images/lab/conda-requirements.txt");
 pub const CONDA_SCRIPT: &str = include_str!("../../images/lab/conda.py");
 const LAB_CONSTRAINTS_SCRIPT: &str = include_str!("../../images/lab/lab-constraints.py");
+const LAZY_IRI_MODULE: &str = include_str!("../../images/lab/rjup_lazy_iri.py");
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ImageSource {
@@ -228,6 +229,7 @@ fn context_files(build: &BuildSpec) -> Vec<ContextFile> {
         LAB_CONSTRAINTS_SCRIPT.as_bytes(),
         0o644,
     );
+    add("rjup_lazy_iri.py", LAZY_IRI_MODULE.as_bytes(), 0o644);
     if !env.apt.is_empty() {
         add(
             "project/apt.txt",
@@ -612,11 +614,56 @@ mod tests {
         );
     }
 
+    /// rjup_lazy_iri.py, with the system's python3 and a stand-in rfc3987_syntax that
+    /// counts its imports: nothing at import, the real package at first use, once.
+    #[test]
+    fn rfc3987_syntax_loads_at_its_first_use_and_answers_as_itself() {
+        let tmp = tempfile::tempdir().unwrap();
+        let package = tmp.path().join("rfc3987_syntax");
+        std::fs::create_dir(&package).unwrap();
+        std::fs::write(
+            package.join("__init__.py"),
+            "from .syntax_helpers import *\n",
+        )
+        .unwrap();
+        std::fs::write(
+            package.join("syntax_helpers.py"),
+            "import builtins\nbuiltins.LOADS = getattr(builtins, 'LOADS', 0) + 1\nGRAMMAR = 'g'\n\
+             def is_valid_syntax(rule, value):\n    return rule == 'iri' and ':' in value\n",
+        )
+        .unwrap();
+        std::fs::write(tmp.path().join("rjup_lazy_iri.py"), LAZY_IRI_MODULE).unwrap();
+        let script = "import builtins, rjup_lazy_iri\n\
+            from rfc3987_syntax import is_valid_syntax\n\
+            assert not hasattr(builtins, 'LOADS'), 'loaded at import'\n\
+            assert is_valid_syntax('iri', 'a:b') and not is_valid_syntax('iri', 'ab')\n\
+            import rfc3987_syntax, rfc3987_syntax.syntax_helpers\n\
+            assert rfc3987_syntax.GRAMMAR == 'g' and builtins.LOADS == 1, builtins.LOADS\n\
+            try:\n    rfc3987_syntax.missing\nexcept AttributeError:\n    pass\n\
+            else:\n    raise SystemExit('a missing name must raise AttributeError')\n";
+        let out = std::process::Command::new("python3")
+            .args(["-c", script])
+            .env("PYTHONPATH", tmp.path())
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .output()
+            .expect("this test needs python3 on PATH");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     #[test]
     fn build_context_holds_only_the_template_and_environment_files() {
         assert_eq!(
             context_files(&plan_of(&spec())),
-            ["Dockerfile", "lab-constraints.py", "lab-requirements.txt"]
+            [
+                "Dockerfile",
+                "lab-constraints.py",
+                "lab-requirements.txt",
+                "rjup_lazy_iri.py"
+            ]
         );
         let mut s = spec();
         let b = build_mut(&mut s);
@@ -639,6 +686,7 @@ mod tests {
                 "project/requirements.txt",
                 "repository/",
                 "repository/binder/postBuild",
+                "rjup_lazy_iri.py",
             ]
         );
         let ImagePlan::Build { used, context, .. } = plan_of(&s) else {
