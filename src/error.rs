@@ -425,7 +425,7 @@ impl fmt::Display for Error {
                 path.display()
             ),
             NoJupyter => f.write_str(
-                "the image has no `jupyter` command on its PATH; use an image with JupyterLab in `image:`, or remove `image:` to let rjup build one",
+                "the image has no `jupyter-lab` command on its PATH; use an image with JupyterLab in `image:`, or remove `image:` to let rjup build one",
             ),
             NoCollaboration { image } => write!(
                 f,

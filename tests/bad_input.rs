@@ -435,7 +435,7 @@ test! {
     engine: true,
     files: &[("rjup.yaml", "image: python:3.13-slim\n")],
     code: 7,
-    says: &["no `jupyter` command", "remove `image:`"],
+    says: &["no `jupyter-lab` command", "remove `image:`"],
 }
 test! {
     name: engine_collaboration_with_a_pulled_image_lacking_it,

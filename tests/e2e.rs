@@ -347,7 +347,7 @@ fn engine_an_image_without_jupyter_is_refused_and_leaves_no_container() {
     );
     assert_exit(&out, 7, "up with an image that has no Jupyter");
     assert!(
-        stderr(&out).contains("no `jupyter` command"),
+        stderr(&out).contains("no `jupyter-lab` command"),
         "{}",
         stderr(&out)
     );

@@ -230,7 +230,7 @@ fn sh_in(image: &str, script: &str) -> std::process::Output {
 fn engine_a_lab_of_jupyterlab_alone_has_no_compiler_and_one_with_requirements_has_one() {
     let _engine = engine();
     let tools = "command -v git && command -v gcc && command -v wget";
-    let bare = Project::from_example("minimal", "toolsbare");
+    let bare = Project::from_example("", "toolsbare");
     let out = bare.rjup(&["build"], &[], None);
     assert_success(&out, "build of JupyterLab alone");
     let built = image_tag(&out);
