@@ -54,9 +54,13 @@ impl Blocks {
     }
 }
 
-/// Debian's downloads and lists, kept by the engine; `locked` because apt allows one
-/// user at a time. Debian images' `docker-clean` would empty the cache after each install.
-const CACHE_APT: &str = "--mount=type=cache,id=rjup-apt-cache,target=/var/cache/apt,sharing=locked \\\n    --mount=type=cache,id=rjup-apt-lists,target=/var/lib/apt,sharing=locked \\\n    rm -f /etc/apt/apt.conf.d/docker-clean && ";
+/// Debian's downloads and lists, kept by the engine, in one cache mount: `locked`
+/// because apt allows one user at a time, and one, because buildah 1.28 (Podman 4.3)
+/// unlocks only the last locked mount of a RUN, so a second one stayed locked and the
+/// next apt step of any build hung. apt finds it through APT_CONFIG, a file in the
+/// mount, so nothing of it enters the image. Debian images' `docker-clean` would empty
+/// the cache after each install.
+const CACHE_APT: &str = "--mount=type=cache,id=rjup-apt,target=/var/cache/rjup-apt,sharing=locked \\\n    rm -f /etc/apt/apt.conf.d/docker-clean \\\n && mkdir -p /var/cache/rjup-apt/cache/archives/partial /var/cache/rjup-apt/lists/partial \\\n && export APT_CONFIG=/var/cache/rjup-apt/apt.conf \\\n && printf 'Dir::Cache \"/var/cache/rjup-apt/cache\";\\nDir::State::Lists \"/var/cache/rjup-apt/lists\";\\n' >\"$APT_CONFIG\" \\\n && ";
 
 /// uv's, pip's and py-rattler's downloads, in a place of their own, for the lab user
 /// who runs these steps and owns the cache (one per uid: BuildKit and buildah keep a
@@ -252,8 +256,12 @@ mod tests {
             },
             &Sources::default(),
         );
+        // One locked mount per RUN: buildah 1.28 left a second one locked for good.
+        for run in d.split("\nRUN ").filter(|r| r.contains("apt-get")) {
+            assert_eq!(run.matches("sharing=locked").count(), 1, "{run}");
+        }
         assert_eq!(
-            d.matches("--mount=type=cache,id=rjup-apt-lists").count(),
+            d.matches("--mount=type=cache,id=rjup-apt,").count(),
             1,
             "{d}"
         );
