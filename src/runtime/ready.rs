@@ -127,7 +127,10 @@ impl Readiness {
         let log = runtime.log_tail(id, 25).await;
         let log = log.trim_end();
         // The init in front of the server reports a missing command this way.
-        if log.contains(&format!("exec {} failed", crate::lab::container::JUPYTER_LAB)) {
+        if log.contains(&format!(
+            "exec {} failed",
+            crate::lab::container::JUPYTER_LAB
+        )) {
             return Err(Error::NoJupyter.into());
         }
         Err(Error::NotReady {
