@@ -129,15 +129,19 @@ pub fn engine_alone() -> RwLockWriteGuard<'static, ()> {
 
 /// Builds JupyterLab's layers once per run, before any build-mode test builds them: the
 /// engine caches layers, so every later build reuses them instead of two tests each
-/// installing JupyterLab at the same time on a fresh machine.
+/// installing JupyterLab at the same time on a fresh machine. On both tools images: a
+/// project of JupyterLab alone starts from the one with uv only, and one with Python
+/// packages of its own ("minimal", as most build tests) from the one with git and gcc.
 fn lab_layers_built() {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let project = Project::from_example("", "lab-layers");
-        assert_success(
-            &project.rjup(&["build"], &[], None),
-            "rjup build of the default lab image",
-        );
+        for (example, test) in [("", "lab-layers"), ("minimal", "lab-layers-tools")] {
+            let project = Project::from_example(example, test);
+            assert_success(
+                &project.rjup(&["build"], &[], None),
+                &format!("rjup build of the {test} lab image"),
+            );
+        }
     });
 }
 
