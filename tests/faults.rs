@@ -260,12 +260,33 @@ struct EngineProxy {
     cut: Arc<AtomicBool>,
     /// What taking the lab's port gave, once rjup asked the engine to create the lab.
     taken: Arc<Mutex<Option<std::io::Result<TcpListener>>>>,
+    /// How many build reports it cut short.
+    cut_reports: Arc<std::sync::atomic::AtomicUsize>,
     _dir: tempfile::TempDir,
+}
+
+/// What the proxy does to rjup's requests and the engine's answers on their way.
+#[derive(Clone, Copy, Default)]
+struct Meddling {
+    /// Take this port on all interfaces when rjup creates its lab.
+    take_on_create: Option<u16>,
+    /// End each build's answer in the middle of a line, as Docker 20.10 did twice in CI.
+    cut_build_reports: bool,
 }
 
 impl EngineProxy {
     fn start() -> EngineProxy {
-        EngineProxy::start_with(None)
+        EngineProxy::start_with(Meddling::default())
+    }
+
+    /// Ends every build's answer with half a line of JSON and then a proper end of the
+    /// body, once the engine has finished the build: the engine's answer is whole but
+    /// for its last line.
+    fn cutting_build_reports() -> EngineProxy {
+        EngineProxy::start_with(Meddling {
+            cut_build_reports: true,
+            ..Meddling::default()
+        })
     }
 
     /// Takes `port` on all interfaces when rjup asks the engine to create its lab, and
@@ -274,10 +295,13 @@ impl EngineProxy {
     /// race a user can hit (something else grabbing the port in between) happens every
     /// time, from outside rjup.
     fn taking_port_on_create(port: u16) -> EngineProxy {
-        EngineProxy::start_with(Some(port))
+        EngineProxy::start_with(Meddling {
+            take_on_create: Some(port),
+            ..Meddling::default()
+        })
     }
 
-    fn start_with(take_on_create: Option<u16>) -> EngineProxy {
+    fn start_with(meddling: Meddling) -> EngineProxy {
         let dir = tempfile::tempdir().unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let path = dir.path().join("engine.sock");
@@ -286,7 +310,8 @@ impl EngineProxy {
         listener.set_nonblocking(true).unwrap();
         let cut = Arc::new(AtomicBool::new(false));
         let taken = Arc::new(Mutex::new(None));
-        let on_create: Option<Arc<dyn Fn() + Send + Sync>> = take_on_create.map(|port| {
+        let cut_reports = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let on_create: Option<Arc<dyn Fn() + Send + Sync>> = meddling.take_on_create.map(|port| {
             let taken = taken.clone();
             Arc::new(move || {
                 let mut taken = taken.lock().unwrap_or_else(PoisonError::into_inner);
@@ -296,6 +321,7 @@ impl EngineProxy {
             }) as Arc<dyn Fn() + Send + Sync>
         });
         let flag = cut.clone();
+        let counted = cut_reports.clone();
         std::thread::spawn(move || {
             let mut open: Vec<UnixStream> = Vec::new();
             while !flag.load(Ordering::SeqCst) {
@@ -306,13 +332,16 @@ impl EngineProxy {
                         let (from, to) =
                             (client.try_clone().unwrap(), upstream.try_clone().unwrap());
                         let on_create = on_create.clone();
-                        std::thread::spawn(move || forward_requests(from, to, on_create));
-                        let (mut from, mut to) =
+                        // Set while a build's answer is on its way back.
+                        let building = meddling
+                            .cut_build_reports
+                            .then(|| Arc::new(AtomicBool::new(false)));
+                        let sent = building.clone();
+                        std::thread::spawn(move || forward_requests(from, to, on_create, sent));
+                        let (from, to) =
                             (upstream.try_clone().unwrap(), client.try_clone().unwrap());
-                        std::thread::spawn(move || {
-                            let _ = std::io::copy(&mut from, &mut to);
-                            let _ = to.shutdown(std::net::Shutdown::Write);
-                        });
+                        let counted = counted.clone();
+                        std::thread::spawn(move || forward_answers(from, to, building, counted));
                         open.push(client);
                         open.push(upstream);
                     }
@@ -327,6 +356,7 @@ impl EngineProxy {
             path,
             cut,
             taken,
+            cut_reports,
             _dir: dir,
         }
     }
@@ -357,13 +387,14 @@ impl Drop for EngineProxy {
 }
 
 /// Copies rjup's requests to the engine, calling `on_create` before passing on a request
-/// that creates a lab's container. A lab's create is matched by its `name=rjup-` query,
-/// not by the exact name, since a recreate creates the replacement under a temporary
-/// name with that prefix.
+/// that creates a lab's container, and setting `building` when it passes on a build. A
+/// lab's create is matched by its `name=rjup-` query, not by the exact name, since a
+/// recreate creates the replacement under a temporary name with that prefix.
 fn forward_requests(
     mut from: UnixStream,
     mut to: UnixStream,
     on_create: Option<Arc<dyn Fn() + Send + Sync>>,
+    building: Option<Arc<AtomicBool>>,
 ) {
     let mut buf = vec![0u8; 64 << 10];
     // The end of the previous read, so that a request line split across reads is seen.
@@ -373,16 +404,23 @@ fn forward_requests(
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        if let Some(on_create) = &on_create {
+        if on_create.is_some() || building.is_some() {
             let mut seen = std::mem::take(&mut tail);
             seen.extend_from_slice(&buf[..n]);
-            let creates_a_lab = String::from_utf8_lossy(&seen).lines().any(|line| {
+            let text = String::from_utf8_lossy(&seen);
+            let creates_a_lab = text.lines().any(|line| {
                 line.starts_with("POST ")
                     && line.contains("/containers/create?")
                     && line.contains("name=rjup-")
             });
-            if creates_a_lab {
+            if let (true, Some(on_create)) = (creates_a_lab, &on_create) {
                 on_create();
+            }
+            let builds = text
+                .lines()
+                .any(|line| line.starts_with("POST ") && line.contains("/build?"));
+            if let (true, Some(building)) = (builds, &building) {
+                building.store(true, Ordering::SeqCst);
             }
             tail = seen.split_off(seen.len().saturating_sub(1024));
         }
@@ -391,6 +429,80 @@ fn forward_requests(
         }
     }
     let _ = to.shutdown(std::net::Shutdown::Write);
+}
+
+/// Copies the engine's answers back to rjup. While `building` is set, the end of the
+/// chunked answer (`0` and an empty line) is held back and half a line of JSON goes
+/// before it: the answer ends properly but in the middle of its last message.
+fn forward_answers(
+    mut from: UnixStream,
+    mut to: UnixStream,
+    building: Option<Arc<AtomicBool>>,
+    cut_reports: Arc<std::sync::atomic::AtomicUsize>,
+) {
+    const END: &[u8] = b"\r\n0\r\n\r\n";
+    let mut buf = vec![0u8; 64 << 10];
+    // What is read but not yet passed on: the start of an end the next read may finish.
+    let mut held: Vec<u8> = Vec::new();
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        held.extend_from_slice(&buf[..n]);
+        let cutting = building.as_ref().is_some_and(|b| b.load(Ordering::SeqCst));
+        let pass = if !cutting {
+            held.len()
+        } else if let Some(at) = held.windows(END.len()).position(|w| w == END) {
+            // Through the CRLF that closes the last whole chunk, then half a line.
+            let mut cut = held[..at + 2].to_vec();
+            cut.extend_from_slice(b"7\r\n{\"aux\":\r\n0\r\n\r\n");
+            held.drain(..at + END.len());
+            if to.write_all(&cut).is_err() {
+                break;
+            }
+            building.as_ref().unwrap().store(false, Ordering::SeqCst);
+            cut_reports.fetch_add(1, Ordering::SeqCst);
+            held.len()
+        } else {
+            held.len().saturating_sub(END.len() - 1)
+        };
+        if to.write_all(&held[..pass]).is_err() {
+            break;
+        }
+        held.drain(..pass);
+    }
+    let _ = to.write_all(&held);
+    let _ = to.shutdown(std::net::Shutdown::Write);
+}
+
+#[test]
+#[ignore = "engine: needs a Docker engine"]
+fn engine_regression_a_build_report_cut_after_the_image_is_made_still_brings_the_lab_up() {
+    let _engine = engine();
+    let project = Project::from_example("minimal", "cutreport");
+    // Unique, so the build runs rather than finding the image made.
+    project.write(
+        "postBuild",
+        &format!("#!/bin/sh\n# {}\ntrue\n", project.name),
+    );
+    let proxy = EngineProxy::cutting_build_reports();
+    let port = free_port();
+    let up = project.rjup(
+        &["up", "--port", &port.to_string()],
+        &[
+            ("RJUP_PASSWORD", PASSWORD),
+            ("DOCKER_HOST", &proxy.docker_host()),
+        ],
+        None,
+    );
+    assert_eq!(
+        proxy.cut_reports.load(Ordering::SeqCst),
+        1,
+        "the proxy must have cut the build's report"
+    );
+    assert_success(&up, "rjup up whose build report was cut short");
+    assert_eq!(Browser::local(port).login(PASSWORD), 302);
 }
 
 #[test]

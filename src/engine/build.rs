@@ -127,6 +127,8 @@ impl Engine {
             query = query.pull("true");
         }
         let query = query.buildargs(&args).build();
+        // What the tag named before, to tell a finished build whose report was cut short.
+        let before = self.image_id(tag).await?;
         let mut report = progress.build(tag, context.len());
         let mut stream =
             self.docker
@@ -141,7 +143,8 @@ impl Engine {
                     }
                 },
                 Err(e) if is_transport(&e) => {
-                    return Err(engine_error(e, &format!("building {tag}")))
+                    drop(report);
+                    return self.finished_despite(tag, before, e).await;
                 }
                 Err(e) => docker_message(&e),
             };
@@ -158,6 +161,29 @@ impl Engine {
         self.image_id(tag).await?.with_context(|| {
             format!("the build of {tag} finished but the engine has no such image")
         })
+    }
+
+    /// A build whose report broke off: Docker 20.10 now and then ends a build's response
+    /// in the middle of a line just after the last step (two CI runs in fifty builds). The
+    /// tag is the engine's own word: it moves only once the image is whole, so a tag that
+    /// now names another image than before is this build, finished. Anything else is the
+    /// connection lost, with nothing made.
+    async fn finished_despite(
+        &self,
+        tag: &str,
+        before: Option<String>,
+        broken: bollard::errors::Error,
+    ) -> anyhow::Result<String> {
+        let lost = engine_error(broken, &format!("building {tag}"));
+        match self.image_id(tag).await {
+            Ok(Some(now)) if before.as_ref() != Some(&now) => {
+                tracing::debug!(
+                    "build {tag}: its report broke off ({lost}), but the engine tagged {now}"
+                );
+                Ok(now)
+            }
+            _ => Err(lost),
+        }
     }
 }
 
