@@ -168,13 +168,15 @@ pub fn for_lab(
         (None, Some(hash)) => return Ok(Hashing::ready(hash)),
         (None, None) => (prompt_new("this lab has no password yet", printer)?, None),
     };
-    let task = tokio::task::spawn_blocking(move || match stored {
+    let kept = stored.clone();
+    let task = tokio::task::spawn_blocking(move || match kept {
         Some(hash) if verify(&secret, &hash) => Ok((hash, false)),
         _ => Ok((hash(&secret)?, true)),
     });
     Ok(Hashing(Pending::Computing {
         task,
         state: state.clone(),
+        stored,
     }))
 }
 
@@ -188,6 +190,8 @@ enum Pending {
         /// The hash, and whether it is new.
         task: tokio::task::JoinHandle<anyhow::Result<(String, bool)>>,
         state: ProjectState,
+        /// The stored hash the given password is checked against, if there is one.
+        stored: Option<String>,
     },
 }
 
@@ -196,11 +200,32 @@ impl Hashing {
         Hashing(Pending::Ready(hash))
     }
 
+    /// The hash to make the lab with before argon2 is done, and the check that says
+    /// whether it was the right one. While a given password is checked against the
+    /// stored hash, that hash: the password is almost always the same, and the lab can
+    /// be made meanwhile (argon2 takes ~40 ms). No guess for a new password (`Err`).
+    pub fn guess(self) -> Result<(String, Check), Hashing> {
+        match &self.0 {
+            Pending::Ready(hash) => Ok((hash.clone(), Check::none())),
+            Pending::Computing {
+                stored: Some(stored),
+                ..
+            } => {
+                let guessed = stored.clone();
+                Ok((
+                    guessed.clone(),
+                    Check(std::sync::Mutex::new(Some((self, guessed)))),
+                ))
+            }
+            Pending::Computing { stored: None, .. } => Err(self),
+        }
+    }
+
     /// The hash, once argon2 is done with it.
     pub async fn hash(self) -> anyhow::Result<String> {
         match self.0 {
             Pending::Ready(hash) => Ok(hash),
-            Pending::Computing { task, state } => {
+            Pending::Computing { task, state, .. } => {
                 let (hash, new) = task.await.context("hashing the password")??;
                 if new {
                     state.set_password_hash(&hash)?;
@@ -211,12 +236,104 @@ impl Hashing {
     }
 }
 
+/// Whether the hash a lab was made with ahead of argon2 ([`Hashing::guess`]) is the
+/// password's: passed before the lab starts, so that a lab made with the old hash never
+/// serves, not even for a moment.
+pub struct Check(std::sync::Mutex<Option<(Hashing, String)>>);
+
+impl Check {
+    /// Nothing to check: the hash was known.
+    pub fn none() -> Check {
+        Check(std::sync::Mutex::new(None))
+    }
+
+    /// Waits for argon2; a password that is not the stored one is [`PasswordChanged`],
+    /// with its new hash, and whatever was made with the guess must go.
+    pub async fn pass(&self) -> anyhow::Result<()> {
+        let pending = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let Some((hashing, guessed)) = pending else {
+            return Ok(());
+        };
+        let hash = hashing.hash().await?;
+        if hash == guessed {
+            Ok(())
+        } else {
+            Err(PasswordChanged { hash }.into())
+        }
+    }
+}
+
+/// The given password is not the stored one: the lab is to be made with `hash`.
+#[derive(Debug)]
+pub struct PasswordChanged {
+    pub hash: String,
+}
+
+impl std::fmt::Display for PasswordChanged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the password is not the stored one; the lab is made again with it")
+    }
+}
+
+impl std::error::Error for PasswordChanged {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn secret(s: &str) -> Secret {
         Secret::new(s.to_string()).unwrap()
+    }
+
+    fn state_with(password: &str) -> (tempfile::TempDir, ProjectState, String) {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = ProjectState::in_dir(tmp.path().join("state"));
+        let stored = hash(&secret(password)).unwrap();
+        state.set_password_hash(&stored).unwrap();
+        (tmp, state, stored)
+    }
+
+    fn printer() -> Printer {
+        Printer::new(false, crate::ui::printer::Level::Quiet)
+    }
+
+    #[tokio::test]
+    async fn the_stored_hash_is_guessed_and_passes_when_the_password_is_the_same() {
+        let (_tmp, state, stored) = state_with("correct horse");
+        let hashing = for_lab(&state, Some(secret("correct horse")), printer()).unwrap();
+        let (guess, check) = hashing.guess().ok().unwrap();
+        assert_eq!(guess, stored);
+        check.pass().await.unwrap();
+        assert_eq!(state.password_hash().unwrap(), Some(stored));
+    }
+
+    #[tokio::test]
+    async fn a_new_password_fails_the_check_with_its_own_hash_and_is_stored() {
+        let (_tmp, state, stored) = state_with("correct horse");
+        let hashing = for_lab(&state, Some(secret("battery staple")), printer()).unwrap();
+        let (guess, check) = hashing.guess().ok().unwrap();
+        assert_eq!(guess, stored, "the guess is the stored hash");
+        let changed = check
+            .pass()
+            .await
+            .unwrap_err()
+            .downcast::<PasswordChanged>()
+            .unwrap();
+        assert!(verify(&secret("battery staple"), &changed.hash));
+        assert_eq!(state.password_hash().unwrap(), Some(changed.hash));
+    }
+
+    #[tokio::test]
+    async fn a_first_password_has_no_guess() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = ProjectState::in_dir(tmp.path().join("state"));
+        let hashing = for_lab(&state, Some(secret("correct horse")), printer()).unwrap();
+        let hash = hashing.guess().err().unwrap().hash().await.unwrap();
+        assert!(verify(&secret("correct horse"), &hash));
     }
 
     #[test]

@@ -216,6 +216,50 @@ fn engine_password_change_restarts_the_lab_without_a_rebuild() {
     assert_no_secret_in_inspect(&project);
 }
 
+/// `up` makes the lab with the stored hash while argon2 checks RJUP_PASSWORD against it:
+/// a new password must still be the only one that opens the lab, running or not.
+#[test]
+#[ignore = "engine: needs a Docker engine"]
+fn engine_a_new_rjup_password_is_the_only_one_that_opens_the_lab_running_or_made_anew() {
+    let _engine = engine();
+    let project = Project::from_example("minimal", "envpass");
+    let port = free_port();
+    project.up(port);
+    let up_with = |password: &str| {
+        project.rjup(
+            &["up", "--port", &port.to_string()],
+            &[("RJUP_PASSWORD", password)],
+            None,
+        )
+    };
+
+    let second = "an entirely new one";
+    let out = up_with(second);
+    assert_success(&out, "up with a new RJUP_PASSWORD on the running lab");
+    assert!(stderr(&out).contains("Recreating"), "{}", stderr(&out));
+    assert_eq!(
+        Browser::local(port).login(PASSWORD),
+        401,
+        "the old password"
+    );
+    assert_eq!(Browser::local(port).login(second), 302, "the new password");
+
+    assert_success(&project.rjup(&["down"], &[], None), "down");
+    let third = "and a third";
+    let out = up_with(third);
+    assert_success(&out, "up with a new RJUP_PASSWORD and no lab");
+    assert_eq!(
+        stderr(&out).matches("Creating").count(),
+        1,
+        "one lab is announced: {}",
+        stderr(&out)
+    );
+    assert_eq!(containers_named(&project.name).len(), 1, "exactly one lab");
+    assert_eq!(Browser::local(port).login(second), 401, "the old password");
+    assert_eq!(Browser::local(port).login(third), 302, "the new password");
+    assert_no_secret_in_inspect(&project);
+}
+
 #[test]
 #[ignore = "engine: needs a Docker engine"]
 fn engine_a_taken_port_is_named_with_a_free_one_to_use_instead() {

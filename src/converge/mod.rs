@@ -24,7 +24,7 @@ use crate::engine::Engine;
 use crate::environment::image_plan::{self, ImagePlan};
 use crate::lab::image::BuildFlags;
 use crate::lab::{admission, certificate, Inputs};
-use crate::password::Hashing;
+use crate::password::{Check, Hashing, PasswordChanged};
 use crate::runtime::cleanup::Cleanup;
 use crate::runtime::ready::Readiness;
 use crate::runtime::{self, with_runtime, Observed, Runtime};
@@ -123,27 +123,6 @@ impl Lab<'_> {
             TlsConfig::Acme(wanted) => Some(runtime.acme(wanted, options.timeout).await?),
             _ => None,
         };
-        // Hashed meanwhile, if it had to be: the first step that needs it.
-        let hashed_password = &hashed_password.hash().await?;
-        let desired = runtime
-            .desired(&Inputs {
-                spec,
-                image_reference: &image.reference,
-                image_id: &image.id,
-                pulled: image.pulled,
-                host_port: port,
-                hashed_password,
-                cookie_secret: &cookie_secret,
-                tls: tls.as_ref(),
-                acme: acme.as_ref(),
-                accounts: &accounts,
-                rootless: false,
-                podman: false,
-            })
-            .await?;
-        let (config_hash, image_id) = R::wanted(&desired);
-        let made_alike = made_alike(observed.as_ref(), config_hash);
-        check_collaboration(engine, spec, made_alike, printer).await?;
         let trust = match (&acme, &tls) {
             (Some(acme), _) => Some(acme.trust()),
             (None, Some(tls)) => Some(Trust::pinned(tls)?),
@@ -156,25 +135,71 @@ impl Lab<'_> {
             options.timeout,
             printer,
         )?;
-        let action = plan(
-            observed.as_ref(),
-            config_hash,
-            image_id,
-            options.force_recreate,
-        );
-        tracing::trace!(
-            "converge {}: {action:?} (config hash {config_hash})",
-            runtime.name()
-        );
-        act(
-            runtime,
-            &action,
-            observed.as_ref(),
-            &desired,
-            &ready,
-            printer,
-        )
-        .await?;
+        // The lab is made with the stored hash while argon2 checks the given password
+        // against it, and waits for the check before it starts; a new password (rare)
+        // makes it again. A password with no stored hash is hashed first.
+        let (mut hashed_password, mut check) = match hashed_password.guess() {
+            Ok(guess) => guess,
+            Err(hashing) => (hashing.hash().await?, Check::none()),
+        };
+        let mut announce = true;
+        let (desired, action) = loop {
+            let desired = runtime
+                .desired(&Inputs {
+                    spec,
+                    image_reference: &image.reference,
+                    image_id: &image.id,
+                    pulled: image.pulled,
+                    host_port: port,
+                    hashed_password: &hashed_password,
+                    cookie_secret: &cookie_secret,
+                    tls: tls.as_ref(),
+                    acme: acme.as_ref(),
+                    accounts: &accounts,
+                    rootless: false,
+                    podman: false,
+                })
+                .await?;
+            let (config_hash, image_id) = R::wanted(&desired);
+            let made_alike = made_alike(observed.as_ref(), config_hash);
+            check_collaboration(engine, spec, made_alike, printer).await?;
+            let action = plan(
+                observed.as_ref(),
+                config_hash,
+                image_id,
+                options.force_recreate,
+            );
+            tracing::trace!(
+                "converge {}: {action:?} (config hash {config_hash})",
+                runtime.name()
+            );
+            let steps = Steps {
+                ready: &ready,
+                check: &check,
+                announce,
+            };
+            match act(
+                runtime,
+                &action,
+                observed.as_ref(),
+                &desired,
+                &steps,
+                printer,
+            )
+            .await
+            {
+                Ok(()) => break (desired, action),
+                Err(err) => match err.downcast::<PasswordChanged>() {
+                    Ok(changed) => {
+                        tracing::debug!("converge {}: a new password", runtime.name());
+                        hashed_password = changed.hash;
+                        check = Check::none();
+                        announce = matches!(action, Action::Nothing | Action::Start);
+                    }
+                    Err(err) => return Err(err),
+                },
+            }
+        };
         let changed = action != Action::Nothing;
         runtime
             .settle(changed, observed.as_ref(), &desired, state)
@@ -192,31 +217,51 @@ impl Lab<'_> {
     }
 }
 
+/// What carrying out an action waits for.
+pub struct Steps<'a> {
+    /// The lab answering.
+    pub ready: &'a Readiness,
+    /// The password check: passed before anything starts or stops.
+    pub check: &'a Check,
+    /// Whether to say what is done: not when it is done again for a changed password.
+    pub announce: bool,
+}
+
 /// Carries out `action`, then makes sure the lab answers.
 pub async fn act<R: Runtime>(
     runtime: &R,
     action: &Action,
     current: Option<&Observed>,
     desired: &R::Desired,
-    ready: &Readiness,
+    steps: &Steps<'_>,
     printer: Printer,
 ) -> anyhow::Result<()> {
     let name = runtime.name();
+    let say = |what: String| {
+        if steps.announce {
+            printer.say(what);
+        }
+    };
+    let ready = steps.ready;
     match (action, current) {
         (Action::Create, _) | (_, None) => {
-            printer.say(format!("Creating {name}"));
-            runtime.create(desired, ready).await
+            say(format!("Creating {name}"));
+            runtime.create(desired, ready, steps.check).await
         }
         // Running is not the same as answering: it may still be starting, say after an
         // `up` that was cut off. The check costs one local request when it answers.
-        (Action::Nothing, Some(current)) => runtime.answers(current, ready).await,
+        (Action::Nothing, Some(current)) => {
+            steps.check.pass().await?;
+            runtime.answers(current, ready).await
+        }
         (Action::Start, Some(current)) => {
-            printer.say(format!("Starting {name}"));
+            steps.check.pass().await?;
+            say(format!("Starting {name}"));
             runtime.start(current, desired, ready).await
         }
         (Action::Recreate(reason), Some(current)) => {
-            printer.say(format!("Recreating {name}: {reason}"));
-            runtime.replace(current, desired, ready).await
+            say(format!("Recreating {name}: {reason}"));
+            runtime.replace(current, desired, ready, steps.check).await
         }
     }
 }

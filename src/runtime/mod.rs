@@ -21,6 +21,7 @@ use crate::engine::{Engine, Role};
 use crate::lab::admission::Delivery;
 use crate::lab::{label, Inputs};
 use crate::lab_client::Target;
+use crate::password::Check;
 use crate::settings::{Found, Spec};
 use crate::state::ProjectState;
 use crate::ui::printer::Printer;
@@ -202,8 +203,14 @@ pub trait Runtime {
     /// The lab wanted, made from `inputs` as this runtime makes it.
     async fn desired(&self, inputs: &Inputs<'_>) -> anyhow::Result<Self::Desired>;
 
-    /// Makes and starts a lab where there was none; one that never answers is removed.
-    async fn create(&self, desired: &Self::Desired, ready: &Readiness) -> anyhow::Result<()>;
+    /// Makes and starts a lab where there was none, passing `check` before it starts;
+    /// one that never answers, or fails the check, is removed.
+    async fn create(
+        &self,
+        desired: &Self::Desired,
+        ready: &Readiness,
+        check: &Check,
+    ) -> anyhow::Result<()>;
 
     /// Starts the stopped lab `current`, unchanged.
     async fn start(
@@ -214,12 +221,14 @@ pub trait Runtime {
     ) -> anyhow::Result<()>;
 
     /// Replaces `current` with a lab made from `desired`, keeping `current` until the
-    /// replacement answers, and restoring it if the replacement never does.
+    /// replacement answers, and restoring it if the replacement never does; `check`
+    /// passes before `current` is stopped.
     async fn replace(
         &self,
         current: &Observed,
         desired: &Self::Desired,
         ready: &Readiness,
+        check: &Check,
     ) -> anyhow::Result<()>;
 
     /// Waits until the running lab `current` answers: where it answers is the

@@ -25,6 +25,7 @@ use crate::lab::container::Desired;
 use crate::lab::image::BuildFlags;
 use crate::lab::{certificate, label, Inputs};
 use crate::lab_client::Target;
+use crate::password::Check;
 use crate::settings::Spec;
 use crate::state::ProjectState;
 use crate::ui::printer::Printer;
@@ -278,8 +279,17 @@ impl Runtime for Containers<'_> {
         })
     }
 
-    async fn create(&self, desired: &Desired, ready: &Readiness) -> anyhow::Result<()> {
+    async fn create(
+        &self,
+        desired: &Desired,
+        ready: &Readiness,
+        check: &Check,
+    ) -> anyhow::Result<()> {
         let made = self.create_as(&self.name, desired).await?;
+        if let Err(err) = check.pass().await {
+            self.discard(made).await;
+            return Err(err);
+        }
         match self.start_and_wait(&made.id, desired, ready).await {
             Ok(()) => {
                 self.cleanup.done(made.registered);
@@ -309,6 +319,7 @@ impl Runtime for Containers<'_> {
         current: &Observed,
         desired: &Desired,
         ready: &Readiness,
+        check: &Check,
     ) -> anyhow::Result<()> {
         // One port, one publisher: the old lab stops before the new one starts. Should
         // this command be interrupted before the swap is done, the replacement (registered
@@ -322,6 +333,11 @@ impl Runtime for Containers<'_> {
                 return Err(err);
             }
         };
+        if let Err(err) = check.pass().await {
+            self.discard(made).await;
+            self.cleanup.done_if(stopped);
+            return Err(err);
+        }
         let swapped = async {
             self.engine.stop(&current.id).await?;
             self.start_and_wait(&made.id, desired, ready).await

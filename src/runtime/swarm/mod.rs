@@ -25,6 +25,7 @@ use crate::lab::admission::Delivery;
 use crate::lab::service::{self, Desired};
 use crate::lab::{certificate, label, Inputs};
 use crate::lab_client::Target;
+use crate::password::Check;
 use crate::settings::Spec;
 use crate::state::ProjectState;
 use crate::ui::printer::Printer;
@@ -275,7 +276,14 @@ impl Runtime for Services<'_> {
         }))
     }
 
-    async fn create(&self, desired: &Desired, ready: &Readiness) -> anyhow::Result<()> {
+    async fn create(
+        &self,
+        desired: &Desired,
+        ready: &Readiness,
+        check: &Check,
+    ) -> anyhow::Result<()> {
+        // A service starts as it is made: nothing to make ahead of the check.
+        check.pass().await?;
         let made = async {
             let spec = self.with_secrets(desired).await?;
             self.engine.create_service(spec).await
@@ -318,7 +326,9 @@ impl Runtime for Services<'_> {
         current: &Observed,
         desired: &Desired,
         ready: &Readiness,
+        check: &Check,
     ) -> anyhow::Result<()> {
+        check.pass().await?;
         let mut spec = self.with_secrets(desired).await?;
         let (version, service) = self.version(&current.id).await?;
         // A forced or broken lab restarts even when its spec is the same.
