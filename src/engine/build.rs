@@ -129,7 +129,11 @@ impl Engine {
         let query = query.buildargs(&args).build();
         // What the tag named before, to tell a finished build whose report was cut short.
         let before = self.image_id(tag).await?;
-        let mut report = progress.build(tag, context.len());
+        let steps = match builder {
+            Builder::BuildKit => buildkit_steps(&context),
+            Builder::Buildah | Builder::Classic => None,
+        };
+        let mut report = progress.build(tag, context.len(), steps);
         let mut stream =
             self.docker
                 .build_image(query, None, Some(bollard::body_full(context.into())));
@@ -187,6 +191,47 @@ impl Engine {
     }
 }
 
+/// How many steps BuildKit numbers (`[3/8] RUN ...`) in the context's Dockerfile, a
+/// single stage as rjup writes them: its `FROM` and each `RUN`, `COPY`, `ADD` and
+/// `WORKDIR`, as Dockerfile's frontend counts them. Known before the build starts: while
+/// another build shares a step with this one (the `FROM` of every lab on one tools
+/// image), BuildKit may announce that step before the others.
+fn buildkit_steps(context: &[u8]) -> Option<u64> {
+    let mut archive = tar::Archive::new(context);
+    let mut dockerfile = archive.entries().ok()?.find_map(|entry| {
+        let entry = entry.ok()?;
+        (entry.path().ok()?.as_os_str() == "Dockerfile").then_some(entry)
+    })?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut dockerfile, &mut text).ok()?;
+    Some(count_steps(&text))
+}
+
+/// [`buildkit_steps`] of a Dockerfile's text.
+fn count_steps(dockerfile: &str) -> u64 {
+    let mut steps = 0;
+    let mut continued = false;
+    for line in dockerfile.lines().map(str::trim) {
+        // Comment lines are dropped, even inside an instruction continued over lines.
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let starts = !continued;
+        continued = line.ends_with('\\');
+        if !starts {
+            continue;
+        }
+        let instruction = line.split_whitespace().next().unwrap_or("");
+        if ["FROM", "RUN", "COPY", "ADD", "WORKDIR"]
+            .iter()
+            .any(|i| instruction.eq_ignore_ascii_case(i))
+        {
+            steps += 1;
+        }
+    }
+    steps
+}
+
 /// A BuildKit session's id: random, so two builds at once never share one.
 fn session_id() -> anyhow::Result<String> {
     let mut bytes = [0u8; 16];
@@ -198,6 +243,14 @@ fn session_id() -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn steps_are_counted_as_buildkit_numbers_them() {
+        let dockerfile = "# comment\nFROM base\nARG X\nRUN a \\\n# inside\n && b\nENV A=1\nCOPY x /x\nUSER 1\nWORKDIR /w\nCMD [\"x\"]\n";
+        assert_eq!(count_steps(dockerfile), 4);
+        let lab = crate::environment::dockerfile::DOCKERFILE;
+        assert!(count_steps(lab) > 5, "the lab's template has its steps");
+    }
 
     #[test]
     fn builder_follows_the_engine_and_the_connection() {

@@ -8,8 +8,14 @@ use bollard::models::{BuildInfo, CreateImageInfo};
 pub trait Progress {
     /// A pull of `reference` starts.
     fn pull(&self, reference: &str) -> Box<dyn PullProgress + '_>;
-    /// A build of `tag` starts, from a context of `context_bytes`.
-    fn build(&self, tag: &str, context_bytes: usize) -> Box<dyn BuildProgress + '_>;
+    /// A build of `tag` starts, from a context of `context_bytes`, whose Dockerfile has
+    /// `steps` steps as BuildKit numbers them, when that is known.
+    fn build(
+        &self,
+        tag: &str,
+        context_bytes: usize,
+        steps: Option<u64>,
+    ) -> Box<dyn BuildProgress + '_>;
 }
 
 /// One pull under way: the engine's messages about each layer.

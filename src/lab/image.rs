@@ -86,9 +86,14 @@ impl Progress for Shown<'_> {
         Box::new(progress::Pull::new(reference, self.printer))
     }
 
-    fn build(&self, tag: &str, context_bytes: usize) -> Box<dyn BuildProgress + '_> {
+    fn build(
+        &self,
+        tag: &str,
+        context_bytes: usize,
+        steps: Option<u64>,
+    ) -> Box<dyn BuildProgress + '_> {
         Box::new(ShownBuild {
-            steps: progress::Build::new(tag, context_bytes, self.printer),
+            steps: progress::Build::new(tag, context_bytes, self.printer).expecting(steps),
             log: self.build_log,
         })
     }

@@ -101,9 +101,11 @@ pub struct Build {
     /// The first BuildKit step that failed on its own: when one parallel stage fails,
     /// BuildKit cancels the others and marks them failed too.
     first_failure: Option<String>,
-    /// How many Dockerfile steps BuildKit announced for this build, which it does for
-    /// all of them before the first starts.
+    /// How many Dockerfile steps BuildKit announced for this build so far.
     steps: u64,
+    /// How many steps the Dockerfile has, as BuildKit numbers them, when known: a step
+    /// shared with another build can be announced, and start, before the others.
+    expected: u64,
 }
 
 #[derive(Default)]
@@ -148,7 +150,19 @@ impl Build {
             running: Vec::new(),
             first_failure: None,
             steps: 0,
+            expected: 0,
         }
+    }
+
+    /// The number of steps the Dockerfile has, as BuildKit numbers them.
+    pub fn expecting(mut self, steps: Option<u64>) -> Self {
+        self.expected = steps.unwrap_or(0);
+        self
+    }
+
+    /// The count of BuildKit steps to show: the Dockerfile's, or as many as announced.
+    fn buildkit_total(&self) -> u64 {
+        self.steps.max(self.expected)
     }
 
     pub fn update(&mut self, info: &BuildInfo) {
@@ -233,7 +247,7 @@ impl Build {
                 self.running.push(v.digest.clone());
             }
             if let (true, Some((n, what))) = (show, entry.step.clone()) {
-                self.show_step(n, self.steps, &what);
+                self.show_step(n, self.buildkit_total(), &what);
             }
         }
         for log in &status.logs {
@@ -275,7 +289,7 @@ impl Build {
             .find(|v| v.step.is_some());
         if let Some(v) = failed.or(running) {
             self.step = match &v.step {
-                Some((n, what)) => format!("Step {n}/{} : {what}", self.steps),
+                Some((n, what)) => format!("Step {n}/{} : {what}", self.buildkit_total()),
                 None => v.own_name.clone(),
             };
             self.output = v.lines.clone();
@@ -702,6 +716,23 @@ mod tests {
             msg: text.as_bytes().to_vec(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn regression_a_from_shared_with_another_build_and_shown_first_is_step_1_of_all() {
+        // Seen in CI: "Step 1/1 : FROM ..." then "Step 2/8 : RUN ...".
+        let mut b = Build::new("t", 1, Printer::plain()).expecting(Some(3));
+        let from = buildkit_vertex("a", "[1/5] FROM docker.io/rjup/tools:0", "");
+        b.update(&buildkit_status(vec![from], vec![]));
+        assert_eq!(b.buildkit_total(), 3);
+        b.update(&buildkit_status(
+            vec![
+                buildkit_vertex("b", "[2/3] RUN true", ""),
+                buildkit_vertex("c", "[3/3] WORKDIR /home/lab", ""),
+            ],
+            vec![],
+        ));
+        assert_eq!(b.buildkit_total(), 3);
     }
 
     #[test]
