@@ -307,14 +307,16 @@ impl Drop for Project {
 
 /// Removes each image, by tag or id, that nothing else uses; a tag on an image that
 /// others still build on is only untagged. Best effort: what is gone already is fine.
+/// Never its untagged parents: those are the classic builder's cache (over ssh and TLS),
+/// and another test's build may be starting from them this moment (CI saw one fail with
+/// `failed to get digest sha256:...` when they went).
 pub async fn remove_images(docker: &bollard::Docker, images: impl IntoIterator<Item = String>) {
+    let keep_parents = bollard::query_parameters::RemoveImageOptionsBuilder::new()
+        .noprune(true)
+        .build();
     for image in images {
         let _ = docker
-            .remove_image(
-                &image,
-                None::<bollard::query_parameters::RemoveImageOptions>,
-                None,
-            )
+            .remove_image(&image, Some(keep_parents.clone()), None)
             .await;
     }
 }
