@@ -167,8 +167,8 @@ impl Engine {
         })
     }
 
-    /// A build whose report broke off: Docker 20.10 now and then ends a build's response
-    /// in the middle of a line just after the last step (two CI runs in fifty builds). The
+    /// A build whose report broke off: Docker 20.10 ended a build's response in the
+    /// middle of a line just after the last step, in two CI runs (cause unknown). The
     /// tag is the engine's own word: it moves only once the image is whole, so a tag that
     /// now names another image than before is this build, finished. Anything else is the
     /// connection lost, with nothing made.
