@@ -91,7 +91,20 @@ FINDINGS = {
         "What is left varies with those writes: in four back-to-back builds of the same "
         "image, uv's 'Installed 90 packages' took 1.6 s to 5.3 s and the whole build 6.1 s "
         "to 10.4 s. Since issue 20 the step also installs ipywidgets and pip (Binder's "
-        "postBuild runs `pip install`) and writes the lab's constraints"
+        "postBuild runs `pip install`) and writes the lab's constraints. That spread is the "
+        "engine's file system. This machine's root is ext4 without a journal "
+        "(/proc/fs/jbd2 lists none). Such an ext4 does not reuse an inode freed in the last "
+        "minute (six, while its inode table is unwritten), and to find one it looks at each "
+        "such inode, on every file it creates (recently_deleted() in fs/ext4/ialloc.c; with "
+        "a journal it never looks). Each round creates its 18,000 files seconds after the "
+        "prune deleted the last round's. perf of a slow rjup build found uv's installing "
+        "thread spending most of its time in recently_deleted() and the buffer lookups it "
+        "makes. The same code and the same dockerd (20.10.24), on two loop-mounted ext4 data "
+        "roots that differ only in the journal, five rounds each (scripts/journal-engines.sh "
+        "up, then `python3 scripts/bench.py P4 --no-write` with each DOCKER_HOST): with a "
+        "journal, rjup 7.16 s (7.05-7.45) against pip 13.91 s (13.73-14.53), rounds 0.50x "
+        "to 0.53x; without one, rjup 13.75 s (13.10-14.30) against pip 19.70 s "
+        "(15.09-20.17), rounds 0.67x to 0.87x"
     ),
     "P4t": (
         "Until this round the tools image always held repo2docker's tools (git, wget, curl, "
@@ -876,6 +889,9 @@ def main():
     ap.add_argument("figures", nargs="*", help="figures to run (default: all); only their rows of BENCHMARKS.md change")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--smoke", action="store_true", help="one round, no BENCHMARKS.md")
+    ap.add_argument("--no-write", action="store_true",
+                    help="print the figures, leave BENCHMARKS.md as it is (a run on another engine: "
+                         "scripts/journal-engines.sh)")
     args = ap.parse_args()
     rounds = 1 if args.smoke else args.rounds
     by_upper = {k.upper(): k for k in FIGURES}
@@ -924,7 +940,7 @@ def main():
         print(f"benchmarks: {len(rows)} passed, 0 failed, {len(skipped)} skipped"
               + "".join(f"\n  skipped {k}: {why}" for k, why in skipped.items()), file=sys.stderr)
         return
-    if rows:
+    if rows and not args.no_write:
         write_markdown(rows, " ".join(sys.argv[1:]))
     if skipped:
         print(f"not measured, their rows of BENCHMARKS.md kept as they were: {', '.join(skipped)}", file=sys.stderr)
@@ -970,13 +986,11 @@ def verdict(r):
 # What was measured when a target was missed, and what would fix it; printed only then.
 WHY_MISSED = {
     "P4": (
-        "The tools image took the tools off this path (see the findings below); what is left "
-        "is JupyterLab's install, whose disk writes vary from build to build on this "
-        "machine: in four back-to-back builds of the same image, the builder cache pruned "
-        "each time, uv's 'Installed 90 packages' took 1.6 s to 5.3 s and the whole build "
-        "6.1 s to 10.4 s. Runs of this figure on the same image gave 0.51x twice and 0.78x "
-        "once (3 rounds each), and 0.48x in 5 rounds. Fewer files written (JupyterLab's "
-        "environment is 13,500) is what would steady it"
+        "What is left of the gap is this machine's disk, not the build (see P4's findings): "
+        "its engine keeps its data on ext4 without a journal, which makes every file created "
+        "soon after a mass delete cost a search, and each round here builds right after "
+        "`docker builder prune` deleted the last round's files. The same code on an engine "
+        "whose data root has a journal met the target in every round (0.50x to 0.53x)"
     ),
     "P10": (
         "Most of the gap was two slow Podman answers rjup asked for one after the other on "
