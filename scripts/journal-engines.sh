@@ -30,6 +30,11 @@ up() {
     for tool in dockerd mkfs.ext4 mount ip iptables; do
         command -v "$tool" >/dev/null || die "$tool is not installed"
     done
+    for kind in "${kinds[@]}"; do
+        [ -S "/run/rjup-bench-$kind.sock" ] && die "an engine is already on /run/rjup-bench-$kind.sock: run '$0 down' first"
+    done
+    # A start that fails half-way leaves no mount, bridge, rule or engine behind.
+    trap 'echo "journal-engines: undoing a start that failed" >&2; down >/dev/null' EXIT
     local mirrors
     mirrors=$(docker info --format '{{range .RegistryConfig.Mirrors}}{{.}} {{end}}' 2>/dev/null || true)
     mkdir -p "$dir"
@@ -40,7 +45,6 @@ up() {
     for kind in "${kinds[@]}"; do
         local img=$dir/$kind.img mnt=$dir/$kind sock=/run/rjup-bench-$kind.sock br
         br=$(bridge "$kind")
-        [ -S "$sock" ] && die "an engine is already on $sock: run '$0 down' first"
         truncate -s "$size" "$img"
         if [ "$kind" = journal ]; then mkfs.ext4 -q -F "$img"; else mkfs.ext4 -q -F -O ^has_journal "$img"; fi
         mkdir -p "$mnt" && mount -o loop "$img" "$mnt"
@@ -60,6 +64,7 @@ up() {
         DOCKER_HOST=unix://$sock docker version >/dev/null 2>&1 || die "the $kind engine did not start: see $dir/$kind.log"
         echo "export DOCKER_HOST=unix://$sock  # data root on ext4, $kind"
     done
+    trap - EXIT
 }
 
 down() {
@@ -71,7 +76,7 @@ down() {
         fi
         mountpoint -q "$dir/$kind" && umount "$dir/$kind"
         ip link del "$(bridge "$kind")" 2>/dev/null || true
-        rm -f "$dir/$kind.img"
+        rm -f "$dir/$kind.img"; rmdir "$dir/$kind" 2>/dev/null || true
     done
     iptables -t nat -D POSTROUTING -s 172.31.0.0/16 ! -o rjupbench+ -j MASQUERADE 2>/dev/null || true
     iptables -D FORWARD -i rjupbench+ -j ACCEPT 2>/dev/null || true
